@@ -1,0 +1,78 @@
+//! The command line: `check`, `schema`, `explain`, `import`, and the simulator commands.
+//! Exit codes: 0 success, 1 the input is invalid (or a check failed), 2 usage errors.
+
+mod check;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::{path::PathBuf, process::ExitCode};
+
+/// sloop: keeps web services on OpenStack inside their service-level objectives.
+#[derive(Debug, Parser)]
+#[command(name = "sloop", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output formats for machine consumers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Format {
+    /// For people.
+    #[default]
+    Text,
+    /// For CI pipelines and scripts.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate policy files or directories; exit 0 if all are valid, 1 if not.
+    Check {
+        /// Policy files, or directories of `*.yaml` policies.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t)]
+        format: Format,
+    },
+    /// Print the JSON Schema of the policy language.
+    Schema,
+    /// Explain in plain English what a policy will do.
+    Explain {
+        /// The policy file.
+        policy: PathBuf,
+    },
+    /// Convert documents from other formats into sloop policy fragments.
+    Import {
+        #[command(subcommand)]
+        what: Import,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Import {
+    /// OpenSLO v1 `SLO` documents to sloop objectives (printed as YAML).
+    Openslo {
+        /// The OpenSLO file (one or more YAML documents).
+        file: PathBuf,
+    },
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { paths, format } => check::run(&paths, format),
+        Command::Schema => {
+            println!("{}", schema_text());
+            ExitCode::SUCCESS
+        }
+        Command::Explain { policy } => check::explain(&policy),
+        Command::Import { what: Import::Openslo { file } } => check::import_openslo(&file),
+    }
+}
+
+/// The policy JSON Schema exactly as checked in at `policies/sloop-policy.schema.json`.
+pub fn schema_text() -> String {
+    serde_json::to_string_pretty(&crate::policy::json_schema()).unwrap_or_default()
+}

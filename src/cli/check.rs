@@ -1,0 +1,117 @@
+//! `sloop check`, `sloop explain` and `sloop import openslo`: the policy author's tools.
+
+use super::Format;
+use crate::{
+    document::Diagnostic,
+    policy::{self, LoadedPolicy},
+};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+/// Validates files and directories together (so duplicate groups across files are found).
+pub fn run(paths: &[PathBuf], format: Format) -> ExitCode {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            match policy::load_dir(path) {
+                Ok(loaded) => files.extend(loaded.into_iter().map(|l| l.file)),
+                Err(e) => errors.extend(e),
+            }
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let result = if errors.is_empty() { policy::load_files(&files) } else { Err(errors) };
+    let (ok, errors): (Vec<LoadedPolicy>, Vec<Diagnostic>) = match result {
+        Ok(ok) => (ok, Vec::new()),
+        Err(e) => (Vec::new(), e),
+    };
+    match format {
+        Format::Json => {
+            let doc = serde_json::json!({
+                "valid": errors.is_empty(),
+                "policies": ok.iter().map(|l| serde_json::json!({
+                    "file": l.file.display().to_string(),
+                    "name": l.policy.metadata.name,
+                })).collect::<Vec<_>>(),
+                "errors": errors,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+        Format::Text => {
+            for e in &errors {
+                eprintln!("{}", render(e));
+            }
+            if errors.is_empty() {
+                for l in &ok {
+                    println!("ok: {} ({})", l.file.display(), l.policy.metadata.name);
+                }
+            } else {
+                eprintln!("{} problem{} found", errors.len(), if errors.len() == 1 { "" } else { "s" });
+            }
+        }
+    }
+    if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// A diagnostic with the offending source line and a caret under the column.
+pub fn render(d: &Diagnostic) -> String {
+    let mut out = format!("error: {d}");
+    let line = std::fs::read(&d.file).ok().and_then(|bytes| {
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        text.lines().nth(d.pos.line.saturating_sub(1)).map(str::to_owned)
+    });
+    if let Some(line) = line.filter(|l| l.len() <= 200 && !l.chars().any(char::is_control)) {
+        let gutter = d.pos.line.to_string();
+        let caret_at = line.chars().take(d.pos.col.saturating_sub(1)).count();
+        out.push_str(&format!(
+            "\n {gutter} | {line}\n {} | {}^",
+            " ".repeat(gutter.len()),
+            " ".repeat(caret_at)
+        ));
+    }
+    out
+}
+
+/// Prints a policy in plain English.
+pub fn explain(path: &Path) -> ExitCode {
+    match policy::load_file(path) {
+        Ok(l) => {
+            print!("{}", policy::explain::explain(&l.policy));
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{}", render(e));
+            }
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Converts OpenSLO SLO documents into sloop objectives.
+pub fn import_openslo(path: &Path) -> ExitCode {
+    let name = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {name}: cannot read: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match policy::openslo::import(&name, &bytes) {
+        Ok(yaml) => {
+            print!("{yaml}");
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{}", render(e));
+            }
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The one place that reads a clock.
+//!
+//! Everything else receives time as an argument (`now`), so the decision core is a pure function
+//! and the simulator can run a day in a second. `clippy.toml` forbids clock reads elsewhere.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Seconds since the Unix epoch, as the decision core counts time.
+pub type Timestamp = f64;
+
+/// A source of time for the IO side of the program.
+pub trait Clock: Send + Sync {
+    /// Wall-clock time as seconds since the Unix epoch.
+    fn now(&self) -> Timestamp;
+}
+
+/// The real clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)]
+    fn now(&self) -> Timestamp {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+    }
+}
+
+/// A monotonic stopwatch for measuring how long IO took (probes, API calls, benchmarks).
+#[derive(Debug, Clone, Copy)]
+pub struct Stopwatch(Instant);
+
+impl Stopwatch {
+    /// Starts measuring.
+    #[allow(clippy::disallowed_methods)]
+    pub fn start() -> Self {
+        Self(Instant::now())
+    }
+
+    /// Time since `start`.
+    pub fn elapsed(&self) -> Duration {
+        self.0.elapsed()
+    }
+}

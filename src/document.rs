@@ -1,0 +1,128 @@
+//! Files that humans write (policies, scenarios): YAML in, a typed value or *all* the problems
+//! out, each with file, line, column, field path and a hint.
+//!
+//! ```text
+//!  bytes ─► precheck ─► tree::parse ─► schema_check (JSON Schema of T) ─► serde ─► T
+//!           (size,       (positions,    (unknown fields + did-you-mean,
+//!            binary)      limits)        types, formats; collects all)
+//! ```
+//!
+//! The JSON Schema generated from the Rust types is the single contract: editors validate
+//! against the same schema that `sloop check` walks. Pure.
+
+pub mod schema_check;
+pub mod tree;
+
+use schemars::JsonSchema;
+use serde::{Serialize, de::DeserializeOwned};
+use std::fmt;
+pub use tree::{Limits, Node, PathSeg, path_string};
+
+/// A position in a file: 1-based line and column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Pos {
+    /// Line, from 1.
+    pub line: usize,
+    /// Column, from 1.
+    pub col: usize,
+}
+
+impl Pos {
+    /// The start of a file.
+    pub const START: Pos = Pos { line: 1, col: 1 };
+}
+
+/// One problem in a document, located and explained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    /// The file, as given on the command line.
+    pub file: String,
+    /// Where the problem is.
+    #[serde(flatten)]
+    pub pos: Pos,
+    /// The field path, such as `spec.probes[0].interval` (empty for the whole file).
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: String,
+}
+
+impl Diagnostic {
+    /// A problem at a position, not yet tied to a file or path.
+    pub fn at(pos: Pos, message: String, hint: impl Into<String>) -> Self {
+        Self { file: String::new(), pos, path: String::new(), message, hint: hint.into() }
+    }
+
+    /// Sets the field path.
+    pub fn with_path(mut self, path: &[PathSeg]) -> Self {
+        self.path = path_string(path);
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = if self.file.is_empty() { "<input>" } else { &self.file };
+        write!(f, "{file}:{}:{}: ", self.pos.line, self.pos.col)?;
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        write!(f, "{}", self.message)?;
+        if !self.hint.is_empty() {
+            write!(f, "\n  hint: {}", self.hint)?;
+        }
+        Ok(())
+    }
+}
+
+/// A successfully loaded document: the typed value and the tree it came from, which later
+/// validation uses to locate semantic errors by field path.
+#[derive(Debug, Clone)]
+pub struct Loaded<T> {
+    /// The typed value.
+    pub value: T,
+    /// The positioned tree.
+    pub tree: Node,
+}
+
+/// Loads `bytes` as a `T`, reporting every structural problem at once.
+pub fn load<T: DeserializeOwned + JsonSchema>(
+    file: &str,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<Loaded<T>, Vec<Diagnostic>> {
+    let named = |mut d: Diagnostic| {
+        d.file = file.to_owned();
+        d
+    };
+    let src = tree::precheck(bytes, limits).map_err(|d| vec![named(d)])?;
+    let tree = tree::parse(src, limits).map_err(|d| vec![named(d)])?;
+    let schema = schemars::schema_for!(T);
+    let value = schema_check::check(&tree, schema.as_value()).map_err(|ds| ds.into_iter().map(named).collect::<Vec<_>>())?;
+    match serde_json::from_value::<T>(value) {
+        Ok(value) => Ok(Loaded { value, tree }),
+        Err(e) => Err(vec![named(Diagnostic::at(
+            tree.pos,
+            format!("invalid document: {e}"),
+            "compare the file with the reference example",
+        ))]),
+    }
+}
+
+/// Locates a semantic error by its field path in the tree (falling back to the nearest parent).
+pub fn locate(tree: &Node, file: &str, path: &[PathSeg], message: String, hint: impl Into<String>) -> Diagnostic {
+    let mut prefix = path;
+    let pos = loop {
+        if let Some((_, pos)) = tree.find(prefix) {
+            break pos;
+        }
+        match prefix.split_last() {
+            Some((_, parent)) => prefix = parent,
+            None => break tree.pos,
+        }
+    };
+    let mut d = Diagnostic::at(pos, message, hint).with_path(path);
+    d.file = file.to_owned();
+    d
+}

@@ -1,0 +1,15 @@
+//! sloop keeps web services on OpenStack inside their service-level objectives.
+//!
+//! ```text
+//!  policy ─┐
+//!  observe ┴─► snapshot ─► judge ─► plan ─► act        (decide = judge + plan, pure)
+//! ```
+//!
+//! Pure modules (no IO, no clock reads): `document`, `policy`, `snapshot`, `judge`, `plan`,
+//! `decide`, `sim::world`, `sim::load`. IO lives in `observe`, `act`, `reconcile`, `cli`.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod clock;
+pub mod document;
+pub mod policy;

@@ -1,0 +1,385 @@
+//! Human-friendly value types used in policy and scenario files: durations (`30s`, `1m 30s`),
+//! percentages (`99.9%`), byte sizes (`4GiB`) and timestamps (`2026-09-27T18:00:00+02:00`).
+//!
+//! Each type parses from a string, prints back the same way, and describes itself in the JSON
+//! Schema with a `format` that the policy loader checks (see `policy::schema_check`). Pure.
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::{borrow::Cow, fmt, str::FromStr};
+
+/// A parse failure with a message that says what a valid value looks like.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UnitError(pub String);
+
+macro_rules! string_serde {
+    ($t:ty, $name:literal, $format:literal, $desc:literal, $pattern:literal) => {
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let raw = String::deserialize(d)?;
+                raw.parse().map_err(serde::de::Error::custom)
+            }
+        }
+        impl JsonSchema for $t {
+            fn schema_name() -> Cow<'static, str> {
+                $name.into()
+            }
+            fn json_schema(_: &mut SchemaGenerator) -> Schema {
+                json_schema!({ "type": "string", "format": $format, "description": $desc, "pattern": $pattern })
+            }
+        }
+    };
+}
+
+// === impl Duration ===
+
+/// A length of time such as `30s`, `1m 30s`, `2h` or `3d`, stored in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct Duration(f64);
+
+impl Duration {
+    /// A duration of `secs` seconds.
+    pub const fn from_secs(secs: f64) -> Self {
+        Self(secs)
+    }
+    /// The duration in seconds.
+    pub const fn secs(self) -> f64 {
+        self.0
+    }
+}
+
+impl FromStr for Duration {
+    type Err = UnitError;
+    fn from_str(s: &str) -> Result<Self, UnitError> {
+        let hint = || {
+            UnitError(format!(
+                "`{s}` is not a duration; write a number with a unit, such as `30s`, `1m 30s`, `500ms`, `2h` or `3d`"
+            ))
+        };
+        let trimmed = s.trim();
+        if trimmed.is_empty() || trimmed.starts_with('-') {
+            return Err(hint());
+        }
+        humantime::parse_duration(trimmed).map(|d| Self(d.as_secs_f64())).map_err(|_| hint())
+    }
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = std::time::Duration::from_secs_f64(self.0.max(0.0));
+        write!(f, "{}", humantime::format_duration(d))
+    }
+}
+
+string_serde!(
+    Duration,
+    "Duration",
+    "duration",
+    "A duration: a number with a unit, e.g. `30s`, `1m 30s`, `500ms`, `2h`, `3d`.",
+    r"^\s*\d+(\.\d+)?\s*[a-zA-Zµ]+(\s*\d+(\.\d+)?\s*[a-zA-Zµ]+)*\s*$"
+);
+
+// === impl Percent ===
+
+/// A percentage such as `99.9%`, stored as a fraction (0.999).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
+pub struct Percent(f64);
+
+impl Percent {
+    /// A percentage from a fraction (0.5 is 50 %).
+    pub const fn from_fraction(fraction: f64) -> Self {
+        Self(fraction)
+    }
+    /// The value as a fraction of one.
+    pub const fn fraction(self) -> f64 {
+        self.0
+    }
+}
+
+impl FromStr for Percent {
+    type Err = UnitError;
+    fn from_str(s: &str) -> Result<Self, UnitError> {
+        let hint = || UnitError(format!("`{s}` is not a percentage; write it with a % sign, such as `99.9%`"));
+        let number = s.trim().strip_suffix('%').ok_or_else(hint)?.trim();
+        let value: f64 = number.parse().map_err(|_| hint())?;
+        if !value.is_finite() || !(0.0..=100.0).contains(&value) {
+            return Err(UnitError(format!("`{s}` is outside 0%..100%")));
+        }
+        Ok(Self(value / 100.0))
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pct = self.0 * 100.0;
+        // Shortest representation that round-trips, without float noise such as 99.90000000000001.
+        let text = format!("{:.6}", pct);
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        write!(f, "{text}%")
+    }
+}
+
+string_serde!(
+    Percent,
+    "Percent",
+    "percent",
+    "A percentage with a % sign, e.g. `99.9%` or `60%`.",
+    r"^\s*\d+(\.\d+)?\s*%\s*$"
+);
+
+// === impl ByteSize ===
+
+/// A size in bytes written with a unit: `512MiB`, `4GiB`, `2GB`, `1TiB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct ByteSize(u64);
+
+const SIZE_UNITS: [(&str, u64); 9] = [
+    ("TiB", 1 << 40),
+    ("GiB", 1 << 30),
+    ("MiB", 1 << 20),
+    ("KiB", 1 << 10),
+    ("TB", 1_000_000_000_000),
+    ("GB", 1_000_000_000),
+    ("MB", 1_000_000),
+    ("KB", 1_000),
+    ("B", 1),
+];
+
+impl ByteSize {
+    /// A size of `bytes` bytes.
+    pub const fn from_bytes(bytes: u64) -> Self {
+        Self(bytes)
+    }
+    /// The size in bytes.
+    pub const fn bytes(self) -> u64 {
+        self.0
+    }
+    /// The size in GiB, as flavors and quotas count RAM.
+    pub fn gib(self) -> f64 {
+        self.0 as f64 / (1u64 << 30) as f64
+    }
+}
+
+impl FromStr for ByteSize {
+    type Err = UnitError;
+    fn from_str(s: &str) -> Result<Self, UnitError> {
+        let hint = || UnitError(format!("`{s}` is not a size; write a number with a unit, such as `4GiB` or `512MiB`"));
+        let t = s.trim();
+        let (unit, mult) = SIZE_UNITS.iter().find(|(u, _)| t.ends_with(u)).ok_or_else(hint)?;
+        let number: f64 = t[..t.len() - unit.len()].trim().parse().map_err(|_| hint())?;
+        if !number.is_finite() || number < 0.0 || number * (*mult as f64) > u64::MAX as f64 {
+            return Err(hint());
+        }
+        Ok(Self((number * *mult as f64).round() as u64))
+    }
+}
+
+impl fmt::Display for ByteSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let exact = SIZE_UNITS.iter().find(|(_, m)| self.0 >= *m && self.0 % m == 0);
+        match exact {
+            Some((unit, m)) => write!(f, "{}{unit}", self.0 / m),
+            None => write!(f, "{}B", self.0),
+        }
+    }
+}
+
+string_serde!(
+    ByteSize,
+    "ByteSize",
+    "byte-size",
+    "A size with a unit, e.g. `512MiB`, `4GiB`, `2GB`.",
+    r"^\s*\d+(\.\d+)?\s*(TiB|GiB|MiB|KiB|TB|GB|MB|KB|B)\s*$"
+);
+
+// === impl Timestamp ===
+
+/// An instant written in RFC 3339 with an offset: `2026-09-27T18:00:00+02:00` or `…Z`.
+/// Stored as seconds since the Unix epoch, the way the decision core counts time.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Timestamp {
+    unix: f64,
+    offset_minutes: i32,
+}
+
+impl Timestamp {
+    /// The instant as seconds since the Unix epoch.
+    pub const fn unix(self) -> f64 {
+        self.unix
+    }
+    /// An instant at `unix` seconds, printed in UTC.
+    pub const fn from_unix(unix: f64) -> Self {
+        Self { unix, offset_minutes: 0 }
+    }
+}
+
+/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m as i64 + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The civil date for a day count since 1970-01-01.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+}
+
+impl FromStr for Timestamp {
+    type Err = UnitError;
+    fn from_str(s: &str) -> Result<Self, UnitError> {
+        let hint = || {
+            UnitError(format!(
+                "`{s}` is not a timestamp; write RFC 3339 with an offset, such as `2026-09-27T18:00:00+02:00` or `2026-09-27T16:00:00Z`"
+            ))
+        };
+        let t = s.trim().as_bytes();
+        if t.len() < 20 || !t.is_ascii() {
+            return Err(hint());
+        }
+        let num = |range: std::ops::Range<usize>| -> Result<i64, UnitError> {
+            std::str::from_utf8(&t[range]).ok().and_then(|x| x.parse().ok()).ok_or_else(hint)
+        };
+        if t[4] != b'-' || t[7] != b'-' || !matches!(t[10], b'T' | b't' | b' ') || t[13] != b':' || t[16] != b':' {
+            return Err(hint());
+        }
+        let (year, month, day) = (num(0..4)?, num(5..7)? as u32, num(8..10)? as u32);
+        let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        let mut rest = 19;
+        let mut frac = 0.0;
+        if t[rest] == b'.' {
+            let start = rest + 1;
+            rest = start;
+            while rest < t.len() && t[rest].is_ascii_digit() {
+                rest += 1;
+            }
+            frac = std::str::from_utf8(&t[start - 1..rest])
+                .ok()
+                .and_then(|x| format!("0{x}").parse().ok())
+                .ok_or_else(hint)?;
+        }
+        let offset_minutes = match &t[rest..] {
+            [b'Z' | b'z'] => 0,
+            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+                let hh = std::str::from_utf8(&[*h1, *h2]).ok().and_then(|x| x.parse::<i32>().ok());
+                let mm = std::str::from_utf8(&[*m1, *m2]).ok().and_then(|x| x.parse::<i32>().ok());
+                let (hh, mm) = hh.zip(mm).ok_or_else(hint)?;
+                if hh > 23 || mm > 59 {
+                    return Err(hint());
+                }
+                if *sign == b'-' { -(hh * 60 + mm) } else { hh * 60 + mm }
+            }
+            _ => return Err(hint()),
+        };
+        let days_in_month = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+            2 => 28,
+            _ => return Err(hint()),
+        };
+        if day == 0 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
+            return Err(hint());
+        }
+        let local = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+        let unix = (local - offset_minutes as i64 * 60) as f64 + frac;
+        Ok(Self { unix, offset_minutes })
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let local = self.unix + self.offset_minutes as f64 * 60.0;
+        let secs = local.floor() as i64;
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        let sod = secs.rem_euclid(86_400);
+        write!(f, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod % 3600 / 60, sod % 60)?;
+        match self.offset_minutes {
+            0 => write!(f, "Z"),
+            o => write!(f, "{}{:02}:{:02}", if o < 0 { '-' } else { '+' }, o.abs() / 60, o.abs() % 60),
+        }
+    }
+}
+
+string_serde!(
+    Timestamp,
+    "Timestamp",
+    "date-time",
+    "An RFC 3339 timestamp with an offset, e.g. `2026-09-27T18:00:00+02:00`.",
+    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+);
+
+/// Checks a string against the named `format` of a schema, as the loader does for every scalar.
+/// Unknown formats pass; the typed deserialisation is the final word.
+pub fn check_format(format: &str, value: &str) -> Result<(), UnitError> {
+    match format {
+        "duration" => value.parse::<Duration>().map(drop),
+        "percent" => value.parse::<Percent>().map(drop),
+        "byte-size" => value.parse::<ByteSize>().map(drop),
+        "date-time" => value.parse::<Timestamp>().map(drop),
+        "regex" => regex::Regex::new(value)
+            .map(drop)
+            .map_err(|e| UnitError(format!("`{value}` is not a valid regular expression: {e}"))),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_compound_forms_and_reject_garbage() {
+        assert_eq!("1m 30s".parse::<Duration>().unwrap().secs(), 90.0);
+        assert_eq!("500ms".parse::<Duration>().unwrap().secs(), 0.5);
+        assert_eq!("3d".parse::<Duration>().unwrap().secs(), 259_200.0);
+        assert!("30 parsecs".parse::<Duration>().is_err());
+        assert!("-5s".parse::<Duration>().is_err());
+        assert!("".parse::<Duration>().is_err());
+    }
+
+    #[test]
+    fn percentages_need_a_sign_and_stay_in_range() {
+        assert!(("99.9%".parse::<Percent>().unwrap().fraction() - 0.999).abs() < 1e-12);
+        assert!("99.9".parse::<Percent>().is_err());
+        assert!("101%".parse::<Percent>().is_err());
+        assert_eq!("99.9%".parse::<Percent>().unwrap().to_string(), "99.9%");
+    }
+
+    #[test]
+    fn sizes_use_binary_and_decimal_units() {
+        assert_eq!("4GiB".parse::<ByteSize>().unwrap().bytes(), 4 << 30);
+        assert_eq!("2GB".parse::<ByteSize>().unwrap().bytes(), 2_000_000_000);
+        assert_eq!(ByteSize::from_bytes(4 << 30).to_string(), "4GiB");
+        assert!("4 gigs".parse::<ByteSize>().is_err());
+    }
+
+    #[test]
+    fn timestamps_honour_offsets_and_round_trip() {
+        let cest: Timestamp = "2026-09-27T18:00:00+02:00".parse().unwrap();
+        let utc: Timestamp = "2026-09-27T16:00:00Z".parse().unwrap();
+        assert_eq!(cest.unix(), utc.unix());
+        assert_eq!(cest.to_string(), "2026-09-27T18:00:00+02:00");
+        assert_eq!(Timestamp::from_unix(0.0).to_string(), "1970-01-01T00:00:00Z");
+        assert!("2026-02-30T00:00:00Z".parse::<Timestamp>().is_err());
+        assert!("tomorrow".parse::<Timestamp>().is_err());
+    }
+}
