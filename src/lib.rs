@@ -9,7 +9,12 @@
 //! `decide`, `sim::world`, `sim::load`. IO lives in `observe`, `act`, `reconcile`, `cli`.
 #![forbid(unsafe_code)]
 
+pub mod act;
 pub mod cli;
 pub mod clock;
+pub mod decision;
 pub mod document;
+pub mod observe;
 pub mod policy;
+pub mod sim;
+pub mod snapshot;

@@ -1,0 +1,74 @@
+//! The IO seam through which sloop changes the world. Real (OpenStack), simulated and dry-run
+//! implementations sit behind the same small traits, so the decision core and the reconcile
+//! loop never know which one they drive.
+
+use crate::{policy::ServerTemplate, snapshot::InstanceId};
+use std::{collections::BTreeMap, future::Future};
+
+/// Why a call to the cloud failed, classified for retry decisions.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActError {
+    /// Worth retrying later (5xx, timeouts, 429).
+    #[error("transient: {0}")]
+    Transient(String),
+    /// The resource is busy or immutable right now (Octavia 409, Nova task state).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Quota exceeded: more of the same will not help.
+    #[error("quota exceeded: {0}")]
+    Quota(String),
+    /// The resource is gone.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Anything else: a bug or a misconfiguration that needs a human.
+    #[error("fatal: {0}")]
+    Fatal(String),
+}
+
+impl ActError {
+    /// A low-cardinality label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ActError::Transient(_) => "transient",
+            ActError::Conflict(_) => "conflict",
+            ActError::Quota(_) => "quota",
+            ActError::NotFound(_) => "not-found",
+            ActError::Fatal(_) => "fatal",
+        }
+    }
+}
+
+/// Everything needed to create one server of a group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerRequest {
+    /// Server name.
+    pub name: String,
+    /// The policy's template.
+    pub template: ServerTemplate,
+    /// Availability zone chosen for this server (round-robin over the template's zones).
+    pub availability_zone: Option<String>,
+    /// Metadata: the group selector plus `sloop.policy` and `sloop.action` (idempotency key).
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Server lifecycle operations (Nova).
+pub trait Compute {
+    /// Starts creating a server; returns its ID once the API accepted the request.
+    fn create_server(&mut self, req: &ServerRequest) -> impl Future<Output = Result<InstanceId, ActError>> + Send;
+    /// Starts deleting a server.
+    fn delete_server(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send;
+    /// Starts a soft or hard reboot.
+    fn reboot_server(&mut self, id: &str, hard: bool) -> impl Future<Output = Result<(), ActError>> + Send;
+    /// Starts a rebuild from `image`.
+    fn rebuild_server(&mut self, id: &str, image: &str) -> impl Future<Output = Result<(), ActError>> + Send;
+    /// Starts a live migration to a host the scheduler picks (never the current one).
+    fn live_migrate(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send;
+}
+
+/// Load-balancer pool membership (Octavia).
+pub trait Traffic {
+    /// Sets the member weight of the instance, creating the member if it has none.
+    fn set_member_weight(&mut self, id: &str, weight: u16) -> impl Future<Output = Result<(), ActError>> + Send;
+    /// Removes the instance's member from the pool (no-op when absent).
+    fn remove_member(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send;
+}

@@ -1,0 +1,250 @@
+//! What was observed at one instant: the only input of the decision core besides the policy,
+//! the history and `now`. Collectors (real or simulated) fill it and never decide anything.
+//!
+//! Probe data arrives summarised by the per-series stores: raw samples for the latency windows,
+//! good/total counts for the burn-rate windows, and consecutive-failure counters per instance.
+//! That keeps a snapshot small enough to log every tick. Pure data.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Seconds since the Unix epoch.
+pub type Time = f64;
+
+/// A Nova server ID (a UUID on a real cloud).
+pub type InstanceId = String;
+
+/// A concrete IP family of one measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpFamily {
+    /// IPv6.
+    V6,
+    /// IPv4.
+    V4,
+}
+
+impl IpFamily {
+    /// The families a policy's `family` setting asks for, IPv6 first.
+    pub fn expand(f: crate::policy::Family) -> &'static [IpFamily] {
+        match f {
+            crate::policy::Family::V6 => &[IpFamily::V6],
+            crate::policy::Family::V4 => &[IpFamily::V4],
+            crate::policy::Family::Both => &[IpFamily::V6, IpFamily::V4],
+        }
+    }
+}
+
+/// Everything observed at `observed_at`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// When the observation was taken.
+    pub observed_at: Time,
+    /// Probes through the service address (the load balancer), one series per
+    /// (probe, location, family).
+    pub service: Vec<ServiceSeries>,
+    /// Probes sent to each instance directly, one series per (probe, instance, location, family).
+    pub instances_probed: Vec<InstanceSeries>,
+    /// Probe locations and whether their data is fresh (a silent agent is stale, never "down").
+    pub locations: Vec<LocationStatus>,
+    /// Telemetry read this tick.
+    pub telemetry: TelemetryReadings,
+    /// The group's servers as the cloud reports them.
+    pub inventory: Vec<Instance>,
+    /// Actions still running on the cloud.
+    pub in_flight: Vec<InFlight>,
+    /// Requests per second arriving at the load balancer, when the LB or telemetry reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_load: Option<f64>,
+}
+
+/// Identifies a probe series.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SeriesKey {
+    /// Probe name from the policy.
+    pub probe: String,
+    /// `local` or a remote agent's name.
+    pub location: String,
+    /// Address family used.
+    pub family: IpFamily,
+}
+
+/// One probe result. Latency in seconds; phases when the prober measured them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    /// When the probe started.
+    pub at: Time,
+    /// Total time in seconds (the timeout for failed probes that timed out).
+    pub latency: f64,
+    /// Whether the probe met every expectation (status, body, deadline).
+    pub ok: bool,
+    /// Phase timings, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phases: Option<Phases>,
+}
+
+/// Time spent in each phase of an HTTP probe, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Phases {
+    /// Name resolution.
+    pub dns: f64,
+    /// TCP connect.
+    pub connect: f64,
+    /// TLS handshake.
+    pub tls: f64,
+    /// Request sent to first response byte.
+    pub ttfb: f64,
+    /// Body transfer.
+    pub transfer: f64,
+}
+
+/// Good and total probe counts over a trailing window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct WindowCount {
+    /// Window length in seconds.
+    pub window: f64,
+    /// Successful probes in the window.
+    pub good: u64,
+    /// All probes in the window.
+    pub total: u64,
+}
+
+/// A service-level probe series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSeries {
+    /// Which probe, from where, over which family.
+    pub key: SeriesKey,
+    /// Raw samples within the longest latency window of the policy, oldest first.
+    pub recent: Vec<Sample>,
+    /// Counts over the burn-rate windows the policy uses.
+    pub counts: Vec<WindowCount>,
+}
+
+impl ServiceSeries {
+    /// The counts over `window` seconds, if the collector provided them.
+    pub fn count(&self, window: f64) -> Option<WindowCount> {
+        self.counts.iter().copied().find(|c| (c.window - window).abs() < 0.5)
+    }
+}
+
+/// A per-instance probe series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceSeries {
+    /// The probed instance.
+    pub instance: InstanceId,
+    /// Which probe, from where, over which family.
+    pub key: SeriesKey,
+    /// Failures in a row up to now (0 after any success).
+    pub consecutive_failures: u32,
+    /// The most recent samples, oldest first (a dozen or so, for the peer comparison).
+    pub recent: Vec<Sample>,
+}
+
+/// Freshness of a probe location.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationStatus {
+    /// `local` or an agent's name.
+    pub name: String,
+    /// False when the agent has not reported recently; its data must not count towards quorum.
+    pub fresh: bool,
+    /// When its last batch arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<Time>,
+}
+
+/// One metric reading; `value: None` means missing, never zero.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    /// The latest value, if any arrived within the staleness limit.
+    pub value: Option<f64>,
+    /// When the value was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Time>,
+}
+
+/// Telemetry per instance and per hypervisor, by metric name.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct TelemetryReadings {
+    /// Per instance, e.g. `cpu` as utilisation 0..1 (rate:mean of the cpu counter, normalised).
+    pub instances: BTreeMap<InstanceId, BTreeMap<String, Reading>>,
+    /// Per hypervisor host name.
+    pub hypervisors: BTreeMap<String, BTreeMap<String, Reading>>,
+    /// Set when the source could not be read at all this tick.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_error: Option<String>,
+}
+
+/// Lifecycle states of a server, as far as sloop cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InstanceStatus {
+    /// Being created.
+    Building,
+    /// Running.
+    Active,
+    /// Soft or hard reboot in progress.
+    Rebooting,
+    /// Rebuild in progress.
+    Rebuilding,
+    /// Live migration in progress.
+    Migrating,
+    /// Powered off.
+    Shutoff,
+    /// Nova reports an error.
+    Error,
+    /// Being deleted.
+    Deleting,
+}
+
+/// An Octavia pool member.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LbMember {
+    /// Weight (0 = drained).
+    pub weight: u16,
+    /// Admin state.
+    pub admin_up: bool,
+    /// Octavia's health-monitor view (true = ONLINE).
+    pub online: bool,
+}
+
+/// A server of the group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Instance {
+    /// Server ID.
+    pub id: InstanceId,
+    /// Server name.
+    pub name: String,
+    /// Lifecycle state.
+    pub status: InstanceStatus,
+    /// Hypervisor, when the credentials may see it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Addresses by family.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<(IpFamily, String)>,
+    /// Creation time.
+    pub created_at: Time,
+    /// When it last became ACTIVE (after boot, reboot, rebuild or migration).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_since: Option<Time>,
+    /// Its pool member, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<LbMember>,
+    /// Idempotency key of the action that created it (from server metadata).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+}
+
+/// An action the cloud is still carrying out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InFlight {
+    /// Idempotency key of the action.
+    pub id: String,
+    /// What it does.
+    pub kind: crate::decision::ActionKind,
+    /// The instance it concerns, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceId>,
+    /// When it started.
+    pub started_at: Time,
+}
