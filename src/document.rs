@@ -51,7 +51,13 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A problem at a position, not yet tied to a file or path.
     pub fn at(pos: Pos, message: String, hint: impl Into<String>) -> Self {
-        Self { file: String::new(), pos, path: String::new(), message, hint: hint.into() }
+        Self {
+            file: String::new(),
+            pos,
+            path: String::new(),
+            message,
+            hint: hint.into(),
+        }
     }
 
     /// Sets the field path.
@@ -63,7 +69,11 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let file = if self.file.is_empty() { "<input>" } else { &self.file };
+        let file = if self.file.is_empty() {
+            "<input>"
+        } else {
+            &self.file
+        };
         write!(f, "{file}:{}:{}: ", self.pos.line, self.pos.col)?;
         if !self.path.is_empty() {
             write!(f, "{}: ", self.path)?;
@@ -98,8 +108,16 @@ pub fn load<T: DeserializeOwned + JsonSchema>(
     };
     let src = tree::precheck(bytes, limits).map_err(|d| vec![named(d)])?;
     let tree = tree::parse(src, limits).map_err(|d| vec![named(d)])?;
+    if tree.is_null() {
+        return Err(vec![named(Diagnostic::at(
+            tree.pos,
+            "the file is empty: it holds no document".into(),
+            "write the document's fields; policies/ holds examples to start from",
+        ))]);
+    }
     let schema = schemars::schema_for!(T);
-    let value = schema_check::check(&tree, schema.as_value()).map_err(|ds| ds.into_iter().map(named).collect::<Vec<_>>())?;
+    let value = schema_check::check(&tree, schema.as_value())
+        .map_err(|ds| ds.into_iter().map(named).collect::<Vec<_>>())?;
     match serde_json::from_value::<T>(value) {
         Ok(value) => Ok(Loaded { value, tree }),
         Err(e) => Err(vec![named(Diagnostic::at(
@@ -111,11 +129,24 @@ pub fn load<T: DeserializeOwned + JsonSchema>(
 }
 
 /// Locates a semantic error by its field path in the tree (falling back to the nearest parent).
-pub fn locate(tree: &Node, file: &str, path: &[PathSeg], message: String, hint: impl Into<String>) -> Diagnostic {
+pub fn locate(
+    tree: &Node,
+    file: &str,
+    path: &[PathSeg],
+    message: String,
+    hint: impl Into<String>,
+) -> Diagnostic {
     let mut prefix = path;
     let pos = loop {
         if let Some((_, pos)) = tree.find(prefix) {
-            break pos;
+            // A field left at its default is not in the file: point at the parent's key
+            // (`healing:`) rather than at whatever happens to be its first child.
+            let partial = prefix.len() < path.len();
+            break if partial {
+                tree.key_pos(prefix).unwrap_or(pos)
+            } else {
+                pos
+            };
         }
         match prefix.split_last() {
             Some((_, parent)) => prefix = parent,

@@ -11,7 +11,11 @@ use serde_json::{Map, Value};
 
 /// Walks `tree` against `schema` (a root schema with `$defs`).
 pub fn check(tree: &Node, schema: &Value) -> Result<Value, Vec<Diagnostic>> {
-    let mut walker = Walker { root: schema, errors: Vec::new(), path: Vec::new() };
+    let mut walker = Walker {
+        root: schema,
+        errors: Vec::new(),
+        path: Vec::new(),
+    };
     let value = walker.node(tree, schema);
     match value {
         Some(v) if walker.errors.is_empty() => Ok(v),
@@ -39,7 +43,8 @@ fn type_name(node: &Node) -> &'static str {
 
 impl<'s> Walker<'s> {
     fn error(&mut self, node: &Node, message: String, hint: impl Into<String>) -> Option<Value> {
-        self.errors.push(Diagnostic::at(node.pos, message, hint).with_path(&self.path));
+        self.errors
+            .push(Diagnostic::at(node.pos, message, hint).with_path(&self.path));
         None
     }
 
@@ -47,7 +52,10 @@ impl<'s> Walker<'s> {
         let mut s = schema;
         for _ in 0..32 {
             match s.get("$ref").and_then(Value::as_str) {
-                Some(r) => match r.strip_prefix("#/$defs/").and_then(|name| self.root.get("$defs")?.get(name)) {
+                Some(r) => match r
+                    .strip_prefix("#/$defs/")
+                    .and_then(|name| self.root.get("$defs")?.get(name))
+                {
                     Some(target) => s = target,
                     None => return s,
                 },
@@ -62,7 +70,11 @@ impl<'s> Walker<'s> {
         if schema.as_bool() == Some(true) {
             return Some(untyped(node));
         }
-        if let Some(branches) = schema.get("anyOf").or_else(|| schema.get("oneOf")).and_then(Value::as_array) {
+        if let Some(branches) = schema
+            .get("anyOf")
+            .or_else(|| schema.get("oneOf"))
+            .and_then(Value::as_array)
+        {
             return self.alternatives(node, branches);
         }
         if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
@@ -77,7 +89,11 @@ impl<'s> Walker<'s> {
                 if node.is_null() && types.iter().any(|t| t == "null") {
                     return Some(Value::Null);
                 }
-                let t = types.iter().filter_map(Value::as_str).find(|t| *t != "null").unwrap_or("null");
+                let t = types
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .find(|t| *t != "null")
+                    .unwrap_or("null");
                 self.typed(node, t, schema)
             }
             _ => Some(untyped(node)),
@@ -85,8 +101,10 @@ impl<'s> Walker<'s> {
     }
 
     fn alternatives(&mut self, node: &Node, branches: &'s [Value]) -> Option<Value> {
-        let consts: Vec<Value> =
-            branches.iter().filter_map(|b| self.resolve(b).get("const").cloned()).collect();
+        let consts: Vec<Value> = branches
+            .iter()
+            .filter_map(|b| self.resolve(b).get("const").cloned())
+            .collect();
         if consts.len() == branches.len() {
             return self.enumeration(node, &consts);
         }
@@ -112,7 +130,11 @@ impl<'s> Walker<'s> {
                 self.errors.extend(errs);
                 None
             }
-            _ => self.error(node, format!("unexpected {}", type_name(node)), "see the schema for what is allowed here"),
+            _ => self.error(
+                node,
+                format!("unexpected {}", type_name(node)),
+                "see the schema for what is allowed here",
+            ),
         }
     }
 
@@ -153,17 +175,35 @@ impl<'s> Walker<'s> {
                 ok.then_some(Value::Array(out))
             }
             ("null", _) if node.is_null() => Some(Value::Null),
+            // Containers first: a scalar where a map or list belongs deserves the container hint.
+            ("object", NodeKind::Scalar { text, .. }) if !node.is_null() => self.error(
+                node,
+                format!("expected a map of fields, found `{text}`"),
+                "write `key: value` lines indented under this field",
+            ),
+            ("object", _) => self.error(
+                node,
+                format!("expected a map of fields, found {}", type_name(node)),
+                "write `key: value` lines indented under this field",
+            ),
+            ("array", NodeKind::Scalar { text, .. }) if !node.is_null() => self.error(
+                node,
+                format!("expected a list, found `{text}`"),
+                "write a list, e.g. `[a, b]` or one `- item` per line",
+            ),
+            ("array", _) => self.error(
+                node,
+                format!("expected a list, found {}", type_name(node)),
+                "write `- item` lines indented under this field",
+            ),
             (_, NodeKind::Scalar { text, plain }) if !node.is_null() || t == "string" && !plain => {
                 self.scalar(node, text, t, schema)
             }
-            ("object", _) => self.error(node, format!("expected a map of fields, found {}", type_name(node)), "write `key: value` lines indented under this field"),
-            ("array", NodeKind::Scalar { .. }) if !node.is_null() => self.error(
+            (t, _) => self.error(
                 node,
-                format!("expected a list, found `{}`", node.as_scalar().unwrap_or_default()),
-                "write a list, e.g. `[a, b]` or one `- item` per line",
+                format!("expected {}, found {}", expected(t), type_name(node)),
+                format!("write {} here", expected(t)),
             ),
-            ("array", _) => self.error(node, format!("expected a list, found {}", type_name(node)), "write `- item` lines indented under this field"),
-            (t, _) => self.error(node, format!("expected {}, found {}", expected(t), type_name(node)), format!("write {} here", expected(t))),
         }
     }
 
@@ -179,39 +219,75 @@ impl<'s> Walker<'s> {
                 Some(Value::String(text.to_owned()))
             }
             "integer" => {
-                let parsed = plain.then(|| text.replace('_', "")).and_then(|t| t.parse::<i64>().ok());
+                let parsed = plain
+                    .then(|| text.replace('_', ""))
+                    .and_then(|t| t.parse::<i64>().ok());
                 let Some(n) = parsed else {
-                    return self.error(node, format!("expected a whole number, found `{text}`"), "write digits only, without quotes or units");
+                    return self.error(
+                        node,
+                        format!("expected a whole number, found `{text}`"),
+                        "write digits only, without quotes or units",
+                    );
                 };
                 let min = schema.get("minimum").and_then(Value::as_f64);
                 let max = schema.get("maximum").and_then(Value::as_f64);
                 if min.is_some_and(|m| (n as f64) < m) || max.is_some_and(|m| (n as f64) > m) {
-                    let range = format!("{}..={}", min.map_or("".into(), |m| m.to_string()), max.map_or("".into(), |m| m.to_string()));
-                    return self.error(node, format!("{n} is out of range {range}"), format!("use a number in {range}"));
+                    let range = format!(
+                        "{}..={}",
+                        min.map_or("".into(), |m| m.to_string()),
+                        max.map_or("".into(), |m| m.to_string())
+                    );
+                    return self.error(
+                        node,
+                        format!("{n} is out of range {range}"),
+                        format!("use a number in {range}"),
+                    );
                 }
                 Some(Value::from(n))
             }
             "number" => {
-                match plain.then(|| text.parse::<f64>().ok()).flatten().filter(|f| f.is_finite()) {
+                match plain
+                    .then(|| text.parse::<f64>().ok())
+                    .flatten()
+                    .filter(|f| f.is_finite())
+                {
                     Some(f) => Some(Value::from(f)),
-                    None => self.error(node, format!("expected a number, found `{text}`"), "write a plain number such as `95` or `99.9`, without quotes or units"),
+                    None => self.error(
+                        node,
+                        format!("expected a number, found `{text}`"),
+                        "write a plain number such as `95` or `99.9`, without quotes or units",
+                    ),
                 }
             }
             "boolean" => match (plain, text) {
                 (true, "true" | "True" | "TRUE") => Some(Value::Bool(true)),
                 (true, "false" | "False" | "FALSE") => Some(Value::Bool(false)),
-                _ => self.error(node, format!("expected true or false, found `{text}`"), "write `true` or `false` (YAML 1.1 words such as yes/no/on/off are not accepted)"),
+                _ => self.error(
+                    node,
+                    format!("expected true or false, found `{text}`"),
+                    "write `true` or `false` (YAML 1.1 words such as yes/no/on/off are not accepted)",
+                ),
             },
-            t => self.error(node, format!("expected {}, found `{text}`", expected(t)), format!("write {} here", expected(t))),
+            t => self.error(
+                node,
+                format!("expected {}, found `{text}`", expected(t)),
+                format!("write {} here", expected(t)),
+            ),
         }
     }
 
     fn object(&mut self, node: &Node, entries: &[super::tree::Entry], schema: &'s Value) -> Option<Value> {
         static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
-        let props = schema.get("properties").and_then(Value::as_object).unwrap_or(&EMPTY);
+        let props = schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .unwrap_or(&EMPTY);
         let additional = schema.get("additionalProperties");
         let mut out = Map::new();
         let mut ok = true;
+        // Required fields that an unknown key here is probably a typo of: the "did you mean"
+        // already says so, and a second "missing field" error would only repeat it.
+        let mut suggested: Vec<&str> = Vec::new();
         for entry in entries {
             self.path.push(PathSeg::Key(entry.key.clone()));
             let sub = match props.get(&entry.key) {
@@ -233,27 +309,44 @@ impl<'s> Walker<'s> {
                 None => {
                     ok = false;
                     let names: Vec<&str> = props.keys().map(String::as_str).collect();
-                    let hint = match did_you_mean(&entry.key, &names) {
+                    let suggestion = did_you_mean(&entry.key, &names);
+                    suggested.extend(suggestion);
+                    let hint = match suggestion {
                         Some(s) => format!("did you mean `{s}`? Valid fields here: {}", quoted(&names)),
                         None => format!("valid fields here: {}", quoted(&names)),
                     };
                     self.errors.push(
-                        Diagnostic::at(entry.key_pos, format!("unknown field `{}`", entry.key), hint).with_path(&self.path),
+                        Diagnostic::at(entry.key_pos, format!("unknown field `{}`", entry.key), hint)
+                            .with_path(&self.path),
                     );
                 }
             }
             self.path.pop();
         }
-        for req in schema.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        for req in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
             if !entries.iter().any(|e| e.key == req) {
                 ok = false;
-                let desc = props.get(req).map(|p| self.resolve(p)).and_then(|p| p.get("description")).and_then(Value::as_str);
+                if suggested.contains(&req) {
+                    continue;
+                }
+                let desc = props
+                    .get(req)
+                    .map(|p| self.resolve(p))
+                    .and_then(|p| p.get("description"))
+                    .and_then(Value::as_str);
                 let hint = match desc {
                     Some(d) => format!("add `{req}:` ({})", first_sentence(d)),
                     None => format!("add `{req}:`"),
                 };
                 self.errors.push(
-                    Diagnostic::at(node.pos, format!("missing required field `{req}`"), hint).with_path(&self.path),
+                    Diagnostic::at(node.pos, format!("missing required field `{req}`"), hint)
+                        .with_path(&self.path),
                 );
             }
         }
@@ -263,7 +356,11 @@ impl<'s> Walker<'s> {
 
 fn first_sentence(text: &str) -> &str {
     let t = text.split("\n\n").next().unwrap_or(text);
-    t.split_inclusive(". ").next().unwrap_or(t).trim_end_matches(' ').trim_end_matches('.')
+    t.split_inclusive(". ")
+        .next()
+        .unwrap_or(t)
+        .trim_end_matches(' ')
+        .trim_end_matches('.')
 }
 
 fn expected(t: &str) -> &'static str {
@@ -290,12 +387,21 @@ fn format_hint(format: &str) -> &'static str {
 }
 
 fn quoted(names: &[&str]) -> String {
-    names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The closest candidate to a misspelt name, if any is close enough to be a likely typo.
 pub fn did_you_mean<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let norm = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
+    let norm = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .collect::<String>()
+            .to_lowercase()
+    };
     let n_input = norm(input);
     if let Some(exact) = candidates.iter().find(|c| norm(c) == n_input) {
         return Some(exact);
@@ -318,12 +424,21 @@ fn untyped(node: &Node) -> Value {
             t => t
                 .parse::<i64>()
                 .map(Value::from)
-                .or_else(|_| t.parse::<f64>().map_err(drop).and_then(|f| serde_json::Number::from_f64(f).map(Value::Number).ok_or(())))
+                .or_else(|_| {
+                    t.parse::<f64>()
+                        .map_err(drop)
+                        .and_then(|f| serde_json::Number::from_f64(f).map(Value::Number).ok_or(()))
+                })
                 .unwrap_or_else(|_| Value::String(t.to_owned())),
         },
         NodeKind::Scalar { text, .. } => Value::String(text.clone()),
         NodeKind::Seq(items) => Value::Array(items.iter().map(untyped).collect()),
-        NodeKind::Map(entries) => Value::Object(entries.iter().map(|e| (e.key.clone(), untyped(&e.value))).collect()),
+        NodeKind::Map(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|e| (e.key.clone(), untyped(&e.value)))
+                .collect(),
+        ),
     }
 }
 

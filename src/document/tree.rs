@@ -21,7 +21,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_bytes: 1 << 20, max_depth: 64, max_nodes: 100_000 }
+        Self {
+            max_bytes: 1 << 20,
+            max_depth: 64,
+            max_nodes: 100_000,
+        }
     }
 }
 
@@ -99,7 +103,9 @@ impl Node {
         let (last, parent) = path.split_last()?;
         let (node, _) = self.find(parent)?;
         match (last, &node.kind) {
-            (PathSeg::Key(k), NodeKind::Map(entries)) => entries.iter().find(|e| &e.key == k).map(|e| e.key_pos),
+            (PathSeg::Key(k), NodeKind::Map(entries)) => {
+                entries.iter().find(|e| &e.key == k).map(|e| e.key_pos)
+            }
             (PathSeg::Index(i), NodeKind::Seq(items)) => items.get(*i).map(|n| n.pos),
             _ => None,
         }
@@ -132,8 +138,19 @@ pub fn path_string(path: &[PathSeg]) -> String {
 }
 
 enum Frame {
-    Seq { pos: Pos, anchor: usize, items: Vec<Node>, size: usize },
-    Map { pos: Pos, anchor: usize, entries: Vec<Entry>, pending_key: Option<(String, Pos)>, size: usize },
+    Seq {
+        pos: Pos,
+        anchor: usize,
+        items: Vec<Node>,
+        size: usize,
+    },
+    Map {
+        pos: Pos,
+        anchor: usize,
+        entries: Vec<Entry>,
+        pending_key: Option<(String, Pos)>,
+        size: usize,
+    },
 }
 
 /// Checks the raw bytes before any parsing: size, binary content, encoding.
@@ -141,7 +158,8 @@ pub fn precheck<'a>(bytes: &'a [u8], limits: &Limits) -> Result<&'a str, Diagnos
     if bytes.len() > limits.max_bytes {
         return Err(Diagnostic::at(
             Pos::START,
-            format!("file is {} bytes; the limit is {} bytes", bytes.len(), limits.max_bytes),
+            // Callers may read only `max_bytes + 1` of a huge file, so the length is a lower bound.
+            format!("file is larger than the limit of {} bytes", limits.max_bytes),
             "split it into smaller files; a policy is normally a few kilobytes",
         ));
     }
@@ -181,12 +199,18 @@ pub fn parse(src: &str, limits: &Limits) -> Result<Node, Diagnostic> {
         let (event, span) = next.map_err(|e| {
             let m = e.marker();
             Diagnostic::at(
-                Pos { line: m.line(), col: m.col() + 1 },
+                Pos {
+                    line: m.line(),
+                    col: m.col() + 1,
+                },
                 format!("YAML syntax error: {}", e.info()),
                 "check indentation and quoting near this position",
             )
         })?;
-        let pos = Pos { line: span.start.line(), col: span.start.col() + 1 };
+        let pos = Pos {
+            line: span.start.line(),
+            col: span.start.col() + 1,
+        };
         // Every node costs one; an alias costs the whole subtree it expands to.
         total += match &event {
             Event::Scalar(..) | Event::SequenceStart(..) | Event::MappingStart(..) => 1,
@@ -196,7 +220,10 @@ pub fn parse(src: &str, limits: &Limits) -> Result<Node, Diagnostic> {
         if total > limits.max_nodes {
             return Err(Diagnostic::at(
                 pos,
-                format!("document expands to more than {} nodes (an alias bomb?)", limits.max_nodes),
+                format!(
+                    "document expands to more than {} nodes (an alias bomb?)",
+                    limits.max_nodes
+                ),
                 "reduce the use of `*alias` references, or split the document",
             ));
         }
@@ -216,7 +243,10 @@ pub fn parse(src: &str, limits: &Limits) -> Result<Node, Diagnostic> {
             Event::Scalar(text, style, anchor, _) => {
                 let node = Node {
                     pos,
-                    kind: NodeKind::Scalar { text: text.into_owned(), plain: style == ScalarStyle::Plain },
+                    kind: NodeKind::Scalar {
+                        text: text.into_owned(),
+                        plain: style == ScalarStyle::Plain,
+                    },
                     size: 1,
                 };
                 if anchor != 0 {
@@ -226,7 +256,11 @@ pub fn parse(src: &str, limits: &Limits) -> Result<Node, Diagnostic> {
             }
             Event::Alias(id) => {
                 let node = anchors.get(&id).cloned().ok_or_else(|| {
-                    Diagnostic::at(pos, "alias refers to an unknown anchor".into(), "define the `&anchor` before using `*anchor`")
+                    Diagnostic::at(
+                        pos,
+                        "alias refers to an unknown anchor".into(),
+                        "define the `&anchor` before using `*anchor`",
+                    )
                 })?;
                 Some(Node { pos, ..node })
             }
@@ -234,24 +268,56 @@ pub fn parse(src: &str, limits: &Limits) -> Result<Node, Diagnostic> {
                 if stack.len() >= limits.max_depth {
                     return Err(too_deep(pos, limits));
                 }
-                stack.push(Frame::Seq { pos, anchor, items: Vec::new(), size: 1 });
+                stack.push(Frame::Seq {
+                    pos,
+                    anchor,
+                    items: Vec::new(),
+                    size: 1,
+                });
                 None
             }
             Event::MappingStart(_, anchor, _) => {
                 if stack.len() >= limits.max_depth {
                     return Err(too_deep(pos, limits));
                 }
-                stack.push(Frame::Map { pos, anchor, entries: Vec::new(), pending_key: None, size: 1 });
+                stack.push(Frame::Map {
+                    pos,
+                    anchor,
+                    entries: Vec::new(),
+                    pending_key: None,
+                    size: 1,
+                });
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (node, anchor) = match stack.pop() {
-                    Some(Frame::Seq { pos, anchor, items, size }) => {
-                        (Node { pos, kind: NodeKind::Seq(items), size }, anchor)
-                    }
-                    Some(Frame::Map { pos, anchor, entries, size, .. }) => {
-                        (Node { pos, kind: NodeKind::Map(entries), size }, anchor)
-                    }
+                    Some(Frame::Seq {
+                        pos,
+                        anchor,
+                        items,
+                        size,
+                    }) => (
+                        Node {
+                            pos,
+                            kind: NodeKind::Seq(items),
+                            size,
+                        },
+                        anchor,
+                    ),
+                    Some(Frame::Map {
+                        pos,
+                        anchor,
+                        entries,
+                        size,
+                        ..
+                    }) => (
+                        Node {
+                            pos,
+                            kind: NodeKind::Map(entries),
+                            size,
+                        },
+                        anchor,
+                    ),
                     None => continue,
                 };
                 if anchor != 0 {
@@ -265,7 +331,14 @@ pub fn parse(src: &str, limits: &Limits) -> Result<Node, Diagnostic> {
             attach(&mut stack, &mut root, node)?;
         }
     }
-    Ok(root.unwrap_or(Node { pos: Pos::START, kind: NodeKind::Scalar { text: String::new(), plain: true }, size: 1 }))
+    Ok(root.unwrap_or(Node {
+        pos: Pos::START,
+        kind: NodeKind::Scalar {
+            text: String::new(),
+            plain: true,
+        },
+        size: 1,
+    }))
 }
 
 fn too_deep(pos: Pos, limits: &Limits) -> Diagnostic {
@@ -283,15 +356,27 @@ fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node) -> Result<()
             *size += node.size;
             items.push(node);
         }
-        Some(Frame::Map { entries, pending_key, size, .. }) => match pending_key.take() {
+        Some(Frame::Map {
+            entries,
+            pending_key,
+            size,
+            ..
+        }) => match pending_key.take() {
             None => {
                 let key = node.as_scalar().ok_or_else(|| {
-                    Diagnostic::at(node.pos, "map keys must be plain strings".into(), "use a simple `name:` key")
+                    Diagnostic::at(
+                        node.pos,
+                        "map keys must be plain strings".into(),
+                        "use a simple `name:` key",
+                    )
                 })?;
                 if let Some(first) = entries.iter().find(|e| e.key == key) {
                     return Err(Diagnostic::at(
                         node.pos,
-                        format!("duplicate key `{key}` (first written at line {})", first.key_pos.line),
+                        format!(
+                            "duplicate key `{key}` (first written at line {})",
+                            first.key_pos.line
+                        ),
                         "remove one of the two entries; YAML keeps only one and sloop will not guess which",
                     ));
                 }
@@ -299,7 +384,11 @@ fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node) -> Result<()
             }
             Some((key, key_pos)) => {
                 *size += node.size + 1;
-                entries.push(Entry { key, key_pos, value: node });
+                entries.push(Entry {
+                    key,
+                    key_pos,
+                    value: node,
+                });
             }
         },
     }
