@@ -12,9 +12,13 @@
 pub mod act;
 pub mod cli;
 pub mod clock;
+pub mod decide;
 pub mod decision;
 pub mod document;
+pub mod history;
+pub mod judge;
 pub mod observe;
+pub mod plan;
 pub mod policy;
 pub mod sim;
 pub mod snapshot;

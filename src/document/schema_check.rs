@@ -116,10 +116,10 @@ impl<'s> Walker<'s> {
             let saved = std::mem::take(&mut self.errors);
             let result = self.node(node, branch);
             let errs = std::mem::replace(&mut self.errors, saved);
-            if errs.is_empty() {
-                if let Some(v) = result {
-                    return Some(v);
-                }
+            if errs.is_empty()
+                && let Some(v) = result
+            {
+                return Some(v);
             }
             if best.as_ref().is_none_or(|b| errs.len() < b.len()) {
                 best = Some(errs);

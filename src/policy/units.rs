@@ -66,7 +66,9 @@ impl FromStr for Duration {
         if trimmed.is_empty() || trimmed.starts_with('-') {
             return Err(hint());
         }
-        humantime::parse_duration(trimmed).map(|d| Self(d.as_secs_f64())).map_err(|_| hint())
+        humantime::parse_duration(trimmed)
+            .map(|d| Self(d.as_secs_f64()))
+            .map_err(|_| hint())
     }
 }
 
@@ -105,7 +107,11 @@ impl Percent {
 impl FromStr for Percent {
     type Err = UnitError;
     fn from_str(s: &str) -> Result<Self, UnitError> {
-        let hint = || UnitError(format!("`{s}` is not a percentage; write it with a % sign, such as `99.9%`"));
+        let hint = || {
+            UnitError(format!(
+                "`{s}` is not a percentage; write it with a % sign, such as `99.9%`"
+            ))
+        };
         let number = s.trim().strip_suffix('%').ok_or_else(hint)?.trim();
         let value: f64 = number.parse().map_err(|_| hint())?;
         if !value.is_finite() || !(0.0..=100.0).contains(&value) {
@@ -169,7 +175,11 @@ impl ByteSize {
 impl FromStr for ByteSize {
     type Err = UnitError;
     fn from_str(s: &str) -> Result<Self, UnitError> {
-        let hint = || UnitError(format!("`{s}` is not a size; write a number with a unit, such as `4GiB` or `512MiB`"));
+        let hint = || {
+            UnitError(format!(
+                "`{s}` is not a size; write a number with a unit, such as `4GiB` or `512MiB`"
+            ))
+        };
         let t = s.trim();
         let (unit, mult) = SIZE_UNITS.iter().find(|(u, _)| t.ends_with(u)).ok_or_else(hint)?;
         let number: f64 = t[..t.len() - unit.len()].trim().parse().map_err(|_| hint())?;
@@ -182,7 +192,7 @@ impl FromStr for ByteSize {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let exact = SIZE_UNITS.iter().find(|(_, m)| self.0 >= *m && self.0 % m == 0);
+        let exact = SIZE_UNITS.iter().find(|(_, m)| self.0 >= *m && self.0.is_multiple_of(*m));
         match exact {
             Some((unit, m)) => write!(f, "{}{unit}", self.0 / m),
             None => write!(f, "{}B", self.0),
@@ -215,7 +225,10 @@ impl Timestamp {
     }
     /// An instant at `unix` seconds, printed in UTC.
     pub const fn from_unix(unix: f64) -> Self {
-        Self { unix, offset_minutes: 0 }
+        Self {
+            unix,
+            offset_minutes: 0,
+        }
     }
 }
 
@@ -240,7 +253,15 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let mp = (5 * doy + 2) / 153;
     let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 impl FromStr for Timestamp {
@@ -256,9 +277,17 @@ impl FromStr for Timestamp {
             return Err(hint());
         }
         let num = |range: std::ops::Range<usize>| -> Result<i64, UnitError> {
-            std::str::from_utf8(&t[range]).ok().and_then(|x| x.parse().ok()).ok_or_else(hint)
+            std::str::from_utf8(&t[range])
+                .ok()
+                .and_then(|x| x.parse().ok())
+                .ok_or_else(hint)
         };
-        if t[4] != b'-' || t[7] != b'-' || !matches!(t[10], b'T' | b't' | b' ') || t[13] != b':' || t[16] != b':' {
+        if t[4] != b'-'
+            || t[7] != b'-'
+            || !matches!(t[10], b'T' | b't' | b' ')
+            || t[13] != b':'
+            || t[16] != b':'
+        {
             return Err(hint());
         }
         let (year, month, day) = (num(0..4)?, num(5..7)? as u32, num(8..10)? as u32);
@@ -279,13 +308,21 @@ impl FromStr for Timestamp {
         let offset_minutes = match &t[rest..] {
             [b'Z' | b'z'] => 0,
             [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-                let hh = std::str::from_utf8(&[*h1, *h2]).ok().and_then(|x| x.parse::<i32>().ok());
-                let mm = std::str::from_utf8(&[*m1, *m2]).ok().and_then(|x| x.parse::<i32>().ok());
+                let hh = std::str::from_utf8(&[*h1, *h2])
+                    .ok()
+                    .and_then(|x| x.parse::<i32>().ok());
+                let mm = std::str::from_utf8(&[*m1, *m2])
+                    .ok()
+                    .and_then(|x| x.parse::<i32>().ok());
                 let (hh, mm) = hh.zip(mm).ok_or_else(hint)?;
                 if hh > 23 || mm > 59 {
                     return Err(hint());
                 }
-                if *sign == b'-' { -(hh * 60 + mm) } else { hh * 60 + mm }
+                if *sign == b'-' {
+                    -(hh * 60 + mm)
+                } else {
+                    hh * 60 + mm
+                }
             }
             _ => return Err(hint()),
         };
@@ -311,10 +348,22 @@ impl fmt::Display for Timestamp {
         let secs = local.floor() as i64;
         let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
         let sod = secs.rem_euclid(86_400);
-        write!(f, "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}", sod / 3600, sod % 3600 / 60, sod % 60)?;
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+            sod / 3600,
+            sod % 3600 / 60,
+            sod % 60
+        )?;
         match self.offset_minutes {
             0 => write!(f, "Z"),
-            o => write!(f, "{}{:02}:{:02}", if o < 0 { '-' } else { '+' }, o.abs() / 60, o.abs() % 60),
+            o => write!(
+                f,
+                "{}{:02}:{:02}",
+                if o < 0 { '-' } else { '+' },
+                o.abs() / 60,
+                o.abs() % 60
+            ),
         }
     }
 }

@@ -1,0 +1,372 @@
+//! From verdicts and instance health to a diagnosis, and the capacity the load needs. Pure.
+//!
+//! | observations                                   | diagnosis        |
+//! |------------------------------------------------|------------------|
+//! | one instance bad from everywhere, peers fine   | instance fault   |
+//! | a host's metric rule holds, or ≥2 of its VMs bad| host fault       |
+//! | slow from ≥ quorum locations, busy             | capacity         |
+//! | bad from fewer than quorum locations / 1 family| network path     |
+//! | needed capacity beyond every guard             | flood            |
+//! | needed well below serving, SLO comfortable     | over-provisioned |
+
+use super::health::{Health, InstanceHealth};
+use crate::{
+    decision::{Diagnosis, SloState, Verdict},
+    history::History,
+    policy::{Indicator, Policy},
+    snapshot::{Instance, InstanceStatus, IpFamily, Snapshot, Time},
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What the judge knows about capacity this tick.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Capacity {
+    /// Instances taking traffic and healthy.
+    pub serving: u32,
+    /// Instances booting or not yet admitted (capacity on its way).
+    pub pending: u32,
+    /// All instances of the group that are not being deleted.
+    pub total: u32,
+    /// Offered load (requests/s), measured or estimated.
+    pub load: Option<f64>,
+    /// Mean CPU utilisation of serving instances (0..1), when telemetry has it.
+    pub utilization: Option<f64>,
+    /// This tick's observation of one instance's service rate, for the history to smooth.
+    pub observed_service_rate: Option<f64>,
+    /// Instances the load needs by the utilisation target and the latency model.
+    pub needed: Option<u32>,
+    /// Instances the guards allow.
+    pub allowed: u32,
+    /// True when required telemetry is missing.
+    pub telemetry_missing: bool,
+}
+
+/// Whether an instance takes traffic.
+pub fn in_rotation(policy: &Policy, inst: &Instance) -> bool {
+    inst.status == InstanceStatus::Active
+        && match (&policy.spec.traffic, inst.member) {
+            (None, _) => true,
+            (Some(_), Some(m)) => m.weight > 0 && m.admin_up,
+            (Some(_), None) => false,
+        }
+}
+
+/// The largest group the guards allow (size, instances, vCPUs, RAM).
+pub fn allowed_instances(policy: &Policy) -> u32 {
+    let s = &policy.spec;
+    let mut allowed = s.group.size.max;
+    if let Some(m) = s.limits.max_instances {
+        allowed = allowed.min(m);
+    }
+    if let (Some(cap), Some(v)) = (s.limits.max_vcpus, s.group.template.vcpus)
+        && v > 0
+    {
+        allowed = allowed.min(cap / v);
+    }
+    if let (Some(cap), Some(r)) = (s.limits.max_ram, s.group.template.ram)
+        && r.bytes() > 0
+    {
+        allowed = allowed.min((cap.bytes() / r.bytes()) as u32);
+    }
+    allowed
+}
+
+fn cpu_of(snap: &Snapshot, id: &str) -> Option<f64> {
+    snap.telemetry
+        .instances
+        .get(id)
+        .and_then(|m| m.get("cpu"))
+        .and_then(|r| r.value)
+}
+
+/// Estimates load, utilisation and the capacity needed.
+pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], history: &History) -> Capacity {
+    let healthy = |id: &str| {
+        health
+            .iter()
+            .find(|h| h.id == id)
+            .is_none_or(|h| matches!(h.health, Health::Healthy | Health::Unknown | Health::Slow))
+    };
+    let live: Vec<&Instance> = snap
+        .inventory
+        .iter()
+        .filter(|i| i.status != InstanceStatus::Deleting)
+        .collect();
+    let serving: Vec<&Instance> = live
+        .iter()
+        .copied()
+        .filter(|i| in_rotation(policy, i) && healthy(&i.id))
+        .collect();
+    let pending = live
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.status,
+                InstanceStatus::Building | InstanceStatus::Rebooting | InstanceStatus::Rebuilding
+            ) || (i.status == InstanceStatus::Active && !in_rotation(policy, i) && healthy(&i.id))
+        })
+        .count() as u32;
+    let wants_cpu = policy.spec.scaling.target_utilization.is_some()
+        && policy
+            .spec
+            .telemetry
+            .as_ref()
+            .is_some_and(|t| t.metrics.iter().any(|m| m.name == "cpu"));
+    let cpus: Vec<f64> = serving.iter().filter_map(|i| cpu_of(snap, &i.id)).collect();
+    let utilization = (!cpus.is_empty()).then(|| cpus.iter().sum::<f64>() / cpus.len() as f64);
+    let telemetry_missing = wants_cpu && !serving.is_empty() && cpus.len() * 2 < serving.len();
+
+    let mut load = snap.offered_load;
+    let observed_service_rate = match (load, utilization) {
+        (Some(l), Some(u)) if (0.05..=0.95).contains(&u) && !serving.is_empty() => {
+            Some(l / (serving.len() as f64 * u))
+        }
+        _ => None,
+    };
+    let service_rate = history.service_rate.or(observed_service_rate);
+    if load.is_none()
+        && let (Some(mu), false) = (service_rate, cpus.is_empty())
+    {
+        load = Some(cpus.iter().sum::<f64>() * mu);
+    }
+
+    let mut needed: Option<u32> = None;
+    if let (Some(l), Some(mu), Some(target)) = (load, service_rate, policy.spec.scaling.target_utilization) {
+        needed = Some((l / (mu * target.fraction().max(0.01))).ceil() as u32);
+    }
+    if let (Some(l), Some(mu), Some(name)) = (load, service_rate, &policy.spec.scaling.latency_objective)
+        && let Some(n) = latency_needed(policy, snap, name, l, mu)
+    {
+        needed = Some(needed.map_or(n, |x| x.max(n)));
+    }
+    Capacity {
+        serving: serving.len() as u32,
+        pending,
+        total: live.len() as u32,
+        load,
+        utilization,
+        observed_service_rate,
+        needed,
+        allowed: allowed_instances(policy),
+        telemetry_missing,
+    }
+}
+
+/// Instances needed so that the latency objective's percentile stays under its threshold,
+/// modelling each instance as its own M/M/1 queue behind the balancer: the p-quantile of the
+/// response time is floor + ln(1/(1−p)) / (μ − λ/c), where the floor (network and fixed service
+/// time) is read off the fastest samples. Solving for c gives c ≥ λ / (μ − k/(T − floor)).
+fn latency_needed(policy: &Policy, snap: &Snapshot, name: &str, load: f64, mu: f64) -> Option<u32> {
+    let objective = policy.spec.objectives.iter().find(|o| o.name == name)?;
+    let Some(Indicator::Latency(l)) = objective.indicator() else {
+        return None;
+    };
+    let mut floors: Vec<f64> = snap
+        .service
+        .iter()
+        .filter(|s| s.key.probe == l.probe)
+        .filter_map(|s| {
+            let mut ok: Vec<f64> = s.recent.iter().filter(|x| x.ok).map(|x| x.latency).collect();
+            ok.sort_by(f64::total_cmp);
+            ok.get(ok.len() / 20).copied()
+        })
+        .collect();
+    floors.sort_by(f64::total_cmp);
+    let floor = *floors.get(floors.len() / 2)?;
+    let budget = l.threshold.secs() - floor;
+    if budget <= 0.0 {
+        return None;
+    }
+    let k = -(1.0 - l.percentile / 100.0).ln();
+    let headroom = mu - k / budget;
+    if headroom <= 0.0 {
+        return Some(u32::MAX);
+    }
+    Some((load / headroom).ceil().min(u32::MAX as f64 / 2.0) as u32)
+}
+
+/// Names what is wrong.
+pub fn diagnose(
+    policy: &Policy,
+    snap: &Snapshot,
+    verdicts: &[Verdict],
+    health: &[InstanceHealth],
+    cap: &Capacity,
+    history: &History,
+    now: Time,
+) -> Vec<Diagnosis> {
+    let mut out = Vec::new();
+    let hot = hot_hosts(policy, history, now);
+    let mut by_host: BTreeMap<&str, Vec<&InstanceHealth>> = BTreeMap::new();
+    for h in health
+        .iter()
+        .filter(|h| matches!(h.health, Health::Unhealthy | Health::Slow))
+    {
+        if let Some(host) = snap
+            .inventory
+            .iter()
+            .find(|i| i.id == h.id)
+            .and_then(|i| i.host.as_deref())
+        {
+            by_host.entry(host).or_default().push(h);
+        }
+    }
+    let bad_total = health
+        .iter()
+        .filter(|h| matches!(h.health, Health::Unhealthy | Health::Slow))
+        .count();
+    for host in snap
+        .inventory
+        .iter()
+        .filter_map(|i| i.host.as_deref())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        let on_host: Vec<String> = snap
+            .inventory
+            .iter()
+            .filter(|i| i.host.as_deref() == Some(host))
+            .map(|i| i.id.clone())
+            .collect();
+        let bad_here = by_host.get(host).map_or(0, Vec::len);
+        let metric_says = hot.iter().any(|h| h == host);
+        // Several bad VMs on one host while the rest of the group is fine points at the host.
+        let together = bad_here >= 2 && bad_here == bad_total && bad_here < health.len();
+        if metric_says || together {
+            let detail = if metric_says {
+                format!(
+                    "a migrate rule has held on {host}; {bad_here} of its {} instance(s) degrade",
+                    on_host.len()
+                )
+            } else {
+                format!("{bad_here} instances on {host} degrade together while peers elsewhere are fine")
+            };
+            out.push(Diagnosis::HostFault {
+                host: host.to_owned(),
+                instances: on_host,
+                detail,
+            });
+        }
+    }
+    let on_faulty_host = |id: &str| {
+        out.iter()
+            .any(|d| matches!(d, Diagnosis::HostFault { instances, .. } if instances.iter().any(|i| i == id)))
+    };
+    let instance_faults: Vec<Diagnosis> = health
+        .iter()
+        .filter(|h| matches!(h.health, Health::Unhealthy | Health::Slow) && !on_faulty_host(&h.id))
+        .map(|h| Diagnosis::InstanceFault {
+            instance: h.id.clone(),
+            detail: h.detail.clone(),
+        })
+        .collect();
+    out.extend(instance_faults);
+
+    for v in verdicts {
+        if let Some(d) = network_path(policy, v) {
+            out.push(d);
+        }
+    }
+    let latency_bad = policy
+        .spec
+        .scaling
+        .latency_objective
+        .as_ref()
+        .is_some_and(|name| {
+            verdicts
+                .iter()
+                .any(|v| &v.objective == name && matches!(v.state, SloState::Violated | SloState::AtRisk))
+        });
+    if let Some(needed) = cap.needed {
+        if needed > cap.allowed {
+            out.push(Diagnosis::Flood {
+                needed,
+                allowed: cap.allowed,
+                detail: format!(
+                    "{:.0} requests/s would need {needed} instances; the guards allow {}",
+                    cap.load.unwrap_or(0.0),
+                    cap.allowed
+                ),
+            });
+        } else if needed > cap.serving + cap.pending || (latency_bad && needed > cap.serving) {
+            out.push(Diagnosis::Capacity {
+                needed,
+                serving: cap.serving,
+                detail: format!(
+                    "{:.0} requests/s at {:.0}% utilisation needs {needed} instances",
+                    cap.load.unwrap_or(0.0),
+                    cap.utilization.unwrap_or(f64::NAN) * 100.0
+                ),
+            });
+        } else if needed < cap.serving && !latency_bad {
+            out.push(Diagnosis::OverProvisioned {
+                needed,
+                serving: cap.serving,
+            });
+        }
+    }
+    out
+}
+
+/// Hosts whose migrate rule has held for its sustained duration.
+pub fn hot_hosts(policy: &Policy, history: &History, now: Time) -> Vec<String> {
+    let sustained = policy
+        .spec
+        .healing
+        .migrate_when
+        .iter()
+        .map(|r| r.sustained.secs())
+        .fold(f64::INFINITY, f64::min);
+    history
+        .host_hot_since
+        .iter()
+        .filter(|(_, since)| now - **since >= sustained)
+        .map(|(h, _)| h.clone())
+        .collect()
+}
+
+/// A violation seen from some locations only, or one family only, is a network-path fault.
+fn network_path(policy: &Policy, v: &Verdict) -> Option<Diagnosis> {
+    let quorum = policy
+        .spec
+        .objectives
+        .iter()
+        .find(|o| o.name == v.objective)
+        .and_then(|o| match o.indicator()? {
+            Indicator::Latency(l) => Some(l.quorum),
+            Indicator::Availability(a) => Some(a.quorum),
+        })?;
+    let bad: Vec<_> = v
+        .per_series
+        .iter()
+        .filter(|s| s.state == SloState::Violated)
+        .collect();
+    let good = v.per_series.iter().filter(|s| s.state == SloState::Met).count();
+    if bad.is_empty() || good == 0 {
+        return None;
+    }
+    let mut locations: Vec<String> = bad.iter().map(|s| s.location.clone()).collect();
+    locations.sort();
+    locations.dedup();
+    let mut families: Vec<IpFamily> = bad.iter().map(|s| s.family).collect();
+    families.sort();
+    families.dedup();
+    let one_family_only = families.len() == 1
+        && v.per_series
+            .iter()
+            .any(|s| s.family != families[0] && s.state == SloState::Met);
+    if (locations.len() as u32) < quorum || one_family_only {
+        Some(Diagnosis::NetworkPath {
+            detail: format!(
+                "objective `{}` fails from {} over {:?} while other vantage points are fine",
+                v.objective,
+                locations.join(", "),
+                families
+            ),
+            locations,
+            families,
+        })
+    } else {
+        None
+    }
+}

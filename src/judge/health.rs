@@ -1,0 +1,180 @@
+//! Per-instance health from per-instance probes and the cloud's own status. Pure.
+//!
+//! An instance is unhealthy when, for some family, at least `unhealthyAfter.locations` fresh
+//! locations each saw `unhealthyAfter.failures` failures in a row — or when Nova itself says
+//! ERROR/SHUTOFF. It is slow when, from every location that has data, its latencies are
+//! significantly higher than its peers' (one-sided Mann–Whitney, Bonferroni-corrected).
+
+use super::stats;
+use crate::{
+    policy::Policy,
+    snapshot::{InstanceId, InstanceSeries, InstanceStatus, IpFamily, Snapshot, Time},
+};
+use serde::{Deserialize, Serialize};
+
+/// Health of one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Health {
+    /// Serving well.
+    Healthy,
+    /// Booting, rebooting, or within the grace period: not judged.
+    Starting,
+    /// Failing from enough locations, or broken according to the cloud.
+    Unhealthy,
+    /// Serving, but significantly slower than its peers from every location.
+    Slow,
+    /// No per-instance data: neither healthy nor unhealthy.
+    Unknown,
+}
+
+/// The judgement of one instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceHealth {
+    /// The instance.
+    pub id: InstanceId,
+    /// Its health.
+    pub health: Health,
+    /// Locations that saw it fail or lag.
+    pub locations: Vec<String>,
+    /// Families that saw it fail or lag.
+    pub families: Vec<IpFamily>,
+    /// One sentence of evidence.
+    pub detail: String,
+}
+
+/// Significance level of the peer comparison before the Bonferroni correction.
+const SLOW_ALPHA: f64 = 0.01;
+/// A slow instance must also be materially slower, not just statistically.
+const SLOW_RATIO: f64 = 1.5;
+
+/// The probe that decides health: `healing.probe`, else the first per-instance probe.
+pub fn healing_probe(policy: &Policy) -> Option<&str> {
+    policy.spec.healing.probe.as_deref().or_else(|| {
+        policy
+            .spec
+            .probes
+            .iter()
+            .find(|p| p.per_instance)
+            .map(|p| p.name.as_str())
+    })
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Judges every instance in the inventory.
+pub fn judge_instances(policy: &Policy, snap: &Snapshot, now: Time) -> Vec<InstanceHealth> {
+    let probe = healing_probe(policy);
+    let rule = policy.spec.healing.unhealthy_after;
+    let grace = policy.spec.healing.grace_period.secs();
+    let fresh = |loc: &str| {
+        snap.locations
+            .iter()
+            .find(|l| l.name == loc)
+            .is_none_or(|l| l.fresh)
+    };
+    let series: Vec<&InstanceSeries> = snap
+        .instances_probed
+        .iter()
+        .filter(|s| Some(s.key.probe.as_str()) == probe && fresh(&s.key.location))
+        .collect();
+    let judged_peers = snap
+        .inventory
+        .iter()
+        .filter(|i| i.status == InstanceStatus::Active)
+        .count()
+        .max(1);
+
+    snap.inventory
+        .iter()
+        .map(|inst| {
+            let mut h = InstanceHealth {
+                id: inst.id.clone(),
+                health: Health::Unknown,
+                locations: Vec::new(),
+                families: Vec::new(),
+                detail: String::new(),
+            };
+            match inst.status {
+                InstanceStatus::Error | InstanceStatus::Shutoff => {
+                    h.health = Health::Unhealthy;
+                    h.detail = format!("the cloud reports the server as {:?}", inst.status).to_lowercase();
+                    return h;
+                }
+                InstanceStatus::Active => {}
+                _ => {
+                    h.health = Health::Starting;
+                    return h;
+                }
+            }
+            if inst.active_since.is_none_or(|t| now - t < grace) {
+                h.health = Health::Starting;
+                h.detail = "within the grace period after becoming active".into();
+                return h;
+            }
+            let mine: Vec<&&InstanceSeries> = series.iter().filter(|s| s.instance == inst.id).collect();
+            if mine.is_empty() {
+                return h;
+            }
+            // Failing: k in a row from ≥ q locations, judged per family.
+            for family in [IpFamily::V6, IpFamily::V4] {
+                let failing: Vec<String> = mine
+                    .iter()
+                    .filter(|s| s.key.family == family && s.consecutive_failures >= rule.failures)
+                    .map(|s| s.key.location.clone())
+                    .collect();
+                if failing.len() as u32 >= rule.locations {
+                    h.health = Health::Unhealthy;
+                    h.detail = format!(
+                        "{} failures in a row from {} location(s) over {family:?}",
+                        rule.failures,
+                        failing.len()
+                    );
+                    h.families.push(family);
+                    h.locations = failing;
+                    return h;
+                }
+            }
+            // Slow: compare with peers from each location that has data for both sides.
+            let alpha = SLOW_ALPHA / judged_peers as f64;
+            let mut slow_at = Vec::new();
+            let mut judged = 0;
+            for s in &mine {
+                let mut own: Vec<f64> = s.recent.iter().filter(|x| x.ok).map(|x| x.latency).collect();
+                let mut peers: Vec<f64> = series
+                    .iter()
+                    .filter(|p| {
+                        p.instance != inst.id
+                            && p.key.location == s.key.location
+                            && p.key.family == s.key.family
+                    })
+                    .flat_map(|p| p.recent.iter().filter(|x| x.ok).map(|x| x.latency))
+                    .collect();
+                let Some(pvalue) = stats::mann_whitney_greater(&own, &peers) else {
+                    continue;
+                };
+                judged += 1;
+                if pvalue < alpha && median(&mut own) > SLOW_RATIO * median(&mut peers) {
+                    slow_at.push(s.key.location.clone());
+                }
+            }
+            if judged > 0 && slow_at.len() == judged && slow_at.len() as u32 >= rule.locations {
+                h.health = Health::Slow;
+                h.detail = format!(
+                    "significantly slower than its peers from {} location(s)",
+                    slow_at.len()
+                );
+                h.locations = slow_at;
+                return h;
+            }
+            h.health = Health::Healthy;
+            h
+        })
+        .collect()
+}

@@ -1,0 +1,307 @@
+//! Healing: admit serving instances, walk the escalation ladder for faulty ones, migrate off
+//! faulty hosts — behind the freezes that stop restart storms. Pure.
+
+use super::{Builder, Gate};
+use crate::{
+    decision::{Action, Alert, Cause, Diagnosis, Evidence, RefusalReason},
+    history::LadderState,
+    judge::{Health, InstanceHealth, Judgement, diagnose::in_rotation, health::healing_probe},
+    policy::{Policy, Rung, Severity},
+    snapshot::{InstanceStatus, Snapshot},
+};
+
+/// How long a recovered instance keeps its ladder position, so a relapse escalates instead of
+/// starting over (the cure for reboot loops).
+const LADDER_MEMORY: f64 = 3600.0;
+
+fn evidence_for(h: &InstanceHealth) -> Evidence {
+    Evidence {
+        locations: h.locations.clone(),
+        families: h.families.clone(),
+        summary: h.detail.clone(),
+        ..Evidence::default()
+    }
+}
+
+/// Alerts that follow from the judgement alone.
+pub(super) fn alerts(policy: &Policy, j: &Judgement, b: &mut Builder<'_>) {
+    for v in &j.verdicts {
+        let objective = policy.spec.objectives.iter().find(|o| o.name == v.objective);
+        let rows = objective
+            .and_then(|o| o.availability.as_ref())
+            .map(|a| a.burn_rate_alerts.as_slice())
+            .unwrap_or(&[]);
+        for (row, rate) in rows.iter().zip(&v.burn_rates).filter(|(_, r)| r.firing) {
+            b.alert(Alert {
+                severity: row.severity,
+                name: "burn-rate".into(),
+                summary: format!(
+                    "`{}` burns its error budget at {:.1}× over {} and {:.1}× over {} (threshold {}×)",
+                    v.objective,
+                    rate.long,
+                    crate::policy::units::Duration::from_secs(rate.long_window),
+                    rate.short,
+                    crate::policy::units::Duration::from_secs(rate.short_window),
+                    rate.threshold
+                ),
+            });
+        }
+    }
+    for d in &j.diagnoses {
+        match d {
+            Diagnosis::NetworkPath { detail, .. } => b.alert(Alert {
+                severity: Severity::Ticket,
+                name: "network-path".into(),
+                summary: format!("network path fault, no VM changes: {detail}"),
+            }),
+            Diagnosis::Flood { detail, .. } => b.alert(Alert {
+                severity: Severity::Page,
+                name: "flood".into(),
+                summary: format!("load beyond the resource budget, holding at the cap: {detail}"),
+            }),
+            _ => {}
+        }
+    }
+}
+
+/// Puts instances that serve (new ones, or recovered ones) into the pool.
+pub(super) fn admit(
+    policy: &Policy,
+    snap: &Snapshot,
+    j: &Judgement,
+    gate: &mut Gate<'_>,
+    b: &mut Builder<'_>,
+) {
+    if policy.spec.traffic.is_none() {
+        return;
+    }
+    let probe = healing_probe(policy);
+    for inst in &snap.inventory {
+        if inst.status != InstanceStatus::Active || in_rotation(policy, inst) || gate.busy(&inst.id) {
+            continue;
+        }
+        let health = j.health.iter().find(|h| h.id == inst.id).map(|h| h.health);
+        if matches!(health, Some(Health::Unhealthy | Health::Slow)) {
+            continue;
+        }
+        // It serves when every location that probes it directly saw its last probe succeed.
+        let series: Vec<_> = snap
+            .instances_probed
+            .iter()
+            .filter(|s| s.instance == inst.id && Some(s.key.probe.as_str()) == probe)
+            .collect();
+        let answers = match probe {
+            Some(_) => {
+                !series.is_empty()
+                    && series
+                        .iter()
+                        .all(|s| s.consecutive_failures == 0 && !s.recent.is_empty())
+            }
+            None => true,
+        };
+        let ladder = b.history.ladders.get(&inst.id).cloned();
+        if !answers {
+            continue;
+        }
+        if let Some(state) = &ladder
+            && !state.drained
+            && inst.member.is_some_and(|m| m.weight > 0)
+        {
+            continue;
+        }
+        let evidence = Evidence {
+            summary: match &ladder {
+                Some(_) => "answers its probes again after a remedy".into(),
+                None => "answers its probes; joining the pool".into(),
+            },
+            ..Evidence::default()
+        };
+        if b.propose(
+            gate,
+            Action::Admit {
+                instance: inst.id.clone(),
+            },
+            Cause::Serving,
+            evidence,
+        ) && let Some(state) = b.history.ladders.get_mut(&inst.id)
+        {
+            state.drained = false;
+        }
+    }
+}
+
+/// Ladder and migrations.
+pub(super) fn heal(
+    policy: &Policy,
+    snap: &Snapshot,
+    j: &Judgement,
+    gate: &mut Gate<'_>,
+    b: &mut Builder<'_>,
+) {
+    let healing = &policy.spec.healing;
+    let now = gate.now;
+    b.history.ladders.retain(|id, s| {
+        now - s.since < LADDER_MEMORY
+            || j.health
+                .iter()
+                .any(|h| &h.id == id && h.health != Health::Healthy)
+    });
+    if !healing.enabled {
+        return;
+    }
+    let judged: Vec<&InstanceHealth> = j.health.iter().filter(|h| h.health != Health::Starting).collect();
+    let bad = judged
+        .iter()
+        .filter(|h| matches!(h.health, Health::Unhealthy | Health::Slow))
+        .count();
+    let share = policy.spec.limits.freeze_when_unhealthy_above.fraction();
+    let freeze = if !judged.is_empty() && bad as f64 > share * judged.len() as f64 {
+        b.alert(Alert {
+            severity: Severity::Page,
+            name: "freeze".into(),
+            summary: format!(
+                "{bad} of {} instances look unhealthy at once (over {}): healing frozen, a probe or network fault is likelier than a mass failure",
+                judged.len(),
+                policy.spec.limits.freeze_when_unhealthy_above
+            ),
+        });
+        Some(RefusalReason::FreezeUnhealthy)
+    } else if healing_probe(policy).is_some()
+        && judged.iter().any(|h| h.health != Health::Unhealthy)
+        && judged
+            .iter()
+            .all(|h| matches!(h.health, Health::Unknown | Health::Unhealthy))
+        && judged.iter().any(|h| h.health == Health::Unknown)
+    {
+        b.alert(Alert {
+            severity: Severity::Page,
+            name: "freeze".into(),
+            summary: "no per-instance probe data: healing frozen until probes report again".into(),
+        });
+        Some(RefusalReason::FreezeDataMissing)
+    } else {
+        None
+    };
+    let serving_healthy = j.capacity.serving;
+    let min_healthy = policy.spec.limits.min_healthy;
+
+    // Hosts first: their instances are migrated, never rebooted.
+    for d in &j.diagnoses {
+        let Diagnosis::HostFault {
+            host,
+            instances,
+            detail,
+        } = d
+        else {
+            continue;
+        };
+        for id in instances {
+            let Some(inst) = snap.inventory.iter().find(|i| &i.id == id) else {
+                continue;
+            };
+            if inst.status != InstanceStatus::Active
+                || gate.busy(id)
+                || b.history.migrated_at.contains_key(id)
+            {
+                continue;
+            }
+            let action = Action::Migrate {
+                instance: id.clone(),
+                from_host: host.clone(),
+            };
+            let evidence = Evidence {
+                summary: detail.clone(),
+                ..Evidence::default()
+            };
+            if let Some(reason) = freeze {
+                b.refuse(action, Cause::HostFault, reason, evidence);
+                continue;
+            }
+            if b.propose(gate, action, Cause::HostFault, evidence) {
+                b.history.migrated_at.insert(id.clone(), now);
+            }
+        }
+    }
+
+    for d in &j.diagnoses {
+        let Diagnosis::InstanceFault { instance, .. } = d else {
+            continue;
+        };
+        let Some(h) = j.health.iter().find(|h| &h.id == instance) else {
+            continue;
+        };
+        let Some(inst) = snap.inventory.iter().find(|i| &i.id == instance) else {
+            continue;
+        };
+        if gate.busy(instance) {
+            continue;
+        }
+        let state = b.history.ladders.get(instance).cloned();
+        let next = match &state {
+            None => 0,
+            Some(s) => {
+                let last = healing.ladder.get(s.rung).copied();
+                // A drain does not repair anything: move on at once. Other rungs get their timeout
+                // to prove themselves by the probes before the next one is tried.
+                if last != Some(Rung::Drain) && now - s.since < healing.rung_timeout.secs() {
+                    continue;
+                }
+                s.rung + 1
+            }
+        };
+        let mut rung_index = next;
+        // Skip a drain for instances that take no traffic anyway.
+        while healing.ladder.get(rung_index) == Some(&Rung::Drain) && !in_rotation(policy, inst) {
+            rung_index += 1;
+        }
+        let Some(rung) = healing.ladder.get(rung_index).copied() else {
+            b.alert(Alert {
+                severity: Severity::Page,
+                name: "ladder-exhausted".into(),
+                summary: format!("instance {instance} is still unhealthy after every remedy on the ladder"),
+            });
+            continue;
+        };
+        let action = match rung {
+            Rung::Drain => Action::Drain {
+                instance: instance.clone(),
+            },
+            Rung::RebootSoft => Action::Reboot {
+                instance: instance.clone(),
+                hard: false,
+            },
+            Rung::RebootHard => Action::Reboot {
+                instance: instance.clone(),
+                hard: true,
+            },
+            Rung::Rebuild => Action::Rebuild {
+                instance: instance.clone(),
+            },
+            Rung::Replace => Action::Replace {
+                instance: instance.clone(),
+            },
+        };
+        let evidence = evidence_for(h);
+        if let Some(reason) = freeze {
+            b.refuse(action, Cause::InstanceFault, reason, evidence);
+            continue;
+        }
+        // A slow instance still serves: taking it out must not leave fewer than minHealthy.
+        let serving_now = in_rotation(policy, inst) && h.health == Health::Slow;
+        if serving_now && serving_healthy.saturating_sub(1) < min_healthy {
+            b.refuse(action, Cause::InstanceFault, RefusalReason::MinHealthy, evidence);
+            continue;
+        }
+        if b.propose(gate, action, Cause::InstanceFault, evidence) {
+            let drained = rung == Rung::Drain || state.as_ref().is_some_and(|s| s.drained);
+            b.history.ladders.insert(
+                instance.clone(),
+                LadderState {
+                    rung: rung_index,
+                    since: now,
+                    drained,
+                },
+            );
+        }
+    }
+}
