@@ -556,7 +556,8 @@ fn check_healing(c: &mut Checker, s: &Spec) {
                 "list each remedy once",
             );
         }
-        if *rung == Rung::Drain && s.traffic.is_none() {
+        // A disabled ladder never drains, so it needs no load balancer.
+        if *rung == Rung::Drain && s.traffic.is_none() && h.enabled {
             c.fail(
                 path,
                 "`drain` needs `spec.traffic` (an Octavia pool) to set member weights",
