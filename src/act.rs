@@ -2,6 +2,8 @@
 //! implementations sit behind the same small traits, so the decision core and the reconcile
 //! loop never know which one they drive.
 
+pub mod executor;
+
 use crate::{policy::ServerTemplate, snapshot::InstanceId};
 use std::{collections::BTreeMap, future::Future};
 
@@ -54,7 +56,10 @@ pub struct ServerRequest {
 /// Server lifecycle operations (Nova).
 pub trait Compute {
     /// Starts creating a server; returns its ID once the API accepted the request.
-    fn create_server(&mut self, req: &ServerRequest) -> impl Future<Output = Result<InstanceId, ActError>> + Send;
+    fn create_server(
+        &mut self,
+        req: &ServerRequest,
+    ) -> impl Future<Output = Result<InstanceId, ActError>> + Send;
     /// Starts deleting a server.
     fn delete_server(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send;
     /// Starts a soft or hard reboot.
@@ -68,7 +73,11 @@ pub trait Compute {
 /// Load-balancer pool membership (Octavia).
 pub trait Traffic {
     /// Sets the member weight of the instance, creating the member if it has none.
-    fn set_member_weight(&mut self, id: &str, weight: u16) -> impl Future<Output = Result<(), ActError>> + Send;
+    fn set_member_weight(
+        &mut self,
+        id: &str,
+        weight: u16,
+    ) -> impl Future<Output = Result<(), ActError>> + Send;
     /// Removes the instance's member from the pool (no-op when absent).
     fn remove_member(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send;
 }

@@ -20,5 +20,7 @@ pub mod judge;
 pub mod observe;
 pub mod plan;
 pub mod policy;
+pub mod reconcile;
+pub mod replay;
 pub mod sim;
 pub mod snapshot;

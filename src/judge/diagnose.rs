@@ -82,11 +82,21 @@ fn cpu_of(snap: &Snapshot, id: &str) -> Option<f64> {
 
 /// Estimates load, utilisation and the capacity needed.
 pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], history: &History) -> Capacity {
+    // When more of the group looks unhealthy than the freeze threshold, the per-instance verdicts
+    // are not trusted (a probe or network fault is likelier), so they do not remove capacity.
+    let judged = health.iter().filter(|h| h.health != Health::Starting).count();
+    let bad = health
+        .iter()
+        .filter(|h| matches!(h.health, Health::Unhealthy))
+        .count();
+    let distrust =
+        judged > 0 && bad as f64 > policy.spec.limits.freeze_when_unhealthy_above.fraction() * judged as f64;
     let healthy = |id: &str| {
-        health
-            .iter()
-            .find(|h| h.id == id)
-            .is_none_or(|h| matches!(h.health, Health::Healthy | Health::Unknown | Health::Slow))
+        distrust
+            || health
+                .iter()
+                .find(|h| h.id == id)
+                .is_none_or(|h| matches!(h.health, Health::Healthy | Health::Unknown | Health::Slow))
     };
     let live: Vec<&Instance> = snap
         .inventory

@@ -1,0 +1,96 @@
+//! The reconcile loop: observe → decide → act. The only module that sequences IO, and it holds
+//! no business rules. The same loop drives the simulator, dry-run and the real cloud.
+
+use crate::{
+    act::{
+        Compute, Traffic,
+        executor::{self, Outcome},
+    },
+    decide::decide,
+    decision::Decision,
+    history::History,
+    observe::{Observe, ObserveError},
+    policy::Policy,
+    replay::LogWriter,
+    snapshot::{Snapshot, Time},
+};
+
+/// What one tick saw, decided and did.
+#[derive(Debug, Clone)]
+pub struct TickReport {
+    /// The observation.
+    pub snapshot: Snapshot,
+    /// The decision.
+    pub decision: Decision,
+    /// What happened to each action.
+    pub outcomes: Vec<Outcome>,
+}
+
+/// The loop's state for one policy.
+pub struct Reconciler {
+    policy: Policy,
+    history: History,
+    log: Option<LogWriter>,
+}
+
+impl Reconciler {
+    /// A loop for `policy` with empty history.
+    pub fn new(policy: Policy) -> Self {
+        Self {
+            policy,
+            history: History::default(),
+            log: None,
+        }
+    }
+
+    /// Records every tick to a decision log (for `sloop replay`).
+    pub fn with_decision_log(mut self, log: LogWriter) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The decision state carried between ticks.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// How often the loop should tick: the shortest probe interval, so no evidence waits long.
+    pub fn interval(&self) -> f64 {
+        self.policy
+            .spec
+            .probes
+            .iter()
+            .map(|p| p.interval.secs())
+            .fold(f64::INFINITY, f64::min)
+            .clamp(1.0, 60.0)
+    }
+
+    /// One pass: observe, decide, act.
+    pub async fn tick<C: Observe + Compute + Traffic>(
+        &mut self,
+        cloud: &mut C,
+        now: Time,
+    ) -> Result<TickReport, ObserveError> {
+        let snapshot = cloud.observe(now).await?;
+        let (decision, history) = decide(&self.policy, &snapshot, &self.history, now);
+        if let Some(log) = &mut self.log {
+            // A broken log must not stop the controller; it is reported once and dropped.
+            if let Err(e) = log.record(now, &snapshot, &self.history, &decision) {
+                tracing::warn!(error = %e, "Decision log failed; no longer recording.");
+                self.log = None;
+            }
+        }
+        self.history = history;
+        let outcomes = executor::execute(&self.policy, &snapshot, &decision.actions, cloud).await;
+        Ok(TickReport {
+            snapshot,
+            decision,
+            outcomes,
+        })
+    }
+}

@@ -1,0 +1,276 @@
+//! Fluent fixtures for decision-core tests: a policy and snapshots that read like the situation
+//! they describe (`Fixture::healthy(6).instance_down("vm-2")`).
+#![allow(dead_code)]
+
+use sloop::{
+    policy::{Policy, units::Timestamp},
+    snapshot::*,
+};
+use std::collections::BTreeMap;
+
+/// The election-web policy as shipped.
+pub fn election_policy() -> Policy {
+    let bytes = include_bytes!("../../policies/election-web.yaml");
+    sloop::policy::parse("policies/election-web.yaml", bytes).expect("shipped policy is valid")
+}
+
+/// An instant well outside the policy's scheduled peak.
+pub fn quiet_noon() -> Time {
+    "2026-06-01T12:00:00+02:00".parse::<Timestamp>().unwrap().unix()
+}
+
+pub const LOCATIONS: [&str; 4] = ["local", "fra", "ams", "nyc"];
+pub const INSTANCE_LOCATIONS: [&str; 2] = ["local", "fra"];
+pub const MU: f64 = 100.0;
+
+/// Builder for a snapshot of a group behind the election-web policy.
+#[derive(Clone)]
+pub struct Fixture {
+    pub now: Time,
+    pub n: usize,
+    pub hosts: usize,
+    pub base_latency: f64,
+    pub latency: BTreeMap<(String, IpFamily), f64>,
+    pub failing_service: Vec<(String, IpFamily)>,
+    pub down: BTreeMap<String, Vec<String>>,
+    pub slow: BTreeMap<String, f64>,
+    pub util: f64,
+    pub load: Option<f64>,
+    pub cpu_missing: bool,
+    pub steal: BTreeMap<String, f64>,
+    pub stale: Vec<String>,
+    pub error_status: Vec<String>,
+    pub spikes: usize,
+}
+
+impl Fixture {
+    /// `n` healthy instances at 50 % utilisation on three hosts, fast from everywhere.
+    pub fn healthy(n: usize) -> Self {
+        Self {
+            now: quiet_noon(),
+            n,
+            hosts: 3,
+            base_latency: 0.12,
+            latency: BTreeMap::new(),
+            failing_service: Vec::new(),
+            down: BTreeMap::new(),
+            slow: BTreeMap::new(),
+            util: 0.5,
+            load: Some(n as f64 * MU * 0.5),
+            cpu_missing: false,
+            steal: BTreeMap::new(),
+            stale: Vec::new(),
+            error_status: Vec::new(),
+            spikes: 0,
+        }
+    }
+    pub fn at(mut self, now: Time) -> Self {
+        self.now = now;
+        self
+    }
+    /// Every service probe from everywhere answers in `secs`.
+    pub fn all_slow(mut self, secs: f64) -> Self {
+        self.base_latency = secs;
+        self
+    }
+    pub fn slow_from(mut self, loc: &str, fam: IpFamily, secs: f64) -> Self {
+        self.latency.insert((loc.into(), fam), secs);
+        self
+    }
+    pub fn failing_from(mut self, loc: &str, fam: IpFamily) -> Self {
+        self.failing_service.push((loc.into(), fam));
+        self
+    }
+    /// The instance fails its direct probes from `locs`.
+    pub fn instance_down_from(mut self, id: &str, locs: &[&str]) -> Self {
+        self.down
+            .insert(id.into(), locs.iter().map(|s| s.to_string()).collect());
+        self
+    }
+    pub fn instance_down(self, id: &str) -> Self {
+        self.instance_down_from(id, &INSTANCE_LOCATIONS)
+    }
+    pub fn instance_slow(mut self, id: &str, factor: f64) -> Self {
+        self.slow.insert(id.into(), factor);
+        self
+    }
+    pub fn instance_error(mut self, id: &str) -> Self {
+        self.error_status.push(id.into());
+        self
+    }
+    pub fn util(mut self, u: f64) -> Self {
+        self.util = u;
+        self.load = Some(self.n as f64 * MU * u);
+        self
+    }
+    pub fn load(mut self, rps: f64) -> Self {
+        self.load = Some(rps);
+        self
+    }
+    pub fn without_cpu(mut self) -> Self {
+        self.cpu_missing = true;
+        self
+    }
+    pub fn host_steal(mut self, host: &str, pct: f64) -> Self {
+        self.steal.insert(host.into(), pct);
+        self
+    }
+    pub fn stale(mut self, loc: &str) -> Self {
+        self.stale.push(loc.into());
+        self
+    }
+    /// A few slow outliers in the latest samples of every series.
+    pub fn spikes(mut self, k: usize) -> Self {
+        self.spikes = k;
+        self
+    }
+
+    pub fn id(i: usize) -> String {
+        format!("vm-{i}")
+    }
+    pub fn host_of(&self, i: usize) -> String {
+        format!("h{}", i % self.hosts)
+    }
+
+    pub fn build(&self) -> Snapshot {
+        let now = self.now;
+        let mut snap = Snapshot {
+            observed_at: now,
+            ..Snapshot::default()
+        };
+        for i in 0..self.n {
+            let id = Self::id(i);
+            snap.inventory.push(Instance {
+                id: id.clone(),
+                name: id.clone(),
+                status: if self.error_status.contains(&id) {
+                    InstanceStatus::Error
+                } else {
+                    InstanceStatus::Active
+                },
+                host: Some(self.host_of(i)),
+                addresses: vec![(IpFamily::V6, format!("2001:db8::{i}"))],
+                created_at: now - 7200.0 + i as f64,
+                active_since: Some(now - 7000.0 + i as f64),
+                member: Some(LbMember {
+                    weight: 1,
+                    admin_up: true,
+                    online: true,
+                }),
+                created_by: None,
+            });
+            let mut cpu = BTreeMap::new();
+            cpu.insert(
+                "cpu".to_string(),
+                Reading {
+                    value: (!self.cpu_missing).then_some(self.util),
+                    at: Some(now),
+                },
+            );
+            snap.telemetry.instances.insert(id.clone(), cpu);
+            for loc in INSTANCE_LOCATIONS {
+                let down = self.down.get(&id).is_some_and(|l| l.iter().any(|x| x == loc));
+                let factor = self.slow.get(&id).copied().unwrap_or(1.0);
+                let recent: Vec<Sample> = (0..12)
+                    .map(|k| {
+                        let jitter = 0.004 * ((k * 7 + i * 3) % 11) as f64;
+                        Sample {
+                            at: now - 60.0 + 5.0 * k as f64,
+                            latency: if down { 1.0 } else { (0.04 + jitter) * factor },
+                            ok: !down,
+                            phases: None,
+                        }
+                    })
+                    .collect();
+                snap.instances_probed.push(InstanceSeries {
+                    instance: id.clone(),
+                    key: SeriesKey {
+                        probe: "instance".into(),
+                        location: loc.into(),
+                        family: IpFamily::V6,
+                    },
+                    consecutive_failures: if down { 12 } else { 0 },
+                    recent,
+                });
+            }
+        }
+        for (h, pct) in &self.steal {
+            let mut m = BTreeMap::new();
+            m.insert(
+                "compute.node.cpu.steal.percent".to_string(),
+                Reading {
+                    value: Some(*pct),
+                    at: Some(now),
+                },
+            );
+            snap.telemetry.hypervisors.insert(h.clone(), m);
+        }
+        for h in 0..self.hosts {
+            let host = format!("h{h}");
+            snap.telemetry.hypervisors.entry(host).or_insert_with(|| {
+                let mut m = BTreeMap::new();
+                m.insert(
+                    "compute.node.cpu.steal.percent".to_string(),
+                    Reading {
+                        value: Some(1.0),
+                        at: Some(now),
+                    },
+                );
+                m
+            });
+        }
+        for loc in LOCATIONS {
+            snap.locations.push(LocationStatus {
+                name: loc.into(),
+                fresh: !self.stale.iter().any(|s| s == loc),
+                last_seen: Some(now),
+            });
+            for fam in [IpFamily::V6, IpFamily::V4] {
+                let key = (loc.to_string(), fam);
+                let failing = self.failing_service.contains(&key);
+                let base = self.latency.get(&key).copied().unwrap_or(self.base_latency);
+                let recent: Vec<Sample> = (0..30)
+                    .map(|k| {
+                        let jitter = 1.0 + 0.1 * ((k * 13 + loc.len()) % 7) as f64 / 7.0;
+                        let spike = k >= 30 - self.spikes;
+                        Sample {
+                            at: now - 295.0 + 10.0 * k as f64,
+                            latency: if spike {
+                                3.0
+                            } else if failing {
+                                2.0
+                            } else {
+                                base * jitter
+                            },
+                            ok: !failing && !spike,
+                            phases: None,
+                        }
+                    })
+                    .collect();
+                let bad = if failing { 30 } else { self.spikes as u64 };
+                let counts = [300.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0, 259200.0]
+                    .iter()
+                    .map(|w| {
+                        let total = (*w / 10.0) as u64;
+                        WindowCount {
+                            window: *w,
+                            good: total - bad.min(total),
+                            total,
+                        }
+                    })
+                    .collect();
+                snap.service.push(ServiceSeries {
+                    key: SeriesKey {
+                        probe: "site".into(),
+                        location: loc.into(),
+                        family: fam,
+                    },
+                    recent,
+                    counts,
+                });
+            }
+        }
+        snap.offered_load = self.load;
+        snap
+    }
+}
