@@ -1,1 +1,29 @@
 //! The simulator: an in-process OpenStack-like world that the real reconcile loop runs against.
+//!
+//! ```text
+//!  scenario.yaml ─► Scenario ─► World (pure: hosts, VMs, load, queues, faults, truth)
+//!                                  ▲ step(dt)          │ probe samples, telemetry counters
+//!                                  │                   ▼
+//!                 Compute/Traffic ─┴── SimCloud ──► Observe ─► Snapshot ─► decide
+//! ```
+//!
+//! Pure: `rng`, `load`, `network`, `world`, `lifecycle`, `faults`, `probe`, `truth` (time advances
+//! only through `World::step`; randomness is seeded). `scenario` reads files only in
+//! `load_scenario`; `driver` adapts the world to the observe/act traits without real IO.
+
+pub mod driver;
+pub mod faults;
+pub mod lifecycle;
+pub mod load;
+pub mod network;
+pub mod probe;
+pub mod rng;
+pub mod scenario;
+pub mod truth;
+pub mod world;
+
+pub use driver::SimCloud;
+pub use faults::InjectedFault;
+pub use scenario::{Scenario, load_scenario, parse_scenario};
+pub use truth::{MinuteTruth, PathTruth, Truth};
+pub use world::World;

@@ -1,0 +1,549 @@
+//! `SimCloud`: the simulated world behind the same [`Observe`], [`Compute`] and [`Traffic`]
+//! traits as the real cloud, so the real reconcile loop runs against it unchanged.
+//!
+//! Stepping the world to a time also runs the probes the policy defines — each series at its
+//! interval with its own random phase and ±5 % jitter, so probes never fire in lockstep — into
+//! the shared [`ProbeStore`], and samples Ceilometer-like telemetry at each metric's granularity
+//! (the mean over the last period, stamped at the period's end; missing during a telemetry
+//! blackout). The trait methods complete immediately. No real IO, no clock.
+//!
+//! Supported metrics — instance scope: `cpu` (utilisation 0..1), `cpu_util` (percent),
+//! `memory.usage` (MiB), `network.incoming.bytes` and `network.outgoing.bytes` (bytes/s);
+//! hypervisor scope: any name containing `steal` (percent), `compute.node.cpu.percent`,
+//! `compute.node.cpu.idle.percent`. Other names always read as missing.
+
+use super::{
+    probe::Target,
+    rng::Rng,
+    scenario::Scenario,
+    world::{Op, World},
+};
+use crate::{
+    act::{ActError, Compute, ServerRequest, Traffic},
+    decision::ActionKind,
+    observe::{
+        Observe, ObserveError,
+        store::{ProbeStore, SeriesId},
+    },
+    policy::{Indicator, MetricScope, MetricSpec, Policy},
+    snapshot::{
+        InFlight, Instance, InstanceStatus, IpFamily, LbMember, LocationStatus, Reading, SeriesKey, Snapshot,
+        TelemetryReadings, Time,
+    },
+};
+use std::{
+    collections::BTreeMap,
+    future::{Future, ready},
+};
+
+/// One scheduled probe series.
+#[derive(Debug, Clone)]
+struct Schedule {
+    series: SeriesId,
+    loc: usize,
+    family: IpFamily,
+    interval: f64,
+    timeout: f64,
+    next: Time,
+}
+
+/// A per-instance probe as the policy defines it.
+#[derive(Debug, Clone)]
+struct InstanceProbe {
+    name: String,
+    interval: f64,
+    timeout: f64,
+    paths: Vec<(String, usize, IpFamily)>,
+}
+
+/// The simulated cloud.
+#[derive(Debug, Clone)]
+pub struct SimCloud {
+    world: World,
+    store: ProbeStore,
+    rng: Rng,
+    dt: f64,
+    service: Vec<Schedule>,
+    per_instance: Vec<InstanceProbe>,
+    instance_sched: Vec<(String, Schedule)>,
+    known_vms: (usize, u64),
+    locations: Vec<(String, Option<usize>)>,
+    last_seen: Vec<Option<Time>>,
+    fresh_after: f64,
+    metrics: Vec<MetricSpec>,
+    telemetry: Telemetry,
+    latency_windows: Vec<f64>,
+    count_windows: Vec<f64>,
+}
+
+/// Telemetry state: the counters at the last period boundary of each granularity, and the
+/// readings published then.
+#[derive(Debug, Clone, Default)]
+struct Telemetry {
+    /// Per granularity (s): the next boundary.
+    next: Vec<(f64, Time)>,
+    /// Per granularity: cpu seconds per instance at the previous boundary.
+    vm_marks: BTreeMap<u64, BTreeMap<String, f64>>,
+    /// Per granularity: (steal integral, busy integral) per host at the previous boundary.
+    host_marks: BTreeMap<u64, Vec<(f64, f64)>>,
+    readings: TelemetryReadings,
+}
+
+impl SimCloud {
+    /// A simulated cloud for `scenario`, observed and acted on as `policy` says, seeded by `seed`.
+    pub fn new(scenario: &Scenario, policy: &Policy, seed: u64) -> Self {
+        let world = World::new(scenario, policy, seed);
+        let mut rng = Rng::stream(seed, 2);
+        let net = world.network();
+        let mut locations: Vec<(String, Option<usize>)> = Vec::new();
+        let mut service = Vec::new();
+        let mut per_instance = Vec::new();
+        for p in &policy.spec.probes {
+            let (interval, timeout) = (p.interval.secs(), p.timeout.secs());
+            let mut paths = Vec::new();
+            for loc in &p.locations {
+                if !locations.iter().any(|(n, _)| n == loc) {
+                    locations.push((loc.clone(), net.index(loc)));
+                }
+                let Some(l) = net.index(loc) else { continue };
+                for &family in IpFamily::expand(p.family) {
+                    paths.push((loc.clone(), l, family));
+                }
+            }
+            if p.per_instance {
+                per_instance.push(InstanceProbe {
+                    name: p.name.clone(),
+                    interval,
+                    timeout,
+                    paths,
+                });
+                continue;
+            }
+            for (loc, l, family) in paths {
+                let key = SeriesKey {
+                    probe: p.name.clone(),
+                    location: loc,
+                    family,
+                };
+                let next = world.now() + rng.uniform() * interval;
+                service.push(Schedule {
+                    series: SeriesId::Service(key),
+                    loc: l,
+                    family,
+                    interval,
+                    timeout,
+                    next,
+                });
+            }
+        }
+        let min_interval = policy
+            .spec
+            .probes
+            .iter()
+            .map(|p| p.interval.secs())
+            .fold(f64::INFINITY, f64::min);
+        let (latency_windows, count_windows) = windows(policy);
+        let metrics = policy
+            .spec
+            .telemetry
+            .as_ref()
+            .map(|t| t.metrics.clone())
+            .unwrap_or_default();
+        let mut telemetry = Telemetry::default();
+        for m in &metrics {
+            let g = m.granularity.secs().max(1.0);
+            if !telemetry.next.iter().any(|(x, _)| *x == g) {
+                telemetry.next.push((g, ((world.now() / g).floor() + 1.0) * g));
+            }
+        }
+        let mut cloud = Self {
+            store: ProbeStore::for_policy(policy),
+            dt: scenario.resolution.secs(),
+            last_seen: vec![None; locations.len()],
+            fresh_after: (3.0 * min_interval).max(30.0),
+            locations,
+            service,
+            per_instance,
+            instance_sched: Vec::new(),
+            known_vms: (usize::MAX, 0),
+            metrics,
+            telemetry,
+            latency_windows,
+            count_windows,
+            rng,
+            world,
+        };
+        cloud.sync_instances();
+        cloud
+    }
+
+    /// The world (read-only: change it through the traits).
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The world, for tests that poke at it directly.
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    /// The ground truth recorded so far (completed minutes).
+    pub fn truth(&self) -> &super::truth::Truth {
+        self.world.truth()
+    }
+
+    /// The faults injected so far.
+    pub fn faults(&self) -> &[super::faults::InjectedFault] {
+        self.world.faults()
+    }
+
+    /// The current simulated time.
+    pub fn now(&self) -> Time {
+        self.world.now()
+    }
+
+    /// The probe store.
+    pub fn store(&self) -> &ProbeStore {
+        &self.store
+    }
+
+    /// Steps the world (and probes and telemetry) until its time reaches `t`.
+    pub fn advance_to(&mut self, t: Time) {
+        while self.world.now() + self.dt * 0.5 <= t {
+            self.world.step(self.dt);
+            self.sync_instances();
+            self.run_probes();
+            self.sample_telemetry();
+        }
+    }
+
+    /// The snapshot at the world's current time (after stepping to `now` if it lies ahead).
+    pub fn snapshot(&mut self, now: Time) -> Snapshot {
+        self.advance_to(now);
+        let now = self.world.now();
+        let (service, instances_probed) =
+            self.store
+                .summaries(now, &self.latency_windows, &self.count_windows);
+        let locations = self
+            .locations
+            .iter()
+            .zip(&self.last_seen)
+            .map(|((name, _), seen)| LocationStatus {
+                name: name.clone(),
+                fresh: seen.is_some_and(|s| now - s <= self.fresh_after),
+                last_seen: *seen,
+            })
+            .collect();
+        let mut telemetry = self.telemetry.readings.clone();
+        if self.world.telemetry_blackout() {
+            telemetry.source_error = Some("telemetry backend unavailable (simulated blackout)".into());
+        }
+        Snapshot {
+            observed_at: now,
+            service,
+            instances_probed,
+            locations,
+            telemetry,
+            inventory: self.inventory(),
+            in_flight: self.in_flight(),
+            offered_load: Some(self.world.offered_load()),
+        }
+    }
+
+    fn inventory(&self) -> Vec<Instance> {
+        let now = self.world.now();
+        let (v6, v4) = self.world.families();
+        self.world
+            .vms()
+            .iter()
+            .map(|vm| {
+                let mut addresses = Vec::new();
+                if v6 {
+                    addresses.push((IpFamily::V6, format!("2001:db8:5100::{:x}", vm.seq)));
+                }
+                if v4 {
+                    addresses.push((IpFamily::V4, format!("10.20.{}.{}", vm.seq / 256, vm.seq % 256)));
+                }
+                Instance {
+                    id: vm.id.clone(),
+                    name: vm.name.clone(),
+                    status: vm.status,
+                    host: Some(self.world.hosts()[vm.host].name.clone()),
+                    addresses,
+                    created_at: vm.created_at,
+                    active_since: vm.active_since,
+                    member: vm.member.map(|weight| LbMember {
+                        weight,
+                        admin_up: true,
+                        online: vm.answer(now) == super::world::Answer::Serves,
+                    }),
+                    created_by: vm.metadata.get("sloop.action").cloned(),
+                }
+            })
+            .collect()
+    }
+
+    fn in_flight(&self) -> Vec<InFlight> {
+        self.world
+            .vms()
+            .iter()
+            .filter_map(|vm| {
+                let kind = match vm.op {
+                    Op::Idle => return None,
+                    Op::Build { .. } => ActionKind::ScaleOut,
+                    Op::Reboot { hard: false, .. } => ActionKind::RebootSoft,
+                    Op::Reboot { hard: true, .. } => ActionKind::RebootHard,
+                    Op::Rebuild { .. } => ActionKind::Rebuild,
+                    Op::Migrate { .. } => ActionKind::Migrate,
+                    Op::Delete => ActionKind::ScaleIn,
+                };
+                let id = match (vm.op, vm.metadata.get("sloop.action")) {
+                    (Op::Build { .. }, Some(key)) => key.clone(),
+                    _ => format!("{}:{}:{}", kind.label(), vm.id, vm.op_started),
+                };
+                Some(InFlight {
+                    id,
+                    kind,
+                    instance: Some(vm.id.clone()),
+                    started_at: vm.op_started,
+                })
+            })
+            .collect()
+    }
+
+    /// Keeps one schedule per (instance, per-instance probe, location, family) in step with the
+    /// world's servers.
+    fn sync_instances(&mut self) {
+        let vms = self.world.vms();
+        let signature = (vms.len(), vms.iter().map(|v| v.seq).sum::<u64>());
+        if signature == self.known_vms {
+            return;
+        }
+        self.known_vms = signature;
+        self.instance_sched
+            .retain(|(id, _)| vms.iter().any(|v| &v.id == id));
+        let now = self.world.now();
+        for vm in vms {
+            if self.instance_sched.iter().any(|(id, _)| id == &vm.id) {
+                continue;
+            }
+            for p in &self.per_instance {
+                for (loc, l, family) in &p.paths {
+                    let key = SeriesKey {
+                        probe: p.name.clone(),
+                        location: loc.clone(),
+                        family: *family,
+                    };
+                    let next = now + self.rng.uniform() * p.interval;
+                    let sched = Schedule {
+                        series: SeriesId::Instance(vm.id.clone(), key),
+                        loc: *l,
+                        family: *family,
+                        interval: p.interval,
+                        timeout: p.timeout,
+                        next,
+                    };
+                    self.instance_sched.push((vm.id.clone(), sched));
+                }
+            }
+        }
+        self.store.retain_instances(|id| vms.iter().any(|v| v.id == id));
+    }
+
+    fn run_probes(&mut self) {
+        let now = self.world.now();
+        let all = self
+            .service
+            .iter_mut()
+            .chain(self.instance_sched.iter_mut().map(|(_, s)| s));
+        for s in all {
+            if s.next > now {
+                continue;
+            }
+            let target = match &s.series {
+                SeriesId::Service(_) => Target::Service,
+                SeriesId::Instance(id, _) => Target::Instance(id),
+            };
+            if let Some(mut sample) = self
+                .world
+                .probe(target, s.loc, s.family, s.timeout, &mut self.rng)
+            {
+                sample.at = s.next;
+                self.store.record(&s.series, sample);
+                if let Some(i) = self.locations.iter().position(|(_, l)| *l == Some(s.loc)) {
+                    self.last_seen[i] = Some(now);
+                }
+            }
+            s.next = (s.next + s.interval * self.rng.range(0.95, 1.05)).max(now);
+        }
+    }
+
+    fn sample_telemetry(&mut self) {
+        let now = self.world.now();
+        let blackout = self.world.telemetry_blackout();
+        for k in 0..self.telemetry.next.len() {
+            let (g, due) = self.telemetry.next[k];
+            if due > now {
+                continue;
+            }
+            self.telemetry.next[k].1 = due + g;
+            let gk = g as u64;
+            let metrics: Vec<MetricSpec> = self
+                .metrics
+                .iter()
+                .filter(|m| m.granularity.secs().max(1.0) == g)
+                .cloned()
+                .collect();
+            let vm_marks = self.telemetry.vm_marks.remove(&gk).unwrap_or_default();
+            let host_marks = self.telemetry.host_marks.remove(&gk).unwrap_or_default();
+            let readings = &mut self.telemetry.readings;
+            readings.instances.retain(|id, _| self.world.vm(id).is_some());
+            let mut new_vm_marks = BTreeMap::new();
+            for vm in self.world.vms() {
+                new_vm_marks.insert(vm.id.clone(), vm.cpu_seconds);
+                let util = vm_marks
+                    .get(&vm.id)
+                    .map(|prev| ((vm.cpu_seconds - prev) / g).clamp(0.0, 1.0));
+                let running = vm.status == InstanceStatus::Active || vm.status == InstanceStatus::Migrating;
+                let entry = readings.instances.entry(vm.id.clone()).or_default();
+                for m in metrics.iter().filter(|m| m.scope == MetricScope::Instance) {
+                    let value = util
+                        .filter(|_| running && !blackout)
+                        .and_then(|u| instance_metric(&m.name, u, vm.mu));
+                    entry.insert(
+                        m.name.clone(),
+                        Reading {
+                            value,
+                            at: value.map(|_| due),
+                        },
+                    );
+                }
+            }
+            let hosts = self.world.hosts();
+            let new_host_marks: Vec<(f64, f64)> = hosts
+                .iter()
+                .map(|h| (h.steal_integral, h.busy_integral))
+                .collect();
+            for (i, h) in hosts.iter().enumerate() {
+                let entry = readings.hypervisors.entry(h.name.clone()).or_default();
+                let means = host_marks.get(i).map(|(s, b)| {
+                    (
+                        (h.steal_integral - s) / g,
+                        (h.busy_integral - b) / g / h.vcpus.max(1) as f64,
+                    )
+                });
+                for m in metrics.iter().filter(|m| m.scope == MetricScope::Hypervisor) {
+                    let noise = self.rng.normal(0.0, 0.3);
+                    let value = means
+                        .filter(|_| !h.down && !blackout)
+                        .and_then(|(steal, busy)| host_metric(&m.name, (steal + noise).max(0.0), busy));
+                    entry.insert(
+                        m.name.clone(),
+                        Reading {
+                            value,
+                            at: value.map(|_| due),
+                        },
+                    );
+                }
+            }
+            self.telemetry.vm_marks.insert(gk, new_vm_marks);
+            self.telemetry.host_marks.insert(gk, new_host_marks);
+        }
+    }
+}
+
+fn instance_metric(name: &str, util: f64, mu: f64) -> Option<f64> {
+    match name {
+        "cpu" => Some(util),
+        "cpu_util" | "cpu.util" => Some(util * 100.0),
+        "memory.usage" => Some(700.0 + 500.0 * util),
+        "network.incoming.bytes" => Some(util * mu * 900.0),
+        "network.outgoing.bytes" => Some(util * mu * 24_000.0),
+        _ => None,
+    }
+}
+
+fn host_metric(name: &str, steal: f64, busy: f64) -> Option<f64> {
+    match name {
+        n if n.contains("steal") => Some(steal),
+        "compute.node.cpu.percent" => Some((busy * 100.0).min(100.0)),
+        "compute.node.cpu.idle.percent" => Some((100.0 - busy * 100.0).max(0.0)),
+        _ => None,
+    }
+}
+
+/// The latency windows and count windows the policy's objectives read.
+fn windows(policy: &Policy) -> (Vec<f64>, Vec<f64>) {
+    let (mut latency, mut counts) = (Vec::new(), Vec::new());
+    for o in &policy.spec.objectives {
+        match o.indicator() {
+            Some(Indicator::Latency(l)) => latency.push(l.window.secs()),
+            Some(Indicator::Availability(a)) => {
+                counts.push(a.period.secs());
+                for row in &a.burn_rate_alerts {
+                    counts.extend([row.long.secs(), row.short.secs()]);
+                }
+            }
+            None => {}
+        }
+    }
+    counts.sort_by(f64::total_cmp);
+    counts.dedup();
+    if latency.is_empty() {
+        latency.push(300.0);
+    }
+    (latency, counts)
+}
+
+// === impl Observe, Compute, Traffic ===
+
+impl Observe for SimCloud {
+    fn observe(&mut self, now: Time) -> impl Future<Output = Result<Snapshot, ObserveError>> + Send {
+        ready(Ok(self.snapshot(now)))
+    }
+}
+
+impl Compute for SimCloud {
+    fn create_server(
+        &mut self,
+        req: &ServerRequest,
+    ) -> impl Future<Output = Result<String, ActError>> + Send {
+        let mut metadata = req.template.metadata.clone();
+        metadata.extend(req.metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
+        ready(self.world.create_server(req.name.clone(), metadata))
+    }
+
+    fn delete_server(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send {
+        ready(self.world.delete_server(id))
+    }
+
+    fn reboot_server(&mut self, id: &str, hard: bool) -> impl Future<Output = Result<(), ActError>> + Send {
+        ready(self.world.reboot_server(id, hard))
+    }
+
+    fn rebuild_server(
+        &mut self,
+        id: &str,
+        _image: &str,
+    ) -> impl Future<Output = Result<(), ActError>> + Send {
+        ready(self.world.rebuild_server(id))
+    }
+
+    fn live_migrate(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send {
+        ready(self.world.live_migrate(id))
+    }
+}
+
+impl Traffic for SimCloud {
+    fn set_member_weight(
+        &mut self,
+        id: &str,
+        weight: u16,
+    ) -> impl Future<Output = Result<(), ActError>> + Send {
+        ready(self.world.set_member_weight(id, weight))
+    }
+
+    fn remove_member(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send {
+        ready(self.world.remove_member(id))
+    }
+}
