@@ -8,7 +8,10 @@ fuzz_target!(|data: &[u8]| {
     if let Err(errors) = sloop::policy::parse("fuzz.yaml", data) {
         for e in &errors {
             assert!(e.pos.line >= 1 && e.pos.col >= 1, "unlocated error: {e}");
-            assert!(!e.message.is_empty() && !e.hint.is_empty(), "unexplained error: {e:?}");
+            assert!(
+                !e.message.is_empty() && !e.hint.is_empty(),
+                "unexplained error: {e:?}"
+            );
         }
     }
 });

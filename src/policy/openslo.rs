@@ -663,7 +663,7 @@ impl<'a> Importer<'a> {
         match o.field("value").and_then(number) {
             Some(v) if v > 0.0 => {
                 let micros = (v * unit.micros).round() as u64;
-                Some(if micros % 1000 == 0 {
+                Some(if micros.is_multiple_of(1000) {
                     format!("{}ms", micros / 1000)
                 } else {
                     format!("{micros}us")
