@@ -9,7 +9,8 @@
 //!
 //! Pure: `rng`, `load`, `network`, `world`, `lifecycle`, `faults`, `probe`, `truth` (time advances
 //! only through `World::step`; randomness is seeded). `scenario` reads files only in
-//! `load_scenario`; `driver` adapts the world to the observe/act traits without real IO.
+//! `load_scenario`; `driver` (with `telemetry`) adapts the world to the observe/act traits
+//! without real IO.
 
 pub mod driver;
 pub mod faults;
@@ -19,6 +20,7 @@ pub mod network;
 pub mod probe;
 pub mod rng;
 pub mod scenario;
+pub mod telemetry;
 pub mod truth;
 pub mod world;
 

@@ -6,16 +6,12 @@
 //! the shared [`ProbeStore`], and samples Ceilometer-like telemetry at each metric's granularity
 //! (the mean over the last period, stamped at the period's end; missing during a telemetry
 //! blackout). The trait methods complete immediately. No real IO, no clock.
-//!
-//! Supported metrics — instance scope: `cpu` (utilisation 0..1), `cpu_util` (percent),
-//! `memory.usage` (MiB), `network.incoming.bytes` and `network.outgoing.bytes` (bytes/s);
-//! hypervisor scope: any name containing `steal` (percent), `compute.node.cpu.percent`,
-//! `compute.node.cpu.idle.percent`. Other names always read as missing.
 
 use super::{
     probe::Target,
     rng::Rng,
     scenario::Scenario,
+    telemetry::Telemetry,
     world::{Op, World},
 };
 use crate::{
@@ -25,16 +21,10 @@ use crate::{
         Observe, ObserveError,
         store::{ProbeStore, SeriesId},
     },
-    policy::{Indicator, MetricScope, MetricSpec, Policy},
-    snapshot::{
-        InFlight, Instance, InstanceStatus, IpFamily, LbMember, LocationStatus, Reading, SeriesKey, Snapshot,
-        TelemetryReadings, Time,
-    },
+    policy::{Indicator, Policy},
+    snapshot::{InFlight, Instance, IpFamily, LbMember, LocationStatus, SeriesKey, Snapshot, Time},
 };
-use std::{
-    collections::BTreeMap,
-    future::{Future, ready},
-};
+use std::future::{Future, ready};
 
 /// One scheduled probe series.
 #[derive(Debug, Clone)]
@@ -70,23 +60,9 @@ pub struct SimCloud {
     locations: Vec<(String, Option<usize>)>,
     last_seen: Vec<Option<Time>>,
     fresh_after: f64,
-    metrics: Vec<MetricSpec>,
     telemetry: Telemetry,
     latency_windows: Vec<f64>,
     count_windows: Vec<f64>,
-}
-
-/// Telemetry state: the counters at the last period boundary of each granularity, and the
-/// readings published then.
-#[derive(Debug, Clone, Default)]
-struct Telemetry {
-    /// Per granularity (s): the next boundary.
-    next: Vec<(f64, Time)>,
-    /// Per granularity: cpu seconds per instance at the previous boundary.
-    vm_marks: BTreeMap<u64, BTreeMap<String, f64>>,
-    /// Per granularity: (steal integral, busy integral) per host at the previous boundary.
-    host_marks: BTreeMap<u64, Vec<(f64, f64)>>,
-    readings: TelemetryReadings,
 }
 
 impl SimCloud {
@@ -143,19 +119,7 @@ impl SimCloud {
             .map(|p| p.interval.secs())
             .fold(f64::INFINITY, f64::min);
         let (latency_windows, count_windows) = windows(policy);
-        let metrics = policy
-            .spec
-            .telemetry
-            .as_ref()
-            .map(|t| t.metrics.clone())
-            .unwrap_or_default();
-        let mut telemetry = Telemetry::default();
-        for m in &metrics {
-            let g = m.granularity.secs().max(1.0);
-            if !telemetry.next.iter().any(|(x, _)| *x == g) {
-                telemetry.next.push((g, ((world.now() / g).floor() + 1.0) * g));
-            }
-        }
+        let telemetry = Telemetry::new(policy, world.now());
         let mut cloud = Self {
             store: ProbeStore::for_policy(policy),
             dt: scenario.resolution.secs(),
@@ -166,7 +130,6 @@ impl SimCloud {
             per_instance,
             instance_sched: Vec::new(),
             known_vms: (usize::MAX, 0),
-            metrics,
             telemetry,
             latency_windows,
             count_windows,
@@ -213,7 +176,7 @@ impl SimCloud {
             self.world.step(self.dt);
             self.sync_instances();
             self.run_probes();
-            self.sample_telemetry();
+            self.telemetry.sample(&self.world, &mut self.rng);
         }
     }
 
@@ -234,7 +197,7 @@ impl SimCloud {
                 last_seen: *seen,
             })
             .collect();
-        let mut telemetry = self.telemetry.readings.clone();
+        let mut telemetry = self.telemetry.readings().clone();
         if self.world.telemetry_blackout() {
             telemetry.source_error = Some("telemetry backend unavailable (simulated blackout)".into());
         }
@@ -376,99 +339,6 @@ impl SimCloud {
             }
             s.next = (s.next + s.interval * self.rng.range(0.95, 1.05)).max(now);
         }
-    }
-
-    fn sample_telemetry(&mut self) {
-        let now = self.world.now();
-        let blackout = self.world.telemetry_blackout();
-        for k in 0..self.telemetry.next.len() {
-            let (g, due) = self.telemetry.next[k];
-            if due > now {
-                continue;
-            }
-            self.telemetry.next[k].1 = due + g;
-            let gk = g as u64;
-            let metrics: Vec<MetricSpec> = self
-                .metrics
-                .iter()
-                .filter(|m| m.granularity.secs().max(1.0) == g)
-                .cloned()
-                .collect();
-            let vm_marks = self.telemetry.vm_marks.remove(&gk).unwrap_or_default();
-            let host_marks = self.telemetry.host_marks.remove(&gk).unwrap_or_default();
-            let readings = &mut self.telemetry.readings;
-            readings.instances.retain(|id, _| self.world.vm(id).is_some());
-            let mut new_vm_marks = BTreeMap::new();
-            for vm in self.world.vms() {
-                new_vm_marks.insert(vm.id.clone(), vm.cpu_seconds);
-                let util = vm_marks
-                    .get(&vm.id)
-                    .map(|prev| ((vm.cpu_seconds - prev) / g).clamp(0.0, 1.0));
-                let running = vm.status == InstanceStatus::Active || vm.status == InstanceStatus::Migrating;
-                let entry = readings.instances.entry(vm.id.clone()).or_default();
-                for m in metrics.iter().filter(|m| m.scope == MetricScope::Instance) {
-                    let value = util
-                        .filter(|_| running && !blackout)
-                        .and_then(|u| instance_metric(&m.name, u, vm.mu));
-                    entry.insert(
-                        m.name.clone(),
-                        Reading {
-                            value,
-                            at: value.map(|_| due),
-                        },
-                    );
-                }
-            }
-            let hosts = self.world.hosts();
-            let new_host_marks: Vec<(f64, f64)> = hosts
-                .iter()
-                .map(|h| (h.steal_integral, h.busy_integral))
-                .collect();
-            for (i, h) in hosts.iter().enumerate() {
-                let entry = readings.hypervisors.entry(h.name.clone()).or_default();
-                let means = host_marks.get(i).map(|(s, b)| {
-                    (
-                        (h.steal_integral - s) / g,
-                        (h.busy_integral - b) / g / h.vcpus.max(1) as f64,
-                    )
-                });
-                for m in metrics.iter().filter(|m| m.scope == MetricScope::Hypervisor) {
-                    let noise = self.rng.normal(0.0, 0.3);
-                    let value = means
-                        .filter(|_| !h.down && !blackout)
-                        .and_then(|(steal, busy)| host_metric(&m.name, (steal + noise).max(0.0), busy));
-                    entry.insert(
-                        m.name.clone(),
-                        Reading {
-                            value,
-                            at: value.map(|_| due),
-                        },
-                    );
-                }
-            }
-            self.telemetry.vm_marks.insert(gk, new_vm_marks);
-            self.telemetry.host_marks.insert(gk, new_host_marks);
-        }
-    }
-}
-
-fn instance_metric(name: &str, util: f64, mu: f64) -> Option<f64> {
-    match name {
-        "cpu" => Some(util),
-        "cpu_util" | "cpu.util" => Some(util * 100.0),
-        "memory.usage" => Some(700.0 + 500.0 * util),
-        "network.incoming.bytes" => Some(util * mu * 900.0),
-        "network.outgoing.bytes" => Some(util * mu * 24_000.0),
-        _ => None,
-    }
-}
-
-fn host_metric(name: &str, steal: f64, busy: f64) -> Option<f64> {
-    match name {
-        n if n.contains("steal") => Some(steal),
-        "compute.node.cpu.percent" => Some((busy * 100.0).min(100.0)),
-        "compute.node.cpu.idle.percent" => Some((100.0 - busy * 100.0).max(0.0)),
-        _ => None,
     }
 }
 

@@ -151,8 +151,14 @@ impl World {
                                 InstanceStatus::Error
                             };
                             vm.serving_at = f64::INFINITY;
+                            // A powered-off VM cannot finish a live migration: drop its claim.
+                            if let super::world::Op::Migrate { to, .. } = vm.op {
+                                vm.op = super::world::Op::Idle;
+                                self.release(to, 1.0);
+                            }
                         }
                     }
+                    let vm = &self.vms[v];
                     rec.instance = Some(vm.id.clone());
                 }
             }

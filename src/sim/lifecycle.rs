@@ -330,7 +330,7 @@ impl World {
         h.used_ram_gib += self.p.ram_gib * n;
     }
 
-    fn release(&mut self, host: usize, n: f64) {
+    pub(super) fn release(&mut self, host: usize, n: f64) {
         let h = &mut self.hosts[host];
         h.used_vcpus = h.used_vcpus.saturating_sub((self.p.vcpus as f64 * n) as u32);
         h.used_ram_gib = (h.used_ram_gib - self.p.ram_gib * n).max(0.0);

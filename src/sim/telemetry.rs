@@ -1,0 +1,152 @@
+//! Ceilometer-like telemetry from the world's counters: at the end of each granularity period
+//! a metric reads the mean over that period, stamped with the period's end, as Gnocchi returns
+//! it. Readings are missing (never zero) during a telemetry blackout, for servers that are not
+//! running and for hosts that are down. Part of the driver: it reads the world, never changes it.
+//!
+//! Supported metrics — instance scope: `cpu` (utilisation 0..1), `cpu_util` (percent),
+//! `memory.usage` (MiB), `network.incoming.bytes` and `network.outgoing.bytes` (bytes/s);
+//! hypervisor scope: any name containing `steal` (percent), `compute.node.cpu.percent`,
+//! `compute.node.cpu.idle.percent`. Other names always read as missing.
+
+use super::{rng::Rng, world::World};
+use crate::{
+    policy::{MetricScope, MetricSpec, Policy},
+    snapshot::{InstanceStatus, Reading, TelemetryReadings, Time},
+};
+use std::collections::BTreeMap;
+
+/// Telemetry state: the counters at the last period boundary of each granularity, and the
+/// readings published then.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Telemetry {
+    metrics: Vec<MetricSpec>,
+    /// Per granularity (s): the next boundary.
+    next: Vec<(f64, Time)>,
+    /// Per granularity: cpu seconds per instance at the previous boundary.
+    vm_marks: BTreeMap<u64, BTreeMap<String, f64>>,
+    /// Per granularity: (steal integral, busy integral) per host at the previous boundary.
+    host_marks: BTreeMap<u64, Vec<(f64, f64)>>,
+    readings: TelemetryReadings,
+}
+
+impl Telemetry {
+    /// Telemetry for the metrics `policy` reads, with the first periods ending after `now`.
+    pub(super) fn new(policy: &Policy, now: Time) -> Self {
+        let metrics = policy
+            .spec
+            .telemetry
+            .as_ref()
+            .map(|t| t.metrics.clone())
+            .unwrap_or_default();
+        let mut t = Telemetry {
+            metrics,
+            ..Telemetry::default()
+        };
+        for m in &t.metrics {
+            let g = m.granularity.secs().max(1.0);
+            if !t.next.iter().any(|(x, _)| *x == g) {
+                t.next.push((g, ((now / g).floor() + 1.0) * g));
+            }
+        }
+        t
+    }
+
+    /// The readings published so far.
+    pub(super) fn readings(&self) -> &TelemetryReadings {
+        &self.readings
+    }
+
+    /// Publishes readings for every granularity whose period ended by the world's time.
+    pub(super) fn sample(&mut self, world: &World, rng: &mut Rng) {
+        let now = world.now();
+        let blackout = world.telemetry_blackout();
+        for k in 0..self.next.len() {
+            let (g, due) = self.next[k];
+            if due > now {
+                continue;
+            }
+            self.next[k].1 = due + g;
+            let gk = g as u64;
+            let metrics: Vec<MetricSpec> = self
+                .metrics
+                .iter()
+                .filter(|m| m.granularity.secs().max(1.0) == g)
+                .cloned()
+                .collect();
+            let vm_marks = self.vm_marks.remove(&gk).unwrap_or_default();
+            let host_marks = self.host_marks.remove(&gk).unwrap_or_default();
+            let readings = &mut self.readings;
+            readings.instances.retain(|id, _| world.vm(id).is_some());
+            let mut new_vm_marks = BTreeMap::new();
+            for vm in world.vms() {
+                new_vm_marks.insert(vm.id.clone(), vm.cpu_seconds);
+                let util = vm_marks
+                    .get(&vm.id)
+                    .map(|prev| ((vm.cpu_seconds - prev) / g).clamp(0.0, 1.0));
+                let running = vm.status == InstanceStatus::Active || vm.status == InstanceStatus::Migrating;
+                let entry = readings.instances.entry(vm.id.clone()).or_default();
+                for m in metrics.iter().filter(|m| m.scope == MetricScope::Instance) {
+                    let value = util
+                        .filter(|_| running && !blackout)
+                        .and_then(|u| instance_metric(&m.name, u, vm.mu));
+                    entry.insert(
+                        m.name.clone(),
+                        Reading {
+                            value,
+                            at: value.map(|_| due),
+                        },
+                    );
+                }
+            }
+            let hosts = world.hosts();
+            let new_host_marks: Vec<(f64, f64)> = hosts
+                .iter()
+                .map(|h| (h.steal_integral, h.busy_integral))
+                .collect();
+            for (i, h) in hosts.iter().enumerate() {
+                let entry = readings.hypervisors.entry(h.name.clone()).or_default();
+                let means = host_marks.get(i).map(|(s, b)| {
+                    (
+                        (h.steal_integral - s) / g,
+                        (h.busy_integral - b) / g / h.vcpus.max(1) as f64,
+                    )
+                });
+                for m in metrics.iter().filter(|m| m.scope == MetricScope::Hypervisor) {
+                    let noise = rng.normal(0.0, 0.3);
+                    let value = means
+                        .filter(|_| !h.down && !blackout)
+                        .and_then(|(steal, busy)| host_metric(&m.name, (steal + noise).max(0.0), busy));
+                    entry.insert(
+                        m.name.clone(),
+                        Reading {
+                            value,
+                            at: value.map(|_| due),
+                        },
+                    );
+                }
+            }
+            self.vm_marks.insert(gk, new_vm_marks);
+            self.host_marks.insert(gk, new_host_marks);
+        }
+    }
+}
+
+fn instance_metric(name: &str, util: f64, mu: f64) -> Option<f64> {
+    match name {
+        "cpu" => Some(util),
+        "cpu_util" | "cpu.util" => Some(util * 100.0),
+        "memory.usage" => Some(700.0 + 500.0 * util),
+        "network.incoming.bytes" => Some(util * mu * 900.0),
+        "network.outgoing.bytes" => Some(util * mu * 24_000.0),
+        _ => None,
+    }
+}
+
+fn host_metric(name: &str, steal: f64, busy: f64) -> Option<f64> {
+    match name {
+        n if n.contains("steal") => Some(steal),
+        "compute.node.cpu.percent" => Some((busy * 100.0).min(100.0)),
+        "compute.node.cpu.idle.percent" => Some((100.0 - busy * 100.0).max(0.0)),
+        _ => None,
+    }
+}
