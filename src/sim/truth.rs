@@ -201,8 +201,12 @@ impl TruthRecorder {
                 Answer::Serves => {
                     let (shift, rate) = latency_params(vm, floor);
                     let served = (vm.lambda - vm.dropped).max(0.0);
-                    let late = if timeout > shift {
-                        (-rate * (timeout - shift)).exp()
+                    // Beyond e^-40 the share of late requests is nil; skip the exp on the hot path.
+                    let x = rate * (timeout - shift);
+                    let late = if x > 40.0 {
+                        0.0
+                    } else if x > 0.0 {
+                        (-x).exp()
                     } else {
                         1.0
                     };
