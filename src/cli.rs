@@ -2,6 +2,7 @@
 //! Exit codes: 0 success, 1 the input is invalid (or a check failed), 2 usage errors.
 
 mod check;
+mod rehearse;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::{path::PathBuf, process::ExitCode};
@@ -42,6 +43,13 @@ enum Command {
         /// The policy file.
         policy: PathBuf,
     },
+    /// Run a policy through a simulated scenario and report SLO compliance, actions and cost.
+    Rehearse(rehearse::RehearseArgs),
+    /// Re-run the decision core on a recorded decision log and report any difference.
+    Replay {
+        /// A decision log written by `rehearse --decision-log` (or `run`).
+        log: PathBuf,
+    },
     /// Convert documents from other formats into sloop policy fragments.
     Import {
         #[command(subcommand)]
@@ -68,7 +76,11 @@ pub fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Explain { policy } => check::explain(&policy),
-        Command::Import { what: Import::Openslo { file } } => check::import_openslo(&file),
+        Command::Rehearse(args) => rehearse::run(&args),
+        Command::Replay { log } => rehearse::replay(&log),
+        Command::Import {
+            what: Import::Openslo { file },
+        } => check::import_openslo(&file),
     }
 }
 

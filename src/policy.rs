@@ -31,7 +31,10 @@ pub struct LoadedPolicy {
 pub fn json_schema() -> serde_json::Value {
     let mut schema = schemars::schema_for!(Policy).to_value();
     if let Some(obj) = schema.as_object_mut() {
-        obj.insert("$id".into(), "https://sloop.dev/schemas/sloop-policy.schema.json".into());
+        obj.insert(
+            "$id".into(),
+            "https://sloop.dev/schemas/sloop-policy.schema.json".into(),
+        );
     }
     schema
 }
@@ -74,7 +77,10 @@ pub fn load_file(path: &Path) -> Result<LoadedPolicy, Vec<PolicyError>> {
             )]);
         }
     }
-    Ok(LoadedPolicy { file: path.to_owned(), policy })
+    Ok(LoadedPolicy {
+        file: path.to_owned(),
+        policy,
+    })
 }
 
 /// Loads every `*.yaml`/`*.yml` policy in a directory (not recursing into subdirectories such
@@ -101,7 +107,11 @@ pub fn load_files(files: &[PathBuf]) -> Result<Vec<LoadedPolicy>, Vec<PolicyErro
         }
     }
     errors.extend(cross_check(&loaded));
-    if errors.is_empty() { Ok(loaded) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(loaded)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Problems that only show when policies are seen together.
@@ -118,7 +128,11 @@ fn cross_check(policies: &[LoadedPolicy]) -> Vec<PolicyError> {
             };
             if a.policy.metadata.name == b.policy.metadata.name {
                 errors.push(at(
-                    format!("policy name `{}` is also used by {}", b.policy.metadata.name, a.file.display()),
+                    format!(
+                        "policy name `{}` is also used by {}",
+                        b.policy.metadata.name,
+                        a.file.display()
+                    ),
                     "give every policy a unique metadata.name".into(),
                     "metadata.name",
                 ));
@@ -126,8 +140,13 @@ fn cross_check(policies: &[LoadedPolicy]) -> Vec<PolicyError> {
             let (ga, gb) = (&a.policy.spec.group, &b.policy.spec.group);
             if ga.cloud == gb.cloud && ga.region == gb.region && ga.selector == gb.selector {
                 errors.push(at(
-                    format!("this group (cloud `{}`, same selector) is already managed by {}", gb.cloud, a.file.display()),
-                    "two policies must never own the same VMs; change spec.group.selector in one of them".into(),
+                    format!(
+                        "this group (cloud `{}`, same selector) is already managed by {}",
+                        gb.cloud,
+                        a.file.display()
+                    ),
+                    "two policies must never own the same VMs; change spec.group.selector in one of them"
+                        .into(),
                     "spec.group.selector",
                 ));
             }
@@ -146,7 +165,11 @@ fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
 }
 
 fn io_error(file: &str, e: std::io::Error) -> PolicyError {
-    let mut d = Diagnostic::at(document::Pos::START, format!("cannot read: {e}"), "check the path and permissions");
+    let mut d = Diagnostic::at(
+        document::Pos::START,
+        format!("cannot read: {e}"),
+        "check the path and permissions",
+    );
     d.file = file.to_owned();
     d
 }

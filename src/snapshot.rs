@@ -123,7 +123,10 @@ pub struct ServiceSeries {
 impl ServiceSeries {
     /// The counts over `window` seconds, if the collector provided them.
     pub fn count(&self, window: f64) -> Option<WindowCount> {
-        self.counts.iter().copied().find(|c| (c.window - window).abs() < 0.5)
+        self.counts
+            .iter()
+            .copied()
+            .find(|c| (c.window - window).abs() < 0.5)
     }
 }
 

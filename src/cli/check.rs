@@ -24,7 +24,11 @@ pub fn run(paths: &[PathBuf], format: Format) -> ExitCode {
             files.push(path.clone());
         }
     }
-    let result = if errors.is_empty() { policy::load_files(&files) } else { Err(errors) };
+    let result = if errors.is_empty() {
+        policy::load_files(&files)
+    } else {
+        Err(errors)
+    };
     let (ok, errors): (Vec<LoadedPolicy>, Vec<Diagnostic>) = match result {
         Ok(ok) => (ok, Vec::new()),
         Err(e) => (Vec::new(), e),
@@ -50,11 +54,19 @@ pub fn run(paths: &[PathBuf], format: Format) -> ExitCode {
                     println!("ok: {} ({})", l.file.display(), l.policy.metadata.name);
                 }
             } else {
-                eprintln!("{} problem{} found", errors.len(), if errors.len() == 1 { "" } else { "s" });
+                eprintln!(
+                    "{} problem{} found",
+                    errors.len(),
+                    if errors.len() == 1 { "" } else { "s" }
+                );
             }
         }
     }
-    if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 /// A diagnostic with the offending source line and a caret under the column.

@@ -17,7 +17,9 @@ use crate::{
     snapshot::{Instance, InstanceStatus, IpFamily, Snapshot, Time},
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+
+/// Relative band around the utilisation target inside which the size is left alone.
+pub const UTILIZATION_TOLERANCE: f64 = 0.1;
 
 /// What the judge knows about capacity this tick.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -98,6 +100,12 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
                 .find(|h| h.id == id)
                 .is_none_or(|h| matches!(h.health, Health::Healthy | Health::Unknown | Health::Slow))
     };
+    // Booting instances are `Starting`, not unhealthy: they are capacity on its way.
+    let judged_bad = |id: &str| {
+        health
+            .iter()
+            .any(|h| h.id == id && matches!(h.health, Health::Unhealthy | Health::Slow))
+    };
     let live: Vec<&Instance> = snap
         .inventory
         .iter()
@@ -114,7 +122,9 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
             matches!(
                 i.status,
                 InstanceStatus::Building | InstanceStatus::Rebooting | InstanceStatus::Rebuilding
-            ) || (i.status == InstanceStatus::Active && !in_rotation(policy, i) && healthy(&i.id))
+            ) || (i.status == InstanceStatus::Active && !in_rotation(policy, i) && !judged_bad(&i.id))
+                // Capacity under repair is on its way back: do not buy more for it.
+                || (history.ladders.contains_key(&i.id) && !in_rotation(policy, i))
         })
         .count() as u32;
     let wants_cpu = policy.spec.scaling.target_utilization.is_some()
@@ -143,7 +153,15 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
 
     let mut needed: Option<u32> = None;
     if let (Some(l), Some(mu), Some(target)) = (load, service_rate, policy.spec.scaling.target_utilization) {
-        needed = Some((l / (mu * target.fraction().max(0.01))).ceil() as u32);
+        let target = target.fraction().max(0.01);
+        // Within the tolerance band around the target (HPA's 10 %) the current size stands, so
+        // small wobbles (or one instance out for repair) do not buy or sell capacity.
+        let within = utilization.is_some_and(|u| (u / target - 1.0).abs() <= UTILIZATION_TOLERANCE);
+        needed = Some(if within {
+            serving.len() as u32
+        } else {
+            (l / (mu * target)).ceil() as u32
+        });
     }
     if let (Some(l), Some(mu), Some(name)) = (load, service_rate, &policy.spec.scaling.latency_objective)
         && let Some(n) = latency_needed(policy, snap, name, l, mu)
@@ -196,6 +214,10 @@ fn latency_needed(policy: &Policy, snap: &Snapshot, name: &str, load: f64, mu: f
     Some((load / headroom).ceil().min(u32::MAX as f64 / 2.0) as u32)
 }
 
+/// Mean utilisation above which the group counts as saturated: per-instance probe failures are
+/// then symptoms of overload, and healing would only remove capacity (restart storms).
+pub const SATURATED: f64 = 0.9;
+
 /// Names what is wrong.
 pub fn diagnose(
     policy: &Policy,
@@ -207,41 +229,80 @@ pub fn diagnose(
     now: Time,
 ) -> Vec<Diagnosis> {
     let mut out = Vec::new();
-    let hot = hot_hosts(policy, history, now);
-    let mut by_host: BTreeMap<&str, Vec<&InstanceHealth>> = BTreeMap::new();
-    for h in health
-        .iter()
-        .filter(|h| matches!(h.health, Health::Unhealthy | Health::Slow))
-    {
-        if let Some(host) = snap
-            .inventory
+    let host_of = |id: &str| {
+        snap.inventory
             .iter()
-            .find(|i| i.id == h.id)
+            .find(|i| i.id == id)
             .and_then(|i| i.host.as_deref())
+    };
+    let is_bad = |h: &&InstanceHealth| matches!(h.health, Health::Unhealthy | Health::Slow);
+
+    // === load ===
+    let latency_violated = policy
+        .spec
+        .scaling
+        .latency_objective
+        .as_ref()
+        .is_some_and(|name| {
+            verdicts
+                .iter()
+                .any(|v| &v.objective == name && v.state == SloState::Violated)
+        });
+    let mut saturated = cap.utilization.is_some_and(|u| u >= SATURATED);
+    if let Some(needed) = cap.needed {
+        if needed > cap.allowed {
+            saturated = true;
+            out.push(Diagnosis::Flood {
+                needed,
+                allowed: cap.allowed,
+                detail: format!(
+                    "{:.0} requests/s would need {needed} instances; the guards allow {}",
+                    cap.load.unwrap_or(0.0),
+                    cap.allowed
+                ),
+            });
+        } else if needed > cap.serving + cap.pending || (latency_violated && needed > cap.serving) {
+            saturated |= latency_violated;
+            out.push(Diagnosis::Capacity {
+                needed,
+                serving: cap.serving,
+                detail: format!(
+                    "{:.0} requests/s at {:.0}% utilisation needs {needed} instances",
+                    cap.load.unwrap_or(0.0),
+                    cap.utilization.unwrap_or(f64::NAN) * 100.0
+                ),
+            });
+        } else if needed < cap.serving
+            && cap.serving > policy.spec.group.size.min.max(policy.spec.limits.min_healthy)
+            && !latency_violated
         {
-            by_host.entry(host).or_default().push(h);
+            out.push(Diagnosis::OverProvisioned {
+                needed,
+                serving: cap.serving,
+            });
         }
     }
-    let bad_total = health
-        .iter()
-        .filter(|h| matches!(h.health, Health::Unhealthy | Health::Slow))
-        .count();
-    for host in snap
-        .inventory
-        .iter()
-        .filter_map(|i| i.host.as_deref())
-        .collect::<std::collections::BTreeSet<_>>()
-    {
+
+    // === hosts ===
+    let sustained = hot_hosts(policy, history, now);
+    let bad_total = health.iter().filter(is_bad).count();
+    let hosts: std::collections::BTreeSet<&str> =
+        snap.inventory.iter().filter_map(|i| i.host.as_deref()).collect();
+    for host in hosts {
         let on_host: Vec<String> = snap
             .inventory
             .iter()
             .filter(|i| i.host.as_deref() == Some(host))
             .map(|i| i.id.clone())
             .collect();
-        let bad_here = by_host.get(host).map_or(0, Vec::len);
-        let metric_says = hot.iter().any(|h| h == host);
+        let bad_here = health
+            .iter()
+            .filter(is_bad)
+            .filter(|h| host_of(&h.id) == Some(host))
+            .count();
+        let metric_says = sustained.iter().any(|h| h == host);
         // Several bad VMs on one host while the rest of the group is fine points at the host.
-        let together = bad_here >= 2 && bad_here == bad_total && bad_here < health.len();
+        let together = !saturated && bad_here >= 2 && bad_here == bad_total && bad_here < health.len();
         if metric_says || together {
             let detail = if metric_says {
                 format!(
@@ -258,13 +319,26 @@ pub fn diagnose(
             });
         }
     }
+
+    // === instances ===
     let on_faulty_host = |id: &str| {
         out.iter()
             .any(|d| matches!(d, Diagnosis::HostFault { instances, .. } if instances.iter().any(|i| i == id)))
     };
+    // A host whose metric is over a migrate rule but not yet for long enough is a suspect: its
+    // instances wait for the host verdict instead of starting down the ladder.
+    let suspect_host = |id: &str| host_of(id).is_some_and(|h| history.host_hot_since.contains_key(h));
     let instance_faults: Vec<Diagnosis> = health
         .iter()
-        .filter(|h| matches!(h.health, Health::Unhealthy | Health::Slow) && !on_faulty_host(&h.id))
+        .filter(is_bad)
+        .filter(|h| !on_faulty_host(&h.id) && !suspect_host(&h.id))
+        .filter(|h| {
+            // Under saturation only the cloud's own verdict (ERROR, SHUTOFF) counts.
+            !saturated
+                || snap.inventory.iter().any(|i| {
+                    i.id == h.id && matches!(i.status, InstanceStatus::Error | InstanceStatus::Shutoff)
+                })
+        })
         .map(|h| Diagnosis::InstanceFault {
             instance: h.id.clone(),
             detail: h.detail.clone(),
@@ -272,47 +346,10 @@ pub fn diagnose(
         .collect();
     out.extend(instance_faults);
 
+    // === network ===
     for v in verdicts {
-        if let Some(d) = network_path(policy, v) {
+        if let Some(d) = network_path(policy, snap, v) {
             out.push(d);
-        }
-    }
-    let latency_bad = policy
-        .spec
-        .scaling
-        .latency_objective
-        .as_ref()
-        .is_some_and(|name| {
-            verdicts
-                .iter()
-                .any(|v| &v.objective == name && matches!(v.state, SloState::Violated | SloState::AtRisk))
-        });
-    if let Some(needed) = cap.needed {
-        if needed > cap.allowed {
-            out.push(Diagnosis::Flood {
-                needed,
-                allowed: cap.allowed,
-                detail: format!(
-                    "{:.0} requests/s would need {needed} instances; the guards allow {}",
-                    cap.load.unwrap_or(0.0),
-                    cap.allowed
-                ),
-            });
-        } else if needed > cap.serving + cap.pending || (latency_bad && needed > cap.serving) {
-            out.push(Diagnosis::Capacity {
-                needed,
-                serving: cap.serving,
-                detail: format!(
-                    "{:.0} requests/s at {:.0}% utilisation needs {needed} instances",
-                    cap.load.unwrap_or(0.0),
-                    cap.utilization.unwrap_or(f64::NAN) * 100.0
-                ),
-            });
-        } else if needed < cap.serving && !latency_bad {
-            out.push(Diagnosis::OverProvisioned {
-                needed,
-                serving: cap.serving,
-            });
         }
     }
     out
@@ -336,7 +373,7 @@ pub fn hot_hosts(policy: &Policy, history: &History, now: Time) -> Vec<String> {
 }
 
 /// A violation seen from some locations only, or one family only, is a network-path fault.
-fn network_path(policy: &Policy, v: &Verdict) -> Option<Diagnosis> {
+fn network_path(policy: &Policy, snap: &Snapshot, v: &Verdict) -> Option<Diagnosis> {
     let quorum = policy
         .spec
         .objectives
@@ -351,9 +388,41 @@ fn network_path(policy: &Policy, v: &Verdict) -> Option<Diagnosis> {
         .iter()
         .filter(|s| s.state == SloState::Violated)
         .collect();
-    let good = v.per_series.iter().filter(|s| s.state == SloState::Met).count();
-    if bad.is_empty() || good == 0 {
+    let good: Vec<_> = v.per_series.iter().filter(|s| s.state == SloState::Met).collect();
+    if bad.is_empty() || good.is_empty() {
         return None;
+    }
+    // For latency, a server-side slowdown adds the same queueing delay everywhere, and a
+    // location with a longer round trip merely crosses the threshold first. A path fault adds
+    // delay where it is: the excess over each path's own floor must differ, not just the total.
+    let objective = policy.spec.objectives.iter().find(|o| o.name == v.objective)?;
+    if let Some(l) = &objective.latency {
+        let excess = |loc: &str, fam: IpFamily, estimate: f64| {
+            let s = snap
+                .service
+                .iter()
+                .find(|s| s.key.probe == l.probe && s.key.location == loc && s.key.family == fam)?;
+            let mut ok: Vec<f64> = s.recent.iter().filter(|x| x.ok).map(|x| x.latency).collect();
+            ok.sort_by(f64::total_cmp);
+            let floor = ok.get(ok.len() / 20).copied()?;
+            Some(if estimate.is_finite() {
+                (estimate - floor).max(0.0)
+            } else {
+                f64::INFINITY
+            })
+        };
+        let mut good_excess: Vec<f64> = good
+            .iter()
+            .filter_map(|s| excess(&s.location, s.family, s.estimate))
+            .collect();
+        good_excess.sort_by(f64::total_cmp);
+        let typical = good_excess.get(good_excess.len() / 2).copied().unwrap_or(0.0);
+        let asymmetric = bad
+            .iter()
+            .all(|s| excess(&s.location, s.family, s.estimate).is_none_or(|e| e > 2.0 * typical + 0.05));
+        if !asymmetric {
+            return None;
+        }
     }
     let mut locations: Vec<String> = bad.iter().map(|s| s.location.clone()).collect();
     locations.sort();

@@ -11,6 +11,7 @@ use crate::{
     snapshot::{InstanceId, InstanceSeries, InstanceStatus, IpFamily, Snapshot, Time},
 };
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Health of one instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +48,9 @@ pub struct InstanceHealth {
 const SLOW_ALPHA: f64 = 0.01;
 /// A slow instance must also be materially slower, not just statistically.
 const SLOW_RATIO: f64 = 1.5;
+/// …and slow enough to matter: its median must reach this share of the tightest latency
+/// threshold. A VM that is merely a bit busier than its peers is not broken.
+const SLOW_MATERIAL: f64 = 0.5;
 
 /// The probe that decides health: `healing.probe`, else the first per-instance probe.
 pub fn healing_probe(policy: &Policy) -> Option<&str> {
@@ -68,6 +72,56 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// Per (location, family, instance): whether its latencies are significantly and materially
+/// higher than its peers' at that location, for every series that has enough data to judge.
+fn slow_verdicts<'a>(
+    policy: &Policy,
+    series: &[&'a InstanceSeries],
+    snap: &Snapshot,
+) -> BTreeMap<(&'a str, IpFamily, &'a str), bool> {
+    let material = policy
+        .spec
+        .objectives
+        .iter()
+        .filter_map(|o| o.latency.as_ref())
+        .map(|l| l.threshold.secs() * SLOW_MATERIAL)
+        .fold(f64::INFINITY, f64::min);
+    let material = if material.is_finite() { material } else { 0.0 };
+    let mut groups: BTreeMap<(&str, IpFamily), Vec<&InstanceSeries>> = BTreeMap::new();
+    for s in series {
+        groups
+            .entry((s.key.location.as_str(), s.key.family))
+            .or_default()
+            .push(s);
+    }
+    let peers = snap
+        .inventory
+        .iter()
+        .filter(|i| i.status == InstanceStatus::Active)
+        .count()
+        .max(1);
+    let alpha = SLOW_ALPHA / peers as f64;
+    let mut out = BTreeMap::new();
+    for ((location, family), members) in groups {
+        let samples: Vec<Vec<f64>> = members
+            .iter()
+            .map(|s| s.recent.iter().filter(|x| x.ok).map(|x| x.latency).collect())
+            .collect();
+        let mut all: Vec<f64> = samples.iter().flatten().copied().collect();
+        // The pooled median stands in for "the peers' median": one instance moves it by little.
+        let pooled_median = median(&mut all);
+        let pvalues = stats::mann_whitney_each_vs_rest(&samples);
+        for ((s, own), p) in members.iter().zip(samples).zip(pvalues) {
+            let Some(p) = p else { continue };
+            let mut own = own;
+            let own_median = median(&mut own);
+            let slow = p < alpha && own_median > SLOW_RATIO * pooled_median && own_median >= material;
+            out.insert((location, family, s.instance.as_str()), slow);
+        }
+    }
+    out
+}
+
 /// Judges every instance in the inventory.
 pub fn judge_instances(policy: &Policy, snap: &Snapshot, now: Time) -> Vec<InstanceHealth> {
     let probe = healing_probe(policy);
@@ -84,12 +138,7 @@ pub fn judge_instances(policy: &Policy, snap: &Snapshot, now: Time) -> Vec<Insta
         .iter()
         .filter(|s| Some(s.key.probe.as_str()) == probe && fresh(&s.key.location))
         .collect();
-    let judged_peers = snap
-        .inventory
-        .iter()
-        .filter(|i| i.status == InstanceStatus::Active)
-        .count()
-        .max(1);
+    let slow = slow_verdicts(policy, &series, snap);
 
     snap.inventory
         .iter()
@@ -141,29 +190,18 @@ pub fn judge_instances(policy: &Policy, snap: &Snapshot, now: Time) -> Vec<Insta
                     return h;
                 }
             }
-            // Slow: compare with peers from each location that has data for both sides.
-            let alpha = SLOW_ALPHA / judged_peers as f64;
-            let mut slow_at = Vec::new();
-            let mut judged = 0;
-            for s in &mine {
-                let mut own: Vec<f64> = s.recent.iter().filter(|x| x.ok).map(|x| x.latency).collect();
-                let mut peers: Vec<f64> = series
-                    .iter()
-                    .filter(|p| {
-                        p.instance != inst.id
-                            && p.key.location == s.key.location
-                            && p.key.family == s.key.family
-                    })
-                    .flat_map(|p| p.recent.iter().filter(|x| x.ok).map(|x| x.latency))
-                    .collect();
-                let Some(pvalue) = stats::mann_whitney_greater(&own, &peers) else {
-                    continue;
-                };
-                judged += 1;
-                if pvalue < alpha && median(&mut own) > SLOW_RATIO * median(&mut peers) {
-                    slow_at.push(s.key.location.clone());
-                }
-            }
+            // Slow: significantly slower than its peers from every location that has data.
+            let slow_at: Vec<String> = mine
+                .iter()
+                .filter(|s| {
+                    slow.get(&(s.key.location.as_str(), s.key.family, inst.id.as_str())) == Some(&true)
+                })
+                .map(|s| s.key.location.clone())
+                .collect();
+            let judged = mine
+                .iter()
+                .filter(|s| slow.contains_key(&(s.key.location.as_str(), s.key.family, inst.id.as_str())))
+                .count();
             if judged > 0 && slow_at.len() == judged && slow_at.len() as u32 >= rule.locations {
                 h.health = Health::Slow;
                 h.detail = format!(

@@ -753,7 +753,13 @@ fn default_rung_timeout() -> Duration {
     Duration::from_secs(180.0)
 }
 fn default_ladder() -> Vec<Rung> {
-    vec![Rung::Drain, Rung::RebootSoft, Rung::RebootHard, Rung::Rebuild, Rung::Replace]
+    vec![
+        Rung::Drain,
+        Rung::RebootSoft,
+        Rung::RebootHard,
+        Rung::Rebuild,
+        Rung::Replace,
+    ]
 }
 
 /// k consecutive failures seen from at least q locations.
@@ -768,7 +774,10 @@ pub struct UnhealthyAfter {
 
 impl Default for UnhealthyAfter {
     fn default() -> Self {
-        Self { failures: 3, locations: 1 }
+        Self {
+            failures: 3,
+            locations: 1,
+        }
     }
 }
 

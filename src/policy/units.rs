@@ -192,7 +192,9 @@ impl FromStr for ByteSize {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let exact = SIZE_UNITS.iter().find(|(_, m)| self.0 >= *m && self.0.is_multiple_of(*m));
+        let exact = SIZE_UNITS
+            .iter()
+            .find(|(_, m)| self.0 >= *m && self.0.is_multiple_of(*m));
         match exact {
             Some((unit, m)) => write!(f, "{}{unit}", self.0 / m),
             None => write!(f, "{}B", self.0),

@@ -1,0 +1,587 @@
+//! The rehearsal report: what users experienced (from the world's ground truth, never from the
+//! controller's own view), what sloop did and refused, how fast it found and fixed each fault,
+//! and what it cost. Also checks a scenario's expected ranges. Pure.
+//!
+//! The JSON form is a stable document (`format: 1`); fields are only ever added.
+
+use super::{
+    faults::InjectedFault,
+    scenario::{Expect, Scenario},
+    truth::{MinuteTruth, Truth},
+};
+use crate::{
+    decision::{ActionKind, Decision, Diagnosis, RefusalReason},
+    policy::{Indicator, Policy, Severity},
+    snapshot::{IpFamily, Snapshot, Time},
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One tick as the report needs it: the decision plus which instances were in rotation.
+#[derive(Debug, Clone)]
+pub struct TickRecord {
+    /// The decision.
+    pub decision: Decision,
+    /// Instances taking traffic at the time of the snapshot.
+    pub in_rotation: Vec<String>,
+    /// Locations that were stale.
+    pub stale_locations: Vec<String>,
+    /// Action outcomes that failed (action kind, error).
+    pub failed: Vec<(ActionKind, String)>,
+    /// Servers created by this tick's actions.
+    pub created: u32,
+}
+
+impl TickRecord {
+    /// Extracts what the report needs from a tick.
+    pub fn new(
+        snapshot: &Snapshot,
+        decision: Decision,
+        outcomes: &[crate::act::executor::Outcome],
+        policy: &Policy,
+    ) -> Self {
+        let in_rotation = snapshot
+            .inventory
+            .iter()
+            .filter(|i| crate::judge::diagnose::in_rotation(policy, i))
+            .map(|i| i.id.clone())
+            .collect();
+        let stale_locations = snapshot
+            .locations
+            .iter()
+            .filter(|l| !l.fresh)
+            .map(|l| l.name.clone())
+            .collect();
+        let failed = outcomes
+            .iter()
+            .filter_map(|o| {
+                let kind = decision.actions.iter().find(|a| a.id == o.id)?.action.kind();
+                o.result.clone().err().map(|e| (kind, e))
+            })
+            .collect();
+        let created = outcomes.iter().map(|o| o.created.len() as u32).sum();
+        Self {
+            decision,
+            in_rotation,
+            stale_locations,
+            failed,
+            created,
+        }
+    }
+}
+
+/// The report of one rehearsal.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    /// JSON format version.
+    pub format: u32,
+    /// Scenario name.
+    pub scenario: String,
+    /// Policy name.
+    pub policy: String,
+    /// Which decider ran (`sloop`).
+    pub decider: String,
+    /// Random seed.
+    pub seed: u64,
+    /// Simulated seconds.
+    pub duration_s: f64,
+    /// Per objective, from ground truth.
+    pub objectives: Vec<ObjectiveReport>,
+    /// Minutes in which any objective was violated.
+    pub slo_violation_minutes: u32,
+    /// Per injected fault.
+    pub faults: Vec<FaultReport>,
+    /// Actions taken, by kind.
+    pub actions: BTreeMap<String, u32>,
+    /// Healing actions taken (drain, reboots, rebuild, replace, migrate).
+    pub healing_actions: u32,
+    /// Healing actions on instances no fault had touched.
+    pub false_healing_actions: u32,
+    /// Actions whose API calls failed, by kind.
+    pub failed_actions: BTreeMap<String, u32>,
+    /// Refusals by reason (counted once per tick and action kind).
+    pub refusals: BTreeMap<String, u32>,
+    /// Alert episodes (an alert that stays up counts once).
+    pub alerts: Vec<AlertReport>,
+    /// Ticks on which each diagnosis was made.
+    pub diagnoses: BTreeMap<String, u32>,
+    /// Servers created plus servers deleted.
+    pub vm_churn: u32,
+    /// Server-hours used.
+    pub vm_hours: f64,
+    /// Most servers at once.
+    pub peak_instances: u32,
+    /// Decision ticks.
+    pub ticks: u32,
+    /// Expected ranges from the scenario and whether they held.
+    pub expectations: Vec<ExpectationResult>,
+}
+
+/// One objective over the run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ObjectiveReport {
+    /// Name.
+    pub name: String,
+    /// `latency` or `availability`.
+    pub kind: String,
+    /// Share of minutes it held.
+    pub compliance: f64,
+    /// Minutes it was violated.
+    pub violation_minutes: u32,
+    /// Share of the period's error budget spent during the run (availability only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub budget_spent: Option<f64>,
+}
+
+/// One injected fault.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultReport {
+    /// Kind.
+    pub kind: String,
+    /// Seconds after the scenario start.
+    pub at_s: f64,
+    /// What it hit.
+    pub target: String,
+    /// Seconds from its start to the first diagnosis that names it.
+    pub detected_after_s: Option<f64>,
+    /// Seconds from its start until it stopped hurting users (taken out of rotation, repaired,
+    /// moved), `None` if never.
+    pub mitigated_after_s: Option<f64>,
+    /// How it was mitigated.
+    pub mitigation: Option<String>,
+}
+
+/// One alert episode.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertReport {
+    /// Alert name.
+    pub name: String,
+    /// Page or ticket.
+    pub severity: Severity,
+    /// Seconds after the start when it was first raised.
+    pub at_s: f64,
+    /// How long it stayed up, seconds.
+    pub lasted_s: f64,
+    /// Its first summary.
+    pub summary: String,
+}
+
+/// An expected range and what happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExpectationResult {
+    /// Metric name, as in the scenario's `expect`.
+    pub name: String,
+    /// What was expected.
+    pub expected: String,
+    /// What happened.
+    pub actual: String,
+    /// Whether it held.
+    pub ok: bool,
+}
+
+/// Whether an objective held in one minute of ground truth, applying its quorum per family.
+pub fn minute_complies(policy: &Policy, name: &str, m: &MinuteTruth) -> Option<bool> {
+    let objective = policy.spec.objectives.iter().find(|o| o.name == name)?;
+    let (probe, quorum) = match objective.indicator()? {
+        Indicator::Latency(l) => (&l.probe, l.quorum),
+        Indicator::Availability(a) => (&a.probe, a.quorum),
+    };
+    let probe = policy.spec.probes.iter().find(|p| &p.name == probe)?;
+    if m.offered <= 0.0 {
+        return Some(true);
+    }
+    for family in IpFamily::expand(probe.family) {
+        let bad = probe
+            .locations
+            .iter()
+            .filter_map(|loc| m.paths.iter().find(|p| &p.location == loc && p.family == *family))
+            .filter(|path| match objective.indicator() {
+                Some(Indicator::Latency(l)) => {
+                    // Failed requests are slower than any threshold: the p-th percentile of all
+                    // requests is the p/(1−err)-th of the served ones.
+                    let q = l.percentile / 100.0;
+                    let err = path.error_ratio;
+                    if err >= 1.0 - q {
+                        return true;
+                    }
+                    let served_q = (q / (1.0 - err)).min(0.999_999);
+                    m.server_quantile(served_q * 100.0)
+                        .is_none_or(|x| x + path.network > l.threshold.secs())
+                }
+                Some(Indicator::Availability(a)) => path.error_ratio > 1.0 - a.target.fraction(),
+                None => false,
+            })
+            .count() as u32;
+        if bad >= quorum {
+            return Some(false);
+        }
+    }
+    Some(true)
+}
+
+/// Builds the report.
+pub fn build(
+    policy: &Policy,
+    scenario: &Scenario,
+    seed: u64,
+    truth: &Truth,
+    faults: &[InjectedFault],
+    ticks: &[TickRecord],
+    start: Time,
+) -> Report {
+    let minutes = &truth.minutes;
+    let mut any_violation = vec![false; minutes.len()];
+    let objectives = policy
+        .spec
+        .objectives
+        .iter()
+        .map(|o| {
+            let mut violated = 0;
+            for (i, m) in minutes.iter().enumerate() {
+                if minute_complies(policy, &o.name, m) == Some(false) {
+                    violated += 1;
+                    any_violation[i] = true;
+                }
+            }
+            let budget_spent = o.availability.as_ref().map(|a| budget_spent(policy, a, truth));
+            ObjectiveReport {
+                name: o.name.clone(),
+                kind: if o.latency.is_some() {
+                    "latency"
+                } else {
+                    "availability"
+                }
+                .into(),
+                compliance: if minutes.is_empty() {
+                    1.0
+                } else {
+                    1.0 - violated as f64 / minutes.len() as f64
+                },
+                violation_minutes: violated,
+                budget_spent,
+            }
+        })
+        .collect();
+
+    let mut actions: BTreeMap<String, u32> = BTreeMap::new();
+    let mut refusals: BTreeMap<String, u32> = BTreeMap::new();
+    let mut diagnoses: BTreeMap<String, u32> = BTreeMap::new();
+    let mut failed_actions: BTreeMap<String, u32> = BTreeMap::new();
+    let mut healing = 0;
+    let mut false_healing = 0;
+    let mut churn = 0;
+    for t in ticks {
+        for a in &t.decision.actions {
+            *actions.entry(a.action.kind().label().into()).or_default() += 1;
+            if a.action.kind().is_healing() {
+                healing += 1;
+                let target = a.action.instance().cloned().unwrap_or_default();
+                let touched = faults.iter().any(|f| {
+                    f.start <= t.decision.now + 1.0
+                        && (f.instance.as_deref() == Some(target.as_str()) || f.instances.contains(&target))
+                });
+                if !touched {
+                    false_healing += 1;
+                }
+            }
+            churn += match &a.action {
+                crate::decision::Action::ScaleIn { instances } => instances.len() as u32,
+                crate::decision::Action::Replace { .. } => 1,
+                _ => 0,
+            };
+        }
+        churn += t.created;
+        let mut seen: Vec<(RefusalReason, ActionKind)> = Vec::new();
+        for r in &t.decision.refusals {
+            let key = (r.reason, r.action.kind());
+            if !seen.contains(&key) {
+                seen.push(key);
+                *refusals.entry(r.reason.label().into()).or_default() += 1;
+            }
+        }
+        let mut labels: Vec<&str> = t.decision.diagnoses.iter().map(Diagnosis::label).collect();
+        labels.dedup();
+        for l in labels {
+            *diagnoses.entry(l.into()).or_default() += 1;
+        }
+        for (kind, _) in &t.failed {
+            *failed_actions.entry(kind.label().into()).or_default() += 1;
+        }
+    }
+
+    let mut report = Report {
+        format: 1,
+        scenario: scenario.name.clone(),
+        policy: policy.metadata.name.clone(),
+        decider: "sloop".into(),
+        seed,
+        duration_s: scenario.end_unix() - scenario.start_unix(),
+        objectives,
+        slo_violation_minutes: any_violation.iter().filter(|v| **v).count() as u32,
+        faults: faults.iter().map(|f| fault_report(f, ticks, start)).collect(),
+        actions,
+        healing_actions: healing,
+        false_healing_actions: false_healing,
+        failed_actions,
+        refusals,
+        alerts: alert_episodes(ticks, start),
+        diagnoses,
+        vm_churn: churn,
+        vm_hours: minutes.iter().map(|m| m.vm_seconds).sum::<f64>() / 3600.0,
+        peak_instances: minutes.iter().map(|m| m.instances).max().unwrap_or(0),
+        ticks: ticks.len() as u32,
+        expectations: Vec::new(),
+    };
+    report.expectations = check_expectations(&scenario.expect, &report);
+    report
+}
+
+fn budget_spent(policy: &Policy, a: &crate::policy::AvailabilityObjective, truth: &Truth) -> f64 {
+    let Some(probe) = policy.spec.probes.iter().find(|p| p.name == a.probe) else {
+        return 0.0;
+    };
+    let run = truth.minutes.len() as f64 * 60.0;
+    let mut worst: f64 = 0.0;
+    for family in IpFamily::expand(probe.family) {
+        let mut ratios: Vec<f64> = probe
+            .locations
+            .iter()
+            .map(|loc| {
+                let (mut bad, mut total) = (0.0, 0.0);
+                for m in &truth.minutes {
+                    if let Some(p) = m.paths.iter().find(|p| &p.location == loc && p.family == *family) {
+                        bad += p.error_ratio * m.offered;
+                        total += m.offered;
+                    }
+                }
+                if total > 0.0 { bad / total } else { 0.0 }
+            })
+            .collect();
+        ratios.sort_by(|x, y| y.total_cmp(x));
+        if let Some(r) = ratios.get(a.quorum.max(1) as usize - 1) {
+            worst = worst.max(*r);
+        }
+    }
+    worst / (1.0 - a.target.fraction()) * run / a.period.secs().max(1.0)
+}
+
+fn fault_report(f: &InjectedFault, ticks: &[TickRecord], start: Time) -> FaultReport {
+    let names = |d: &Diagnosis| match d {
+        Diagnosis::InstanceFault { instance, .. } => {
+            f.instance.as_deref() == Some(instance.as_str()) || f.instances.contains(instance)
+        }
+        Diagnosis::HostFault { host, instances, .. } => {
+            f.host.as_deref() == Some(host.as_str()) || instances.iter().any(|i| f.instances.contains(i))
+        }
+        Diagnosis::NetworkPath { locations, .. } => {
+            f.location.as_ref().is_some_and(|l| locations.contains(l))
+        }
+        _ => false,
+    };
+    let after: Vec<&TickRecord> = ticks.iter().filter(|t| t.decision.now >= f.start).collect();
+    let detected = match f.kind {
+        "agent-silent" => after
+            .iter()
+            .find(|t| f.location.as_ref().is_some_and(|l| t.stale_locations.contains(l))),
+        "api-brownout" | "quota-exhausted" => after.iter().find(|t| !t.failed.is_empty()),
+        "telemetry-blackout" => after.iter().find(|t| {
+            t.decision
+                .refusals
+                .iter()
+                .any(|r| r.reason == RefusalReason::FreezeDataMissing)
+                || t.decision.alerts.iter().any(|a| a.name == "freeze")
+        }),
+        _ => after.iter().find(|t| t.decision.diagnoses.iter().any(names)),
+    }
+    .map(|t| t.decision.now - f.start);
+    let out_of_rotation = f.instance.as_ref().and_then(|id| {
+        after
+            .iter()
+            .find(|t| !t.in_rotation.contains(id))
+            .map(|t| (t.decision.now - f.start, "out of rotation"))
+    });
+    let resolved = f
+        .resolved_at
+        .map(|r| (r - f.start, f.resolved_by.as_deref().unwrap_or("resolved")));
+    let (mitigated_after_s, mitigation) = match (out_of_rotation, resolved) {
+        (Some(a), Some(b)) if b.0 < a.0 => (Some(b.0), Some(b.1.to_owned())),
+        (Some(a), _) => (Some(a.0), Some(a.1.to_owned())),
+        (None, Some(b)) => (Some(b.0), Some(b.1.to_owned())),
+        (None, None) => (None, None),
+    };
+    let target = [f.instance.clone(), f.host.clone(), f.location.clone()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    FaultReport {
+        kind: f.kind.into(),
+        at_s: f.start - start,
+        target: if target.is_empty() { "-".into() } else { target },
+        detected_after_s: detected,
+        mitigated_after_s,
+        mitigation,
+    }
+}
+
+fn alert_episodes(ticks: &[TickRecord], start: Time) -> Vec<AlertReport> {
+    let mut open: BTreeMap<String, (usize, f64)> = BTreeMap::new();
+    let mut out: Vec<AlertReport> = Vec::new();
+    for t in ticks {
+        let now_names: Vec<&str> = t.decision.alerts.iter().map(|a| a.name.as_str()).collect();
+        for a in &t.decision.alerts {
+            match open.get(&a.name) {
+                Some(&(i, _)) => out[i].lasted_s = t.decision.now - start - out[i].at_s,
+                None => {
+                    out.push(AlertReport {
+                        name: a.name.clone(),
+                        severity: a.severity,
+                        at_s: t.decision.now - start,
+                        lasted_s: 0.0,
+                        summary: a.summary.clone(),
+                    });
+                    open.insert(a.name.clone(), (out.len() - 1, t.decision.now));
+                }
+            }
+        }
+        open.retain(|name, _| now_names.contains(&name.as_str()));
+    }
+    out
+}
+
+fn range(name: &str, r: Option<[f64; 2]>, actual: f64, out: &mut Vec<ExpectationResult>) {
+    if let Some([lo, hi]) = r {
+        out.push(ExpectationResult {
+            name: name.into(),
+            expected: format!("[{lo}, {hi}]"),
+            actual: format!("{actual:.4}")
+                .trim_end_matches('0')
+                .trim_end_matches('.')
+                .to_string(),
+            ok: actual >= lo - 1e-9 && actual <= hi + 1e-9,
+        });
+    }
+}
+
+/// Checks the scenario's expected ranges against a report.
+pub fn check_expectations(e: &Expect, r: &Report) -> Vec<ExpectationResult> {
+    let mut out = Vec::new();
+    let count = |kinds: &[&str]| {
+        kinds
+            .iter()
+            .map(|k| r.actions.get(*k).copied().unwrap_or(0))
+            .sum::<u32>() as f64
+    };
+    let compliance = |kind: &str| {
+        r.objectives
+            .iter()
+            .filter(|o| o.kind == kind)
+            .map(|o| o.compliance)
+            .fold(1.0, f64::min)
+    };
+    range(
+        "healingActions",
+        e.healing_actions,
+        r.healing_actions as f64,
+        &mut out,
+    );
+    range("vmChurn", e.vm_churn, r.vm_churn as f64, &mut out);
+    range("scaleOuts", e.scale_outs, count(&["scale-out"]), &mut out);
+    range("scaleIns", e.scale_ins, count(&["scale-in"]), &mut out);
+    range("drains", e.drains, count(&["drain"]), &mut out);
+    range(
+        "reboots",
+        e.reboots,
+        count(&["reboot-soft", "reboot-hard"]),
+        &mut out,
+    );
+    range(
+        "replacements",
+        e.replacements,
+        count(&["rebuild", "replace"]),
+        &mut out,
+    );
+    range("migrations", e.migrations, count(&["migrate"]), &mut out);
+    range("alerts", e.alerts, r.alerts.len() as f64, &mut out);
+    range(
+        "latencyCompliance",
+        e.latency_compliance,
+        compliance("latency"),
+        &mut out,
+    );
+    range(
+        "availabilityCompliance",
+        e.availability_compliance,
+        compliance("availability"),
+        &mut out,
+    );
+    range(
+        "sloViolationMinutes",
+        e.slo_violation_minutes,
+        r.slo_violation_minutes as f64,
+        &mut out,
+    );
+    range(
+        "peakInstances",
+        e.peak_instances,
+        r.peak_instances as f64,
+        &mut out,
+    );
+    range("vmHours", e.vm_hours, r.vm_hours, &mut out);
+    for (name, limit, pick) in [
+        (
+            "detectWithin",
+            e.detect_within,
+            (|f: &FaultReport| f.detected_after_s) as fn(&FaultReport) -> Option<f64>,
+        ),
+        ("mitigateWithin", e.mitigate_within, |f: &FaultReport| {
+            f.mitigated_after_s
+        }),
+    ] {
+        if let Some(limit) = limit {
+            let worst = r
+                .faults
+                .iter()
+                .map(|f| pick(f).unwrap_or(f64::INFINITY))
+                .fold(0.0, f64::max);
+            out.push(ExpectationResult {
+                name: name.into(),
+                expected: format!("≤ {limit}"),
+                actual: if worst.is_finite() {
+                    format!("{worst:.0}s")
+                } else {
+                    "never".into()
+                },
+                ok: worst <= limit.secs(),
+            });
+        }
+    }
+    for d in &e.diagnoses {
+        let n = r.diagnoses.get(d).copied().unwrap_or(0);
+        out.push(ExpectationResult {
+            name: format!("diagnosis {d}"),
+            expected: "seen".into(),
+            actual: format!("{n} ticks"),
+            ok: n > 0,
+        });
+    }
+    for d in &e.never_diagnoses {
+        let n = r.diagnoses.get(d).copied().unwrap_or(0);
+        out.push(ExpectationResult {
+            name: format!("no diagnosis {d}"),
+            expected: "never".into(),
+            actual: format!("{n} ticks"),
+            ok: n == 0,
+        });
+    }
+    for reason in &e.refusals {
+        let n = r.refusals.get(reason).copied().unwrap_or(0);
+        out.push(ExpectationResult {
+            name: format!("refusal {reason}"),
+            expected: "seen".into(),
+            actual: format!("{n} ticks"),
+            ok: n > 0,
+        });
+    }
+    out
+}

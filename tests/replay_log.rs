@@ -1,0 +1,64 @@
+//! A recorded decision log replays byte for byte, and a tampered one is caught.
+
+use sloop::{policy, replay, sim};
+use std::{
+    io::{BufReader, Cursor},
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+#[derive(Clone, Default)]
+struct Shared(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn record() -> Vec<u8> {
+    let policy = policy::load_file(Path::new("policies/election-web.yaml"))
+        .unwrap()
+        .policy;
+    let scenario = sim::load_scenario(Path::new("policies/scenarios/instance-crash.yaml")).unwrap();
+    let buf = Shared::default();
+    let log = replay::LogWriter::new(Box::new(buf.clone()), &policy).unwrap();
+    sim::rehearse::rehearse(&policy, &scenario, 3, Some(log), &mut |_| {});
+    let bytes = buf.0.lock().unwrap().clone();
+    bytes
+}
+
+#[test]
+fn a_recorded_rehearsal_replays_identically() {
+    let log = record();
+    let report = replay::replay(BufReader::new(Cursor::new(&log))).unwrap();
+    assert!(report.ticks > 100, "only {} ticks", report.ticks);
+    assert!(report.identical(), "{report:?}");
+}
+
+#[test]
+fn a_changed_decision_is_reported() {
+    let log = String::from_utf8(record()).unwrap();
+    // Flip one recorded action in a decision (not in the snapshot) into another.
+    let mut lines: Vec<String> = log.lines().map(str::to_owned).collect();
+    let target = lines
+        .iter()
+        .position(|l| {
+            l.find("\"decision\":")
+                .is_some_and(|d| l[d..].contains("\"kind\":\"drain\""))
+        })
+        .expect("the crash scenario should have drained something");
+    let d = lines[target].find("\"decision\":").unwrap();
+    let (head, tail) = lines[target].split_at(d);
+    lines[target] = format!(
+        "{head}{}",
+        tail.replacen("\"kind\":\"drain\"", "\"kind\":\"rebuild\"", 1)
+    );
+    let tampered = lines.join("\n");
+    let report = replay::replay(BufReader::new(Cursor::new(tampered.as_bytes()))).unwrap();
+    assert_eq!(report.decision_mismatches.len(), 1, "{report:?}");
+}
