@@ -502,7 +502,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "slow_instance_at_min_healthy_is_not_taken_out",
             why: "never below minHealthy serving instances, whatever the diagnosis",
-            fixture: Fixture::healthy(3).instance_slow("vm-1", 4.0),
+            fixture: Fixture::healthy(3).instance_slow("vm-1", 12.0),
             history: fresh,
             policy: same,
             expect: |d| {

@@ -28,8 +28,7 @@ fn record() -> Vec<u8> {
     let buf = Shared::default();
     let log = replay::LogWriter::new(Box::new(buf.clone()), &policy).unwrap();
     sim::rehearse::rehearse(&policy, &scenario, 3, Some(log), &mut |_| {});
-    let bytes = buf.0.lock().unwrap().clone();
-    bytes
+    buf.0.lock().unwrap().clone()
 }
 
 #[test]

@@ -128,6 +128,11 @@ pub fn replay(path: &Path) -> ExitCode {
                 r.decision_mismatches.len(),
                 r.history_mismatches.len()
             );
+            if let Some((line, recorded, now)) = &r.first_difference {
+                println!(
+                    "first difference at line {line}:\n  recorded:   …{recorded}…\n  recomputed: …{now}…"
+                );
+            }
             for line in r.decision_mismatches.iter().take(10) {
                 println!("  decision differs at line {line}");
             }
