@@ -172,7 +172,7 @@ impl LogWriter {
         // The decision is written last and exactly as serialised, so replay compares bytes.
         let text = serde_json::to_string(&line)?;
         self.out.write_all(&text.as_bytes()[..text.len() - 1])?;
-        write!(self.out, ",\"decision\":{}}}\n", serde_json::to_string(decision)?)?;
+        writeln!(self.out, ",\"decision\":{}}}", serde_json::to_string(decision)?)?;
         self.ticks += 1;
         self.out.flush()
     }
