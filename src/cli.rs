@@ -1,6 +1,7 @@
 //! The command line: `check`, `schema`, `explain`, `import`, and the simulator commands.
 //! Exit codes: 0 success, 1 the input is invalid (or a check failed), 2 usage errors.
 
+mod bench;
 mod check;
 mod rehearse;
 
@@ -50,6 +51,12 @@ enum Command {
         /// A decision log written by `rehearse --decision-log` (or `run`).
         log: PathBuf,
     },
+    /// Measure the engine and print the figures (rehearsal speed, decision pass cost).
+    Bench {
+        /// Repetitions of the rehearsal benchmark.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// Convert documents from other formats into sloop policy fragments.
     Import {
         #[command(subcommand)]
@@ -78,6 +85,7 @@ pub fn main() -> ExitCode {
         Command::Explain { policy } => check::explain(&policy),
         Command::Rehearse(args) => rehearse::run(&args),
         Command::Replay { log } => rehearse::replay(&log),
+        Command::Bench { rounds } => bench::run(rounds),
         Command::Import {
             what: Import::Openslo { file },
         } => check::import_openslo(&file),

@@ -19,6 +19,9 @@ const SERVICE_RATE_ALPHA: f64 = 0.2;
 pub fn decide(policy: &Policy, snap: &Snapshot, history: &History, now: Time) -> (Decision, History) {
     let mut history = history.clone();
     track_hot_hosts(policy, snap, &mut history, now);
+    if let Some(load) = snap.offered_load {
+        history.loads.push_back((now, load));
+    }
     let judgement = judge::judge(policy, snap, &history, now);
     if let Some(observed) = judgement.capacity.observed_service_rate {
         history.service_rate = Some(match history.service_rate {

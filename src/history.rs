@@ -32,7 +32,14 @@ pub struct History {
     pub service_rate: Option<f64>,
     /// Migrations started per instance, to avoid bouncing an instance between hosts.
     pub migrated_at: BTreeMap<InstanceId, Time>,
+    /// Offered load seen at each tick over the last [`LOAD_MEMORY`] seconds, to match lagging
+    /// utilisation readings with the load of their own period.
+    #[serde(default)]
+    pub loads: VecDeque<(Time, f64)>,
 }
+
+/// How long offered-load observations are remembered.
+pub const LOAD_MEMORY: f64 = 900.0;
 
 /// Where an instance is on the escalation ladder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +81,9 @@ impl History {
             self.recommendations.pop_front();
         }
         self.ladders.retain(|id, _| live.contains(id));
+        while self.loads.front().is_some_and(|(t, _)| now - t > LOAD_MEMORY) {
+            self.loads.pop_front();
+        }
         self.migrated_at
             .retain(|id, t| live.contains(id) && now - *t < 3600.0);
     }

@@ -59,15 +59,24 @@ impl Reconciler {
         &self.history
     }
 
-    /// How often the loop should tick: the shortest probe interval, so no evidence waits long.
+    /// How often the loop ticks: the cadence of the service-level evidence (the shortest interval
+    /// of the probes that are not per-instance), between 1 s and 60 s. Per-instance failures
+    /// do not wait for it: the probe engine wakes the loop as soon as an instance reaches the
+    /// policy's failure streak.
     pub fn interval(&self) -> f64 {
-        self.policy
-            .spec
-            .probes
+        let probes = &self.policy.spec.probes;
+        let service = probes
             .iter()
-            .map(|p| p.interval.secs())
-            .fold(f64::INFINITY, f64::min)
-            .clamp(1.0, 60.0)
+            .filter(|p| !p.per_instance)
+            .map(|p| p.interval.secs());
+        let all = probes.iter().map(|p| p.interval.secs());
+        let shortest = service.fold(f64::INFINITY, f64::min);
+        let shortest = if shortest.is_finite() {
+            shortest
+        } else {
+            all.fold(f64::INFINITY, f64::min)
+        };
+        shortest.clamp(1.0, 60.0)
     }
 
     /// One pass: observe, decide, act.

@@ -355,12 +355,17 @@ impl<'s> Walker<'s> {
 }
 
 fn first_sentence(text: &str) -> &str {
-    let t = text.split("\n\n").next().unwrap_or(text);
-    t.split_inclusive(". ")
-        .next()
-        .unwrap_or(t)
-        .trim_end_matches(' ')
-        .trim_end_matches('.')
+    let t = text.split("\n\n").next().unwrap_or(text).trim();
+    // Cut at the first full stop that ends a sentence, not at "e.g." or "i.e.".
+    let mut end = t.len();
+    for (i, _) in t.match_indices(". ") {
+        let before = &t[..i];
+        if !(before.ends_with("e.g") || before.ends_with("i.e") || before.ends_with("etc")) {
+            end = i;
+            break;
+        }
+    }
+    t[..end].trim_end_matches('.')
 }
 
 fn expected(t: &str) -> &'static str {

@@ -32,8 +32,10 @@ pub struct Capacity {
     pub total: u32,
     /// Offered load (requests/s), measured or estimated.
     pub load: Option<f64>,
-    /// Mean CPU utilisation of serving instances (0..1), when telemetry has it.
+    /// Mean CPU utilisation of serving instances (0..1), when telemetry has it (it lags).
     pub utilization: Option<f64>,
+    /// Utilisation implied by the current load and the learned service rate (does not lag).
+    pub load_utilization: Option<f64>,
     /// This tick's observation of one instance's service rate, for the history to smooth.
     pub observed_service_rate: Option<f64>,
     /// Instances the load needs by the utilisation target and the latency model.
@@ -52,6 +54,43 @@ pub fn in_rotation(policy: &Policy, inst: &Instance) -> bool {
             (Some(_), Some(m)) => m.weight > 0 && m.admin_up,
             (Some(_), None) => false,
         }
+}
+
+/// Granularity of the `cpu` metric the policy reads (60 s when unspecified).
+fn cpu_granularity(policy: &Policy) -> f64 {
+    policy
+        .spec
+        .telemetry
+        .as_ref()
+        .and_then(|t| t.metrics.iter().find(|m| m.name == "cpu"))
+        .map_or(60.0, |m| m.granularity.secs())
+}
+
+/// The mean load over `[from, to]` from the loads the history remembers, if it was steady
+/// (within ±10 %) and seen at least twice.
+fn stable_load(history: &History, from: f64, to: f64) -> Option<f64> {
+    let seen: Vec<f64> = history
+        .loads
+        .iter()
+        .filter(|(t, _)| *t >= from && *t <= to)
+        .map(|(_, l)| *l)
+        .collect();
+    if seen.len() < 2 {
+        return None;
+    }
+    let mean = seen.iter().sum::<f64>() / seen.len() as f64;
+    seen.iter().all(|l| (l / mean - 1.0).abs() <= 0.1).then_some(mean)
+}
+
+/// No capacity is on its way or under repair, so the serving set is the one the load was on.
+fn cap_stable(snap: &Snapshot, history: &History) -> bool {
+    history.ladders.is_empty()
+        && !snap.inventory.iter().any(|i| {
+            matches!(
+                i.status,
+                InstanceStatus::Building | InstanceStatus::Rebooting | InstanceStatus::Migrating
+            )
+        })
 }
 
 /// The largest group the guards allow (size, instances, vCPUs, RAM).
@@ -93,36 +132,28 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
         .count();
     let distrust =
         judged > 0 && bad as f64 > policy.spec.limits.freeze_when_unhealthy_above.fraction() * judged as f64;
-    let healthy = |id: &str| {
-        distrust
-            || health
-                .iter()
-                .find(|h| h.id == id)
-                .is_none_or(|h| matches!(h.health, Health::Healthy | Health::Unknown | Health::Slow))
-    };
+    // `health` is in inventory order (see `health::judge_instances`), so they zip.
+    let health_of = |k: usize| health.get(k).map_or(Health::Unknown, |h| h.health);
+    let healthy =
+        |k: usize| distrust || matches!(health_of(k), Health::Healthy | Health::Unknown | Health::Slow);
     // Booting instances are `Starting`, not unhealthy: they are capacity on its way.
-    let judged_bad = |id: &str| {
-        health
-            .iter()
-            .any(|h| h.id == id && matches!(h.health, Health::Unhealthy | Health::Slow))
-    };
-    let live: Vec<&Instance> = snap
+    let judged_bad = |k: usize| matches!(health_of(k), Health::Unhealthy | Health::Slow);
+    let live: Vec<(usize, &Instance)> = snap
         .inventory
         .iter()
-        .filter(|i| i.status != InstanceStatus::Deleting)
+        .enumerate()
+        .filter(|(_, i)| i.status != InstanceStatus::Deleting)
         .collect();
     let serving: Vec<&Instance> = live
         .iter()
-        .copied()
-        .filter(|i| in_rotation(policy, i) && healthy(&i.id))
+        .filter(|(k, i)| in_rotation(policy, i) && healthy(*k))
+        .map(|(_, i)| *i)
         .collect();
     let pending = live
         .iter()
-        .filter(|i| {
-            matches!(
-                i.status,
-                InstanceStatus::Building | InstanceStatus::Rebooting | InstanceStatus::Rebuilding
-            ) || (i.status == InstanceStatus::Active && !in_rotation(policy, i) && !judged_bad(&i.id))
+        .filter(|(k, i)| {
+            matches!(i.status, InstanceStatus::Building | InstanceStatus::Rebooting | InstanceStatus::Rebuilding)
+                || (i.status == InstanceStatus::Active && !in_rotation(policy, i) && !judged_bad(*k))
                 // Capacity under repair is on its way back: do not buy more for it.
                 || (history.ladders.contains_key(&i.id) && !in_rotation(policy, i))
         })
@@ -138,9 +169,17 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
     let telemetry_missing = wants_cpu && !serving.is_empty() && cpus.len() * 2 < serving.len();
 
     let mut load = snap.offered_load;
-    let observed_service_rate = match (load, utilization) {
-        (Some(l), Some(u)) if (0.05..=0.95).contains(&u) && !serving.is_empty() => {
-            Some(l / (serving.len() as f64 * u))
+    // Learn one instance's service rate from utilisation, but only against the load of the same
+    // period: a Ceilometer reading is the mean over its granularity and lags a surge by up to a
+    // minute, so dividing today's load by it would invent capacity that is not there.
+    let observed_service_rate = match utilization {
+        Some(u) if (0.05..=0.95).contains(&u) && !cpus.is_empty() && cap_stable(snap, history) => {
+            let reading_at = serving
+                .iter()
+                .filter_map(|i| snap.telemetry.instances.get(&i.id)?.get("cpu")?.at)
+                .fold(f64::NEG_INFINITY, f64::max);
+            let granularity = cpu_granularity(policy);
+            stable_load(history, reading_at - granularity, reading_at).map(|l| l / (cpus.len() as f64 * u))
         }
         _ => None,
     };
@@ -150,13 +189,18 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
     {
         load = Some(cpus.iter().sum::<f64>() * mu);
     }
+    // Utilisation as the load says it is now (telemetry lags; the balancer's count does not).
+    let load_utilization = match (load, service_rate) {
+        (Some(l), Some(mu)) if !serving.is_empty() && mu > 0.0 => Some(l / (serving.len() as f64 * mu)),
+        _ => utilization,
+    };
 
     let mut needed: Option<u32> = None;
     if let (Some(l), Some(mu), Some(target)) = (load, service_rate, policy.spec.scaling.target_utilization) {
         let target = target.fraction().max(0.01);
         // Within the tolerance band around the target (HPA's 10 %) the current size stands, so
         // small wobbles (or one instance out for repair) do not buy or sell capacity.
-        let within = utilization.is_some_and(|u| (u / target - 1.0).abs() <= UTILIZATION_TOLERANCE);
+        let within = load_utilization.is_some_and(|u| (u / target - 1.0).abs() <= UTILIZATION_TOLERANCE);
         needed = Some(if within {
             serving.len() as u32
         } else {
@@ -169,6 +213,7 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
         needed = Some(needed.map_or(n, |x| x.max(n)));
     }
     Capacity {
+        load_utilization,
         serving: serving.len() as u32,
         pending,
         total: live.len() as u32,
@@ -248,7 +293,10 @@ pub fn diagnose(
                 .iter()
                 .any(|v| &v.objective == name && v.state == SloState::Violated)
         });
-    let mut saturated = cap.utilization.is_some_and(|u| u >= SATURATED);
+    let mut saturated = cap
+        .load_utilization
+        .or(cap.utilization)
+        .is_some_and(|u| u >= SATURATED);
     if let Some(needed) = cap.needed {
         if needed > cap.allowed {
             saturated = true;

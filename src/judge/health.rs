@@ -11,7 +11,7 @@ use crate::{
     snapshot::{InstanceId, InstanceSeries, InstanceStatus, IpFamily, Snapshot, Time},
 };
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Health of one instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -68,17 +68,14 @@ fn median(v: &mut [f64]) -> f64 {
     if v.is_empty() {
         return f64::NAN;
     }
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+    let mid = v.len() / 2;
+    *v.select_nth_unstable_by(mid, f64::total_cmp).1
 }
 
-/// Per (location, family, instance): whether its latencies are significantly and materially
-/// higher than its peers' at that location, for every series that has enough data to judge.
-fn slow_verdicts<'a>(
-    policy: &Policy,
-    series: &[&'a InstanceSeries],
-    snap: &Snapshot,
-) -> BTreeMap<(&'a str, IpFamily, &'a str), bool> {
+/// For each series (by position): whether the instance's latencies there are significantly and
+/// materially higher than its peers' at the same location and family; `None` when there is not
+/// enough data to judge.
+fn slow_verdicts(policy: &Policy, series: &[&InstanceSeries], snap: &Snapshot) -> Vec<Option<bool>> {
     let material = policy
         .spec
         .objectives
@@ -87,12 +84,12 @@ fn slow_verdicts<'a>(
         .map(|l| l.threshold.secs() * SLOW_MATERIAL)
         .fold(f64::INFINITY, f64::min);
     let material = if material.is_finite() { material } else { 0.0 };
-    let mut groups: BTreeMap<(&str, IpFamily), Vec<&InstanceSeries>> = BTreeMap::new();
-    for s in series {
+    let mut groups: BTreeMap<(&str, IpFamily), Vec<usize>> = BTreeMap::new();
+    for (i, s) in series.iter().enumerate() {
         groups
             .entry((s.key.location.as_str(), s.key.family))
             .or_default()
-            .push(s);
+            .push(i);
     }
     let peers = snap
         .inventory
@@ -101,28 +98,57 @@ fn slow_verdicts<'a>(
         .count()
         .max(1);
     let alpha = SLOW_ALPHA / peers as f64;
-    let mut out = BTreeMap::new();
-    for ((location, family), members) in groups {
+    let mut out = vec![None; series.len()];
+    let mut all = Vec::new();
+    for members in groups.values() {
         let samples: Vec<Vec<f64>> = members
             .iter()
-            .map(|s| s.recent.iter().filter(|x| x.ok).map(|x| x.latency).collect())
+            .map(|&i| {
+                series[i]
+                    .recent
+                    .iter()
+                    .filter(|x| x.ok)
+                    .map(|x| x.latency)
+                    .collect()
+            })
             .collect();
-        let mut all: Vec<f64> = samples.iter().flatten().copied().collect();
+        all.clear();
+        all.extend(samples.iter().flatten().copied());
         // The pooled median stands in for "the peers' median": one instance moves it by little.
         let pooled_median = median(&mut all);
-        let pvalues = stats::mann_whitney_each_vs_rest(&samples);
-        for ((s, own), p) in members.iter().zip(samples).zip(pvalues) {
-            let Some(p) = p else { continue };
-            let mut own = own;
-            let own_median = median(&mut own);
-            let slow = p < alpha && own_median > SLOW_RATIO * pooled_median && own_median >= material;
-            out.insert((location, family, s.instance.as_str()), slow);
+        // Screen first: only an instance materially slower than the pool can be slow, and in a
+        // healthy group none is, so the rank test runs only for real suspects.
+        let suspects: Vec<(usize, f64)> = samples
+            .iter()
+            .enumerate()
+            .map(|(k, own)| {
+                let mut own = own.clone();
+                (k, median(&mut own))
+            })
+            .filter(|(_, m)| *m > SLOW_RATIO * pooled_median && *m >= material)
+            .collect();
+        for (k, own) in samples.iter().enumerate() {
+            let suspect = suspects.iter().any(|(s, _)| *s == k);
+            let judged = if suspect {
+                let rest: Vec<f64> = samples
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != k)
+                    .flat_map(|(_, o)| o.iter().copied())
+                    .collect();
+                stats::mann_whitney_greater(own, &rest).map(|p| p < alpha)
+            } else if own.len() >= 3 && all.len() - own.len() >= 3 {
+                Some(false)
+            } else {
+                None
+            };
+            out[members[k]] = judged;
         }
     }
     out
 }
 
-/// Judges every instance in the inventory.
+/// Judges every instance in the inventory; the result is in inventory order.
 pub fn judge_instances(policy: &Policy, snap: &Snapshot, now: Time) -> Vec<InstanceHealth> {
     let probe = healing_probe(policy);
     let rule = policy.spec.healing.unhealthy_after;
@@ -139,6 +165,10 @@ pub fn judge_instances(policy: &Policy, snap: &Snapshot, now: Time) -> Vec<Insta
         .filter(|s| Some(s.key.probe.as_str()) == probe && fresh(&s.key.location))
         .collect();
     let slow = slow_verdicts(policy, &series, snap);
+    let mut by_instance: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, s) in series.iter().enumerate() {
+        by_instance.entry(s.instance.as_str()).or_default().push(i);
+    }
 
     snap.inventory
         .iter()
@@ -167,10 +197,10 @@ pub fn judge_instances(policy: &Policy, snap: &Snapshot, now: Time) -> Vec<Insta
                 h.detail = "within the grace period after becoming active".into();
                 return h;
             }
-            let mine: Vec<&&InstanceSeries> = series.iter().filter(|s| s.instance == inst.id).collect();
-            if mine.is_empty() {
+            let Some(mine_idx) = by_instance.get(inst.id.as_str()) else {
                 return h;
-            }
+            };
+            let mine: Vec<&InstanceSeries> = mine_idx.iter().map(|&i| series[i]).collect();
             // Failing: k in a row from ≥ q locations, judged per family.
             for family in [IpFamily::V6, IpFamily::V4] {
                 let failing: Vec<String> = mine
@@ -191,17 +221,12 @@ pub fn judge_instances(policy: &Policy, snap: &Snapshot, now: Time) -> Vec<Insta
                 }
             }
             // Slow: significantly slower than its peers from every location that has data.
-            let slow_at: Vec<String> = mine
+            let slow_at: Vec<String> = mine_idx
                 .iter()
-                .filter(|s| {
-                    slow.get(&(s.key.location.as_str(), s.key.family, inst.id.as_str())) == Some(&true)
-                })
-                .map(|s| s.key.location.clone())
+                .filter(|&&i| slow[i] == Some(true))
+                .map(|&i| series[i].key.location.clone())
                 .collect();
-            let judged = mine
-                .iter()
-                .filter(|s| slow.contains_key(&(s.key.location.as_str(), s.key.family, inst.id.as_str())))
-                .count();
+            let judged = mine_idx.iter().filter(|&&i| slow[i].is_some()).count();
             if judged > 0 && slow_at.len() == judged && slow_at.len() as u32 >= rule.locations {
                 h.health = Health::Slow;
                 h.detail = format!(

@@ -146,6 +146,43 @@ pub fn exceeds_with_confidence(samples: &[f64], p: f64, threshold: f64, confiden
 /// `l == 0` means "no lower bound", `u == n + 1` means "no upper bound" (see
 /// [`percentile_with_bounds`] for the maths).
 fn order_statistic_ranks(n: u64, q: f64, confidence: f64) -> Option<(u64, u64)> {
+    // The ranks depend only on (n, q, confidence), and a controller asks the same few questions
+    // every tick: remember the answers (a pure memo; the result is identical either way).
+    thread_local! {
+        static RANKS: Memo<Option<(u64, u64)>> = Memo::default();
+    }
+    RANKS.with(|m| {
+        m.get_or((n, q.to_bits(), confidence.to_bits()), || {
+            order_statistic_ranks_uncached(n, q, confidence)
+        })
+    })
+}
+
+/// A bounded memo table keyed by three words, for pure functions that are costly to evaluate.
+struct Memo<V>(std::cell::RefCell<std::collections::HashMap<(u64, u64, u64), V>>);
+
+impl<V> Default for Memo<V> {
+    fn default() -> Self {
+        Self(std::cell::RefCell::new(std::collections::HashMap::new()))
+    }
+}
+
+impl<V: Copy> Memo<V> {
+    fn get_or(&self, key: (u64, u64, u64), compute: impl FnOnce() -> V) -> V {
+        if let Some(hit) = self.0.borrow().get(&key) {
+            return *hit;
+        }
+        let value = compute();
+        let mut table = self.0.borrow_mut();
+        if table.len() > 100_000 {
+            table.clear();
+        }
+        table.insert(key, value);
+        value
+    }
+}
+
+fn order_statistic_ranks_uncached(n: u64, q: f64, confidence: f64) -> Option<(u64, u64)> {
     let binomial = Binomial::new(q, n).ok()?;
     let half_alpha = (1.0 - confidence) / 2.0;
     // Largest l with F(l − 1) ≤ α/2 is the smallest k with F(k) > α/2.
@@ -203,6 +240,18 @@ fn order_statistics(xs: &mut [f64], wanted: &mut [usize]) -> Vec<(usize, f64)> {
 /// `((α/2)^{1/n}, 1)`. `total == 0`, `bad > total` or an invalid `confidence` give the
 /// uninformative `(0, 1)`.
 pub fn binomial_bounds(bad: u64, total: u64, confidence: f64) -> (f64, f64) {
+    // Same memo as for the ranks: the same (bad, total) pairs recur tick after tick.
+    thread_local! {
+        static BOUNDS: Memo<(f64, f64)> = Memo::default();
+    }
+    BOUNDS.with(|m| {
+        m.get_or((bad, total, confidence.to_bits()), || {
+            binomial_bounds_uncached(bad, total, confidence)
+        })
+    })
+}
+
+fn binomial_bounds_uncached(bad: u64, total: u64, confidence: f64) -> (f64, f64) {
     if total == 0 || bad > total || !(0.0..=1.0).contains(&confidence) {
         return (0.0, 1.0);
     }
@@ -369,71 +418,6 @@ pub fn mann_whitney_greater(candidate: &[f64], peers: &[f64]) -> Option<f64> {
     }
     let z = (u - f1 * f2 / 2.0 - 0.5) / variance.sqrt();
     Some(Normal::standard().sf(z).clamp(0.0, 1.0))
-}
-
-/// [`mann_whitney_greater`] of every group against all the other groups pooled, sharing one
-/// sort of the pooled samples: O(N log N) for the whole group instead of O(k · N log N), which is
-/// what makes comparing every instance with its peers affordable on every tick.
-///
-/// Uses the normal approximation (tie-corrected, continuity-corrected) when the rest has at
-/// least 20 samples, and the per-group function (exact where cheap) otherwise.
-pub fn mann_whitney_each_vs_rest(groups: &[Vec<f64>]) -> Vec<Option<f64>> {
-    let total: usize = groups
-        .iter()
-        .map(|g| g.iter().filter(|x| !x.is_nan()).count())
-        .sum();
-    let mut pooled: Vec<(f64, usize)> = groups
-        .iter()
-        .enumerate()
-        .flat_map(|(gi, g)| g.iter().filter(|x| !x.is_nan()).map(move |&x| (x, gi)))
-        .collect();
-    pooled.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
-    let mut rank_sums = vec![0.0_f64; groups.len()];
-    let mut tie_term = 0.0_f64;
-    let mut i = 0;
-    while i < pooled.len() {
-        let mut j = i + 1;
-        while j < pooled.len() && pooled[j].0 == pooled[i].0 {
-            j += 1;
-        }
-        let t = (j - i) as f64;
-        let mid_rank = (i + 1 + j) as f64 / 2.0;
-        for &(_, g) in &pooled[i..j] {
-            rank_sums[g] += mid_rank;
-        }
-        tie_term += t * t * t - t;
-        i = j;
-    }
-    let n = total as f64;
-    groups
-        .iter()
-        .enumerate()
-        .map(|(gi, g)| {
-            let n1 = g.iter().filter(|x| !x.is_nan()).count();
-            let n2 = total - n1;
-            if n1 < 3 || n2 < 3 {
-                return None;
-            }
-            if n2 < 20 {
-                let rest: Vec<f64> = groups
-                    .iter()
-                    .enumerate()
-                    .filter(|(k, _)| *k != gi)
-                    .flat_map(|(_, o)| o.iter().copied())
-                    .collect();
-                return mann_whitney_greater(g, &rest);
-            }
-            // The pooled ranks are the ranks in (group ∪ rest), exactly what U needs.
-            let (f1, f2) = (n1 as f64, n2 as f64);
-            let u = rank_sums[gi] - f1 * (f1 + 1.0) / 2.0;
-            let variance = f1 * f2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0)));
-            if variance <= 0.0 {
-                return Some(1.0);
-            }
-            let z = (u - f1 * f2 / 2.0 - 0.5) / variance.sqrt();
-            Some(Normal::standard().sf(z).clamp(0.0, 1.0))
-        })
-        .collect()
 }
 
 /// `P(U ≥ u)` under H₀ for sample sizes `n1`, `n2` without ties.

@@ -157,6 +157,10 @@ pub struct ProbeStore {
     series: BTreeMap<SeriesId, SeriesStore>,
     service: Retention,
     instance: Retention,
+    /// Failure streak length that counts as new evidence (the policy's `unhealthyAfter.failures`).
+    streak: u32,
+    /// When a per-instance series last reached that streak.
+    streak_reached_at: Option<Time>,
 }
 
 /// Samples per per-instance series shown in a snapshot (for the peer comparison).
@@ -169,7 +173,20 @@ impl ProbeStore {
             series: BTreeMap::new(),
             service,
             instance,
+            streak: 0,
+            streak_reached_at: None,
         }
+    }
+
+    /// Remembers when a per-instance series reaches `failures` failures in a row, so the
+    /// reconcile loop can wake early on that evidence instead of waiting for its next tick.
+    pub fn watch_streaks(&mut self, failures: u32) {
+        self.streak = failures;
+    }
+
+    /// Whether some instance series reached the watched failure streak after `t`.
+    pub fn streak_reached_since(&self, t: Time) -> bool {
+        self.streak_reached_at.is_some_and(|at| at > t)
     }
 
     /// A store that keeps what `policy`'s objectives need: raw samples for the longest latency
@@ -210,6 +227,12 @@ impl ProbeStore {
                 count_horizon: 0.0,
             },
         )
+        .watching(policy.spec.healing.unhealthy_after.failures)
+    }
+
+    fn watching(mut self, failures: u32) -> Self {
+        self.watch_streaks(failures);
+        self
     }
 
     /// Adds one probe result.
@@ -218,9 +241,16 @@ impl ProbeStore {
             SeriesId::Service(_) => self.service,
             SeriesId::Instance(..) => self.instance,
         };
-        match self.series.get_mut(series) {
-            Some(s) => s.record(sample, &r),
-            None => self.series.entry(series.clone()).or_default().record(sample, &r),
+        let store = match self.series.get_mut(series) {
+            Some(s) => s,
+            None => self.series.entry(series.clone()).or_default(),
+        };
+        store.record(sample, &r);
+        if self.streak > 0
+            && matches!(series, SeriesId::Instance(..))
+            && store.consecutive_failures() == self.streak
+        {
+            self.streak_reached_at = Some(self.streak_reached_at.map_or(sample.at, |t| t.max(sample.at)));
         }
     }
 

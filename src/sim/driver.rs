@@ -165,6 +165,12 @@ impl SimCloud {
         self.world.now()
     }
 
+    /// Whether new evidence arrived after `t` that should wake the reconcile loop early (an
+    /// instance reaching the policy's failure streak), as the real probe engine signals it.
+    pub fn evidence_since(&self, t: Time) -> bool {
+        self.store.streak_reached_since(t)
+    }
+
     /// The probe store.
     pub fn store(&self) -> &ProbeStore {
         &self.store

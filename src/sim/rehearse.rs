@@ -57,10 +57,18 @@ pub fn rehearse(
     let end = scenario.end_unix();
     let interval = reconciler.interval();
     let mut ticks = Vec::with_capacity(((end - start) / interval) as usize + 1);
-    let mut t = start + interval;
+    let resolution = scenario.resolution.secs().max(0.001);
+    let mut next_tick = start + interval;
+    let mut last_tick = start;
+    let mut t = start;
     let mut reported = 0.0;
-    while t <= end + 1e-9 {
+    while t < end - 1e-9 {
+        t = (t + resolution).min(end);
         cloud.advance_to(t);
+        // Tick on schedule, or early when the probes bring new evidence (as `sloop run` does).
+        if t + 1e-9 < next_tick && !cloud.evidence_since(last_tick) {
+            continue;
+        }
         // The simulated inventory is always available; an observation error would be a bug.
         if let Ok(tick) = run_ready(reconciler.tick(&mut cloud, t)) {
             ticks.push(TickRecord::new(
@@ -70,12 +78,15 @@ pub fn rehearse(
                 policy,
             ));
         }
+        last_tick = t;
+        if t + 1e-9 >= next_tick {
+            next_tick += interval;
+        }
         let done = (t - start) / (end - start);
         if done - reported >= 0.01 {
             progress(done);
             reported = done;
         }
-        t += interval;
     }
     cloud.advance_to(end);
     let truth = cloud.truth().clone();
