@@ -343,7 +343,7 @@ fn scale_out(t: &mut Text, s: &Spec) {
         let hot = (u.fraction() * 1.5).min(1.0);
         let example = (10.0 * hot / u.fraction()).ceil();
         t.item(&format!(
-            "When mean CPU utilisation of serving instances is above {}, sloop sizes the group to bring it back to {} (for example, 10 instances at {} become {example}).",
+            "When the utilisation of serving instances (the offered load over their learned capacity) is more than 10 % above {}, sloop sizes the group to bring it back to {} (for example, 10 instances at {} become {example}); within ±10 % of the target it leaves the size alone.",
             pct(u),
             pct(u),
             pct(Percent::from_fraction(hot))
@@ -740,7 +740,7 @@ mod tests {
     fn scale_out_names_the_trigger_step_and_cooldown() {
         let text = flat(&election());
         assert!(
-            text.contains("When mean CPU utilisation of serving instances is above 60 %"),
+            text.contains("is more than 10 % above 60 %, sloop sizes the group to bring it back to 60 %"),
             "{text}"
         );
         assert!(text.contains("10 instances at 90 % become 15"), "{text}");
