@@ -134,8 +134,8 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
         judged > 0 && bad as f64 > policy.spec.limits.freeze_when_unhealthy_above.fraction() * judged as f64;
     // `health` is in inventory order (see `health::judge_instances`), so they zip.
     let health_of = |k: usize| health.get(k).map_or(Health::Unknown, |h| h.health);
-    let healthy =
-        |k: usize| distrust || matches!(health_of(k), Health::Healthy | Health::Unknown | Health::Slow);
+    // In rotation and not judged unhealthy serves (a new instance in its grace period included).
+    let healthy = |k: usize| distrust || !matches!(health_of(k), Health::Unhealthy);
     // Booting instances are `Starting`, not unhealthy: they are capacity on its way.
     let judged_bad = |k: usize| matches!(health_of(k), Health::Unhealthy | Health::Slow);
     let live: Vec<(usize, &Instance)> = snap
