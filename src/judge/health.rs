@@ -100,49 +100,35 @@ fn slow_verdicts(policy: &Policy, series: &[&InstanceSeries], snap: &Snapshot) -
     let alpha = SLOW_ALPHA / peers as f64;
     let mut out = vec![None; series.len()];
     let mut all = Vec::new();
+    let mut own = Vec::new();
+    let ok_latencies = |i: usize| series[i].recent.iter().filter(|x| x.ok).map(|x| x.latency);
     for members in groups.values() {
-        let samples: Vec<Vec<f64>> = members
-            .iter()
-            .map(|&i| {
-                series[i]
-                    .recent
-                    .iter()
-                    .filter(|x| x.ok)
-                    .map(|x| x.latency)
-                    .collect()
-            })
-            .collect();
         all.clear();
-        all.extend(samples.iter().flatten().copied());
+        all.extend(members.iter().flat_map(|&i| ok_latencies(i)));
         // The pooled median stands in for "the peers' median": one instance moves it by little.
         let pooled_median = median(&mut all);
-        // Screen first: only an instance materially slower than the pool can be slow, and in a
-        // healthy group none is, so the rank test runs only for real suspects.
-        let suspects: Vec<(usize, f64)> = samples
-            .iter()
-            .enumerate()
-            .map(|(k, own)| {
-                let mut own = own.clone();
-                (k, median(&mut own))
-            })
-            .filter(|(_, m)| *m > SLOW_RATIO * pooled_median && *m >= material)
-            .collect();
-        for (k, own) in samples.iter().enumerate() {
-            let suspect = suspects.iter().any(|(s, _)| *s == k);
-            let judged = if suspect {
-                let rest: Vec<f64> = samples
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, _)| *j != k)
-                    .flat_map(|(_, o)| o.iter().copied())
-                    .collect();
-                stats::mann_whitney_greater(own, &rest).map(|p| p < alpha)
-            } else if own.len() >= 3 && all.len() - own.len() >= 3 {
-                Some(false)
-            } else {
-                None
-            };
-            out[members[k]] = judged;
+        let total = all.len();
+        for (k, &i) in members.iter().enumerate() {
+            own.clear();
+            own.extend(ok_latencies(i));
+            let n = own.len();
+            if n < 3 || total - n < 3 {
+                continue;
+            }
+            // Screen first: only an instance materially slower than the pool can be slow, and in
+            // a healthy group none is, so the rank test runs only for real suspects.
+            let own_median = median(&mut own);
+            if own_median <= SLOW_RATIO * pooled_median || own_median < material {
+                out[i] = Some(false);
+                continue;
+            }
+            let rest: Vec<f64> = members
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != k)
+                .flat_map(|(_, &m)| ok_latencies(m))
+                .collect();
+            out[i] = stats::mann_whitney_greater(&own, &rest).map(|p| p < alpha);
         }
     }
     out

@@ -15,7 +15,7 @@ use crate::{
     policy::{Indicator, Policy},
     snapshot::{InstanceId, InstanceSeries, Sample, SeriesKey, ServiceSeries, Time, WindowCount},
 };
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 
 /// How much of a series to keep.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -154,7 +154,11 @@ impl SeriesStore {
 /// All probe series of one policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProbeStore {
-    series: BTreeMap<SeriesId, SeriesStore>,
+    /// Series in the order they first appeared; `index` finds them by identity. A vector with a
+    /// hash index instead of an ordered map: recording a sample is the hottest path of the
+    /// simulator and of a busy probe engine, and comparing string keys dominated it.
+    series: Vec<(SeriesId, SeriesStore)>,
+    index: HashMap<SeriesId, usize>,
     service: Retention,
     instance: Retention,
     /// Failure streak length that counts as new evidence (the policy's `unhealthyAfter.failures`).
@@ -170,7 +174,8 @@ impl ProbeStore {
     /// A store with the given retention for service and per-instance series.
     pub fn new(service: Retention, instance: Retention) -> Self {
         Self {
-            series: BTreeMap::new(),
+            series: Vec::new(),
+            index: HashMap::new(),
             service,
             instance,
             streak: 0,
@@ -241,10 +246,15 @@ impl ProbeStore {
             SeriesId::Service(_) => self.service,
             SeriesId::Instance(..) => self.instance,
         };
-        let store = match self.series.get_mut(series) {
-            Some(s) => s,
-            None => self.series.entry(series.clone()).or_default(),
+        let at = match self.index.get(series) {
+            Some(&i) => i,
+            None => {
+                self.series.push((series.clone(), SeriesStore::default()));
+                self.index.insert(series.clone(), self.series.len() - 1);
+                self.series.len() - 1
+            }
         };
+        let store = &mut self.series[at].1;
         store.record(sample, &r);
         if self.streak > 0
             && matches!(series, SeriesId::Instance(..))
@@ -256,15 +266,21 @@ impl ProbeStore {
 
     /// One series, if it has samples.
     pub fn get(&self, series: &SeriesId) -> Option<&SeriesStore> {
-        self.series.get(series)
+        self.index.get(series).map(|&i| &self.series[i].1)
     }
 
     /// Drops the per-instance series of instances for which `keep` is false (deleted servers).
     pub fn retain_instances(&mut self, keep: impl Fn(&str) -> bool) {
-        self.series.retain(|id, _| match id {
+        self.series.retain(|(id, _)| match id {
             SeriesId::Service(_) => true,
             SeriesId::Instance(i, _) => keep(i),
         });
+        self.index = self
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (id.clone(), i))
+            .collect();
     }
 
     /// The snapshot parts: service series with raw samples over the longest of
@@ -278,7 +294,7 @@ impl ProbeStore {
     ) -> (Vec<ServiceSeries>, Vec<InstanceSeries>) {
         let longest = latency_windows.iter().copied().fold(0.0, f64::max);
         let (mut service, mut instances) = (Vec::new(), Vec::new());
-        for (id, s) in &self.series {
+        for (id, s) in self.series.iter().map(|(id, s)| (id, s)) {
             match id {
                 SeriesId::Service(key) => service.push(ServiceSeries {
                     key: key.clone(),
