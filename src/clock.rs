@@ -43,4 +43,17 @@ impl Stopwatch {
     pub fn elapsed(&self) -> Duration {
         self.0.elapsed()
     }
+
+    /// Time from `earlier` to this stopwatch's start (zero if `earlier` started later). Taking one
+    /// stopwatch per phase boundary makes consecutive phases add up exactly to the total.
+    pub fn since(&self, earlier: Stopwatch) -> Duration {
+        self.0.saturating_duration_since(earlier.0)
+    }
+}
+
+/// The monotonic instant tokio's timers run on, for schedulers (`sleep_until`). Under
+/// `#[tokio::test(start_paused = true)]` it is the paused test clock.
+#[allow(clippy::disallowed_methods)]
+pub fn timer_now() -> tokio::time::Instant {
+    tokio::time::Instant::now()
 }

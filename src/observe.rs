@@ -1,6 +1,7 @@
 //! The IO seam through which sloop reads the world: probes, telemetry and inventory, folded
 //! into one [`Snapshot`] per tick. Collectors never decide anything.
 
+pub mod probe;
 pub mod store;
 
 use crate::snapshot::{Snapshot, Time};
