@@ -119,13 +119,7 @@ fn cross_check(policies: &[LoadedPolicy]) -> Vec<PolicyError> {
     let mut errors = Vec::new();
     for (i, b) in policies.iter().enumerate() {
         for a in &policies[..i] {
-            let file = b.file.display().to_string();
-            let at = |msg: String, hint: String, field: &str| {
-                let mut d = Diagnostic::at(document::Pos::START, msg, hint);
-                d.file = file.clone();
-                d.path = field.into();
-                d
-            };
+            let at = |msg: String, hint: String, field: &str| locate_in_file(&b.file, field, msg, hint);
             if a.policy.metadata.name == b.policy.metadata.name {
                 errors.push(at(
                     format!(
@@ -153,6 +147,25 @@ fn cross_check(policies: &[LoadedPolicy]) -> Vec<PolicyError> {
         }
     }
     errors
+}
+
+/// Locates `field` (a dotted path such as `spec.group.selector`) in a policy file that already
+/// loaded once, falling back to the start of the file if it cannot be read again.
+fn locate_in_file(path: &Path, field: &str, message: String, hint: String) -> PolicyError {
+    let file = path.display().to_string();
+    let segments: Vec<PathSeg> = field.split('.').map(|k| PathSeg::Key(k.to_owned())).collect();
+    let tree = read_bounded(path).ok().and_then(|bytes| {
+        document::tree::parse(&String::from_utf8_lossy(&bytes), &DocLimits::default()).ok()
+    });
+    match tree {
+        Some(tree) => document::locate(&tree, &file, &segments, message, hint),
+        None => {
+            let mut d = Diagnostic::at(document::Pos::START, message, hint);
+            d.file = file;
+            d.path = field.into();
+            d
+        }
+    }
 }
 
 /// Reads a file, refusing anything larger than the loader would accept anyway.

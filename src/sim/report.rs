@@ -93,6 +93,8 @@ pub struct Report {
     pub faults: Vec<FaultReport>,
     /// Actions taken, by kind.
     pub actions: BTreeMap<String, u32>,
+    /// Actions taken, by kind and then by cause (why sloop took them).
+    pub action_causes: BTreeMap<String, BTreeMap<String, u32>>,
     /// Healing actions taken (drain, reboots, rebuild, replace, migrate).
     pub healing_actions: u32,
     /// Healing actions on instances no fault had touched.
@@ -264,6 +266,7 @@ pub fn build(
         .collect();
 
     let mut actions: BTreeMap<String, u32> = BTreeMap::new();
+    let mut action_causes: BTreeMap<String, BTreeMap<String, u32>> = BTreeMap::new();
     let mut refusals: BTreeMap<String, u32> = BTreeMap::new();
     let mut diagnoses: BTreeMap<String, u32> = BTreeMap::new();
     let mut failed_actions: BTreeMap<String, u32> = BTreeMap::new();
@@ -273,12 +276,29 @@ pub fn build(
     for t in ticks {
         for a in &t.decision.actions {
             *actions.entry(a.action.kind().label().into()).or_default() += 1;
+            let cause = serde_json::to_value(a.cause)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            *action_causes
+                .entry(a.action.kind().label().into())
+                .or_default()
+                .entry(cause)
+                .or_default() += 1;
             if a.action.kind().is_healing() {
                 healing += 1;
                 let target = a.action.instance().cloned().unwrap_or_default();
+                // A migration off a faulty host is justified for any instance on it, including
+                // one the scheduler placed there after the fault began.
+                let from_host = match &a.action {
+                    crate::decision::Action::Migrate { from_host, .. } => Some(from_host.as_str()),
+                    _ => None,
+                };
                 let touched = faults.iter().any(|f| {
                     f.start <= t.decision.now + 1.0
-                        && (f.instance.as_deref() == Some(target.as_str()) || f.instances.contains(&target))
+                        && (f.instance.as_deref() == Some(target.as_str())
+                            || f.instances.contains(&target)
+                            || (from_host.is_some() && f.host.as_deref() == from_host))
                 });
                 if !touched {
                     false_healing += 1;
@@ -320,6 +340,7 @@ pub fn build(
         slo_violation_minutes: any_violation.iter().filter(|v| **v).count() as u32,
         faults: faults.iter().map(|f| fault_report(f, ticks, start)).collect(),
         actions,
+        action_causes,
         healing_actions: healing,
         false_healing_actions: false_healing,
         failed_actions,

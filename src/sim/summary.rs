@@ -77,9 +77,14 @@ pub fn render(r: &Report, wall_secs: f64) -> String {
         let failed = r
             .failed_actions
             .get(kind)
-            .map(|f| format!(" ({f} failed at the API)"))
+            .map(|f| format!(", {f} failed at the API"))
             .unwrap_or_default();
-        let _ = writeln!(s, "  {kind:<14} {n:>5}{failed}");
+        let causes: Vec<String> = r
+            .action_causes
+            .get(kind)
+            .map(|c| c.iter().map(|(cause, k)| format!("{cause} {k}")).collect())
+            .unwrap_or_default();
+        let _ = writeln!(s, "  {kind:<14} {n:>5}  ({}{failed})", causes.join(", "));
     }
     let _ = writeln!(
         s,
