@@ -57,9 +57,15 @@ fn evidence(j: &Judgement, policy: &Policy, summary: String) -> Evidence {
             metrics.push((format!("p_latency_s[{}/{:?}]", s.location, s.family), s.estimate));
         }
     }
+    // Burn rates of availability objectives that are burning: the SLO reason behind the numbers.
+    let burn_rates = j
+        .verdicts
+        .iter()
+        .flat_map(|v| v.burn_rates.iter().filter(|b| b.firing).cloned())
+        .collect();
     Evidence {
         objective,
-        burn_rates: Vec::new(),
+        burn_rates,
         locations,
         families,
         metrics,
