@@ -6,7 +6,6 @@ pub mod health;
 pub mod queueing;
 pub mod slo;
 pub mod stats;
-pub mod windows;
 
 use crate::{
     decision::{Diagnosis, Verdict},

@@ -238,8 +238,10 @@ impl LocalProber {
                 Err(_) => return vec![timed_out(at, timeout, Phases::default(), None)],
             },
         };
-        let dns_done = Stopwatch::start();
-        let dns = dns_done.since(start);
+        let dns = match address {
+            Address::Fixed(_) => Duration::ZERO,
+            _ => Stopwatch::start().since(start),
+        };
         let addrs = match resolved {
             Ok(a) => a,
             Err(f) => {
