@@ -61,6 +61,12 @@ impl Prober for LocalProber {
     }
 }
 
+impl<P: Prober> Prober for Arc<P> {
+    fn run(&self, job: &Job, at: Time) -> impl Future<Output = Vec<Outcome>> + Send {
+        P::run(self, job, at)
+    }
+}
+
 /// What the scheduler did, for metrics and tests.
 #[derive(Debug, Default)]
 pub struct Counters {
