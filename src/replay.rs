@@ -4,6 +4,7 @@
 //!
 //! Two encodings keep a day of ticks in tens of megabytes instead of gigabytes, without losing
 //! anything `decide` reads:
+//! - a server that did not change since the previous tick is written as `{"same": id}`;
 //! - a series' `recent` samples are written as a delta against the previous tick (`keep` drops
 //!   that many from the front, `add` appends), samples as `[at, latency, ok]` (phase timings
 //!   are not logged: the decision core never reads them);
@@ -70,11 +71,54 @@ fn expand_sample(v: &Value) -> Value {
 #[derive(Default)]
 struct Deltas {
     prev: HashMap<String, Vec<Value>>,
+    /// The previous tick's inventory entries by server ID.
+    servers: HashMap<String, Value>,
+}
+
+/// Replaces inventory entries that did not change since the previous tick by `{"same": id}`.
+fn encode_inventory(snapshot: &mut Value, prev: &mut HashMap<String, Value>) {
+    let Some(list) = snapshot.get_mut("inventory").and_then(Value::as_array_mut) else {
+        return;
+    };
+    let mut seen = HashMap::new();
+    for entry in list {
+        let Some(id) = entry.get("id").and_then(Value::as_str).map(str::to_owned) else {
+            continue;
+        };
+        let unchanged = prev.get(&id) == Some(&*entry);
+        seen.insert(id.clone(), std::mem::replace(entry, json!({"same": id})));
+        if !unchanged {
+            *entry = seen[&id].clone();
+        }
+    }
+    *prev = seen;
+}
+
+/// Restores the inventory entries written as `{"same": id}`.
+fn decode_inventory(snapshot: &mut Value, prev: &mut HashMap<String, Value>) -> Result<(), String> {
+    let Some(list) = snapshot.get_mut("inventory").and_then(Value::as_array_mut) else {
+        return Ok(());
+    };
+    let mut seen = HashMap::new();
+    for entry in list {
+        if let Some(id) = entry.get("same").and_then(Value::as_str) {
+            *entry = prev
+                .get(id)
+                .cloned()
+                .ok_or(format!("server {id} is `same` but was not seen before"))?;
+        }
+        if let Some(id) = entry.get("id").and_then(Value::as_str) {
+            seen.insert(id.to_owned(), entry.clone());
+        }
+    }
+    *prev = seen;
+    Ok(())
 }
 
 impl Deltas {
     /// Replaces every `recent` array of the snapshot JSON by a delta against the previous tick.
     fn encode(&mut self, snapshot: &mut Value) {
+        encode_inventory(snapshot, &mut self.servers);
         let mut seen = HashMap::new();
         for (field, kind) in [("service", "s"), ("instances_probed", "i")] {
             let Some(list) = snapshot.get_mut(field).and_then(Value::as_array_mut) else {
@@ -104,6 +148,7 @@ impl Deltas {
 
     /// Restores the `recent` arrays of a delta-encoded snapshot JSON.
     fn decode(&mut self, snapshot: &mut Value) -> Result<(), String> {
+        decode_inventory(snapshot, &mut self.servers)?;
         let mut seen = HashMap::new();
         for (field, kind) in [("service", "s"), ("instances_probed", "i")] {
             let Some(list) = snapshot.get_mut(field).and_then(Value::as_array_mut) else {
