@@ -95,6 +95,7 @@ fn report(duration_s: f64) -> Report {
             mitigation: None,
         }],
         actions: BTreeMap::from([("scale-out".into(), 1)]),
+        action_causes: BTreeMap::from([("scale-out".into(), BTreeMap::from([("capacity".into(), 1)]))]),
         healing_actions: 0,
         false_healing_actions: 0,
         failed_actions: BTreeMap::new(),
