@@ -321,3 +321,50 @@ async fn real_http_probes_of_both_families_land_in_the_store() {
         assert!(samples.iter().all(|s| s.ok && s.phases.is_some()), "{samples:?}");
     }
 }
+
+#[test]
+fn the_election_policy_becomes_local_jobs_per_family_and_per_instance_address() {
+    let text = std::fs::read("policies/election-web.yaml").unwrap();
+    let policy = sloop::policy::parse("election-web.yaml", &text).unwrap();
+    let instance = |id: &str, v6: &str, v4: &str| sloop::snapshot::Instance {
+        id: id.into(),
+        name: id.into(),
+        status: sloop::snapshot::InstanceStatus::Active,
+        host: None,
+        addresses: vec![(IpFamily::V6, v6.into()), (IpFamily::V4, v4.into())],
+        created_at: 0.0,
+        active_since: Some(0.0),
+        member: None,
+        created_by: None,
+    };
+    let instances = [
+        instance("vm-1", "2001:db8::1", "192.0.2.1"),
+        instance("vm-2", "2001:db8::2", "192.0.2.2"),
+    ];
+    let jobs = sloop::observe::probe::schedule::jobs_for_policy(&policy, &instances).unwrap();
+    let summary: Vec<String> = jobs
+        .iter()
+        .map(|j| {
+            let (who, k) = match &j.series {
+                SeriesId::Service(k) => ("service".to_owned(), k),
+                SeriesId::Instance(id, k) => (id.clone(), k),
+            };
+            format!(
+                "{} {who} {:?} {:?} every {:?}",
+                k.probe, k.family, j.address, j.interval
+            )
+        })
+        .collect();
+    // `site` over both families through the service; `instance` is v6-only, so each instance is
+    // probed on its IPv6 address and never on its IPv4 one.
+    assert_eq!(
+        summary,
+        [
+            "site service V6 Every every 10s",
+            "site service V4 Every every 10s",
+            "instance service V6 Every every 5s",
+            "instance vm-1 V6 Fixed(2001:db8::1) every 5s",
+            "instance vm-2 V6 Fixed(2001:db8::2) every 5s",
+        ]
+    );
+}

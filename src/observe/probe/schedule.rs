@@ -11,11 +11,12 @@
 //! late wake-ups do not accumulate. A tick that is missed entirely (the runtime stalled for more
 //! than an interval) is skipped and counted as `late`.
 
-use super::{Address, Check, Failed, Failure, LocalProber, Outcome};
+use super::{Address, BuildError, Check, Failed, Failure, LocalProber, Outcome};
 use crate::{
     clock::{Clock, timer_now},
     observe::store::{ProbeStore, SeriesId},
-    snapshot::{IpFamily, Sample, Time},
+    policy::Policy,
+    snapshot::{Instance, IpFamily, Sample, SeriesKey, Time},
 };
 use std::{
     future::Future,
@@ -47,6 +48,55 @@ pub struct Job {
     /// Per-probe timeout, enforced by the prober per address; the scheduler cuts a run that
     /// exceeds it by more than [`GRACE`] (a prober that ignores it) and records a timeout.
     pub timeout: Duration,
+}
+
+/// The location name of this controller's own probes.
+pub const LOCAL: &str = "local";
+
+/// The jobs this controller runs for `policy`: each probe that lists the `local` location, per
+/// family it asks for, through the service (every address of the name) and, for `perInstance`
+/// probes, also straight to each instance address of that family (with the service's Host
+/// header).
+/// Remote locations are the agents' business.
+pub fn jobs_for_policy(policy: &Policy, instances: &[Instance]) -> Result<Vec<Job>, BuildError> {
+    let mut jobs = Vec::new();
+    for probe in policy
+        .spec
+        .probes
+        .iter()
+        .filter(|p| p.locations.iter().any(|l| l == LOCAL))
+    {
+        let check = Arc::new(Check::from_policy(probe)?);
+        for &family in IpFamily::expand(probe.family) {
+            let key = SeriesKey {
+                probe: probe.name.clone(),
+                location: LOCAL.into(),
+                family,
+            };
+            let job = |series, address| Job {
+                series,
+                check: check.clone(),
+                family,
+                address,
+                interval: Duration::from_secs_f64(probe.interval.secs().max(0.001)),
+                timeout: Duration::from_secs_f64(probe.timeout.secs().max(0.001)),
+            };
+            jobs.push(job(SeriesId::Service(key.clone()), Address::Every));
+            if !probe.per_instance {
+                continue;
+            }
+            for i in instances {
+                let addrs = i.addresses.iter().filter(|(f, _)| *f == family);
+                for ip in addrs.filter_map(|(_, a)| a.parse().ok()) {
+                    jobs.push(job(
+                        SeriesId::Instance(i.id.clone(), key.clone()),
+                        Address::Fixed(ip),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(jobs)
 }
 
 /// Runs one job once; the seam between the scheduler and the network.
