@@ -311,3 +311,45 @@ async fn a_name_is_resolved_to_addresses_of_the_asked_family_only() {
         .await;
     assert!(out.iter().any(|o| o.sample.ok), "{out:?}");
 }
+
+#[tokio::test]
+async fn redirects_are_followed_when_asked_with_every_hop_in_the_phases() {
+    let srv = server::http("127.0.0.1:0").await;
+    let mut c = check(&url(srv.addr, "/redirect"));
+    c.follow_redirects = true;
+    c.body_regex = Some("hello sloop".into());
+    let o = probe_one(&c, IpFamily::V4, Address::First, Duration::from_secs(5)).await;
+    assert!(o.sample.ok && o.status == Some(200), "{o:?}");
+    let p = o.sample.phases.unwrap();
+    assert!((p.dns + p.connect + p.tls + p.ttfb + p.transfer - o.sample.latency).abs() < 1e-6);
+    assert_eq!(srv.connections(), 2);
+
+    // To another origin: the new name is resolved in the same family only.
+    let target = server::http("127.0.0.1:0").await;
+    let mut c = check(&url(
+        srv.addr,
+        &format!("/to/http://localhost:{}/ok", target.addr.port()),
+    ));
+    c.follow_redirects = true;
+    let o = probe_one(&c, IpFamily::V4, Address::First, Duration::from_secs(5)).await;
+    assert!(o.sample.ok, "{o:?}");
+    assert_eq!(target.connections(), 1);
+    let o = probe_one(
+        &c,
+        IpFamily::V6,
+        Address::Fixed("127.0.0.1".parse().unwrap()),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert_eq!(kind(&o), Some(Failure::Dns), "127.0.0.1 is not IPv6: {o:?}");
+}
+
+#[tokio::test]
+async fn a_redirect_loop_stops_after_five_hops_and_judges_the_last_response() {
+    let srv = server::http("[::1]:0").await;
+    let mut c = check(&url(srv.addr, "/loop"));
+    c.follow_redirects = true;
+    let o = probe_one(&c, IpFamily::V6, Address::First, Duration::from_secs(5)).await;
+    assert_eq!((kind(&o), o.status), (Some(Failure::Status), Some(301)), "{o:?}");
+    assert_eq!(srv.connections(), 6, "the first request and five redirects");
+}

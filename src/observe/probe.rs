@@ -327,6 +327,7 @@ pub async fn resolve(host: &str, port: u16, family: IpFamily) -> Result<Vec<Sock
 /// One phase of a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
+    Dns,
     Connect,
     Tls,
     Ttfb,
@@ -344,7 +345,7 @@ pub(crate) struct Progress {
     last: Stopwatch,
     phases: Phases,
     status: Option<u16>,
-    cert_not_after: Option<Time>,
+    pub(crate) cert_not_after: Option<Time>,
     fell_back_to_tcp: bool,
 }
 
@@ -372,6 +373,7 @@ impl Progress {
         let d = now.since(self.last).as_secs_f64();
         self.last = now;
         let slot = match phase {
+            Phase::Dns => &mut self.phases.dns,
             Phase::Connect => &mut self.phases.connect,
             Phase::Tls => &mut self.phases.tls,
             Phase::Ttfb => &mut self.phases.ttfb,

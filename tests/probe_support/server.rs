@@ -76,7 +76,7 @@ pub async fn closed_port(bind: &str) -> SocketAddr {
 /// Paths:
 /// - `/ok`: 200, body `hello sloop host=<Host header>`
 /// - `/status/NNN`: that status
-/// - `/redirect`: 302 to /ok
+/// - `/redirect`: 302 to /ok; `/loop`: 301 to itself; `/to/URL`: 307 to URL
 /// - `/slow`: waits 10 s before answering
 /// - `/drip`: headers at once, then 5 chunks of 10 bytes 20 ms apart
 /// - `/big`: 1 MiB of `x` followed by `END`
@@ -111,6 +111,15 @@ async fn handle<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) {
         }
         "/redirect" => {
             s.write_all(head("302 Found", 0, "location: /ok\r\n").as_bytes())
+                .await
+        }
+        "/loop" => {
+            s.write_all(head("301 Moved", 0, "location: loop\r\n").as_bytes())
+                .await
+        }
+        p if p.starts_with("/to/") => {
+            let location = format!("location: {}\r\n", &p["/to/".len()..]);
+            s.write_all(head("307 Temporary Redirect", 0, &location).as_bytes())
                 .await
         }
         "/slow" => {

@@ -1,7 +1,8 @@
 //! HTTP and HTTPS probes composed by hand so every phase is timed: connect (tokio), TLS
 //! (tokio-rustls with ring), then one HTTP/1.1 request (hyper's connection API). IO.
 //!
-//! Redirects are not followed: a 3xx is the response, judged against `expectStatus`.
+//! Redirects are followed only with `followRedirects`; otherwise a 3xx is the response, judged
+//! against `expectStatus`.
 
 use super::{BuildError, Failed, Failure, Phase, Progress, cert, tcp};
 use crate::policy::{HttpCheck, HttpMethod};
@@ -22,20 +23,93 @@ use std::{fmt, net::SocketAddr, sync::Arc, time::Duration};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::TlsConnector;
 
+/// How many redirects a probe with `followRedirects` follows before judging the last response.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Where one request goes: scheme, authority and path of a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    https: bool,
+    /// Host without brackets.
+    host: String,
+    port: u16,
+    /// The Host header: the URL's authority without user info.
+    authority: String,
+    /// Path and query.
+    path: String,
+}
+
+impl Target {
+    fn parse(url: &str) -> Result<Self, String> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e: hyper::http::uri::InvalidUri| e.to_string())?;
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            _ => return Err("the scheme must be http or https".into()),
+        };
+        let authority = uri.authority().ok_or("no host")?;
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let full = authority.as_str();
+        Ok(Self {
+            https,
+            host,
+            port,
+            authority: full.rsplit('@').next().unwrap_or(full).to_owned(),
+            path: uri
+                .path_and_query()
+                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+        })
+    }
+
+    /// The target a `Location` header points to, relative to this one.
+    fn join(&self, location: &str) -> Result<Self, String> {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            return Self::parse(location);
+        }
+        if let Some(rest) = location.strip_prefix("//") {
+            return Self::parse(&format!("{}://{rest}", if self.https { "https" } else { "http" }));
+        }
+        let path = if location.starts_with('/') {
+            location.to_owned()
+        } else {
+            let base = self.path.split('?').next().unwrap_or("/");
+            format!("{}{location}", &base[..=base.rfind('/').unwrap_or(0)])
+        };
+        Ok(Self { path, ..self.clone() })
+    }
+
+    fn same_origin(&self, other: &Self) -> bool {
+        self.https == other.https && self.host == other.host && self.port == other.port
+    }
+}
+
+/// What one request returned.
+struct Response {
+    status: u16,
+    location: Option<String>,
+    body: Vec<u8>,
+}
+
 /// An HTTP(S) probe compiled from the policy.
 #[derive(Clone)]
 pub struct HttpProbe {
     url: String,
-    host: String,
-    port: u16,
-    path: String,
+    target: Target,
     method: Method,
     headers: HeaderMap,
     expect_status: Vec<u16>,
     body_regex: Option<regex::bytes::Regex>,
     max_body: u64,
     cert_expiry_warning: Option<Duration>,
-    tls: Option<(TlsConnector, ServerName<'static>)>,
+    follow_redirects: bool,
+    tls: TlsConnector,
 }
 
 impl fmt::Debug for HttpProbe {
@@ -43,7 +117,6 @@ impl fmt::Debug for HttpProbe {
         f.debug_struct("HttpProbe")
             .field("method", &self.method)
             .field("url", &self.url)
-            .field("tls", &self.tls.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -51,34 +124,16 @@ impl fmt::Debug for HttpProbe {
 impl HttpProbe {
     /// Compiles `check`: parses the URL, compiles the regex, builds the TLS configuration.
     pub fn new(check: &HttpCheck) -> Result<Self, BuildError> {
-        let bad = |reason: &str| BuildError::Url {
+        let bad = |reason: String| BuildError::Url {
             url: check.url.clone(),
-            reason: reason.into(),
+            reason,
         };
-        let uri: Uri = check
-            .url
-            .parse()
-            .map_err(|e: hyper::http::uri::InvalidUri| bad(&e.to_string()))?;
-        let https = match uri.scheme_str() {
-            Some("https") => true,
-            Some("http") => false,
-            _ => return Err(bad("the scheme must be http or https")),
-        };
-        let authority = uri.authority().ok_or_else(|| bad("no host"))?;
-        let raw_host = authority.host();
-        let host = raw_host.trim_start_matches('[').trim_end_matches(']').to_owned();
-        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
-        // Host header: the authority without user info, as a browser would send it.
-        let host_header = authority
-            .as_str()
-            .rsplit('@')
-            .next()
-            .unwrap_or(authority.as_str());
+        let target = Target::parse(&check.url).map_err(bad)?;
+        if target.https && ServerName::try_from(target.host.clone()).is_err() {
+            return Err(bad("host is not a valid TLS server name".into()));
+        }
+        HeaderValue::from_str(&target.authority).map_err(|_| bad("invalid host".into()))?;
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::HOST,
-            HeaderValue::from_str(host_header).map_err(|_| bad("host"))?,
-        );
         headers.insert(header::USER_AGENT, HeaderValue::from_static("sloop-probe/0.1"));
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
         for (k, v) in &check.headers {
@@ -90,23 +145,9 @@ impl HttpProbe {
             Some(r) => Some(regex::bytes::Regex::new(r).map_err(|e| BuildError::Regex(e.to_string()))?),
             None => None,
         };
-        let tls = if https {
-            let name =
-                ServerName::try_from(host.clone()).map_err(|_| bad("host is not a valid TLS server name"))?;
-            Some((
-                TlsConnector::from(Arc::new(client_config(check.tls_verify)?)),
-                name,
-            ))
-        } else {
-            None
-        };
         Ok(Self {
             url: check.url.clone(),
-            host,
-            port,
-            path: uri
-                .path_and_query()
-                .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
+            target,
             method: match check.method {
                 HttpMethod::Get => Method::GET,
                 HttpMethod::Head => Method::HEAD,
@@ -120,54 +161,108 @@ impl HttpProbe {
             cert_expiry_warning: check
                 .cert_expiry_warning
                 .map(|d| Duration::from_secs_f64(d.secs().max(0.0))),
-            tls,
+            follow_redirects: check.follow_redirects,
+            tls: TlsConnector::from(Arc::new(client_config(check.tls_verify)?)),
         })
     }
 
     /// The URL's host (without brackets).
     pub fn host(&self) -> &str {
-        &self.host
+        &self.target.host
     }
 
     /// The URL's port.
     pub fn port(&self) -> u16 {
-        self.port
+        self.target.port
     }
 
+    /// Requests the URL from `addr` and judges the response. With `followRedirects`, a 3xx
+    /// with a `Location` is followed (up to [`MAX_REDIRECTS`]): the same address for the same
+    /// origin, otherwise the new host resolved in the same family; the phases of every hop add
+    /// up, and the last response is judged.
     pub(crate) async fn attempt(&self, addr: SocketAddr, p: &mut Progress) -> Result<(), Failed> {
-        let stream = tcp::connect(addr, p).await?;
-        match &self.tls {
-            None => self.exchange(stream, p).await,
-            Some((connector, name)) => {
-                let r = connector.connect(name.clone(), stream).await;
-                p.mark(Phase::Tls);
-                let stream = r.map_err(|e| Failed::new(Failure::Tls, format!("TLS with {addr}: {e}")))?;
-                let not_after = stream
-                    .get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                    .and_then(|leaf| cert::not_after(leaf.as_ref()));
-                p.set_cert_not_after(not_after);
-                self.exchange(stream, p).await?;
-                match (self.cert_expiry_warning, not_after) {
-                    (Some(warn), Some(t)) if t - p.at < warn.as_secs_f64() => Err(Failed::new(
-                        Failure::CertExpiring,
-                        format!("certificate expires in {:.1} days", (t - p.at) / 86_400.0),
-                    )),
-                    (Some(_), None) => Err(Failed::new(
-                        Failure::CertExpiring,
-                        "certificate notAfter could not be read",
-                    )),
-                    _ => Ok(()),
+        let mut target = self.target.clone();
+        let mut addr = addr;
+        let mut hops = 0;
+        let resp = loop {
+            let resp = self.fetch(&target, addr, p).await?;
+            let redirect = (300..400).contains(&resp.status) && resp.status != 304;
+            match resp.location.as_deref() {
+                Some(location) if self.follow_redirects && redirect && hops < MAX_REDIRECTS => {
+                    let next = target.join(location).map_err(|e| {
+                        Failed::new(Failure::Protocol, format!("redirect to `{location}`: {e}"))
+                    })?;
+                    if !next.same_origin(&target) {
+                        let r = super::resolve(&next.host, next.port, super::family_of(addr.ip())).await;
+                        p.mark(Phase::Dns);
+                        addr = r?[0];
+                    }
+                    target = next;
+                    hops += 1;
                 }
+                _ => break resp,
             }
+        };
+        let status = resp.status;
+        if !self.expect_status.contains(&status) {
+            return Err(Failed::new(
+                Failure::Status,
+                format!("status {status}, expected {:?}", self.expect_status),
+            ));
         }
+        if let Some(re) = &self.body_regex
+            && !re.is_match(&resp.body)
+        {
+            return Err(Failed::new(
+                Failure::Body,
+                format!(
+                    "body ({} bytes read) does not match /{}/",
+                    resp.body.len(),
+                    re.as_str()
+                ),
+            ));
+        }
+        match (self.cert_expiry_warning, target.https, p.cert_not_after) {
+            (Some(warn), true, Some(t)) if t - p.at < warn.as_secs_f64() => Err(Failed::new(
+                Failure::CertExpiring,
+                format!("certificate expires in {:.1} days", (t - p.at) / 86_400.0),
+            )),
+            (Some(_), true, None) => Err(Failed::new(
+                Failure::CertExpiring,
+                "certificate notAfter could not be read",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// One request to `target` on a fresh connection to `addr`.
+    async fn fetch(&self, target: &Target, addr: SocketAddr, p: &mut Progress) -> Result<Response, Failed> {
+        let stream = tcp::connect(addr, p).await?;
+        if !target.https {
+            return self.exchange(target, stream, p).await;
+        }
+        let name = ServerName::try_from(target.host.clone()).map_err(|_| {
+            Failed::new(
+                Failure::Tls,
+                format!("`{}` is not a TLS server name", target.host),
+            )
+        })?;
+        let r = self.tls.connect(name, stream).await;
+        p.mark(Phase::Tls);
+        let stream = r.map_err(|e| Failed::new(Failure::Tls, format!("TLS with {addr}: {e}")))?;
+        let not_after = stream
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .and_then(|leaf| cert::not_after(leaf.as_ref()));
+        p.set_cert_not_after(not_after);
+        self.exchange(target, stream, p).await
     }
 
     /// One request on a fresh connection: headers received end the TTFB phase, the body (read
     /// up to `maxBody`) the transfer phase.
-    async fn exchange<IO>(&self, io: IO, p: &mut Progress) -> Result<(), Failed>
+    async fn exchange<IO>(&self, target: &Target, io: IO, p: &mut Progress) -> Result<Response, Failed>
     where
         IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -180,38 +275,31 @@ impl HttpProbe {
         }));
         let mut req = Request::new(Empty::<Bytes>::new());
         *req.method_mut() = self.method.clone();
-        *req.uri_mut() = self
+        *req.uri_mut() = target
             .path
             .parse()
             .map_err(|_| Failed::new(Failure::Protocol, "bad path"))?;
         *req.headers_mut() = self.headers.clone();
+        let host = HeaderValue::from_str(&target.authority)
+            .map_err(|_| Failed::new(Failure::Protocol, "bad host"))?;
+        req.headers_mut().insert(header::HOST, host);
         let resp = sender.send_request(req).await;
         p.mark(Phase::Ttfb);
         let resp = resp.map_err(protocol)?;
         let status = resp.status().as_u16();
         p.set_status(status);
+        let location = resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = read_body(resp.into_body(), self.max_body, self.body_regex.is_some()).await;
         p.mark(Phase::Transfer);
-        let body = body.map_err(protocol)?;
-        if !self.expect_status.contains(&status) {
-            return Err(Failed::new(
-                Failure::Status,
-                format!("status {status}, expected {:?}", self.expect_status),
-            ));
-        }
-        if let Some(re) = &self.body_regex
-            && !re.is_match(&body)
-        {
-            return Err(Failed::new(
-                Failure::Body,
-                format!(
-                    "body ({} bytes read) does not match /{}/",
-                    body.len(),
-                    re.as_str()
-                ),
-            ));
-        }
-        Ok(())
+        Ok(Response {
+            status,
+            location,
+            body: body.map_err(protocol)?,
+        })
     }
 }
 
