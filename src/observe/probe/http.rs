@@ -397,3 +397,49 @@ impl ServerCertVerifier for NoChainVerification {
         self.0.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_resolve_against_the_current_url_like_a_browser() {
+        let base = Target::parse("https://[2001:db8::1]:8443/a/b?x=1").unwrap();
+        assert_eq!(
+            (base.host.as_str(), base.port, base.authority.as_str()),
+            ("2001:db8::1", 8443, "[2001:db8::1]:8443")
+        );
+        let cases = [
+            ("/c", "https", "[2001:db8::1]:8443", "/c"),
+            ("c?y", "https", "[2001:db8::1]:8443", "/a/c?y"),
+            ("//other.example/d", "https", "other.example", "/d"),
+            ("http://other.example:81/", "http", "other.example:81", "/"),
+        ];
+        for (location, scheme, authority, path) in cases {
+            let t = base.join(location).unwrap();
+            assert_eq!(
+                (t.https, t.authority.as_str(), t.path.as_str()),
+                (scheme == "https", authority, path),
+                "{location}"
+            );
+        }
+        assert!(base.join("/c").unwrap().same_origin(&base));
+        assert!(!base.join("//other.example/d").unwrap().same_origin(&base));
+        assert!(Target::parse("ftp://x/").is_err());
+    }
+
+    #[test]
+    fn the_host_header_drops_user_info_and_keeps_a_non_default_port() {
+        assert_eq!(
+            Target::parse("http://user:pw@wahlen.example.de:8080/")
+                .unwrap()
+                .authority,
+            "wahlen.example.de:8080"
+        );
+        let t = Target::parse("https://wahlen.example.de").unwrap();
+        assert_eq!(
+            (t.authority.as_str(), t.port, t.path.as_str()),
+            ("wahlen.example.de", 443, "/")
+        );
+    }
+}

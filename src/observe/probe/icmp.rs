@@ -59,12 +59,20 @@ impl IcmpSupport {
                 )
             })
         };
-        Self {
+        let support = Self {
             v4: open(ICMP::V4),
             v6: open(ICMP::V6),
             ident: AtomicU16::new(1),
             seq: AtomicU16::new(1),
+        };
+        match support.available() {
+            (true, true) => tracing::info!(detail = %support.describe(), "ICMP probes available."),
+            _ => tracing::warn!(
+                detail = %support.describe(),
+                "ICMP probes unavailable; probes with tcpFallbackPort connect over TCP instead, others fail."
+            ),
         }
+        support
     }
 
     /// No ICMP at all.
