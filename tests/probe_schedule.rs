@@ -368,3 +368,50 @@ fn the_election_policy_becomes_local_jobs_per_family_and_per_instance_address() 
         ]
     );
 }
+
+/// Answers at once: measures the scheduler, not the network.
+struct InstantProber;
+
+impl Prober for InstantProber {
+    async fn run(&self, _job: &Job, at: Time) -> Vec<Outcome> {
+        let sample = Sample {
+            at,
+            latency: 0.0,
+            ok: true,
+            phases: None,
+        };
+        vec![Outcome {
+            sample,
+            failure: None,
+            address: None,
+            status: None,
+            cert_not_after: None,
+            fell_back_to_tcp: false,
+        }]
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_jobs_wake_up_close_to_their_ticks_in_real_time() {
+    let sched = Scheduler::new(
+        InstantProber,
+        store(),
+        Arc::new(sloop::clock::SystemClock),
+        Limits::default(),
+    );
+    let check = dummy_check();
+    let jobs = (0..1000)
+        .map(|i| job(&check, &format!("p{i}"), IpFamily::V6, 1.0, 0.5))
+        .collect();
+    run_for(&sched, jobs, 2.5).await;
+    let c = sched.counters();
+    let ticks = Counters::get(&c.ticks);
+    let mean_us = Counters::get(&c.lateness_sum_us) as f64 / ticks.max(1) as f64;
+    let max_us = Counters::get(&c.lateness_max_us);
+    println!(
+        "1000 jobs at 1 s for 2.5 s: {ticks} ticks, wake-up lateness mean {mean_us:.0} µs, max {max_us} µs"
+    );
+    assert!((2000..=3000).contains(&ticks), "{ticks}");
+    assert_eq!(Counters::get(&c.overruns) + Counters::get(&c.late), 0);
+    assert!(mean_us < 20_000.0, "{mean_us}");
+}

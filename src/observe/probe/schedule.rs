@@ -132,6 +132,12 @@ pub struct Counters {
     pub overruns: AtomicU64,
     /// Ticks skipped because the scheduler woke up more than an interval late.
     pub late: AtomicU64,
+    /// Ticks handled (a run started or an overrun counted).
+    pub ticks: AtomicU64,
+    /// Sum over ticks of how late the scheduler woke up, in microseconds.
+    pub lateness_sum_us: AtomicU64,
+    /// The latest wake-up so far, in microseconds after its scheduled tick.
+    pub lateness_max_us: AtomicU64,
 }
 
 impl Counters {
@@ -226,16 +232,24 @@ async fn job_loop<P: Prober>(job: Arc<Job>, first: tokio::time::Instant, shared:
     loop {
         tokio::time::sleep_until(next).await;
         let now = timer_now();
+        let late_us = now
+            .saturating_duration_since(next)
+            .as_micros()
+            .min(u128::from(u64::MAX)) as u64;
+        let c = &shared.counters;
+        c.ticks.fetch_add(1, Ordering::Relaxed);
+        c.lateness_sum_us.fetch_add(late_us, Ordering::Relaxed);
+        c.lateness_max_us.fetch_max(late_us, Ordering::Relaxed);
         while runs.try_join_next().is_some() {}
         if runs.is_empty() {
             runs.spawn(run_once(job.clone(), shared.clone()));
         } else {
-            shared.counters.overruns.fetch_add(1, Ordering::Relaxed);
+            c.overruns.fetch_add(1, Ordering::Relaxed);
         }
         next += interval;
         while next <= now {
             next += interval;
-            shared.counters.late.fetch_add(1, Ordering::Relaxed);
+            c.late.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
