@@ -24,7 +24,9 @@ use crate::{
 };
 use std::{
     fmt,
+    future::Future,
     net::{IpAddr, SocketAddr},
+    task::Poll,
     time::Duration,
 };
 
@@ -215,8 +217,9 @@ impl LocalProber {
     }
 
     /// Probes `check` over `family`: one outcome per probed address (one, unless
-    /// [`Address::Every`]). `at` is the wall-clock start stamped on the samples. The whole
-    /// probe of one address, name resolution included, is bounded by `timeout`.
+    /// [`Address::Every`], which probes all addresses of the family concurrently). `at` is the
+    /// wall-clock start stamped on the samples. The probe of each address, name resolution
+    /// included, is bounded by `timeout`.
     pub async fn probe(
         &self,
         check: &Check,
@@ -257,16 +260,15 @@ impl LocalProber {
             _ => addrs,
         };
         let budget = timeout.saturating_sub(dns);
-        let mut out = Vec::with_capacity(addrs.len());
-        for addr in addrs {
+        // Every address at once, so a hung address costs one timeout, not one per address.
+        join_all(addrs.into_iter().map(|addr| async move {
             let mut p = Progress::new(dns, at);
-            let r = tokio::time::timeout(budget, self.attempt(check, addr, &mut p)).await;
-            out.push(match r {
+            match tokio::time::timeout(budget, self.attempt(check, addr, &mut p)).await {
                 Err(_) => timed_out(at, timeout, p.phases, Some(addr)),
                 Ok(r) => p.finish(at, addr, r),
-            });
-        }
-        out
+            }
+        }))
+        .await
     }
 
     async fn attempt(&self, check: &Check, addr: SocketAddr, p: &mut Progress) -> Result<(), Failed> {
@@ -282,6 +284,30 @@ impl Default for LocalProber {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Polls the futures together and returns their outputs in order (a small `join_all`; the
+/// number of addresses of one name is small, so polling them all on every wake is fine).
+async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        *output = Some(v);
+                        *slot = None;
+                    }
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { Poll::Pending } else { Poll::Ready(()) }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 /// The family of an address (an IPv4-mapped IPv6 address counts as IPv6: it is sent over IPv6).
@@ -438,4 +464,21 @@ fn timed_out(at: Time, timeout: Duration, phases: Phases, address: Option<Socket
         address,
         Failed::new(Failure::Timeout, detail),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn join_all_runs_futures_together_and_keeps_their_order() {
+        let start = crate::clock::timer_now();
+        let out = join_all([300u64, 100, 200].map(|ms| async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            ms
+        }))
+        .await;
+        assert_eq!(out, vec![300, 100, 200]);
+        assert_eq!(crate::clock::timer_now() - start, Duration::from_millis(300));
+    }
 }
