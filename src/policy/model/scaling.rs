@@ -1,0 +1,113 @@
+//! How the group grows and shrinks.
+
+use crate::policy::units::{Duration, Percent, Timestamp};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// How the group grows and shrinks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Scaling {
+    /// Keep mean CPU utilisation of serving instances near this (needs `cpu` telemetry or the simulator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_utilization: Option<Percent>,
+    /// Latency objective that drives sizing: when it is at risk, sloop sizes the group from
+    /// load and queueing, not one VM at a time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_objective: Option<String>,
+    /// Scale-out rules.
+    #[serde(default = "ScaleDirection::default_out")]
+    pub out: ScaleDirection,
+    /// Scale-in rules.
+    #[serde(default = "ScaleDirection::default_in", rename = "in")]
+    pub scale_in: ScaleDirection,
+    /// Which instances go first on scale-in (unhealthy ones always go first).
+    #[serde(default)]
+    pub victims: VictimOrder,
+    /// Known peaks: hold at least `floor` instances and do not scale in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedule: Vec<ScheduledPeak>,
+}
+
+impl Default for Scaling {
+    fn default() -> Self {
+        Self {
+            target_utilization: None,
+            latency_objective: None,
+            out: ScaleDirection::default_out(),
+            scale_in: ScaleDirection::default_in(),
+            victims: VictimOrder::default(),
+            schedule: Vec::new(),
+        }
+    }
+}
+
+/// Rate limits for one direction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScaleDirection {
+    /// At most this many instances per step.
+    pub max_step: u32,
+    /// Or at most this share of the current size per step, whichever allows more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_step_percent: Option<Percent>,
+    /// A recommendation must hold this long before it is acted on (scale-in uses the highest
+    /// recommendation over the window, scale-out the lowest).
+    pub stabilization: Duration,
+    /// Wait this long after a step in this direction before the next one.
+    pub cooldown: Duration,
+}
+
+impl ScaleDirection {
+    fn default_out() -> Self {
+        Self {
+            max_step: 10,
+            max_step_percent: Some(Percent::from_fraction(1.0)),
+            stabilization: Duration::from_secs(0.0),
+            cooldown: Duration::from_secs(60.0),
+        }
+    }
+    fn default_in() -> Self {
+        Self {
+            max_step: 1,
+            max_step_percent: None,
+            stabilization: Duration::from_secs(900.0),
+            cooldown: Duration::from_secs(300.0),
+        }
+    }
+}
+
+/// Scale-in victim order among healthy instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum VictimOrder {
+    /// Remove the newest first (keeps warmed-up caches).
+    #[default]
+    Newest,
+    /// Remove the oldest first (refreshes long-running VMs).
+    Oldest,
+}
+
+/// A known peak such as election night.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduledPeak {
+    /// Name shown in reports.
+    pub name: String,
+    /// Start of the peak window.
+    pub at: Timestamp,
+    /// End of the peak window.
+    pub until: Timestamp,
+    /// Keep at least this many serving instances during the window.
+    pub floor: u32,
+    /// Start booting this much earlier so the floor is serving at `at`.
+    #[serde(default = "default_prewarm")]
+    pub prewarm: Duration,
+    /// Allow scale-in during the window (default: no).
+    #[serde(default)]
+    pub allow_scale_in: bool,
+}
+
+fn default_prewarm() -> Duration {
+    Duration::from_secs(900.0)
+}
