@@ -158,13 +158,41 @@ pub struct ProbeStore {
     /// hash index instead of an ordered map: recording a sample is the hottest path of the
     /// simulator and of a busy probe engine, and comparing string keys dominated it.
     series: Vec<(SeriesId, SeriesStore)>,
-    index: HashMap<SeriesId, usize>,
+    index: HashMap<SeriesId, usize, BuildFnv>,
     service: Retention,
     instance: Retention,
     /// Failure streak length that counts as new evidence (the policy's `unhealthyAfter.failures`).
     streak: u32,
     /// When a per-instance series last reached that streak.
     streak_reached_at: Option<Time>,
+}
+
+/// FNV-1a for the series index: keys are short strings we chose ourselves (probe, location,
+/// instance IDs), so a DoS-resistant hash buys nothing and SipHash showed in profiles.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildFnv;
+
+/// The FNV-1a hasher state.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::BuildHasher for BuildFnv {
+    type Hasher = Fnv;
+    fn build_hasher(&self) -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= *b as u64;
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// Samples per per-instance series shown in a snapshot (for the peer comparison).
@@ -175,7 +203,7 @@ impl ProbeStore {
     pub fn new(service: Retention, instance: Retention) -> Self {
         Self {
             series: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             service,
             instance,
             streak: 0,

@@ -192,6 +192,17 @@ pub fn minute_complies(policy: &Policy, name: &str, m: &MinuteTruth) -> Option<b
     if m.offered <= 0.0 {
         return Some(true);
     }
+    // The server-side quantile is the costly part (a bisection over the latency mixture), and
+    // most paths ask for the same one (no errors): compute each distinct one once.
+    let mut quantiles: Vec<(f64, Option<f64>)> = Vec::new();
+    let mut server_quantile = |q: f64| match quantiles.iter().find(|(k, _)| *k == q) {
+        Some((_, v)) => *v,
+        None => {
+            let v = m.server_quantile(q * 100.0);
+            quantiles.push((q, v));
+            v
+        }
+    };
     for family in IpFamily::expand(probe.family) {
         let bad = probe
             .locations
@@ -207,8 +218,7 @@ pub fn minute_complies(policy: &Policy, name: &str, m: &MinuteTruth) -> Option<b
                         return true;
                     }
                     let served_q = (q / (1.0 - err)).min(0.999_999);
-                    m.server_quantile(served_q * 100.0)
-                        .is_none_or(|x| x + path.network > l.threshold.secs())
+                    server_quantile(served_q).is_none_or(|x| x + path.network > l.threshold.secs())
                 }
                 Some(Indicator::Availability(a)) => path.error_ratio > 1.0 - a.target.fraction(),
                 None => false,
