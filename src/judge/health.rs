@@ -103,11 +103,11 @@ fn slow_verdicts(policy: &Policy, series: &[&InstanceSeries], snap: &Snapshot) -
     let mut own = Vec::new();
     let ok_latencies = |i: usize| series[i].recent.iter().filter(|x| x.ok).map(|x| x.latency);
     for members in groups.values() {
-        all.clear();
-        all.extend(members.iter().flat_map(|&i| ok_latencies(i)));
+        let total: usize = members.iter().map(|&i| ok_latencies(i).count()).sum();
         // The pooled median stands in for "the peers' median": one instance moves it by little.
-        let pooled_median = median(&mut all);
-        let total = all.len();
+        // It is only needed once some instance is slow enough to matter, which in a healthy
+        // group none is, so it is computed lazily.
+        let mut pooled_median: Option<f64> = None;
         for (k, &i) in members.iter().enumerate() {
             own.clear();
             own.extend(ok_latencies(i));
@@ -115,10 +115,19 @@ fn slow_verdicts(policy: &Policy, series: &[&InstanceSeries], snap: &Snapshot) -
             if n < 3 || total - n < 3 {
                 continue;
             }
-            // Screen first: only an instance materially slower than the pool can be slow, and in
-            // a healthy group none is, so the rank test runs only for real suspects.
+            // Screen first: only an instance materially slower than the pool can be slow, and the
+            // rank test runs only for real suspects.
             let own_median = median(&mut own);
-            if own_median <= SLOW_RATIO * pooled_median || own_median < material {
+            if own_median < material {
+                out[i] = Some(false);
+                continue;
+            }
+            let pooled = *pooled_median.get_or_insert_with(|| {
+                all.clear();
+                all.extend(members.iter().flat_map(|&m| ok_latencies(m)));
+                median(&mut all)
+            });
+            if own_median <= SLOW_RATIO * pooled {
                 out[i] = Some(false);
                 continue;
             }
