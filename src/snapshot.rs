@@ -6,7 +6,7 @@
 //! That keeps a snapshot small enough to log every tick. Pure data.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 /// Seconds since the Unix epoch.
 pub type Time = f64;
@@ -61,10 +61,10 @@ pub struct Snapshot {
 /// Identifies a probe series.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SeriesKey {
-    /// Probe name from the policy.
-    pub probe: String,
+    /// Probe name from the policy (shared: a key is cloned into every snapshot).
+    pub probe: Arc<str>,
     /// `local` or a remote agent's name.
-    pub location: String,
+    pub location: Arc<str>,
     /// Address family used.
     pub family: IpFamily,
 }

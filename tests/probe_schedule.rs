@@ -58,7 +58,7 @@ impl SleepyProber {
 impl Prober for SleepyProber {
     async fn run(&self, job: &Job, at: Time) -> Vec<Outcome> {
         let name = match &job.series {
-            SeriesId::Service(k) | SeriesId::Instance(_, k) => k.probe.clone(),
+            SeriesId::Service(k) | SeriesId::Instance(_, k) => k.probe.to_string(),
         };
         self.starts
             .lock()

@@ -238,7 +238,7 @@ fn latency_needed(policy: &Policy, snap: &Snapshot, name: &str, load: f64, mu: f
     let mut floors: Vec<f64> = snap
         .service
         .iter()
-        .filter(|s| s.key.probe == l.probe)
+        .filter(|s| *s.key.probe == *l.probe)
         .filter_map(|s| {
             let mut ok: Vec<f64> = s.recent.iter().filter(|x| x.ok).map(|x| x.latency).collect();
             ok.sort_by(f64::total_cmp);
@@ -449,7 +449,7 @@ fn network_path(policy: &Policy, snap: &Snapshot, v: &Verdict) -> Option<Diagnos
             let s = snap
                 .service
                 .iter()
-                .find(|s| s.key.probe == l.probe && s.key.location == loc && s.key.family == fam)?;
+                .find(|s| *s.key.probe == *l.probe && &*s.key.location == loc && s.key.family == fam)?;
             let mut ok: Vec<f64> = s.recent.iter().filter(|x| x.ok).map(|x| x.latency).collect();
             ok.sort_by(f64::total_cmp);
             let floor = ok.get(ok.len() / 20).copied()?;

@@ -87,7 +87,7 @@ fn slow_verdicts(policy: &Policy, series: &[&InstanceSeries], snap: &Snapshot) -
     let mut groups: BTreeMap<(&str, IpFamily), Vec<usize>> = BTreeMap::new();
     for (i, s) in series.iter().enumerate() {
         groups
-            .entry((s.key.location.as_str(), s.key.family))
+            .entry((&*s.key.location, s.key.family))
             .or_default()
             .push(i);
     }
@@ -157,7 +157,7 @@ pub fn judge_instances(policy: &Policy, snap: &Snapshot, now: Time) -> Vec<Insta
     let series: Vec<&InstanceSeries> = snap
         .instances_probed
         .iter()
-        .filter(|s| Some(s.key.probe.as_str()) == probe && fresh(&s.key.location))
+        .filter(|s| Some(&*s.key.probe) == probe && fresh(&s.key.location))
         .collect();
     let slow = slow_verdicts(policy, &series, snap);
     let mut by_instance: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -201,7 +201,7 @@ pub fn judge_instances(policy: &Policy, snap: &Snapshot, now: Time) -> Vec<Insta
                 let failing: Vec<String> = mine
                     .iter()
                     .filter(|s| s.key.family == family && s.consecutive_failures >= rule.failures)
-                    .map(|s| s.key.location.clone())
+                    .map(|s| s.key.location.to_string())
                     .collect();
                 if failing.len() as u32 >= rule.locations {
                     h.health = Health::Unhealthy;
@@ -219,7 +219,7 @@ pub fn judge_instances(policy: &Policy, snap: &Snapshot, now: Time) -> Vec<Insta
             let slow_at: Vec<String> = mine_idx
                 .iter()
                 .filter(|&&i| slow[i] == Some(true))
-                .map(|&i| series[i].key.location.clone())
+                .map(|&i| series[i].key.location.to_string())
                 .collect();
             let judged = mine_idx.iter().filter(|&&i| slow[i].is_some()).count();
             if judged > 0 && slow_at.len() == judged && slow_at.len() as u32 >= rule.locations {

@@ -39,7 +39,7 @@ fn fresh(snap: &Snapshot, location: &str) -> bool {
 fn series_for<'a>(snap: &'a Snapshot, probe: &'a str) -> impl Iterator<Item = &'a ServiceSeries> + 'a {
     snap.service
         .iter()
-        .filter(move |s| s.key.probe == probe && fresh(snap, &s.key.location))
+        .filter(move |s| *s.key.probe == *probe && fresh(snap, &s.key.location))
 }
 
 fn verdict(objective: &Objective, snap: &Snapshot, now: Time) -> Option<Verdict> {
@@ -79,7 +79,7 @@ fn latency(objective: &Objective, l: &LatencyObjective, snap: &Snapshot, now: Ti
                 }
             };
             SeriesVerdict {
-                location: s.key.location.clone(),
+                location: s.key.location.to_string(),
                 family: s.key.family,
                 samples: window.len() as u64,
                 estimate,
@@ -169,7 +169,7 @@ fn availability(objective: &Objective, a: &AvailabilityObjective, snap: &Snapsho
                 SloState::Met
             };
             SeriesVerdict {
-                location: s.key.location.clone(),
+                location: s.key.location.to_string(),
                 family: s.key.family,
                 samples: total,
                 estimate: ratio,

@@ -88,7 +88,7 @@ pub(super) fn admit(
         let series: Vec<_> = snap
             .instances_probed
             .iter()
-            .filter(|s| s.instance == inst.id && Some(s.key.probe.as_str()) == probe)
+            .filter(|s| s.instance == inst.id && Some(&*s.key.probe) == probe)
             .collect();
         let answers = match probe {
             Some(_) => {

@@ -97,8 +97,8 @@ impl SimCloud {
             }
             for (loc, l, family) in paths {
                 let key = SeriesKey {
-                    probe: p.name.clone(),
-                    location: loc,
+                    probe: p.name.as_str().into(),
+                    location: loc.as_str().into(),
                     family,
                 };
                 let next = world.now() + rng.uniform() * interval;
@@ -299,8 +299,8 @@ impl SimCloud {
             for p in &self.per_instance {
                 for (loc, l, family) in &p.paths {
                     let key = SeriesKey {
-                        probe: p.name.clone(),
-                        location: loc.clone(),
+                        probe: p.name.as_str().into(),
+                        location: loc.as_str().into(),
                         family: *family,
                     };
                     let next = now + self.rng.uniform() * p.interval;

@@ -69,7 +69,7 @@ pub fn jobs_for_policy(policy: &Policy, instances: &[Instance]) -> Result<Vec<Jo
         let check = Arc::new(Check::from_policy(probe)?);
         for &family in IpFamily::expand(probe.family) {
             let key = SeriesKey {
-                probe: probe.name.clone(),
+                probe: probe.name.as_str().into(),
                 location: LOCAL.into(),
                 family,
             };
