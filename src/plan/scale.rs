@@ -220,40 +220,33 @@ pub(super) fn scale(
         return;
     }
     let summary = format!("{} serving, {} needed (floor {floor})", c.serving, over_needed);
-    let proposal = Action::ScaleIn {
-        instances: Vec::new(),
-    };
     let cause = if above_max {
         Cause::AboveMaximum
     } else {
         Cause::OverProvisioned
     };
-    if peak_no_scale_in && !above_max {
+    // Every gate below refuses the same proposal with the same evidence, only the reason differs.
+    let refuse = |b: &mut Builder, reason| {
         b.refuse(
-            proposal,
+            Action::ScaleIn {
+                instances: Vec::new(),
+            },
             cause,
-            RefusalReason::ScheduledPeak,
-            evidence(j, policy, summary),
-        );
+            reason,
+            evidence(j, policy, summary.clone()),
+        )
+    };
+    if peak_no_scale_in && !above_max {
+        refuse(b, RefusalReason::ScheduledPeak);
         return;
     }
     if c.telemetry_missing && policy.spec.limits.freeze_when_telemetry_missing {
-        b.refuse(
-            proposal,
-            cause,
-            RefusalReason::FreezeDataMissing,
-            evidence(j, policy, summary),
-        );
+        refuse(b, RefusalReason::FreezeDataMissing);
         return;
     }
     let slo_unknown = j.verdicts.iter().any(|v| matches!(v.state, SloState::NoData));
     if slo_unknown && !above_max {
-        b.refuse(
-            proposal,
-            cause,
-            RefusalReason::FreezeDataMissing,
-            evidence(j, policy, summary),
-        );
+        refuse(b, RefusalReason::FreezeDataMissing);
         return;
     }
     // Scale-in stabilisation: the highest recommendation over the whole window must allow it,
@@ -274,12 +267,7 @@ pub(super) fn scale(
         .unwrap_or(desired);
     let stable_target = highest.max(target);
     if !above_max && (!covered || stable_target >= c.serving) {
-        b.refuse(
-            proposal,
-            cause,
-            RefusalReason::Stabilization,
-            evidence(j, policy, summary),
-        );
+        refuse(b, RefusalReason::Stabilization);
         return;
     }
     let since_in = b
@@ -291,12 +279,7 @@ pub(super) fn scale(
         .last_scale_out
         .is_some_and(|t| now - t < sc.scale_in.stabilization.secs());
     if (since_in || since_out) && !above_max {
-        b.refuse(
-            proposal,
-            cause,
-            RefusalReason::Cooldown,
-            evidence(j, policy, summary),
-        );
+        refuse(b, RefusalReason::Cooldown);
         return;
     }
     let goal = if above_max { c.allowed } else { stable_target };
@@ -312,12 +295,7 @@ pub(super) fn scale(
     if c.serving.saturating_sub(remove) < min_keep && !above_max {
         remove = c.serving.saturating_sub(min_keep);
         if remove == 0 {
-            b.refuse(
-                proposal,
-                cause,
-                RefusalReason::MinHealthy,
-                evidence(j, policy, summary),
-            );
+            refuse(b, RefusalReason::MinHealthy);
             return;
         }
     }
