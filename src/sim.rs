@@ -12,6 +12,8 @@
 //! `load_scenario`; `driver` (with `telemetry`) adapts the world to the observe/act traits
 //! without real IO.
 
+pub mod baseline;
+pub mod decider;
 pub mod driver;
 pub mod faults;
 pub mod lifecycle;

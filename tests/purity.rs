@@ -29,6 +29,8 @@ const PURE: &[&str] = &[
     "src/sim/truth.rs",
     "src/sim/rng.rs",
     "src/sim/report.rs",
+    "src/sim/decider.rs",
+    "src/sim/baseline",
 ];
 
 const FORBIDDEN: &[&str] = &[

@@ -5,7 +5,12 @@ use crate::{
     clock::Stopwatch,
     policy,
     replay::{self, LogWriter},
-    sim::{self, rehearse::rehearse, report_html, summary},
+    sim::{
+        self,
+        decider::DeciderKind,
+        rehearse::{rehearse, rehearse_with},
+        report_html, summary,
+    },
 };
 use std::{
     io::{BufReader, IsTerminal, Write},
@@ -36,6 +41,14 @@ pub struct RehearseArgs {
     /// Exit 1 when an expectation of the scenario does not hold.
     #[arg(long)]
     check: bool,
+    /// Which controller decides: sloop, or a peer's algorithm to compare with (heat-aodh,
+    /// senlin-health, hpa), or the oracle that knows the future (a lower bound).
+    #[arg(long, default_value = "sloop", value_parser = parse_decider)]
+    decider: DeciderKind,
+}
+
+fn parse_decider(s: &str) -> Result<DeciderKind, String> {
+    s.parse()
 }
 
 fn fail(errors: &[crate::document::Diagnostic]) -> ExitCode {
@@ -79,7 +92,16 @@ pub fn run(args: &RehearseArgs) -> ExitCode {
         }
     };
     let watch = Stopwatch::start();
-    let result = rehearse(&loaded.policy, &scenario, seed, log, &mut progress);
+    let result = match args.decider {
+        DeciderKind::Sloop => rehearse(&loaded.policy, &scenario, seed, log, &mut progress),
+        other => {
+            if log.is_some() {
+                eprintln!("note: --decision-log records sloop's decisions only; {other} is not logged");
+            }
+            let mut decider = other.build(&loaded.policy, &scenario);
+            rehearse_with(&loaded.policy, &scenario, seed, decider.as_mut(), &mut progress)
+        }
+    };
     let wall = watch.elapsed().as_secs_f64();
     if let Some(path) = &args.report {
         let html = report_html::render(

@@ -5,11 +5,12 @@
 
 use super::{
     SimCloud,
+    decider::Decider,
     report::{self, Report, TickRecord},
     scenario::Scenario,
     truth::Truth,
 };
-use crate::{policy::Policy, reconcile::Reconciler, replay::LogWriter, snapshot::Time};
+use crate::{act::executor, policy::Policy, reconcile::Reconciler, replay::LogWriter, snapshot::Time};
 use std::{
     future::Future,
     pin::pin,
@@ -40,7 +41,8 @@ pub fn run_ready<F: Future>(fut: F) -> F::Output {
     }
 }
 
-/// Runs `policy` through `scenario`. `progress` is called with the share done (0..1).
+/// Runs `policy` through `scenario` with sloop's reconcile loop. `progress` is called with the
+/// share done (0..1).
 pub fn rehearse(
     policy: &Policy,
     scenario: &Scenario,
@@ -53,9 +55,62 @@ pub fn rehearse(
     if let Some(log) = log {
         reconciler = reconciler.with_decision_log(log);
     }
+    let interval = reconciler.interval();
+    let ticks = run_loop(scenario, &mut cloud, interval, true, progress, &mut |cloud, t| {
+        // The simulated inventory is always available; an observation error would be a bug.
+        run_ready(reconciler.tick(cloud, t))
+            .ok()
+            .map(|tick| TickRecord::new(&tick.snapshot, tick.decision, &tick.outcomes, policy))
+    });
+    finish(policy, scenario, seed, cloud, ticks, "sloop", progress)
+}
+
+/// Runs `policy` through `scenario` with any [`Decider`]: observe, decide, execute, as the
+/// reconcile loop does, on the decider's own cadence. The decider's data sources see the world
+/// through [`Decider::observed_policy`]; the cloud is acted on as `policy` says.
+pub fn rehearse_with(
+    policy: &Policy,
+    scenario: &Scenario,
+    seed: u64,
+    decider: &mut dyn Decider,
+    progress: &mut dyn FnMut(f64),
+) -> Rehearsal {
+    let observed = decider.observed_policy(policy);
+    let mut cloud = SimCloud::new(scenario, &observed, seed);
+    let interval = decider.interval();
+    let wakes = decider.wakes_on_evidence();
+    let ticks = run_loop(
+        scenario,
+        &mut cloud,
+        interval,
+        wakes,
+        progress,
+        &mut |cloud, t| {
+            decider.peek(cloud.world());
+            let snapshot = cloud.snapshot(t);
+            let decision = decider.decide(&snapshot, t);
+            let outcomes = run_ready(executor::execute(policy, &snapshot, &decision.actions, cloud));
+            Some(TickRecord::new(&snapshot, decision, &outcomes, policy))
+        },
+    );
+    let name = decider.name();
+    finish(policy, scenario, seed, cloud, ticks, name, progress)
+}
+
+type TickFn<'a> = dyn FnMut(&mut SimCloud, Time) -> Option<TickRecord> + 'a;
+
+/// Steps the world at the scenario's resolution and ticks on schedule, or early when the probes
+/// bring new evidence and the decider listens for it (as `sloop run` does).
+fn run_loop(
+    scenario: &Scenario,
+    cloud: &mut SimCloud,
+    interval: f64,
+    wakes_on_evidence: bool,
+    progress: &mut dyn FnMut(f64),
+    tick: &mut TickFn<'_>,
+) -> Vec<TickRecord> {
     let start = scenario.start_unix();
     let end = scenario.end_unix();
-    let interval = reconciler.interval();
     let mut ticks = Vec::with_capacity(((end - start) / interval) as usize + 1);
     let resolution = scenario.resolution.secs().max(0.001);
     let mut next_tick = start + interval;
@@ -65,18 +120,11 @@ pub fn rehearse(
     while t < end - 1e-9 {
         t = (t + resolution).min(end);
         cloud.advance_to(t);
-        // Tick on schedule, or early when the probes bring new evidence (as `sloop run` does).
-        if t + 1e-9 < next_tick && !cloud.evidence_since(last_tick) {
+        if t + 1e-9 < next_tick && !(wakes_on_evidence && cloud.evidence_since(last_tick)) {
             continue;
         }
-        // The simulated inventory is always available; an observation error would be a bug.
-        if let Ok(tick) = run_ready(reconciler.tick(&mut cloud, t)) {
-            ticks.push(TickRecord::new(
-                &tick.snapshot,
-                tick.decision,
-                &tick.outcomes,
-                policy,
-            ));
+        if let Some(record) = tick(cloud, t) {
+            ticks.push(record);
         }
         last_tick = t;
         if t + 1e-9 >= next_tick {
@@ -89,8 +137,22 @@ pub fn rehearse(
         }
     }
     cloud.advance_to(end);
+    ticks
+}
+
+fn finish(
+    policy: &Policy,
+    scenario: &Scenario,
+    seed: u64,
+    cloud: SimCloud,
+    ticks: Vec<TickRecord>,
+    decider: &str,
+    progress: &mut dyn FnMut(f64),
+) -> Rehearsal {
+    let start = scenario.start_unix();
     let truth = cloud.truth().clone();
-    let report = report::build(policy, scenario, seed, &truth, cloud.faults(), &ticks, start);
+    let mut report = report::build(policy, scenario, seed, &truth, cloud.faults(), &ticks, start);
+    report.decider = decider.into();
     progress(1.0);
     Rehearsal {
         report,
