@@ -1,6 +1,7 @@
 //! The command line: `check`, `schema`, `explain`, `import`, and the simulator commands.
 //! Exit codes: 0 success, 1 the input is invalid (or a check failed), 2 usage errors.
 
+mod agent;
 mod bench;
 mod check;
 mod rehearse;
@@ -57,6 +58,10 @@ enum Command {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// Run a remote probe location that reports to a controller.
+    Agent(agent::AgentArgs),
+    /// Make an agent token (or hash one) and print the controller's `name: sha256hex` line.
+    AgentToken(agent::TokenArgs),
     /// Convert documents from other formats into sloop policy fragments.
     Import {
         #[command(subcommand)]
@@ -86,6 +91,8 @@ pub fn main() -> ExitCode {
         Command::Rehearse(args) => rehearse::run(&args),
         Command::Replay { log } => rehearse::replay(&log),
         Command::Bench { rounds } => bench::run(rounds),
+        Command::Agent(args) => agent::run(&args),
+        Command::AgentToken(args) => agent::token(&args),
         Command::Import {
             what: Import::Openslo { file },
         } => check::import_openslo(&file),

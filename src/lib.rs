@@ -10,12 +10,14 @@
 #![forbid(unsafe_code)]
 
 pub mod act;
+pub mod agent;
 pub mod cli;
 pub mod clock;
 pub mod decide;
 pub mod decision;
 pub mod document;
 pub mod history;
+pub mod ingest;
 pub mod judge;
 pub mod observe;
 pub mod plan;

@@ -35,7 +35,8 @@ pub use icmp::{IcmpProbe, IcmpSupport};
 pub use tcp::TcpProbe;
 
 /// Why a probe failed, in low-cardinality classes (also the `reason` label of failure counters).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Failure {
     /// The probe did not finish within its timeout.
     Timeout,

@@ -57,20 +57,31 @@ pub const LOCAL: &str = "local";
 /// family it asks for, through the service (every address of the name) and, for `perInstance`
 /// probes, also straight to each instance address of that family (with the service's Host
 /// header).
-/// Remote locations are the agents' business.
+/// Remote locations are the agents' business (see [`jobs_for_location`]).
 pub fn jobs_for_policy(policy: &Policy, instances: &[Instance]) -> Result<Vec<Job>, BuildError> {
+    jobs_for_location(policy, instances, LOCAL)
+}
+
+/// The jobs of `policy` that `location` runs: the same expansion as [`jobs_for_policy`], for
+/// probes that list `location`, with the series labelled by it (an agent runs these).
+pub fn jobs_for_location(
+    policy: &Policy,
+    instances: &[Instance],
+    location: &str,
+) -> Result<Vec<Job>, BuildError> {
     let mut jobs = Vec::new();
+    let location: std::sync::Arc<str> = location.into();
     for probe in policy
         .spec
         .probes
         .iter()
-        .filter(|p| p.locations.iter().any(|l| l == LOCAL))
+        .filter(|p| p.locations.iter().any(|l| **l == *location))
     {
         let check = Arc::new(Check::from_policy(probe)?);
         for &family in IpFamily::expand(probe.family) {
             let key = SeriesKey {
                 probe: probe.name.as_str().into(),
-                location: LOCAL.into(),
+                location: location.clone(),
                 family,
             };
             let job = |series, address| Job {
@@ -165,9 +176,38 @@ impl Default for Limits {
     }
 }
 
+/// Where the outcomes of a run go: the controller's [`ProbeStore`], an agent's send buffer,
+/// metrics, or several of them.
+pub trait Sink: Send + Sync + 'static {
+    /// Takes the outcomes of one run of the job that fills `series`.
+    fn record(&self, series: &SeriesId, outcomes: &[Outcome]);
+}
+
+impl Sink for Mutex<ProbeStore> {
+    fn record(&self, series: &SeriesId, outcomes: &[Outcome]) {
+        let mut store = self.lock().unwrap_or_else(|e| e.into_inner());
+        for o in outcomes {
+            store.record(series, o.sample);
+        }
+    }
+}
+
+impl<A: Sink, B: Sink> Sink for (A, B) {
+    fn record(&self, series: &SeriesId, outcomes: &[Outcome]) {
+        self.0.record(series, outcomes);
+        self.1.record(series, outcomes);
+    }
+}
+
+impl<S: Sink + ?Sized> Sink for Arc<S> {
+    fn record(&self, series: &SeriesId, outcomes: &[Outcome]) {
+        S::record(self, series, outcomes);
+    }
+}
+
 struct Shared<P> {
     prober: P,
-    store: Arc<Mutex<ProbeStore>>,
+    sink: Arc<dyn Sink>,
     clock: Arc<dyn Clock>,
     permits: Arc<Semaphore>,
     counters: Arc<Counters>,
@@ -182,9 +222,14 @@ pub struct Scheduler<P> {
 impl<P: Prober> Scheduler<P> {
     /// A scheduler that records into `store`, stamping samples with `clock`.
     pub fn new(prober: P, store: Arc<Mutex<ProbeStore>>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
+        Self::with_sink(prober, store, clock, limits)
+    }
+
+    /// A scheduler that hands every run's outcomes to `sink`.
+    pub fn with_sink(prober: P, sink: Arc<dyn Sink>, clock: Arc<dyn Clock>, limits: Limits) -> Self {
         let shared = Shared {
             prober,
-            store,
+            sink,
             clock,
             permits: Arc::new(Semaphore::new(limits.max_in_flight.max(1))),
             counters: Arc::default(),
@@ -280,12 +325,11 @@ async fn run_once<P: Prober>(job: Arc<Job>, shared: Arc<Shared<P>>) {
             }]
         }
     };
-    let mut store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
-    for o in outcomes {
+    for o in &outcomes {
         c.samples.fetch_add(1, Ordering::Relaxed);
         if !o.sample.ok {
             c.failures.fetch_add(1, Ordering::Relaxed);
         }
-        store.record(&job.series, o.sample);
     }
+    shared.sink.record(&job.series, &outcomes);
 }

@@ -1,0 +1,198 @@
+//! Checking a result batch and storing its samples: every number finite and in range, every
+//! series one the controller assigned to this agent, every timestamp moved onto the
+//! controller's clock.
+//!
+//! Re-timing: `offset = received − sent_at` (the agent's clock error plus the one-way network
+//! delay, which errs late by milliseconds). A sample stamped `at` by the agent is stored at
+//! `at + offset`, never later than the receipt and never before the series' newest sample (the
+//! stores need time order), so an agent whose clock is an hour off still lands its samples in
+//! the right windows.
+
+use super::{
+    IngestState, lock,
+    wire::{Batch, BatchReply},
+};
+use crate::{
+    observe::store::SeriesId,
+    policy::Policy,
+    snapshot::{IpFamily, SeriesKey, Time},
+};
+
+/// Why a batch was refused as a whole.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    /// More samples than the controller accepts at once (HTTP 413).
+    #[error("batch has {got} samples; the limit is {limit} per batch")]
+    TooMany {
+        /// Samples in the batch.
+        got: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A field holds an impossible value (HTTP 400).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Longest latency a sample may report (an hour; probes time out long before).
+const MAX_LATENCY: f64 = 3600.0;
+
+/// Checks the numbers of `batch` without touching any state.
+pub fn validate(batch: &Batch, max_samples: usize) -> Result<usize, BatchError> {
+    let total: usize = batch.series.iter().map(|s| s.samples.len()).sum();
+    if total > max_samples {
+        return Err(BatchError::TooMany {
+            got: total,
+            limit: max_samples,
+        });
+    }
+    if !batch.sent_at.is_finite() || batch.sent_at <= 0.0 {
+        return Err(BatchError::Invalid(format!(
+            "sent_at must be seconds since the epoch, got {}",
+            batch.sent_at
+        )));
+    }
+    for (i, s) in batch.series.iter().enumerate() {
+        for (j, x) in s.samples.iter().enumerate() {
+            let phases = x.phases.is_none_or(|p| {
+                [p.dns, p.connect, p.tls, p.ttfb, p.transfer]
+                    .iter()
+                    .all(|v| v.is_finite() && (0.0..=MAX_LATENCY).contains(v))
+            });
+            if !x.at.is_finite() || x.at <= 0.0 || !(0.0..=MAX_LATENCY).contains(&x.latency) || !phases {
+                return Err(BatchError::Invalid(format!(
+                    "series[{i}] ({}/{}) sample[{j}]: `at` must be seconds since the epoch and latency and phases within 0..={MAX_LATENCY} s",
+                    s.policy, s.probe
+                )));
+            }
+        }
+    }
+    Ok(total)
+}
+
+impl IngestState {
+    /// Takes a batch from the authenticated `agent`: checks it, re-times and stores its
+    /// samples, and marks the agent fresh. The HTTP handler calls this after authentication
+    /// and the size limit; tests and in-process agents may call it directly.
+    pub fn ingest(&self, agent: &str, batch: &Batch) -> Result<BatchReply, BatchError> {
+        validate(batch, self.inner.limits.max_batch_samples)?;
+        let received = self.inner.clock.now();
+        let (accepted, rejected) = store(self, agent, batch, received);
+        let offset = received - batch.sent_at;
+        lock(&self.inner.agents).batch(agent, received, offset, accepted, rejected, batch.dropped_total);
+        Ok(BatchReply {
+            accepted,
+            rejected,
+            offset_s: offset,
+            assignments: self.version(agent),
+        })
+    }
+}
+
+/// Whether `policy` assigns the series to `agent` (so an agent cannot create series, and with
+/// them labels, that nobody asked for).
+fn assigned(
+    policy: &Policy,
+    instances: &[crate::snapshot::Instance],
+    agent: &str,
+    s: &super::wire::BatchSeries,
+) -> bool {
+    let Some(probe) = policy.spec.probes.iter().find(|p| p.name == s.probe) else {
+        return false;
+    };
+    if !probe.locations.iter().any(|l| l == agent) || !IpFamily::expand(probe.family).contains(&s.family) {
+        return false;
+    }
+    match &s.instance {
+        None => true,
+        Some(id) => probe.per_instance && instances.iter().any(|i| &i.id == id),
+    }
+}
+
+/// Stores the samples of a validated batch from `agent`, received at `received`; returns
+/// (accepted, rejected) sample counts.
+fn store(state: &IngestState, agent: &str, batch: &Batch, received: Time) -> (u64, u64) {
+    let offset = received - batch.sent_at;
+    let published = state.inner.published.read().unwrap_or_else(|e| e.into_inner());
+    let location: std::sync::Arc<str> = agent.into();
+    let (mut accepted, mut rejected) = (0u64, 0u64);
+    for s in &batch.series {
+        let n = s.samples.len() as u64;
+        let Some(p) = published.get(&s.policy) else {
+            rejected += n;
+            continue;
+        };
+        if !assigned(&p.policy, &p.instances, agent, s) {
+            rejected += n;
+            continue;
+        }
+        let key = SeriesKey {
+            probe: s.probe.as_str().into(),
+            location: location.clone(),
+            family: s.family,
+        };
+        let id = match &s.instance {
+            None => SeriesId::Service(key),
+            Some(i) => SeriesId::Instance(i.clone(), key),
+        };
+        let mut store = lock(&p.store);
+        let mut floor = store.get(&id).and_then(|x| x.latest()).map_or(f64::MIN, |x| x.at);
+        for x in &s.samples {
+            let at = (x.at + offset).min(received).max(floor);
+            floor = at;
+            let sample = x.sample_at(at);
+            store.record(&id, sample);
+            if let Some(m) = &state.inner.metrics {
+                let key = match &id {
+                    SeriesId::Service(k) | SeriesId::Instance(_, k) => k,
+                };
+                m.observe(key, s.instance.is_some(), &sample, x.failure);
+            }
+        }
+        accepted += n;
+    }
+    (accepted, rejected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::wire::{BatchSample, BatchSeries};
+
+    fn batch(latency: f64) -> Batch {
+        Batch {
+            sent_at: 1000.0,
+            dropped_total: 0,
+            series: vec![BatchSeries {
+                policy: "p".into(),
+                probe: "web".into(),
+                family: IpFamily::V6,
+                instance: None,
+                samples: vec![BatchSample {
+                    at: 990.0,
+                    latency,
+                    ok: true,
+                    phases: None,
+                    failure: None,
+                }],
+            }],
+        }
+    }
+
+    #[test]
+    fn impossible_numbers_and_oversize_batches_are_refused() {
+        assert_eq!(validate(&batch(0.2), 10), Ok(1));
+        assert!(matches!(validate(&batch(-1.0), 10), Err(BatchError::Invalid(_))));
+        assert!(matches!(
+            validate(&batch(f64::NAN), 10),
+            Err(BatchError::Invalid(_))
+        ));
+        assert_eq!(
+            validate(&batch(0.2), 0),
+            Err(BatchError::TooMany { got: 1, limit: 0 })
+        );
+        let mut b = batch(0.2);
+        b.sent_at = f64::INFINITY;
+        assert!(validate(&b, 10).unwrap_err().to_string().contains("sent_at"));
+    }
+}
