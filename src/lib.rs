@@ -19,6 +19,7 @@ pub mod document;
 pub mod history;
 pub mod ingest;
 pub mod judge;
+pub mod k8s;
 pub mod observe;
 pub mod plan;
 pub mod policy;

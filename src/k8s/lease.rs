@@ -1,0 +1,469 @@
+//! Leader election on a `coordination.k8s.io/v1` Lease, so that of several replicas exactly one
+//! acts while the others keep observing, judging and serving status.
+//!
+//! The protocol is client-go's: read the Lease; if we hold it, or nobody does, or its holder has
+//! not renewed it for `leaseDurationSeconds` *as measured on our own monotonic clock since we
+//! saw its last change*, write ourselves in with a `replace` under the `resourceVersion` we read.
+//! The API server's optimistic concurrency (409 Conflict) picks one winner of any race; no
+//! two clocks are ever compared. A leader renews every `duration / 3` and stops believing it
+//! leads `duration - grace` after the *start* of its last successful renewal: that instant is
+//! earlier than any other candidate can have seen the renewal, so the old leader has stepped
+//! down at least `grace` before anyone else may step up.
+//!
+//! Written by hand rather than with kube-lease-manager: that crate takes the Lease with
+//! server-side apply and strategic-merge patches and relies on field-manager conflicts for
+//! mutual exclusion, and it compares the holder's `renewTime` with the local wall clock. A plain
+//! get/create/replace loop needs only the documented resourceVersion contract, which a fake API
+//! server in the tests can honour exactly, and has no clock-skew exposure.
+
+use crate::clock::{self, Clock, SystemClock};
+use k8s_openapi::{
+    api::coordination::v1::{Lease, LeaseSpec},
+    apimachinery::pkg::apis::meta::v1::MicroTime,
+    jiff::Timestamp,
+};
+use kube::{
+    Api, Client,
+    api::{ObjectMeta, PostParams},
+};
+use std::time::Duration;
+use tokio::{
+    sync::{oneshot, watch},
+    task::JoinHandle,
+    time::{Instant, sleep_until},
+};
+
+/// Which Lease to compete for and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseConfig {
+    /// Namespace of the Lease.
+    pub namespace: String,
+    /// Name of the Lease (one per sloop deployment).
+    pub name: String,
+    /// This replica's identity, written as the holder (the pod name is the convention).
+    pub identity: String,
+    /// How long a Lease stays valid without renewal (whole seconds, as the API stores it).
+    pub duration: Duration,
+    /// Safety margin: the leader stops acting this long before others may take over.
+    pub grace: Duration,
+}
+
+impl LeaseConfig {
+    /// A configuration with the conventional 15 s duration and 5 s grace.
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>, identity: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+            identity: identity.into(),
+            duration: Duration::from_secs(15),
+            grace: Duration::from_secs(5),
+        }
+    }
+
+    /// How often the leader renews.
+    pub fn renew_period(&self) -> Duration {
+        self.duration / 3
+    }
+
+    /// How often a follower looks at the Lease; a takeover happens at most this long after
+    /// the Lease expired as the follower measures it.
+    pub fn retry_period(&self) -> Duration {
+        self.duration / 6
+    }
+
+    fn validate(&self) -> Result<(), LeaseError> {
+        let fail = |why: &str| {
+            Err(LeaseError::Config(format!(
+                "lease {}/{}: {why}",
+                self.namespace, self.name
+            )))
+        };
+        if self.identity.is_empty() {
+            return fail("the identity is empty");
+        }
+        if self.duration < Duration::from_secs(1) || self.duration.subsec_nanos() != 0 {
+            return fail("the duration must be a whole number of seconds, at least 1");
+        }
+        if self.grace >= self.duration - self.renew_period() {
+            return fail(
+                "the grace must be shorter than two thirds of the duration (else no renewal counts)",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Why election could not start or a release failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LeaseError {
+    /// The configuration cannot work.
+    #[error("{0}")]
+    Config(String),
+    /// The API server refused or failed a request.
+    #[error("{op} lease {lease}: {source}")]
+    Api {
+        /// What we tried.
+        op: &'static str,
+        /// `namespace/name`.
+        lease: String,
+        /// The client's error.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// The release did not finish in time.
+    #[error("releasing lease {0} timed out")]
+    Timeout(String),
+}
+
+/// Whether this replica leads, as the reconcile loop asks it before every action.
+#[derive(Debug, Clone)]
+pub struct Leadership(Option<watch::Receiver<bool>>);
+
+impl Leadership {
+    /// Wraps a receiver (for tests, and for seams that produce their own).
+    pub fn from_receiver(rx: watch::Receiver<bool>) -> Self {
+        Self(Some(rx))
+    }
+
+    /// Always the leader: a single replica without Kubernetes.
+    pub fn always() -> Self {
+        Self(None)
+    }
+
+    /// True while this replica holds the Lease. False once the election task is gone, whatever
+    /// it said last: a dead renewer is not a leader.
+    pub fn is_leader(&self) -> bool {
+        match &self.0 {
+            None => true,
+            Some(rx) => *rx.borrow() && rx.has_changed().is_ok(),
+        }
+    }
+
+    /// Waits until leadership changed since this handle last waited (or was made), so a check
+    /// of [`Leadership::is_leader`] followed by this call never misses a change. Returns once more when the election task
+    /// ends (leadership is then false for good) and never again after that, nor ever for
+    /// [`Leadership::always`].
+    pub async fn changed(&mut self) {
+        match &mut self.0 {
+            Some(rx) if rx.has_changed().is_ok() => {
+                let _ = rx.changed().await;
+            }
+            _ => std::future::pending().await,
+        }
+    }
+}
+
+/// The running election. Dropping it aborts the task without touching the Lease (a crash, as
+/// far as the other replicas can tell); [`Elector::release`] is the graceful way out.
+pub struct Elector {
+    rx: watch::Receiver<bool>,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), LeaseError>>,
+    lease: String,
+    grace: Duration,
+}
+
+impl Elector {
+    /// Whether we lead, as a cheap clonable handle; its [`Leadership::changed`] waits for
+    /// changes after this call.
+    pub fn leadership(&self) -> Leadership {
+        let mut rx = self.rx.clone();
+        rx.borrow_and_update();
+        Leadership(Some(rx))
+    }
+
+    /// The raw receiver: `true` while leading.
+    pub fn receiver(&self) -> watch::Receiver<bool> {
+        self.rx.clone()
+    }
+
+    /// Stops competing: leadership goes false at once, then, if we hold the Lease, its holder is
+    /// cleared so a follower takes over at its next look instead of after a full duration.
+    pub async fn release(mut self) -> Result<(), LeaseError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let bound = self.grace.max(Duration::from_secs(2));
+        match tokio::time::timeout(bound, &mut self.task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Ok(()), // the task had already ended
+            Err(_) => Err(LeaseError::Timeout(self.lease.clone())),
+        }
+    }
+}
+
+impl Drop for Elector {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts competing for the Lease. The returned [`Elector`] reports leadership and owns the task.
+pub fn elect(client: Client, config: LeaseConfig) -> Result<Elector, LeaseError> {
+    config.validate()?;
+    let (tx, rx) = watch::channel(false);
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let lease = format!("{}/{}", config.namespace, config.name);
+    let grace = config.grace;
+    let candidate = Candidate {
+        api: Api::namespaced(client, &config.namespace),
+        config,
+        observed: None,
+    };
+    let task = tokio::spawn(candidate.run(tx, stop_rx));
+    Ok(Elector {
+        rx,
+        stop: Some(stop_tx),
+        task,
+        lease,
+        grace,
+    })
+}
+
+// === impl Candidate ===
+
+/// The Lease as we last saw it, and when (on our monotonic clock).
+struct Observed {
+    resource_version: String,
+    holder: Option<String>,
+    duration: Duration,
+    at: Instant,
+}
+
+enum Attempt {
+    Leading,
+    Following { holder: Option<String> },
+}
+
+struct Candidate {
+    api: Api<Lease>,
+    config: LeaseConfig,
+    observed: Option<Observed>,
+}
+
+impl Candidate {
+    async fn run(
+        mut self,
+        tx: watch::Sender<bool>,
+        mut stop: oneshot::Receiver<()>,
+    ) -> Result<(), LeaseError> {
+        // While leading: when leadership lapses unless a renewal succeeds first.
+        let mut deadline: Option<Instant> = None;
+        let mut last_holder: Option<String> = None;
+        loop {
+            let started = clock::timer_now();
+            let attempt = tokio::select! {
+                r = self.try_acquire_or_renew() => Some(r),
+                _ = lapse(deadline) => None,
+                _ = &mut stop => return self.release(&tx).await,
+            };
+            let next = match attempt {
+                Some(Ok(Attempt::Leading)) => {
+                    deadline = Some(started + self.config.duration - self.config.grace);
+                    if set(&tx, true) {
+                        tracing::info!(lease = %self.lease(), identity = %self.config.identity, "Became leader.");
+                    }
+                    started + self.config.renew_period()
+                }
+                Some(Ok(Attempt::Following { holder })) => {
+                    deadline = None;
+                    self.step_down(&tx, "another replica holds the lease");
+                    if holder != last_holder {
+                        tracing::info!(lease = %self.lease(), holder = ?holder, "Following.");
+                        last_holder = holder;
+                    }
+                    clock::timer_now() + self.config.retry_period()
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(lease = %self.lease(), error = %e, "Lease request failed.");
+                    clock::timer_now() + self.config.retry_period()
+                }
+                None => {
+                    deadline = None;
+                    self.step_down(&tx, "no renewal succeeded in time");
+                    clock::timer_now()
+                }
+            };
+            tokio::select! {
+                _ = sleep_until(next) => {}
+                _ = lapse(deadline) => {
+                    deadline = None;
+                    self.step_down(&tx, "no renewal succeeded in time");
+                }
+                _ = &mut stop => return self.release(&tx).await,
+            }
+        }
+    }
+
+    fn lease(&self) -> String {
+        format!("{}/{}", self.config.namespace, self.config.name)
+    }
+
+    fn step_down(&self, tx: &watch::Sender<bool>, why: &str) {
+        if set(tx, false) {
+            tracing::warn!(lease = %self.lease(), why, "Lost leadership; actions stop.");
+        }
+    }
+
+    fn api_error(&self, op: &'static str, source: kube::Error) -> LeaseError {
+        LeaseError::Api {
+            op,
+            lease: self.lease(),
+            source: Box::new(source),
+        }
+    }
+
+    /// One round of the protocol: read, then write ourselves in if we may.
+    async fn try_acquire_or_renew(&mut self) -> Result<Attempt, LeaseError> {
+        let name = self.config.name.clone();
+        let Some(lease) = self
+            .api
+            .get_opt(&name)
+            .await
+            .map_err(|e| self.api_error("get", e))?
+        else {
+            return self.create().await;
+        };
+        let spec = lease.spec.clone().unwrap_or_default();
+        let resource_version = lease.metadata.resource_version.clone().unwrap_or_default();
+        let holder = spec.holder_identity.clone().filter(|h| !h.is_empty());
+        let now = clock::timer_now();
+        let changed = self
+            .observed
+            .as_ref()
+            .is_none_or(|o| o.resource_version != resource_version);
+        if changed {
+            let secs = spec.lease_duration_seconds.unwrap_or(0).max(0) as u64;
+            self.observed = Some(Observed {
+                resource_version: resource_version.clone(),
+                holder: holder.clone(),
+                duration: Duration::from_secs(secs),
+                at: now,
+            });
+        }
+        let ours = holder.as_deref() == Some(self.config.identity.as_str());
+        let expired = self.observed.as_ref().is_some_and(|o| now >= o.at + o.duration);
+        if !(ours || holder.is_none() || expired) {
+            return Ok(Attempt::Following { holder });
+        }
+        let wall = now_micro();
+        let transitions = spec.lease_transitions.unwrap_or(0);
+        let new_spec = LeaseSpec {
+            holder_identity: Some(self.config.identity.clone()),
+            lease_duration_seconds: Some(self.config.duration.as_secs() as i32),
+            renew_time: Some(wall.clone()),
+            acquire_time: if ours {
+                spec.acquire_time.clone()
+            } else {
+                Some(wall)
+            },
+            lease_transitions: Some(if ours { transitions } else { transitions + 1 }),
+            ..spec
+        };
+        let mut updated = lease;
+        updated.spec = Some(new_spec);
+        match self.api.replace(&name, &PostParams::default(), &updated).await {
+            Ok(written) => {
+                self.remember_own_write(&written);
+                Ok(Attempt::Leading)
+            }
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(Attempt::Following { holder }),
+            Err(e) => Err(self.api_error("replace", e)),
+        }
+    }
+
+    async fn create(&mut self) -> Result<Attempt, LeaseError> {
+        let wall = now_micro();
+        let lease = Lease {
+            metadata: ObjectMeta {
+                name: Some(self.config.name.clone()),
+                namespace: Some(self.config.namespace.clone()),
+                ..Default::default()
+            },
+            spec: Some(LeaseSpec {
+                holder_identity: Some(self.config.identity.clone()),
+                lease_duration_seconds: Some(self.config.duration.as_secs() as i32),
+                acquire_time: Some(wall.clone()),
+                renew_time: Some(wall),
+                lease_transitions: Some(0),
+                ..Default::default()
+            }),
+        };
+        match self.api.create(&PostParams::default(), &lease).await {
+            Ok(written) => {
+                self.remember_own_write(&written);
+                Ok(Attempt::Leading)
+            }
+            // Someone created it between our get and our create: they won this round.
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(Attempt::Following { holder: None }),
+            Err(e) => Err(self.api_error("create", e)),
+        }
+    }
+
+    fn remember_own_write(&mut self, written: &Lease) {
+        self.observed = Some(Observed {
+            resource_version: written.metadata.resource_version.clone().unwrap_or_default(),
+            holder: Some(self.config.identity.clone()),
+            duration: self.config.duration,
+            at: clock::timer_now(),
+        });
+    }
+
+    /// Graceful exit: stop acting first, then clear the holder if it is still us.
+    async fn release(&mut self, tx: &watch::Sender<bool>) -> Result<(), LeaseError> {
+        set(tx, false);
+        let held = self
+            .observed
+            .as_ref()
+            .is_some_and(|o| o.holder.as_deref() == Some(&self.config.identity));
+        if !held {
+            return Ok(());
+        }
+        let name = self.config.name.clone();
+        let Some(mut lease) = self
+            .api
+            .get_opt(&name)
+            .await
+            .map_err(|e| self.api_error("get", e))?
+        else {
+            return Ok(());
+        };
+        let mut spec = lease.spec.take().unwrap_or_default();
+        if spec.holder_identity.as_deref() != Some(self.config.identity.as_str()) {
+            return Ok(());
+        }
+        spec.holder_identity = None;
+        spec.acquire_time = None;
+        spec.renew_time = Some(now_micro());
+        lease.spec = Some(spec);
+        match self.api.replace(&name, &PostParams::default(), &lease).await {
+            Ok(_) => {
+                tracing::info!(lease = %self.lease(), "Released the lease.");
+                Ok(())
+            }
+            // Changed under us: someone else already holds it, nothing left to release.
+            Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
+            Err(e) => Err(self.api_error("release", e)),
+        }
+    }
+}
+
+/// Publishes `leading` only when it differs, so receivers wake on changes and not on renewals.
+/// Returns whether it changed.
+fn set(tx: &watch::Sender<bool>, leading: bool) -> bool {
+    tx.send_if_modified(|v| std::mem::replace(v, leading) != leading)
+}
+
+/// Resolves at `deadline`, or never when there is none.
+async fn lapse(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The wall clock as the API's MicroTime (written for humans and other tools; never compared).
+fn now_micro() -> MicroTime {
+    let micros = (SystemClock.now() * 1e6) as i64;
+    MicroTime(Timestamp::from_microsecond(micros).unwrap_or(Timestamp::UNIX_EPOCH))
+}

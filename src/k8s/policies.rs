@@ -1,0 +1,266 @@
+//! Policies from ConfigMaps: an alternative source to the policy directory. Every ConfigMap that
+//! matches the selector (`sloop.io/policy=true` by default) contributes one policy per data key
+//! ending in `.yaml` or `.yml`; other keys are ignored so a ConfigMap can carry a README.
+//!
+//! The watcher turns the API's list-then-watch stream into [`PolicyEvent`]s: an `Upsert` when a
+//! policy text appears or changes, a `Remove` when its key, its ConfigMap or the ConfigMap's
+//! label goes away (also when a re-list after a broken watch no longer finds it). Texts that did
+//! not change produce nothing, so a resync does not trigger reloads. Validation is the
+//! receiver's job, exactly as for files.
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::{
+    Api, Client, ResourceExt,
+    runtime::{WatchStreamExt, watcher},
+};
+use std::collections::{BTreeMap, BTreeSet};
+use tokio::{sync::mpsc, task::JoinHandle};
+
+/// A change in the set of policies a source provides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyEvent {
+    /// A policy appeared or its text changed.
+    Upsert {
+        /// Stable identity of the policy within its source, used to match a later `Remove`:
+        /// `namespace/configmap/key` for ConfigMaps.
+        name: String,
+        /// Where it came from, for diagnostics in place of a file name:
+        /// `configmap/namespace/configmap:key`.
+        source_label: String,
+        /// The YAML text.
+        text: String,
+    },
+    /// The policy is gone: stop managing it (and leave its servers alone).
+    Remove {
+        /// The identity given in the `Upsert`.
+        name: String,
+    },
+}
+
+/// Which ConfigMaps hold policies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigMapSource {
+    /// Namespace to watch; `None` watches every namespace (needs a ClusterRole).
+    pub namespace: Option<String>,
+    /// Label selector, e.g. `sloop.io/policy=true`.
+    pub selector: String,
+}
+
+impl ConfigMapSource {
+    /// The default label that marks a policy ConfigMap.
+    pub const DEFAULT_SELECTOR: &'static str = "sloop.io/policy=true";
+
+    /// Parses the `--configmap-policies` flag: `NAMESPACE` or `NAMESPACE/SELECTOR` (`*` for
+    /// every namespace).
+    pub fn parse(flag: &str) -> Result<Self, String> {
+        let (ns, selector) = match flag.split_once('/') {
+            Some((ns, sel)) => (ns, sel),
+            None => (flag, Self::DEFAULT_SELECTOR),
+        };
+        if ns.is_empty() || selector.is_empty() {
+            return Err(format!(
+                "--configmap-policies {flag:?}: expected NAMESPACE or NAMESPACE/SELECTOR (e.g. \
+                 sloop/{})",
+                Self::DEFAULT_SELECTOR
+            ));
+        }
+        Ok(Self {
+            namespace: (ns != "*").then(|| ns.to_string()),
+            selector: selector.to_string(),
+        })
+    }
+}
+
+/// Watches the ConfigMaps and sends policy changes to `tx` until `tx` closes. Watch errors are
+/// logged and retried with the kube crate's backoff; they never end the task.
+pub fn watch_configmaps(
+    client: Client,
+    source: ConfigMapSource,
+    tx: mpsc::Sender<PolicyEvent>,
+) -> JoinHandle<()> {
+    let api: Api<ConfigMap> = match &source.namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    };
+    let config = watcher::Config::default().labels(&source.selector);
+    tokio::spawn(async move {
+        let stream = watcher(api, config).default_backoff();
+        let mut stream = std::pin::pin!(stream);
+        let mut index = PolicyIndex::default();
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(event) => {
+                    for change in index.apply(event) {
+                        if tx.send(change).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(selector = %source.selector, error = %e, "ConfigMap watch failed; retrying.")
+                }
+            }
+        }
+    })
+}
+
+// === impl PolicyIndex ===
+
+/// What the watcher has told us so far: the policy texts per ConfigMap. Pure bookkeeping, so the
+/// diffing is unit-tested without a server.
+#[derive(Debug, Default)]
+pub struct PolicyIndex {
+    /// `namespace/configmap` → key → text.
+    known: BTreeMap<String, BTreeMap<String, String>>,
+    /// ConfigMaps seen during a re-list in progress.
+    relisting: Option<BTreeSet<String>>,
+}
+
+impl PolicyIndex {
+    /// Feeds one watcher event; returns the policy changes it implies.
+    pub fn apply(&mut self, event: watcher::Event<ConfigMap>) -> Vec<PolicyEvent> {
+        match event {
+            watcher::Event::Init => {
+                self.relisting = Some(BTreeSet::new());
+                Vec::new()
+            }
+            watcher::Event::InitApply(cm) => {
+                let id = cm_id(&cm);
+                if let Some(seen) = &mut self.relisting {
+                    seen.insert(id.clone());
+                }
+                self.set(id, policies_of(&cm))
+            }
+            watcher::Event::InitDone => {
+                let seen = self.relisting.take().unwrap_or_default();
+                let gone: Vec<String> = self
+                    .known
+                    .keys()
+                    .filter(|id| !seen.contains(*id))
+                    .cloned()
+                    .collect();
+                gone.into_iter()
+                    .flat_map(|id| self.set(id, BTreeMap::new()))
+                    .collect()
+            }
+            watcher::Event::Apply(cm) => self.set(cm_id(&cm), policies_of(&cm)),
+            watcher::Event::Delete(cm) => self.set(cm_id(&cm), BTreeMap::new()),
+        }
+    }
+
+    /// Replaces one ConfigMap's policies, returning the difference as events.
+    fn set(&mut self, id: String, now: BTreeMap<String, String>) -> Vec<PolicyEvent> {
+        let before = self.known.remove(&id).unwrap_or_default();
+        let mut out = Vec::new();
+        for key in before.keys().filter(|k| !now.contains_key(*k)) {
+            out.push(PolicyEvent::Remove {
+                name: format!("{id}/{key}"),
+            });
+        }
+        for (key, text) in &now {
+            if before.get(key) != Some(text) {
+                out.push(PolicyEvent::Upsert {
+                    name: format!("{id}/{key}"),
+                    source_label: format!("configmap/{id}:{key}"),
+                    text: text.clone(),
+                });
+            }
+        }
+        if !now.is_empty() {
+            self.known.insert(id, now);
+        }
+        out
+    }
+}
+
+fn cm_id(cm: &ConfigMap) -> String {
+    format!("{}/{}", cm.namespace().unwrap_or_default(), cm.name_any())
+}
+
+/// The policy keys of a ConfigMap.
+fn policies_of(cm: &ConfigMap) -> BTreeMap<String, String> {
+    cm.data
+        .iter()
+        .flatten()
+        .filter(|(k, _)| k.ends_with(".yaml") || k.ends_with(".yml"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::api::ObjectMeta;
+
+    fn cm(name: &str, data: &[(&str, &str)]) -> ConfigMap {
+        ConfigMap {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                namespace: Some("ns".into()),
+                ..Default::default()
+            },
+            data: Some(data.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            ..Default::default()
+        }
+    }
+
+    fn names(events: &[PolicyEvent]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| match e {
+                PolicyEvent::Upsert { name, .. } => format!("+{name}"),
+                PolicyEvent::Remove { name } => format!("-{name}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn only_yaml_keys_are_policies_and_unchanged_texts_are_quiet() {
+        let mut index = PolicyIndex::default();
+        let first = index.apply(watcher::Event::Apply(cm(
+            "a",
+            &[("web.yaml", "x"), ("README", "r")],
+        )));
+        assert_eq!(names(&first), ["+ns/a/web.yaml"]);
+        let again = index.apply(watcher::Event::Apply(cm(
+            "a",
+            &[("web.yaml", "x"), ("README", "s")],
+        )));
+        assert!(again.is_empty(), "{again:?}");
+    }
+
+    #[test]
+    fn a_removed_key_and_a_deleted_configmap_remove_their_policies() {
+        let mut index = PolicyIndex::default();
+        index.apply(watcher::Event::Apply(cm(
+            "a",
+            &[("one.yaml", "1"), ("two.yml", "2")],
+        )));
+        let shrunk = index.apply(watcher::Event::Apply(cm("a", &[("two.yml", "2b")])));
+        assert_eq!(names(&shrunk), ["-ns/a/one.yaml", "+ns/a/two.yml"]);
+        let deleted = index.apply(watcher::Event::Delete(cm("a", &[])));
+        assert_eq!(names(&deleted), ["-ns/a/two.yml"]);
+    }
+
+    #[test]
+    fn a_relist_removes_what_it_no_longer_finds_and_keeps_the_rest_quiet() {
+        let mut index = PolicyIndex::default();
+        index.apply(watcher::Event::Apply(cm("a", &[("a.yaml", "1")])));
+        index.apply(watcher::Event::Apply(cm("b", &[("b.yaml", "1")])));
+        let mut out = index.apply(watcher::Event::Init);
+        out.extend(index.apply(watcher::Event::InitApply(cm("a", &[("a.yaml", "1")]))));
+        out.extend(index.apply(watcher::Event::InitDone));
+        assert_eq!(names(&out), ["-ns/b/b.yaml"]);
+    }
+
+    #[test]
+    fn the_flag_takes_a_namespace_and_an_optional_selector() {
+        let plain = ConfigMapSource::parse("sloop").unwrap();
+        assert_eq!(plain.namespace.as_deref(), Some("sloop"));
+        assert_eq!(plain.selector, ConfigMapSource::DEFAULT_SELECTOR);
+        let all = ConfigMapSource::parse("*/team=web").unwrap();
+        assert_eq!((all.namespace, all.selector.as_str()), (None, "team=web"));
+        assert!(ConfigMapSource::parse("/x").is_err());
+    }
+}
