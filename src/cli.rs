@@ -4,7 +4,9 @@
 mod agent;
 mod bench;
 mod check;
+mod history;
 mod rehearse;
+mod run;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::{path::PathBuf, process::ExitCode};
@@ -62,6 +64,10 @@ enum Command {
     Agent(agent::AgentArgs),
     /// Make an agent token (or hash one) and print the controller's `name: sha256hex` line.
     AgentToken(agent::TokenArgs),
+    /// Run the controller: reconcile every policy, serve the status page and /metrics.
+    Run(Box<run::RunArgs>),
+    /// Print the action journal kept by `sloop run`.
+    History(history::HistoryArgs),
     /// Convert documents from other formats into sloop policy fragments.
     Import {
         #[command(subcommand)]
@@ -93,6 +99,8 @@ pub fn main() -> ExitCode {
         Command::Bench { rounds } => bench::run(rounds),
         Command::Agent(args) => agent::run(&args),
         Command::AgentToken(args) => agent::token(&args),
+        Command::Run(args) => run::run(*args),
+        Command::History(args) => history::run(&args),
         Command::Import {
             what: Import::Openslo { file },
         } => check::import_openslo(&file),

@@ -57,3 +57,34 @@ impl Stopwatch {
 pub fn timer_now() -> tokio::time::Instant {
     tokio::time::Instant::now()
 }
+
+/// Simulated time that runs `speed` times faster than real time from `start` (a live demo of a
+/// scenario: `sloop run --cloud sim --speed 60` plays an hour a minute).
+#[derive(Debug, Clone, Copy)]
+pub struct ScaledClock {
+    start: Timestamp,
+    speed: f64,
+    since: Stopwatch,
+}
+
+impl ScaledClock {
+    /// A clock that reads `start` now and advances `speed` simulated seconds per real second.
+    pub fn new(start: Timestamp, speed: f64) -> Self {
+        Self {
+            start,
+            speed: speed.max(0.0),
+            since: Stopwatch::start(),
+        }
+    }
+
+    /// Simulated seconds per real second.
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> Timestamp {
+        self.start + self.since.elapsed().as_secs_f64() * self.speed
+    }
+}

@@ -10,7 +10,7 @@ use crate::{
     decision::Decision,
     history::History,
     observe::{Observe, ObserveError},
-    policy::Policy,
+    policy::{Mode, Policy},
     replay::LogWriter,
     snapshot::{Snapshot, Time},
 };
@@ -29,6 +29,8 @@ pub struct TickReport {
 /// The loop's state for one policy.
 pub struct Reconciler {
     policy: Policy,
+    /// The policy in dry-run mode, for passes that must not act (a follower, a lost lease).
+    gated: Option<Policy>,
     history: History,
     log: Option<LogWriter>,
 }
@@ -38,6 +40,7 @@ impl Reconciler {
     pub fn new(policy: Policy) -> Self {
         Self {
             policy,
+            gated: None,
             history: History::default(),
             log: None,
         }
@@ -52,6 +55,13 @@ impl Reconciler {
     /// The policy in force.
     pub fn policy(&self) -> &Policy {
         &self.policy
+    }
+
+    /// Puts a new version of the policy in force (hot reload). The history is kept, so
+    /// cooldowns, stabilisation windows and healing ladders carry over.
+    pub fn set_policy(&mut self, policy: Policy) {
+        self.policy = policy;
+        self.gated = None;
     }
 
     /// The decision state carried between ticks.
@@ -85,8 +95,36 @@ impl Reconciler {
         cloud: &mut C,
         now: Time,
     ) -> Result<TickReport, ObserveError> {
+        let (snapshot, decision) = self.decide(cloud, now, true).await?;
+        let outcomes = executor::execute(&self.policy, &snapshot, &decision.actions, cloud).await;
+        Ok(TickReport {
+            snapshot,
+            decision,
+            outcomes,
+        })
+    }
+
+    /// Observes and decides without acting; the caller executes `decision.actions` (one at a
+    /// time, so it can stop between them). With `may_act` false (a follower, a lost lease) the
+    /// pass is made as in dry-run mode: what would be done comes back as refusals with reason
+    /// `dry-run`, and the history does not believe it happened.
+    pub async fn decide<C: Observe>(
+        &mut self,
+        cloud: &mut C,
+        now: Time,
+        may_act: bool,
+    ) -> Result<(Snapshot, Decision), ObserveError> {
         let snapshot = cloud.observe(now).await?;
-        let (decision, history) = decide(&self.policy, &snapshot, &self.history, now);
+        let policy = if may_act || self.policy.spec.mode == Mode::DryRun {
+            &self.policy
+        } else {
+            self.gated.get_or_insert_with(|| {
+                let mut p = self.policy.clone();
+                p.spec.mode = Mode::DryRun;
+                p
+            })
+        };
+        let (decision, history) = decide(policy, &snapshot, &self.history, now);
         if let Some(log) = &mut self.log {
             // A broken log must not stop the controller; it is reported once and dropped.
             if let Err(e) = log.record(now, &snapshot, &self.history, &decision) {
@@ -95,11 +133,6 @@ impl Reconciler {
             }
         }
         self.history = history;
-        let outcomes = executor::execute(&self.policy, &snapshot, &decision.actions, cloud).await;
-        Ok(TickReport {
-            snapshot,
-            decision,
-            outcomes,
-        })
+        Ok((snapshot, decision))
     }
 }

@@ -8,7 +8,7 @@
 //! controller saw; the shaded minutes are exactly those [`minute_complies`] counts.
 
 mod charts;
-mod plot;
+pub mod plot;
 #[cfg(test)]
 mod tests;
 
@@ -259,7 +259,7 @@ impl Ctx<'_> {
 
 /// The UTC offset to show clock times in: the zone the policy's schedule is written in (an
 /// election night is planned in local time), else UTC.
-fn display_offset(policy: &Policy) -> f64 {
+pub fn display_offset(policy: &Policy) -> f64 {
     let Some(peak) = policy.spec.scaling.schedule.first() else {
         return 0.0;
     };

@@ -1,0 +1,349 @@
+//! `sloop run`: settings from flags, `SLOOP_*` environment variables and an optional config
+//! file (flags and environment win), structured logs, the controller and its HTTP server, and
+//! graceful shutdown on SIGTERM/SIGINT.
+
+use crate::{
+    journal::{DiskLimits, Journal, RING_ENTRIES},
+    policy::units::Duration as PolicyDuration,
+    run::{CloudFactory, Controller, Options, SimFactory, status::SimInfo},
+    serve,
+    sim::load_scenario,
+};
+use clap::ValueEnum;
+use serde::Deserialize;
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::Arc,
+    time::Duration,
+};
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// Arguments of `sloop run`. Every flag can also be set as `SLOOP_<FLAG>` in the environment
+/// or in the `--config` file (camelCase keys); flags and environment take precedence.
+#[derive(Debug, Default, clap::Args)]
+pub struct RunArgs {
+    /// A YAML file with any of the settings below (keys: policies, listen, cloud, scenario,
+    /// speed, skip, seed, dryRun, journal, journalMaxBytes, journalFiles, logFormat,
+    /// pollInterval). Relative paths in it are relative to the file.
+    #[arg(long, env = "SLOOP_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The policy directory (every *.yaml in it; subdirectories such as scenarios/ are skipped).
+    /// [default: ./policies]
+    #[arg(long, env = "SLOOP_POLICIES", value_name = "DIR")]
+    pub policies: Option<PathBuf>,
+    /// Where the status page, /metrics and the API listen. [default: 127.0.0.1:9090]
+    #[arg(long, env = "SLOOP_LISTEN", value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// `sim` for the built-in simulator, or a cloud name from clouds.yaml. [default: sim]
+    #[arg(long, env = "SLOOP_CLOUD", value_name = "sim|NAME")]
+    pub cloud: Option<String>,
+    /// The scenario the simulator plays (with --cloud sim).
+    #[arg(long, env = "SLOOP_SCENARIO", value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Simulated seconds per real second (with --cloud sim): 60 plays an hour a minute. [default: 1]
+    #[arg(long, env = "SLOOP_SPEED", value_name = "N")]
+    pub speed: Option<f64>,
+    /// Start this far into the scenario (e.g. `17h`); the part skipped is decided at full speed.
+    #[arg(long, env = "SLOOP_SKIP", value_name = "DURATION")]
+    pub skip: Option<String>,
+    /// Random seed of the simulator (default: the scenario's).
+    #[arg(long, env = "SLOOP_SEED")]
+    pub seed: Option<u64>,
+    /// Decide everything, execute nothing: every action is journalled as "would".
+    #[arg(long, env = "SLOOP_DRY_RUN")]
+    pub dry_run: bool,
+    /// The action journal's directory. [default: ./journal]
+    #[arg(long, env = "SLOOP_JOURNAL", value_name = "DIR")]
+    pub journal: Option<PathBuf>,
+    /// Rotate the journal file at this size in bytes. [default: 10485760]
+    #[arg(long, env = "SLOOP_JOURNAL_MAX_BYTES")]
+    pub journal_max_bytes: Option<u64>,
+    /// Rotated journal files kept. [default: 5]
+    #[arg(long, env = "SLOOP_JOURNAL_FILES")]
+    pub journal_files: Option<u32>,
+    /// Log format. [default: text]
+    #[arg(long, value_enum, env = "SLOOP_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// How often the policy directory is checked for changes. [default: 2s]
+    #[arg(long, env = "SLOOP_POLL_INTERVAL", value_name = "DURATION")]
+    pub poll_interval: Option<String>,
+}
+
+/// The config file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FileConfig {
+    policies: Option<PathBuf>,
+    listen: Option<String>,
+    cloud: Option<String>,
+    scenario: Option<PathBuf>,
+    speed: Option<f64>,
+    skip: Option<String>,
+    seed: Option<u64>,
+    dry_run: Option<bool>,
+    journal: Option<PathBuf>,
+    journal_max_bytes: Option<u64>,
+    journal_files: Option<u32>,
+    log_format: Option<LogFormat>,
+    poll_interval: Option<String>,
+}
+
+/// Resolved settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Policy directory.
+    pub policies: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// `sim` or a cloud name.
+    pub cloud: String,
+    /// Scenario file.
+    pub scenario: Option<PathBuf>,
+    /// Simulated seconds per real second.
+    pub speed: f64,
+    /// Seconds skipped at the start of the scenario.
+    pub skip: f64,
+    /// Simulator seed.
+    pub seed: Option<u64>,
+    /// Global dry run.
+    pub dry_run: bool,
+    /// Journal directory.
+    pub journal: PathBuf,
+    /// Journal rotation.
+    pub journal_limits: DiskLimits,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Policy directory poll interval.
+    pub poll: Duration,
+}
+
+fn duration(field: &str, s: &str) -> Result<f64, String> {
+    s.parse::<PolicyDuration>()
+        .map(|d| d.secs())
+        .map_err(|e| format!("{field}: `{s}` is not a duration such as 30s, 5m or 17h: {e}"))
+}
+
+impl RunArgs {
+    /// Merges flags, environment, config file and defaults.
+    pub fn resolve(self) -> Result<Settings, String> {
+        let file = match &self.config {
+            None => FileConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let mut f: FileConfig =
+                    serde_saphyr::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+                let base = path.parent().unwrap_or(Path::new("."));
+                let rel = |p: Option<PathBuf>| p.map(|p| if p.is_absolute() { p } else { base.join(p) });
+                f.policies = rel(f.policies);
+                f.scenario = rel(f.scenario);
+                f.journal = rel(f.journal);
+                f
+            }
+        };
+        let listen_text = self
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:9090".into());
+        let listen = listen_text.parse().map_err(|e| {
+            format!("--listen: `{listen_text}` is not an address such as 127.0.0.1:9090 or [::]:9090: {e}")
+        })?;
+        let speed = self.speed.or(file.speed).unwrap_or(1.0);
+        if !(speed > 0.0 && speed <= 100_000.0) {
+            return Err(format!("--speed: {speed} must be above 0 and at most 100000"));
+        }
+        let skip = match self.skip.or(file.skip) {
+            Some(s) => duration("--skip", &s)?,
+            None => 0.0,
+        };
+        let poll = match self.poll_interval.or(file.poll_interval) {
+            Some(s) => duration("--poll-interval", &s)?.max(0.05),
+            None => 2.0,
+        };
+        let defaults = DiskLimits::default();
+        Ok(Settings {
+            policies: self
+                .policies
+                .or(file.policies)
+                .unwrap_or_else(|| "policies".into()),
+            listen,
+            cloud: self.cloud.or(file.cloud).unwrap_or_else(|| "sim".into()),
+            scenario: self.scenario.or(file.scenario),
+            speed,
+            skip,
+            seed: self.seed.or(file.seed),
+            dry_run: self.dry_run || file.dry_run.unwrap_or(false),
+            journal: self.journal.or(file.journal).unwrap_or_else(|| "journal".into()),
+            journal_limits: DiskLimits {
+                max_bytes: self
+                    .journal_max_bytes
+                    .or(file.journal_max_bytes)
+                    .unwrap_or(defaults.max_bytes),
+                max_files: self
+                    .journal_files
+                    .or(file.journal_files)
+                    .unwrap_or(defaults.max_files),
+            },
+            log_format: self.log_format.or(file.log_format).unwrap_or_default(),
+            poll: Duration::from_secs_f64(poll),
+        })
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Runs `sloop run`.
+pub fn run(args: RunArgs) -> ExitCode {
+    let settings = match args.resolve() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logs(settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(main(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn main(s: Settings) -> Result<(), String> {
+    if !s.policies.is_dir() {
+        return Err(format!(
+            "{}: the policy directory does not exist",
+            s.policies.display()
+        ));
+    }
+    if s.cloud != "sim" {
+        // The OpenStack connection (crate::cloud::openstack) is not built yet; it plugs in here
+        // as one more CloudFactory, and nothing else changes.
+        return Err(format!(
+            "--cloud {}: real OpenStack clouds are not built into `sloop run` yet; use --cloud sim",
+            s.cloud
+        ));
+    }
+    let Some(path) = &s.scenario else {
+        return Err("--cloud sim needs --scenario FILE (see policies/scenarios/)".into());
+    };
+    let scenario = load_scenario(path).map_err(|errors| {
+        errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    let sim = SimInfo {
+        scenario: scenario.name.clone(),
+        speed: s.speed,
+        start: scenario.start_unix(),
+        end: scenario.end_unix(),
+    };
+    let seed = s.seed.unwrap_or(scenario.seed);
+    let factory = Arc::new(SimFactory::new(scenario, seed, s.speed, s.skip));
+    serve_with(factory, &s, Some(sim)).await
+}
+
+/// Starts the controller and the server for any cloud, and waits for a signal.
+async fn serve_with<F: CloudFactory>(
+    factory: Arc<F>,
+    s: &Settings,
+    sim: Option<SimInfo>,
+) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(s.listen)
+        .await
+        .map_err(|e| format!("--listen {}: {e}", s.listen))?;
+    let journal = match Journal::on_disk(&s.journal, s.journal_limits, RING_ENTRIES) {
+        Ok(j) => j,
+        Err(e) => {
+            tracing::error!(error = %e, "The action journal cannot be written; keeping it in memory only.");
+            Journal::in_memory(RING_ENTRIES)
+        }
+    };
+    let controller = Controller::start(
+        factory.clone(),
+        Options {
+            journal: Arc::new(journal),
+            dry_run: s.dry_run,
+            sim,
+            ..Options::default()
+        },
+    );
+    controller.watch_dir(s.policies.clone(), s.poll);
+    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = serve::router(controller.app_state());
+    // Agents' ingest routes (crate::ingest) are merged here once they exist.
+    let server = tokio::spawn(serve::serve(listener, router, None, async {
+        let _ = server_stopped.await;
+    }));
+    tracing::info!(
+        listen = %s.listen,
+        cloud = %factory.label(),
+        policies = %s.policies.display(),
+        dry_run = s.dry_run,
+        "sloop run: status page at http://{}/ (metrics at /metrics).",
+        s.listen
+    );
+    shutdown_signal().await;
+    controller.stop().await;
+    let _ = stop_server.send(());
+    match server.await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("HTTP server: {e}")),
+        Err(e) => Err(format!("HTTP server task: {e}")),
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => tracing::info!("SIGTERM received."),
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received."),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Cannot listen for SIGTERM; stopping on SIGINT only.");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,182 @@
+//! The action journal: every action sloop took (or, in dry-run, would have taken) and every
+//! refusal, with the evidence that triggered it, its outcome and how long it took.
+//!
+//! Two stores behind one [`ActionSink`]: an in-memory ring for the status page, and a bounded
+//! on-disk journal of JSON lines rotated by size (`journal.jsonl`, then `journal.1.jsonl` …
+//! `journal.N.jsonl`, oldest last), which `sloop history` prints. [`ActionSink`] is also the
+//! seam for other publishers (Kubernetes Events): [`Sinks`] fans one entry out to several.
+//!
+//! IO (files), no clock reads: entries carry the decision time they were made for.
+
+mod disk;
+
+use crate::{
+    decision::{Action, ActionKind, Cause, Evidence, RefusalReason},
+    snapshot::Time,
+};
+pub use disk::{DiskLimits, read_dir};
+use serde::{Deserialize, Serialize};
+use std::{
+    collections::VecDeque,
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+/// What became of a considered action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryOutcome {
+    /// Executed; the cloud accepted every call.
+    Done,
+    /// Executed; a call failed (see `detail`).
+    Failed,
+    /// Dry-run: decided with the same evidence, nothing executed.
+    Would,
+    /// Refused by a guard rail (see `reason`).
+    Refused,
+    /// Decided but not started: leadership was lost or the controller is shutting down.
+    Skipped,
+}
+
+impl EntryOutcome {
+    /// Kebab-case label for metrics and the status page.
+    pub fn label(self) -> &'static str {
+        match self {
+            EntryOutcome::Done => "done",
+            EntryOutcome::Failed => "failed",
+            EntryOutcome::Would => "would",
+            EntryOutcome::Refused => "refused",
+            EntryOutcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// Decision time (simulated time under `--cloud sim`), seconds since the Unix epoch.
+    pub at: Time,
+    /// The policy's `metadata.name`.
+    pub policy: String,
+    /// Idempotency key of an executed (or skipped) action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The kind of change.
+    pub kind: ActionKind,
+    /// The change itself.
+    pub action: Action,
+    /// Why it was considered.
+    pub cause: Cause,
+    /// Why it was refused (refusals and dry-run only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<RefusalReason>,
+    /// What became of it.
+    pub outcome: EntryOutcome,
+    /// The error of a failed action, or why it was skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Wall-clock time the cloud calls took, in milliseconds (executed actions only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<f64>,
+    /// The observations behind it.
+    pub evidence: Evidence,
+}
+
+impl JournalEntry {
+    /// What the action concerns, for one-line displays: an instance, a count or a list.
+    pub fn target(&self) -> String {
+        match &self.action {
+            Action::ScaleOut { count } => format!("+{count}"),
+            Action::ScaleIn { instances } => instances.join(", "),
+            Action::Migrate { instance, from_host } => format!("{instance} off {from_host}"),
+            other => other.instance().cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// Where journal entries go. Called once per entry, in order, from a policy's reconcile task.
+/// Implementations must not block: one that does network IO (Kubernetes Events) hands the entry
+/// to its own task, and one that fails reports it in its own logs and metrics.
+pub trait ActionSink: Send + Sync {
+    /// Records one entry.
+    fn record(&self, entry: &JournalEntry);
+}
+
+/// Several sinks behind one.
+#[derive(Default, Clone)]
+pub struct Sinks(Vec<Arc<dyn ActionSink>>);
+
+impl Sinks {
+    /// Adds a sink.
+    pub fn with(mut self, sink: Arc<dyn ActionSink>) -> Self {
+        self.0.push(sink);
+        self
+    }
+}
+
+impl ActionSink for Sinks {
+    fn record(&self, entry: &JournalEntry) {
+        for s in &self.0 {
+            s.record(entry);
+        }
+    }
+}
+
+/// Entries kept in memory for the status page.
+pub const RING_ENTRIES: usize = 2000;
+
+/// The journal: an in-memory ring, and optionally the rotated files on disk.
+pub struct Journal {
+    ring: Mutex<VecDeque<Arc<JournalEntry>>>,
+    capacity: usize,
+    disk: Option<Mutex<disk::DiskJournal>>,
+}
+
+impl Journal {
+    /// A journal kept in memory only.
+    pub fn in_memory(capacity: usize) -> Self {
+        Self {
+            ring: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
+            capacity: capacity.max(1),
+            disk: None,
+        }
+    }
+
+    /// A journal that also appends to `dir` (created if missing), rotated as `limits` say.
+    pub fn on_disk(dir: &Path, limits: DiskLimits, capacity: usize) -> Result<Self, String> {
+        let disk = disk::DiskJournal::open(dir, limits)?;
+        Ok(Self {
+            disk: Some(Mutex::new(disk)),
+            ..Self::in_memory(capacity)
+        })
+    }
+
+    /// The newest `n` entries (of `policy`, if given), newest first.
+    pub fn recent(&self, policy: Option<&str>, n: usize) -> Vec<Arc<JournalEntry>> {
+        let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+        ring.iter()
+            .rev()
+            .filter(|e| policy.is_none_or(|p| e.policy == p))
+            .take(n)
+            .cloned()
+            .collect()
+    }
+}
+
+impl ActionSink for Journal {
+    fn record(&self, entry: &JournalEntry) {
+        {
+            let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
+            if ring.len() == self.capacity {
+                ring.pop_front();
+            }
+            ring.push_back(Arc::new(entry.clone()));
+        }
+        if let Some(disk) = &self.disk {
+            disk.lock().unwrap_or_else(|p| p.into_inner()).append(entry);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,88 @@
+use super::*;
+use crate::decision::{Action, ActionKind, Cause, Evidence};
+
+fn entry(at: f64, policy: &str) -> JournalEntry {
+    JournalEntry {
+        at,
+        policy: policy.into(),
+        id: Some(format!("{policy}-{at}")),
+        kind: ActionKind::ScaleOut,
+        action: Action::ScaleOut { count: 2 },
+        cause: Cause::Capacity,
+        reason: None,
+        outcome: EntryOutcome::Done,
+        detail: None,
+        duration_ms: Some(12.5),
+        evidence: Evidence {
+            summary: "p95 1.2 s over 800 ms from 3 of 4 locations".into(),
+            ..Evidence::default()
+        },
+    }
+}
+
+#[test]
+fn the_ring_keeps_the_newest_entries_newest_first() {
+    let j = Journal::in_memory(3);
+    for i in 0..5 {
+        j.record(&entry(i as f64, if i % 2 == 0 { "a" } else { "b" }));
+    }
+    let all: Vec<f64> = j.recent(None, 10).iter().map(|e| e.at).collect();
+    assert_eq!(all, vec![4.0, 3.0, 2.0]);
+    let a: Vec<f64> = j.recent(Some("a"), 10).iter().map(|e| e.at).collect();
+    assert_eq!(a, vec![4.0, 2.0]);
+}
+
+#[test]
+fn disk_journal_rotates_by_size_and_keeps_n_files() {
+    let dir = std::env::temp_dir().join(format!("sloop-journal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let limits = DiskLimits {
+        max_bytes: 1024,
+        max_files: 2,
+    };
+    let j = Journal::on_disk(&dir, limits, 10).expect("journal opens");
+    let line = serde_json::to_vec(&entry(0.0, "a")).expect("serialises").len() as u64 + 1;
+    let per_file = 1024 / line;
+    let written = per_file * 5;
+    for i in 0..written {
+        j.record(&entry(i as f64, "a"));
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["journal.1.jsonl", "journal.2.jsonl", "journal.jsonl"]);
+    for n in &names {
+        let size = std::fs::metadata(dir.join(n)).expect("file").len();
+        assert!(size <= 1024, "{n} is {size} bytes, over the cap");
+    }
+    let (entries, bad) = read_dir(&dir).expect("reads");
+    assert_eq!(bad, 0);
+    // Oldest first, contiguous, ending with the newest entry.
+    let ats: Vec<f64> = entries.iter().map(|e| e.at).collect();
+    assert_eq!(ats.last().copied(), Some((written - 1) as f64));
+    assert!(
+        ats.windows(2).all(|w| w[1] == w[0] + 1.0),
+        "entries out of order: {ats:?}"
+    );
+    assert!((entries.len() as u64) < written, "old files were dropped");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_torn_line_is_skipped_and_counted() {
+    let dir = std::env::temp_dir().join(format!("sloop-journal-torn-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let j = Journal::on_disk(&dir, DiskLimits::default(), 10).expect("journal opens");
+    j.record(&entry(1.0, "a"));
+    drop(j);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("journal.jsonl"))
+        .expect("open");
+    std::io::Write::write_all(&mut f, b"{\"at\": 2.0, \"pol").expect("write");
+    let (entries, bad) = read_dir(&dir).expect("reads");
+    assert_eq!((entries.len(), bad), (1, 1));
+    let _ = std::fs::remove_dir_all(&dir);
+}

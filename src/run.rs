@@ -1,0 +1,202 @@
+//! `sloop run`: the long-running controller.
+//!
+//! ```text
+//!  policy sources ──PolicyEvent──► supervisor ──► one reconcile task per policy ──► cloud
+//!  (dir watcher, ConfigMaps…)      (validates)     (tick, early wake, act if leader)
+//!                                                        │ journal entries    │ status, metrics
+//!                                                        ▼                    ▼
+//!                                                  ActionSink(s)       StatusBoard ──► HTTP server
+//! ```
+//!
+//! Seams: [`source::PolicyEvent`] (another policy source sends into [`Controller::events`]),
+//! [`leader::Leadership`] (an elector's `watch::Receiver<bool>` plus a release hook),
+//! [`crate::journal::ActionSink`] (another publisher of actions, such as Kubernetes Events),
+//! [`cloud::CloudFactory`] (the simulator or a real cloud).
+
+pub mod cloud;
+pub mod leader;
+pub mod source;
+pub mod status;
+mod supervisor;
+pub mod task;
+pub mod trend;
+
+use crate::{
+    clock::{Clock, SystemClock},
+    journal::{ActionSink, Journal, Sinks},
+    serve::{AppState, metrics::Metrics},
+};
+pub use cloud::{CloudFactory, LiveCloud, SimFactory};
+pub use leader::Leadership;
+pub use source::PolicyEvent;
+use status::{SimInfo, Status, StatusBoard};
+use std::{path::PathBuf, sync::Arc, time::Duration};
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
+
+/// What every task shares.
+#[derive(Clone)]
+pub struct Shared {
+    /// The published state.
+    pub board: StatusBoard,
+    /// Where journal entries go.
+    pub sinks: Arc<dyn ActionSink>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// May this replica act?
+    pub leadership: Leadership,
+    /// `now` for the tasks.
+    pub clock: Arc<dyn Clock>,
+    /// Set to `true` once on graceful shutdown.
+    pub shutdown: watch::Receiver<bool>,
+    /// `--dry-run`.
+    pub dry_run: bool,
+}
+
+/// How to start a controller.
+pub struct Options {
+    /// Leadership (default: always the leader).
+    pub leadership: Leadership,
+    /// The journal (the status page's timeline reads its ring).
+    pub journal: Arc<Journal>,
+    /// More sinks for actions besides the journal (e.g. Kubernetes Events).
+    pub sinks: Sinks,
+    /// `--dry-run`: every policy runs in dry-run mode and every cloud call is a no-op.
+    pub dry_run: bool,
+    /// The scenario played, for the status page.
+    pub sim: Option<SimInfo>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            leadership: Leadership::always(),
+            journal: Arc::new(Journal::in_memory(crate::journal::RING_ENTRIES)),
+            sinks: Sinks::default(),
+            dry_run: false,
+            sim: None,
+        }
+    }
+}
+
+/// A running controller.
+pub struct Controller {
+    board: StatusBoard,
+    journal: Arc<Journal>,
+    metrics: Arc<Metrics>,
+    events: mpsc::Sender<PolicyEvent>,
+    shutdown: watch::Sender<bool>,
+    supervisor: JoinHandle<()>,
+    leadership: Leadership,
+}
+
+impl Controller {
+    /// Starts the supervisor; policies arrive through [`Controller::events`] (see
+    /// [`Controller::watch_dir`]).
+    pub fn start<F: CloudFactory>(factory: Arc<F>, opts: Options) -> Controller {
+        let metrics = Arc::new(Metrics::new());
+        let board = StatusBoard::new(Status {
+            version: env!("CARGO_PKG_VERSION"),
+            cloud: factory.label(),
+            dry_run: opts.dry_run,
+            leader: opts.leadership.is_leader(),
+            started_at: SystemClock.now(),
+            sim: opts.sim,
+            ..Status::default()
+        });
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let sinks: Arc<dyn ActionSink> = Arc::new(opts.sinks.with(opts.journal.clone()));
+        let shared = Shared {
+            board: board.clone(),
+            sinks,
+            metrics: metrics.clone(),
+            leadership: opts.leadership.clone(),
+            clock: factory.clock(),
+            shutdown: shutdown_rx.clone(),
+            dry_run: opts.dry_run,
+        };
+        tokio::spawn(follow_leadership(
+            opts.leadership.subscribe(),
+            board.clone(),
+            metrics.clone(),
+            shutdown_rx,
+        ));
+        let (events, rx) = mpsc::channel(256);
+        let supervisor = tokio::spawn(supervisor::run(factory, rx, shared));
+        Controller {
+            board,
+            journal: opts.journal,
+            metrics,
+            events,
+            shutdown,
+            supervisor,
+            leadership: opts.leadership,
+        }
+    }
+
+    /// The channel policy sources send into.
+    pub fn events(&self) -> mpsc::Sender<PolicyEvent> {
+        self.events.clone()
+    }
+
+    /// Starts watching a policy directory (every `poll`).
+    pub fn watch_dir(&self, dir: PathBuf, poll: Duration) {
+        tokio::spawn(source::watch_dir(
+            dir,
+            poll,
+            self.events(),
+            self.shutdown.subscribe(),
+        ));
+    }
+
+    /// The published state.
+    pub fn status(&self) -> watch::Receiver<Arc<Status>> {
+        self.board.subscribe()
+    }
+
+    /// Becomes `true` when shutdown starts (for the HTTP server and other tasks).
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// What the HTTP server reads.
+    pub fn app_state(&self) -> AppState {
+        AppState {
+            status: self.board.subscribe(),
+            journal: self.journal.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
+    /// Graceful shutdown: no new actions start, actions in flight finish, every task stops,
+    /// then leadership is released.
+    pub async fn stop(self) {
+        tracing::info!("Shutting down: finishing actions in flight, starting none.");
+        self.board.update(|s| s.shutting_down = true);
+        let _ = self.shutdown.send(true);
+        if let Err(e) = self.supervisor.await {
+            tracing::error!(error = %e, "The supervisor ended abnormally.");
+        }
+        self.leadership.release().await;
+        tracing::info!("Stopped.");
+    }
+}
+
+async fn follow_leadership(
+    mut rx: watch::Receiver<bool>,
+    board: StatusBoard,
+    metrics: Arc<Metrics>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let leader = *rx.borrow_and_update();
+        metrics.set_leader(leader);
+        board.update(|s| s.leader = leader);
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() { return },
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! What `sloop run` drives: a [`CloudFactory`] hands each managed policy its own connection,
+//! a [`LiveCloud`] (the observe/act traits plus how time moves for it). The simulator and a
+//! real cloud differ only here; the supervisor and the reconcile tasks are generic over them.
+//!
+//! [`DryRunGate`] wraps every connection: with `--dry-run` it turns each change into a logged
+//! no-op, a guarantee that holds even if a decision slipped past the dry-run mode.
+
+use crate::{
+    act::{ActError, Compute, ServerRequest, Traffic},
+    clock::{Clock, ScaledClock, SystemClock},
+    observe::{Observe, ObserveError},
+    policy::Policy,
+    sim::{Scenario, SimCloud},
+    snapshot::{InstanceId, Snapshot, Time},
+};
+use std::{future::Future, sync::Arc};
+
+/// One policy's connection to its cloud, as the reconcile task drives it.
+pub trait LiveCloud: Observe + Compute + Traffic + Send + 'static {
+    /// For a simulated cloud: the step (s) in which the task walks simulated time, looking for
+    /// early evidence at each step and ticking at every scheduled instant (so a 60× demo
+    /// decides exactly as a rehearsal would). `None` for a real cloud: it ticks at `now`.
+    fn step(&self) -> Option<f64> {
+        None
+    }
+    /// The cloud's own time, where it has one (the simulated world's clock).
+    fn now(&self) -> Option<Time> {
+        None
+    }
+    /// Brings the observations up to `t` without judging (simulated clouds step their world).
+    fn advance_to(&mut self, _t: Time) {}
+    /// Whether evidence arrived after `t` that should wake the loop before its next tick (an
+    /// instance reaching the policy's failure streak).
+    fn evidence_since(&self, _t: Time) -> bool {
+        false
+    }
+    /// Where time ends (a scenario's end); the task then stops ticking and keeps serving.
+    fn end(&self) -> Option<Time> {
+        None
+    }
+}
+
+/// Makes connections for policies and says how time is read.
+pub trait CloudFactory: Send + Sync + 'static {
+    /// The connection type.
+    type Cloud: LiveCloud;
+    /// A connection for one policy's group, made when the policy starts being managed.
+    fn connect(&self, policy: &Policy) -> Result<Self::Cloud, String>;
+    /// The clock the tasks read `now` from (the wall clock, or scaled simulated time).
+    fn clock(&self) -> Arc<dyn Clock>;
+    /// A short label for logs and the status page (`sim: election-night ×60`, a cloud name).
+    fn label(&self) -> String;
+}
+
+// === impl SimFactory ===
+
+/// The simulator: each policy gets its own simulated world of the scenario, seeded alike.
+pub struct SimFactory {
+    scenario: Scenario,
+    seed: u64,
+    clock: ScaledClock,
+}
+
+impl SimFactory {
+    /// Plays `scenario` at `speed` × real time, starting `skip` seconds into it (those are
+    /// decided at full speed when a policy starts, as a rehearsal would).
+    pub fn new(scenario: Scenario, seed: u64, speed: f64, skip: f64) -> Self {
+        let start = scenario.start_unix() + skip.max(0.0);
+        Self {
+            clock: ScaledClock::new(start, speed),
+            scenario,
+            seed,
+        }
+    }
+
+    /// The scenario being played.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+}
+
+impl CloudFactory for SimFactory {
+    type Cloud = SimCloud;
+
+    fn connect(&self, policy: &Policy) -> Result<SimCloud, String> {
+        Ok(SimCloud::new(&self.scenario, policy, self.seed))
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        Arc::new(self.clock)
+    }
+
+    fn label(&self) -> String {
+        format!("sim: {} ×{}", self.scenario.name, self.clock.speed())
+    }
+}
+
+impl LiveCloud for SimCloud {
+    fn step(&self) -> Option<f64> {
+        Some(1.0)
+    }
+    fn now(&self) -> Option<Time> {
+        Some(SimCloud::now(self))
+    }
+    fn advance_to(&mut self, t: Time) {
+        SimCloud::advance_to(self, t);
+    }
+    fn evidence_since(&self, t: Time) -> bool {
+        SimCloud::evidence_since(self, t)
+    }
+    fn end(&self) -> Option<Time> {
+        Some(self.world().end())
+    }
+}
+
+/// The wall clock, for real clouds.
+pub fn wall_clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
+
+// === impl DryRunGate ===
+
+/// Passes observations through; with `dry_run` set, every change is logged and not made.
+pub struct DryRunGate<C> {
+    inner: C,
+    dry_run: bool,
+}
+
+impl<C> DryRunGate<C> {
+    /// Wraps a connection.
+    pub fn new(inner: C, dry_run: bool) -> Self {
+        Self { inner, dry_run }
+    }
+
+    /// The wrapped connection.
+    pub fn inner(&self) -> &C {
+        &self.inner
+    }
+
+    fn skip(&self, call: &str, id: &str) -> bool {
+        if self.dry_run {
+            tracing::info!(call, instance = id, "Dry run: not calling the cloud.");
+        }
+        self.dry_run
+    }
+}
+
+impl<C: Observe + Send> Observe for DryRunGate<C> {
+    fn observe(&mut self, now: Time) -> impl Future<Output = Result<Snapshot, ObserveError>> + Send {
+        self.inner.observe(now)
+    }
+}
+
+impl<C: Compute + Send> Compute for DryRunGate<C> {
+    fn create_server(
+        &mut self,
+        req: &ServerRequest,
+    ) -> impl Future<Output = Result<InstanceId, ActError>> + Send {
+        let skip = self.skip("create_server", &req.name);
+        let name = req.name.clone();
+        let real = (!skip).then(|| self.inner.create_server(req));
+        async move {
+            match real {
+                Some(f) => f.await,
+                None => Ok(format!("dry-run:{name}")),
+            }
+        }
+    }
+
+    fn delete_server(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send {
+        let real = (!self.skip("delete_server", id)).then(|| self.inner.delete_server(id));
+        gated(real)
+    }
+
+    fn reboot_server(&mut self, id: &str, hard: bool) -> impl Future<Output = Result<(), ActError>> + Send {
+        let real = (!self.skip("reboot_server", id)).then(|| self.inner.reboot_server(id, hard));
+        gated(real)
+    }
+
+    fn rebuild_server(&mut self, id: &str, image: &str) -> impl Future<Output = Result<(), ActError>> + Send {
+        let real = (!self.skip("rebuild_server", id)).then(|| self.inner.rebuild_server(id, image));
+        gated(real)
+    }
+
+    fn live_migrate(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send {
+        let real = (!self.skip("live_migrate", id)).then(|| self.inner.live_migrate(id));
+        gated(real)
+    }
+}
+
+impl<C: Traffic + Send> Traffic for DryRunGate<C> {
+    fn set_member_weight(
+        &mut self,
+        id: &str,
+        weight: u16,
+    ) -> impl Future<Output = Result<(), ActError>> + Send {
+        let real = (!self.skip("set_member_weight", id)).then(|| self.inner.set_member_weight(id, weight));
+        gated(real)
+    }
+
+    fn remove_member(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send {
+        let real = (!self.skip("remove_member", id)).then(|| self.inner.remove_member(id));
+        gated(real)
+    }
+}
+
+async fn gated<F: Future<Output = Result<(), ActError>>>(real: Option<F>) -> Result<(), ActError> {
+    match real {
+        Some(f) => f.await,
+        None => Ok(()),
+    }
+}
+
+impl<C: LiveCloud> LiveCloud for DryRunGate<C> {
+    fn step(&self) -> Option<f64> {
+        self.inner.step()
+    }
+    fn now(&self) -> Option<Time> {
+        self.inner.now()
+    }
+    fn advance_to(&mut self, t: Time) {
+        self.inner.advance_to(t);
+    }
+    fn evidence_since(&self, t: Time) -> bool {
+        self.inner.evidence_since(t)
+    }
+    fn end(&self) -> Option<Time> {
+        self.inner.end()
+    }
+}

@@ -1,0 +1,199 @@
+//! The supervisor: consumes [`PolicyEvent`]s from every policy source, validates each document
+//! before anything changes, and starts, updates or stops one reconcile task per policy.
+//!
+//! - valid and new: a connection is made and a task starts;
+//! - valid and changed: the running task gets the new version (history and cloud kept);
+//! - invalid: rejected with its errors (logged, counted, shown); the last good version stays;
+//! - removed: the task stops after the action in flight; the policy is reported unmanaged and
+//!   its servers are left alone, never deleted.
+
+use super::{
+    Shared,
+    cloud::CloudFactory,
+    source::{PolicyEvent, render},
+    status::Rejection,
+    task::{self, PolicyUpdate},
+};
+use crate::policy::{self, Mode, Policy};
+use std::{collections::BTreeMap, sync::Arc};
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
+
+struct Managed {
+    policy: Arc<Policy>,
+    tx: watch::Sender<PolicyUpdate>,
+    handle: JoinHandle<task::TaskEnd>,
+}
+
+struct Supervisor<F: CloudFactory> {
+    factory: Arc<F>,
+    shared: Shared,
+    /// By source key.
+    active: BTreeMap<String, Managed>,
+    /// Tasks told to stop, awaited at shutdown.
+    stopping: Vec<JoinHandle<task::TaskEnd>>,
+}
+
+/// Runs until shutdown, then waits for every task to finish its action in flight.
+pub async fn run<F: CloudFactory>(factory: Arc<F>, mut events: mpsc::Receiver<PolicyEvent>, shared: Shared) {
+    let mut shutdown = shared.shutdown.clone();
+    let mut sup = Supervisor {
+        factory,
+        shared,
+        active: BTreeMap::new(),
+        stopping: Vec::new(),
+    };
+    let mut open = true;
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            ev = events.recv(), if open => match ev {
+                Some(ev) => sup.handle(ev),
+                None => open = false,
+            },
+            _ = shutdown.changed() => {}
+        }
+    }
+    let handles = sup.active.into_values().map(|m| m.handle).chain(sup.stopping);
+    for h in handles {
+        if let Err(e) = h.await {
+            tracing::error!(error = %e, "A reconcile task ended abnormally.");
+        }
+    }
+}
+
+impl<F: CloudFactory> Supervisor<F> {
+    fn handle(&mut self, ev: PolicyEvent) {
+        match ev {
+            PolicyEvent::Upsert {
+                name,
+                source_label,
+                text,
+            } => match policy::parse(&source_label, text.as_bytes()) {
+                Ok(p) => self.upsert(name, source_label, p),
+                Err(errors) => {
+                    let errors = errors.iter().map(render).collect();
+                    self.reject(&name, &source_label, errors);
+                }
+            },
+            PolicyEvent::Invalid {
+                name,
+                source_label,
+                errors,
+            } => self.reject(&name, &source_label, errors),
+            PolicyEvent::Remove { name } => {
+                self.shared.board.update(|s| {
+                    s.rejected.remove(&name);
+                });
+                if let Some(m) = self.active.remove(&name) {
+                    tracing::info!(source = %name, policy = %m.policy.metadata.name, "Policy document removed.");
+                    // Dropping the sender tells the task to stop.
+                    self.stopping.push(m.handle);
+                }
+            }
+            PolicyEvent::Synced { source_label } => {
+                tracing::info!(source = %source_label, policies = self.active.len(), "Policy source synced.");
+                self.shared.board.update(|s| s.sources_synced = true);
+            }
+        }
+        self.count();
+    }
+
+    fn upsert(&mut self, key: String, source: String, mut p: Policy) {
+        if self.shared.dry_run {
+            p.spec.mode = Mode::DryRun;
+        }
+        if let Some(conflict) = self.conflict(&key, &p) {
+            return self.reject(&key, &source, vec![conflict]);
+        }
+        let p = Arc::new(p);
+        let update = PolicyUpdate {
+            policy: p.clone(),
+            source: source.clone(),
+        };
+        match self.active.get_mut(&key) {
+            Some(m) if m.policy.metadata.name == p.metadata.name => {
+                m.policy = p;
+                // The task ignores an update equal to what it has.
+                let _ = m.tx.send(update);
+            }
+            existing => {
+                if let Some(old) = existing.is_some().then(|| self.active.remove(&key)).flatten() {
+                    self.stopping.push(old.handle);
+                }
+                match self.factory.connect(&p) {
+                    Ok(cloud) => {
+                        let (tx, rx) = watch::channel(update.clone());
+                        let handle = tokio::spawn(task::run(cloud, update, rx, self.shared.clone()));
+                        self.active.insert(
+                            key.clone(),
+                            Managed {
+                                policy: p,
+                                tx,
+                                handle,
+                            },
+                        );
+                    }
+                    Err(e) => {
+                        let msg = format!("{source}: cannot connect to cloud `{}`: {e}", p.spec.group.cloud);
+                        return self.reject(&key, &source, vec![msg]);
+                    }
+                }
+            }
+        }
+        self.shared.board.update(|s| {
+            s.rejected.remove(&key);
+        });
+    }
+
+    /// Another source's policy with the same name or the same group.
+    fn conflict(&self, key: &str, p: &Policy) -> Option<String> {
+        self.active.iter().filter(|(k, _)| k.as_str() != key).find_map(|(k, m)| {
+            let (a, b) = (&m.policy.spec.group, &p.spec.group);
+            if m.policy.metadata.name == p.metadata.name {
+                Some(format!(
+                    "policy name `{}` is already used by {k}; give every policy a unique metadata.name",
+                    p.metadata.name
+                ))
+            } else if a.cloud == b.cloud && a.region == b.region && a.selector == b.selector {
+                Some(format!(
+                    "this group (cloud `{}`, same selector) is already managed by {k}; two policies must never own the same VMs",
+                    b.cloud
+                ))
+            } else {
+                None
+            }
+        })
+    }
+
+    fn reject(&mut self, key: &str, source: &str, errors: Vec<String>) {
+        let kept = self.active.get(key).map(|m| m.policy.metadata.name.clone());
+        tracing::warn!(
+            source = %source,
+            kept = kept.as_deref().unwrap_or("none"),
+            errors = %errors.join("; "),
+            "Policy rejected; the last good version stays in force."
+        );
+        self.shared.metrics.reload_error();
+        let rejection = Rejection {
+            source: source.to_owned(),
+            errors,
+            kept,
+        };
+        let key = key.to_owned();
+        self.shared.board.update(|s| {
+            s.rejected.insert(key, rejection);
+        });
+    }
+
+    fn count(&self) {
+        let status = self.shared.board.get();
+        self.shared
+            .metrics
+            .set_policies(self.active.len(), status.rejected.len(), status.unmanaged.len());
+    }
+}

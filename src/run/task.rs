@@ -1,0 +1,400 @@
+//! One policy's reconcile task: ticks on the policy's interval, wakes early on new evidence,
+//! executes the decided actions one at a time (checking leadership and shutdown before each),
+//! journals every action and refusal, and publishes what it saw for the status page.
+//!
+//! Under a simulated cloud the task walks simulated time in the cloud's step and ticks at every
+//! scheduled instant up to `now`, so a 60× demo makes the decisions a rehearsal would.
+
+use super::{
+    Shared,
+    cloud::{DryRunGate, LiveCloud},
+    status::{PolicyView, Unmanaged},
+    trend::Trend,
+};
+use crate::{
+    act::executor,
+    clock::Stopwatch,
+    decision::{Action, Decision, RefusalReason},
+    journal::{EntryOutcome, JournalEntry},
+    policy::{Mode, Policy},
+    reconcile::Reconciler,
+    snapshot::{Instance, Snapshot, Time},
+};
+use std::{collections::HashSet, sync::Arc, time::Duration};
+use tokio::sync::watch;
+
+/// A new version of the policy for a running task.
+#[derive(Debug, Clone)]
+pub struct PolicyUpdate {
+    /// The validated policy (`--dry-run` already applied).
+    pub policy: Arc<Policy>,
+    /// Where it was loaded from.
+    pub source: String,
+}
+
+/// Why a task ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskEnd {
+    /// Graceful shutdown.
+    Shutdown,
+    /// Its policy was removed (the update channel closed).
+    Removed,
+}
+
+/// How often a task looks at the clock between ticks (evidence, shutdown, policy updates).
+const PACE_SIM: Duration = Duration::from_millis(200);
+const PACE_REAL: Duration = Duration::from_secs(1);
+/// Under catch-up (a simulated cloud far behind `now`), yield to other tasks this often.
+const YIELD_EVERY: u32 = 20;
+
+struct Task<C: LiveCloud> {
+    cloud: DryRunGate<C>,
+    rec: Reconciler,
+    policy: Arc<Policy>,
+    source: String,
+    shared: Shared,
+    view: PolicyView,
+    trend: Arc<Trend>,
+    /// Refusals of the previous pass, so a refusal is journalled when it starts, not every pass.
+    refusals: HashSet<String>,
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Runs one policy until shutdown or removal.
+pub async fn run<C: LiveCloud>(
+    cloud: C,
+    first: PolicyUpdate,
+    mut updates: watch::Receiver<PolicyUpdate>,
+    shared: Shared,
+) -> TaskEnd {
+    let shutdown = shared.shutdown.clone();
+    let mut task = Task {
+        cloud: DryRunGate::new(cloud, shared.dry_run),
+        rec: Reconciler::new((*first.policy).clone()),
+        view: PolicyView::new(&first.policy, &first.source, 0.0),
+        policy: first.policy,
+        source: first.source,
+        trend: Arc::new(Trend::default()),
+        refusals: HashSet::new(),
+        shutdown,
+        shared,
+    };
+    task.view.interval = task.rec.interval();
+    task.publish();
+    let name = task.policy.metadata.name.clone();
+    tracing::info!(policy = %name, source = %task.source, mode = ?task.policy.spec.mode, "Managing policy.");
+    let clock = task.shared.clock.clone();
+    let mut cursor = task.cloud.now().unwrap_or_else(|| clock.now());
+    let mut next_tick = cursor;
+    let mut last_tick = f64::NEG_INFINITY;
+    let pace = if task.cloud.step().is_some() {
+        PACE_SIM
+    } else {
+        PACE_REAL
+    };
+    let end = loop {
+        if *task.shutdown.borrow() {
+            break TaskEnd::Shutdown;
+        }
+        // The sender is dropped when the policy is removed. `changed()` below marks versions
+        // seen, so the latest one is compared here rather than trusting `has_changed`.
+        if updates.has_changed().is_err() {
+            break TaskEnd::Removed;
+        }
+        let latest = updates.borrow_and_update().clone();
+        if !Arc::ptr_eq(&latest.policy, &task.policy) {
+            task.apply(latest);
+        }
+        let now = clock.now();
+        let interval = task.rec.interval();
+        match task.cloud.step() {
+            Some(dt) => {
+                let stop = task.cloud.end().map_or(now, |e| now.min(e));
+                let mut ticks = 0;
+                // Whole steps only, so passes fall on the same instants as in a rehearsal.
+                while cursor + dt <= stop + 1e-9 && !*task.shutdown.borrow() {
+                    cursor += dt;
+                    task.cloud.advance_to(cursor);
+                    if cursor + 1e-9 >= next_tick || task.cloud.evidence_since(last_tick) {
+                        task.tick(cursor).await;
+                        last_tick = cursor;
+                        while next_tick <= cursor + 1e-9 {
+                            next_tick += interval;
+                        }
+                        ticks += 1;
+                        if ticks % YIELD_EVERY == 0 {
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                }
+                if task.cloud.end().is_some_and(|e| cursor + dt > e + 1e-9) && !task.view.finished {
+                    tracing::info!(policy = %name, "Scenario finished; serving the final state.");
+                    task.view.finished = true;
+                    task.publish();
+                }
+            }
+            None => {
+                if now >= next_tick || task.cloud.evidence_since(last_tick) {
+                    task.tick(now).await;
+                    last_tick = now;
+                    next_tick = now + interval;
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(pace) => {}
+            _ = task.shutdown.changed() => {}
+            _ = updates.changed() => {}
+        }
+    };
+    if end == TaskEnd::Removed {
+        task.stop_managing("policy removed");
+    }
+    tracing::info!(policy = %name, reason = ?end, "Stopped managing policy.");
+    end
+}
+
+impl<C: LiveCloud> Task<C> {
+    fn name(&self) -> &str {
+        &self.policy.metadata.name
+    }
+
+    /// Puts a new version of the policy in force, keeping history and the cloud connection.
+    fn apply(&mut self, u: PolicyUpdate) {
+        if u.policy == self.policy {
+            self.policy = u.policy;
+            return;
+        }
+        tracing::info!(policy = %u.policy.metadata.name, source = %u.source, "Policy changed; new version in force.");
+        self.rec.set_policy((*u.policy).clone());
+        let mut view = PolicyView::new(&u.policy, &u.source, self.rec.interval());
+        view.ticks = self.view.ticks;
+        view.last_tick = self.view.last_tick;
+        view.decision = self.view.decision.take();
+        view.instances = std::mem::take(&mut self.view.instances);
+        view.locations = std::mem::take(&mut self.view.locations);
+        self.view = view;
+        self.policy = u.policy;
+        self.source = u.source;
+        self.publish();
+    }
+
+    async fn tick(&mut self, now: Time) {
+        let watch = Stopwatch::start();
+        let leader = self.shared.leadership.is_leader();
+        let may_act = leader && !*self.shutdown.borrow();
+        let name = self.name().to_owned();
+        let (snap, decision) = match self.rec.decide(&mut self.cloud, now, may_act).await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(policy = %name, error = %e, "Observation failed; nothing decided this pass.");
+                self.shared.metrics.pass_failed(&name, "inventory");
+                self.view.last_error = Some(e.to_string());
+                self.view.ticks += 1;
+                self.view.last_tick = Some(now);
+                self.publish();
+                return;
+            }
+        };
+        for planned in &decision.actions {
+            let entry = |outcome, detail: Option<String>, ms: Option<f64>| JournalEntry {
+                at: now,
+                policy: name.clone(),
+                id: Some(planned.id.clone()),
+                kind: planned.action.kind(),
+                action: planned.action.clone(),
+                cause: planned.cause,
+                reason: None,
+                outcome,
+                detail,
+                duration_ms: ms,
+                evidence: planned.evidence.clone(),
+            };
+            // Right before each action: a lost lease or a shutdown starts nothing new.
+            let skip = if *self.shutdown.borrow() {
+                Some("shutting down")
+            } else if !self.shared.leadership.is_leader() {
+                Some("not the leader")
+            } else {
+                None
+            };
+            let e = match skip {
+                Some(why) => entry(EntryOutcome::Skipped, Some(why.into()), None),
+                None => {
+                    let t = Stopwatch::start();
+                    let out = executor::execute(
+                        self.rec.policy(),
+                        &snap,
+                        std::slice::from_ref(planned),
+                        &mut self.cloud,
+                    )
+                    .await;
+                    let ms = t.elapsed().as_secs_f64() * 1000.0;
+                    match out.into_iter().next().map(|o| o.result) {
+                        Some(Err(err)) => {
+                            let class = err.split(':').next().unwrap_or("fatal").trim().to_owned();
+                            self.shared.metrics.api_error(&name, "act", &class);
+                            tracing::warn!(policy = %name, action = planned.action.kind().label(), id = %planned.id, error = %err, "Action failed.");
+                            entry(EntryOutcome::Failed, Some(err), Some(ms))
+                        }
+                        _ => {
+                            let outcome = if self.shared.dry_run {
+                                EntryOutcome::Would
+                            } else {
+                                EntryOutcome::Done
+                            };
+                            tracing::info!(policy = %name, action = planned.action.kind().label(), target = %describe(&planned.action), cause = ?planned.cause, why = %planned.evidence.summary, "Action.");
+                            entry(outcome, None, Some(ms))
+                        }
+                    }
+                }
+            };
+            self.record(e);
+        }
+        self.journal_refusals(&decision, now, may_act);
+        self.shared
+            .metrics
+            .pass(&name, watch.elapsed().as_secs_f64(), &snap, &decision);
+        Arc::make_mut(&mut self.trend).record(now, &decision, &snap.inventory);
+        self.view.ticks += 1;
+        self.view.last_tick = Some(now);
+        self.view.last_error = None;
+        self.view.actions_last_hour = self.rec.history().actions_last_hour(now);
+        self.fill_view(snap, decision);
+        self.publish();
+    }
+
+    fn record(&self, e: JournalEntry) {
+        self.shared
+            .metrics
+            .action(&e.policy, e.kind.label(), cause_label(&e), e.outcome.label());
+        self.shared.sinks.record(&e);
+    }
+
+    /// Journals refusals that were not there the pass before. A follower's dry-run refusals
+    /// are what the leader does; they are not journalled here.
+    fn journal_refusals(&mut self, decision: &Decision, now: Time, may_act: bool) {
+        let dry = self.policy.spec.mode == Mode::DryRun;
+        let mut current = HashSet::with_capacity(decision.refusals.len());
+        for r in &decision.refusals {
+            if r.reason == RefusalReason::DryRun && !dry && !may_act {
+                continue;
+            }
+            // A scale-out's count changes with the load; the refusal is the same one.
+            let target = match &r.action {
+                Action::ScaleOut { .. } => String::new(),
+                a => describe(a),
+            };
+            let key = format!(
+                "{}|{target}|{:?}|{:?}",
+                r.action.kind().label(),
+                r.cause,
+                r.reason
+            );
+            let new = !self.refusals.contains(&key);
+            current.insert(key);
+            if !new {
+                continue;
+            }
+            let would = r.reason == RefusalReason::DryRun;
+            if would {
+                tracing::info!(policy = %self.name(), action = r.action.kind().label(), target = %describe(&r.action), why = %r.evidence.summary, "Dry run: would act.");
+            } else {
+                self.shared
+                    .metrics
+                    .refusal(self.name(), r.action.kind().label(), r.reason.label());
+            }
+            let e = JournalEntry {
+                at: now,
+                policy: self.name().to_owned(),
+                id: None,
+                kind: r.action.kind(),
+                action: r.action.clone(),
+                cause: r.cause,
+                reason: (!would).then_some(r.reason),
+                outcome: if would {
+                    EntryOutcome::Would
+                } else {
+                    EntryOutcome::Refused
+                },
+                detail: None,
+                duration_ms: None,
+                evidence: r.evidence.clone(),
+            };
+            if would {
+                self.record(e);
+            } else {
+                self.shared.sinks.record(&e);
+            }
+        }
+        self.refusals = current;
+    }
+
+    fn fill_view(&mut self, snap: Snapshot, decision: Decision) {
+        self.view.instances = snap.inventory;
+        self.view.in_flight = snap.in_flight;
+        self.view.locations = snap.locations;
+        self.view.decision = Some(decision);
+        self.view.trend = self.trend.clone();
+    }
+
+    fn publish(&self) {
+        let view = Arc::new(self.view.clone());
+        let name = self.name().to_owned();
+        self.shared.board.update(|s| {
+            s.unmanaged.remove(&name);
+            s.policies.insert(name, view);
+        });
+    }
+
+    /// The policy is gone: publish it as unmanaged with its servers as last seen.
+    fn stop_managing(&self, reason: &str) {
+        let name = self.name().to_owned();
+        let unmanaged = Unmanaged {
+            reason: reason.into(),
+            last_tick: self.view.last_tick,
+            instances: self.view.instances.clone(),
+        };
+        let ids: Vec<&str> = unmanaged
+            .instances
+            .iter()
+            .map(|i: &Instance| i.id.as_str())
+            .collect();
+        tracing::warn!(policy = %name, instances = ?ids, "Policy no longer managed; its servers are left running and untouched.");
+        self.shared.metrics.forget(&name);
+        self.shared.board.update(|s| {
+            s.policies.remove(&name);
+            s.unmanaged.insert(name, unmanaged);
+        });
+    }
+}
+
+fn cause_label(e: &JournalEntry) -> &'static str {
+    match serde_json::to_value(e.cause)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+    {
+        Some(s) => CAUSES.iter().find(|c| **c == s).copied().unwrap_or("other"),
+        None => "other",
+    }
+}
+
+const CAUSES: [&str; 8] = [
+    "capacity",
+    "scheduled-peak",
+    "below-minimum",
+    "over-provisioned",
+    "instance-fault",
+    "host-fault",
+    "serving",
+    "above-maximum",
+];
+
+/// What an action concerns, for logs and refusal keys.
+pub fn describe(a: &Action) -> String {
+    match a {
+        Action::ScaleOut { count } => format!("+{count}"),
+        Action::ScaleIn { instances } => instances.join(","),
+        other => other.instance().cloned().unwrap_or_default(),
+    }
+}

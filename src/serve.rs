@@ -1,0 +1,133 @@
+//! The HTTP server of `sloop run`. It only reads published state (the status board's latest
+//! `Arc<Status>`, the journal's ring, the metrics registry) and never calls the cloud or waits
+//! for a reconcile pass.
+//!
+//! - `/`              the status page (server-rendered HTML, inline SVG, no script)
+//! - `/api/v1/status` the same state as JSON
+//! - `/metrics`       Prometheus / OpenMetrics text
+//! - `/healthz`       the process is alive
+//! - `/readyz`        policies loaded and a first snapshot taken for each
+//!
+//! Remote probe agents (`crate::ingest`) mount their routes next to these: pass their router to
+//! [`serve`] as `extra` (it is merged into this one).
+
+pub mod metrics;
+pub mod page;
+
+use crate::{journal::Journal, run::status::Status};
+use axum::{
+    Json, Router,
+    extract::{Query, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use metrics::Metrics;
+use serde::Deserialize;
+use std::{future::Future, sync::Arc, time::Duration};
+use tokio::{net::TcpListener, sync::watch};
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct AppState {
+    /// The published controller state.
+    pub status: watch::Receiver<Arc<Status>>,
+    /// The action journal.
+    pub journal: Arc<Journal>,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    fn snapshot(&self) -> Arc<Status> {
+        self.status.borrow().clone()
+    }
+}
+
+/// Every route of the server.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(status_page))
+        .route("/api/v1/status", get(status_json))
+        .route("/api/v1/journal", get(journal_json))
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(10),
+        ))
+}
+
+/// Serves `router` (merged with `extra`, e.g. the agents' ingest routes) on `listener` until
+/// `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    extra: Option<Router>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = match extra {
+        Some(extra) => router.merge(extra),
+        None => router,
+    };
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+async fn status_page(State(s): State<AppState>) -> Html<String> {
+    let status = s.snapshot();
+    Html(page::render(&status, &s.journal))
+}
+
+async fn status_json(State(s): State<AppState>) -> Json<Arc<Status>> {
+    Json(s.snapshot())
+}
+
+/// `?policy=NAME&limit=N`.
+#[derive(Debug, Deserialize)]
+struct JournalQuery {
+    policy: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn journal_json(State(s): State<AppState>, Query(q): Query<JournalQuery>) -> Response {
+    let limit = q.limit.unwrap_or(100).min(crate::journal::RING_ENTRIES);
+    Json(s.journal.recent(q.policy.as_deref(), limit)).into_response()
+}
+
+/// OpenMetrics when the scraper asks for it (Prometheus does), else the classic text format.
+async fn metrics_text(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    if openmetrics {
+        let ct = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+        ([(header::CONTENT_TYPE, ct)], s.metrics.encode()).into_response()
+    } else {
+        let ct = "text/plain; version=0.0.4; charset=utf-8";
+        ([(header::CONTENT_TYPE, ct)], s.metrics.encode_prometheus()).into_response()
+    }
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(s): State<AppState>) -> Response {
+    let status = s.snapshot();
+    if status.ready() && !status.shutting_down {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        let why = if status.shutting_down {
+            "shutting down"
+        } else if !status.sources_synced {
+            "policies not loaded yet"
+        } else {
+            "waiting for a first snapshot of every policy"
+        };
+        (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")).into_response()
+    }
+}

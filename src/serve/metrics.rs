@@ -1,0 +1,589 @@
+//! The controller's Prometheus metrics, owned (no global registry): built once in `sloop run`,
+//! written by the reconcile tasks and the supervisor, encoded by `/metrics`.
+//!
+//! Labels stay bounded: policy, objective, location and family come from the policies; kind,
+//! cause, reason, outcome, state and error class are enums. Never an instance ID.
+
+use crate::{
+    decision::{Decision, SloState},
+    snapshot::{IpFamily, Snapshot},
+};
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+use std::{
+    collections::HashSet,
+    hash::Hash,
+    sync::{Mutex, atomic::AtomicU64},
+};
+
+type FGauge = Gauge<f64, AtomicU64>;
+
+/// `{policy}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PolicyLabel {
+    /// Policy name.
+    pub policy: String,
+}
+
+/// `{policy, result}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PassLabels {
+    /// Policy name.
+    pub policy: String,
+    /// `ok` or `error`.
+    pub result: String,
+}
+
+/// `{policy, kind, cause, outcome}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ActionLabels {
+    /// Policy name.
+    pub policy: String,
+    /// Action kind.
+    pub kind: String,
+    /// Why it was taken.
+    pub cause: String,
+    /// done, failed, would, skipped.
+    pub outcome: String,
+}
+
+/// `{policy, kind, reason}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    /// Policy name.
+    pub policy: String,
+    /// Action kind.
+    pub kind: String,
+    /// Refusal reason.
+    pub reason: String,
+}
+
+/// `{policy, objective, …}` with an optional extra pair.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ObjectiveLabels {
+    /// Policy name.
+    pub policy: String,
+    /// Objective name.
+    pub objective: String,
+}
+
+/// `{policy, objective, state}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    /// Policy name.
+    pub policy: String,
+    /// Objective name.
+    pub objective: String,
+    /// met, at-risk, violated, no-data.
+    pub state: String,
+}
+
+/// `{policy, objective, location, family}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SeriesLabels {
+    /// Policy name.
+    pub policy: String,
+    /// Objective name.
+    pub objective: String,
+    /// Probe location.
+    pub location: String,
+    /// v6 or v4.
+    pub family: String,
+}
+
+/// `{policy, objective, window}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BurnLabels {
+    /// Policy name.
+    pub policy: String,
+    /// Objective name.
+    pub objective: String,
+    /// The window, in seconds (`3600s`).
+    pub window: String,
+}
+
+/// `{policy, location}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LocationLabels {
+    /// Policy name.
+    pub policy: String,
+    /// Probe location.
+    pub location: String,
+}
+
+/// `{policy, status}` / `{policy, kind}` / `{policy, op, class}` share this shape.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PairLabels {
+    /// Policy name.
+    pub policy: String,
+    /// The enum value.
+    pub kind: String,
+}
+
+/// `{policy, op, class}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    /// Policy name.
+    pub policy: String,
+    /// observe or act.
+    pub op: String,
+    /// Error class (transient, conflict, quota, not-found, fatal, inventory).
+    pub class: String,
+}
+
+/// `{state}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PolicyStateLabel {
+    /// managed, rejected, unmanaged.
+    pub state: String,
+}
+
+/// Every metric `sloop run` exports.
+pub struct Metrics {
+    registry: Registry,
+    reconcile_duration: Family<PolicyLabel, Histogram>,
+    passes: Family<PassLabels, Counter>,
+    actions: Family<ActionLabels, Counter>,
+    refusals: Family<RefusalLabels, Counter>,
+    objective_state: Family<StateLabels, FGauge>,
+    sli: Family<SeriesLabels, FGauge>,
+    samples: Family<SeriesLabels, FGauge>,
+    burn_rate: Family<BurnLabels, FGauge>,
+    budget: Family<ObjectiveLabels, FGauge>,
+    instances: Family<PairLabels, FGauge>,
+    diagnoses: Family<PairLabels, FGauge>,
+    location_fresh: Family<LocationLabels, FGauge>,
+    api_errors: Family<ErrorLabels, Counter>,
+    leader: FGauge,
+    reload_errors: Counter,
+    policies: Family<PolicyStateLabel, FGauge>,
+    /// Gauge label sets written per policy, so a removed policy's series can be dropped.
+    written: Mutex<HashSet<Written>>,
+}
+
+#[derive(Hash, PartialEq, Eq)]
+enum Written {
+    State(StateLabels),
+    Sli(SeriesLabels),
+    Burn(BurnLabels),
+    Budget(ObjectiveLabels),
+    Instances(PairLabels),
+    Diagnosis(PairLabels),
+    Fresh(LocationLabels),
+}
+
+impl Written {
+    fn policy(&self) -> &str {
+        match self {
+            Written::State(l) => &l.policy,
+            Written::Sli(l) => &l.policy,
+            Written::Burn(l) => &l.policy,
+            Written::Budget(l) => &l.policy,
+            Written::Instances(l) | Written::Diagnosis(l) => &l.policy,
+            Written::Fresh(l) => &l.policy,
+        }
+    }
+}
+
+const STATES: [SloState; 4] = [
+    SloState::Met,
+    SloState::AtRisk,
+    SloState::Violated,
+    SloState::NoData,
+];
+const DIAGNOSES: [&str; 6] = [
+    "instance-fault",
+    "host-fault",
+    "capacity",
+    "network-path",
+    "flood",
+    "over-provisioned",
+];
+
+/// Kebab-case name of an SLO state.
+pub fn state_label(s: SloState) -> &'static str {
+    match s {
+        SloState::Met => "met",
+        SloState::AtRisk => "at-risk",
+        SloState::Violated => "violated",
+        SloState::NoData => "no-data",
+    }
+}
+
+fn family_label(f: IpFamily) -> &'static str {
+    match f {
+        IpFamily::V6 => "v6",
+        IpFamily::V4 => "v4",
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric in a fresh registry.
+    pub fn new() -> Self {
+        let mut r = Registry::default();
+        let reconcile_duration = Family::<PolicyLabel, Histogram>::new_with_constructor(
+            (|| Histogram::new(exponential_buckets(0.0005, 2.0, 16))) as fn() -> Histogram,
+        );
+        r.register(
+            "sloop_reconcile_duration_seconds",
+            "Time one reconcile pass took (observe, decide, act)",
+            reconcile_duration.clone(),
+        );
+        let m = Self {
+            reconcile_duration,
+            passes: Family::default(),
+            actions: Family::default(),
+            refusals: Family::default(),
+            objective_state: Family::default(),
+            sli: Family::default(),
+            samples: Family::default(),
+            burn_rate: Family::default(),
+            budget: Family::default(),
+            instances: Family::default(),
+            diagnoses: Family::default(),
+            location_fresh: Family::default(),
+            api_errors: Family::default(),
+            leader: FGauge::default(),
+            reload_errors: Counter::default(),
+            policies: Family::default(),
+            written: Mutex::new(HashSet::new()),
+            registry: Registry::default(),
+        };
+        r.register(
+            "sloop_reconcile_passes",
+            "Reconcile passes by result",
+            m.passes.clone(),
+        );
+        r.register(
+            "sloop_actions",
+            "Actions decided, by kind, cause and outcome (done, failed, would, skipped)",
+            m.actions.clone(),
+        );
+        r.register(
+            "sloop_refusals",
+            "Refusals by kind and reason (counted when a refusal starts, not every pass it persists)",
+            m.refusals.clone(),
+        );
+        r.register(
+            "sloop_objective_state",
+            "1 for the current state of each objective, 0 for the others",
+            m.objective_state.clone(),
+        );
+        r.register(
+            "sloop_sli_estimate",
+            "The judged estimate per probe location and family: latency percentile in seconds, or error ratio",
+            m.sli.clone(),
+        );
+        r.register(
+            "sloop_sli_samples",
+            "Probe samples behind each estimate",
+            m.samples.clone(),
+        );
+        r.register(
+            "sloop_burn_rate",
+            "Error-budget burn rate per alert window (availability objectives)",
+            m.burn_rate.clone(),
+        );
+        r.register(
+            "sloop_error_budget_remaining_ratio",
+            "Share of the SLO period's error budget left (availability objectives)",
+            m.budget.clone(),
+        );
+        r.register(
+            "sloop_instances",
+            "Servers of the group by status",
+            m.instances.clone(),
+        );
+        r.register(
+            "sloop_diagnosis",
+            "1 while the judge diagnoses this kind of problem",
+            m.diagnoses.clone(),
+        );
+        r.register(
+            "sloop_probe_location_fresh",
+            "1 while a probe location (local or a remote agent) delivers fresh data",
+            m.location_fresh.clone(),
+        );
+        r.register(
+            "sloop_api_errors",
+            "Failed cloud API calls by operation and error class",
+            m.api_errors.clone(),
+        );
+        r.register("sloop_leader", "1 while this replica may act", m.leader.clone());
+        r.register(
+            "sloop_policy_reload_errors",
+            "Policy documents rejected on load or reload",
+            m.reload_errors.clone(),
+        );
+        r.register("sloop_policies", "Policies by state", m.policies.clone());
+        Self { registry: r, ..m }
+    }
+
+    /// The OpenMetrics text exposition.
+    pub fn encode(&self) -> String {
+        let mut s = String::with_capacity(16 * 1024);
+        // Writing into a String cannot fail.
+        let _ = encode(&mut s, &self.registry);
+        s
+    }
+
+    /// The classic Prometheus text format (0.0.4) for scrapers that do not ask for
+    /// OpenMetrics: counters are announced under their sample name (`…_total`), and the
+    /// OpenMetrics-only `# EOF` and `# UNIT` lines are dropped.
+    pub fn encode_prometheus(&self) -> String {
+        to_prometheus_text(&self.encode())
+    }
+
+    /// Records one reconcile pass: its duration and everything it judged.
+    pub fn pass(&self, policy: &str, seconds: f64, snap: &Snapshot, decision: &Decision) {
+        let p = || policy.to_owned();
+        self.reconcile_duration
+            .get_or_create(&PolicyLabel { policy: p() })
+            .observe(seconds);
+        self.passes
+            .get_or_create(&PassLabels {
+                policy: p(),
+                result: "ok".into(),
+            })
+            .inc();
+        let mut new = Vec::new();
+        for v in &decision.verdicts {
+            for s in STATES {
+                let l = StateLabels {
+                    policy: p(),
+                    objective: v.objective.clone(),
+                    state: state_label(s).into(),
+                };
+                new.push(Written::State(set(
+                    &self.objective_state,
+                    l,
+                    f64::from(u8::from(v.state == s)),
+                )));
+            }
+            for s in &v.per_series {
+                let l = SeriesLabels {
+                    policy: p(),
+                    objective: v.objective.clone(),
+                    location: s.location.clone(),
+                    family: family_label(s.family).into(),
+                };
+                self.samples.get_or_create(&l).set(s.samples as f64);
+                new.push(Written::Sli(set(&self.sli, l, s.estimate)));
+            }
+            for b in &v.burn_rates {
+                for (window, rate) in [(b.long_window, b.long), (b.short_window, b.short)] {
+                    let l = BurnLabels {
+                        policy: p(),
+                        objective: v.objective.clone(),
+                        window: format!("{window:.0}s"),
+                    };
+                    new.push(Written::Burn(set(&self.burn_rate, l, rate)));
+                }
+            }
+            if let Some(left) = v.budget_remaining {
+                let l = ObjectiveLabels {
+                    policy: p(),
+                    objective: v.objective.clone(),
+                };
+                new.push(Written::Budget(set(&self.budget, l, left)));
+            }
+        }
+        for kind in DIAGNOSES {
+            let on = decision.diagnoses.iter().any(|d| d.label() == kind);
+            let l = PairLabels {
+                policy: p(),
+                kind: kind.into(),
+            };
+            new.push(Written::Diagnosis(set(
+                &self.diagnoses,
+                l,
+                f64::from(u8::from(on)),
+            )));
+        }
+        let mut by_status: std::collections::BTreeMap<String, f64> = std::collections::BTreeMap::new();
+        for i in &snap.inventory {
+            let s = serde_json::to_value(i.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            *by_status.entry(s).or_default() += 1.0;
+        }
+        for status in [
+            "building",
+            "active",
+            "rebooting",
+            "rebuilding",
+            "migrating",
+            "shutoff",
+            "error",
+            "deleting",
+        ] {
+            let l = PairLabels {
+                policy: p(),
+                kind: status.into(),
+            };
+            let v = by_status.get(status).copied().unwrap_or(0.0);
+            new.push(Written::Instances(set(&self.instances, l, v)));
+        }
+        for loc in &snap.locations {
+            let l = LocationLabels {
+                policy: p(),
+                location: loc.name.clone(),
+            };
+            new.push(Written::Fresh(set(
+                &self.location_fresh,
+                l,
+                f64::from(u8::from(loc.fresh)),
+            )));
+        }
+        self.written.lock().unwrap_or_else(|p| p.into_inner()).extend(new);
+    }
+
+    /// A pass that failed to observe.
+    pub fn pass_failed(&self, policy: &str, class: &str) {
+        self.passes
+            .get_or_create(&PassLabels {
+                policy: policy.into(),
+                result: "error".into(),
+            })
+            .inc();
+        self.api_error(policy, "observe", class);
+    }
+
+    /// A failed cloud call.
+    pub fn api_error(&self, policy: &str, op: &str, class: &str) {
+        self.api_errors
+            .get_or_create(&ErrorLabels {
+                policy: policy.into(),
+                op: op.into(),
+                class: class.into(),
+            })
+            .inc();
+    }
+
+    /// An action decided (and done, failed, would-be or skipped).
+    pub fn action(&self, policy: &str, kind: &str, cause: &str, outcome: &str) {
+        self.actions
+            .get_or_create(&ActionLabels {
+                policy: policy.into(),
+                kind: kind.into(),
+                cause: cause.into(),
+                outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    /// A refusal that started this pass.
+    pub fn refusal(&self, policy: &str, kind: &str, reason: &str) {
+        self.refusals
+            .get_or_create(&RefusalLabels {
+                policy: policy.into(),
+                kind: kind.into(),
+                reason: reason.into(),
+            })
+            .inc();
+    }
+
+    /// Leadership changed.
+    pub fn set_leader(&self, leader: bool) {
+        self.leader.set(f64::from(u8::from(leader)));
+    }
+
+    /// A policy document was rejected.
+    pub fn reload_error(&self) {
+        self.reload_errors.inc();
+    }
+
+    /// How many policies are managed, rejected and unmanaged.
+    pub fn set_policies(&self, managed: usize, rejected: usize, unmanaged: usize) {
+        for (state, n) in [
+            ("managed", managed),
+            ("rejected", rejected),
+            ("unmanaged", unmanaged),
+        ] {
+            self.policies
+                .get_or_create(&PolicyStateLabel { state: state.into() })
+                .set(n as f64);
+        }
+    }
+
+    /// Drops the gauges of a policy that is no longer managed (its counters stay, as counters do).
+    pub fn forget(&self, policy: &str) {
+        let mut w = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        w.retain(|item| {
+            if item.policy() != policy {
+                return true;
+            }
+            match item {
+                Written::State(l) => self.objective_state.remove(l),
+                Written::Sli(l) => self.sli.remove(l) | self.samples.remove(l),
+                Written::Burn(l) => self.burn_rate.remove(l),
+                Written::Budget(l) => self.budget.remove(l),
+                Written::Instances(l) => self.instances.remove(l),
+                Written::Diagnosis(l) => self.diagnoses.remove(l),
+                Written::Fresh(l) => self.location_fresh.remove(l),
+            };
+            false
+        });
+    }
+}
+
+/// Sets a gauge and hands its labels back for [`Metrics::forget`].
+fn set<L: Clone + Hash + Eq + EncodeLabelSet + Send + Sync + std::fmt::Debug + 'static>(
+    family: &Family<L, FGauge>,
+    labels: L,
+    value: f64,
+) -> L {
+    family.get_or_create(&labels).set(value);
+    labels
+}
+
+/// Rewrites OpenMetrics text into the Prometheus text format.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 256);
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (*p, rest)));
+        match meta {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                let name = if counters.contains(name) {
+                    format!("{name}_total")
+                } else {
+                    name.to_owned()
+                };
+                out.push_str(prefix);
+                out.push_str(&name);
+                if !tail.is_empty() {
+                    out.push(' ');
+                    out.push_str(tail);
+                }
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}

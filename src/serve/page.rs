@@ -1,0 +1,548 @@
+//! The status page at `/`: what an on-call engineer looks at first. One server-rendered HTML
+//! document with inline CSS and SVG, refreshed by the browser every few seconds; no script.
+//!
+//! Top to bottom: the controller (cloud, leader, dry-run), one line per policy with its
+//! state, rejected policy changes (loud), then per policy its objectives and error budget,
+//! alerts and diagnoses, latency charts per location and per family against the objective,
+//! the group's size with sloop's actions, its servers, its probe locations (agents) with
+//! freshness, and the timeline of actions with their reasons. Pure: a function of the state.
+
+mod charts;
+mod style;
+
+use crate::{
+    clock::{Clock, SystemClock},
+    decision::{ActionKind, SloState, Verdict},
+    journal::{Journal, JournalEntry},
+    policy::Mode,
+    run::status::{ObjectiveInfo, PolicyView, Status},
+    serve::metrics::state_label,
+    sim::report_html::plot::esc,
+    snapshot::{Instance, InstanceStatus, Time},
+};
+use std::{fmt::Write, sync::Arc};
+use style::{AT_RISK, CSS, MET, NO_DATA, VIOLATED};
+
+/// Timeline rows per policy.
+const TIMELINE_ROWS: usize = 25;
+/// Seconds between browser refreshes.
+const REFRESH: u32 = 5;
+
+/// Renders the page.
+pub fn render(status: &Status, journal: &Journal) -> String {
+    let now = page_now(status);
+    let mut h = String::with_capacity(256 * 1024);
+    let title = match status.policies.len() {
+        1 => format!(
+            "sloop · {}",
+            status.policies.keys().next().map_or("", |s| s.as_str())
+        ),
+        n => format!("sloop · {n} policies"),
+    };
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"refresh\" content=\"{REFRESH}\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{}</title><style>{CSS}</style></head><body>",
+        esc(&title)
+    );
+    top_bar(&mut h, status, now);
+    h.push_str("<main>");
+    overview(&mut h, status);
+    rejected(&mut h, status);
+    if status.policies.is_empty() {
+        h.push_str("<div class=\"policy\"><div class=\"pbody empty\">No policy is managed. ");
+        h.push_str(if status.sources_synced {
+            "Add a policy file to the policy directory; it is picked up within seconds.</div></div>"
+        } else {
+            "Loading policies…</div></div>"
+        });
+    }
+    for view in status.policies.values() {
+        let entries = journal.recent(Some(&view.name), 400);
+        policy(&mut h, view, &entries, now);
+    }
+    unmanaged(&mut h, status);
+    let _ = write!(
+        h,
+        "</main><footer>sloop {} · refreshes every {REFRESH} s · <a href=\"/api/v1/status\">status JSON</a> · \
+         <a href=\"/api/v1/journal\">journal JSON</a> · <a href=\"/metrics\">metrics</a></footer></body></html>",
+        esc(status.version)
+    );
+    h.push('\n');
+    h
+}
+
+/// "Now" on the page: simulated time (the newest pass) under `--cloud sim`, else the wall clock.
+fn page_now(status: &Status) -> Time {
+    if status.sim.is_some() {
+        let newest = status
+            .policies
+            .values()
+            .filter_map(|p| p.last_tick)
+            .fold(f64::NAN, f64::max);
+        if newest.is_finite() {
+            return newest;
+        }
+        return status.sim.as_ref().map_or(0.0, |s| s.start);
+    }
+    SystemClock.now()
+}
+
+fn colours(s: Option<SloState>) -> (&'static str, &'static str) {
+    match s {
+        Some(SloState::Met) => MET,
+        Some(SloState::AtRisk) => AT_RISK,
+        Some(SloState::Violated) => VIOLATED,
+        Some(SloState::NoData) | None => NO_DATA,
+    }
+}
+
+fn state_pill(s: Option<SloState>) -> String {
+    let (fg, bg) = colours(s);
+    let text = s.map_or("WAITING", |s| match s {
+        SloState::Met => "MET",
+        SloState::AtRisk => "AT RISK",
+        SloState::Violated => "VIOLATED",
+        SloState::NoData => "NO DATA",
+    });
+    format!("<span class=\"state\" style=\"color:{fg};background:{bg}\">{text}</span>")
+}
+
+/// `HH:MM:SS` in the zone `offset` seconds east of UTC.
+fn clock(t: Time, offset: f64) -> String {
+    let s = crate::policy::units::Timestamp::from_unix((t + offset).floor()).to_string();
+    s.get(11..19).unwrap_or_default().to_owned()
+}
+
+fn date_time(t: Time, offset: f64) -> String {
+    let s = crate::policy::units::Timestamp::from_unix((t + offset).floor()).to_string();
+    format!(
+        "{} {}",
+        s.get(..10).unwrap_or_default(),
+        s.get(11..16).unwrap_or_default()
+    )
+}
+
+fn zone(offset: f64) -> String {
+    if offset == 0.0 {
+        return "UTC".into();
+    }
+    let m = (offset.abs() / 60.0).round() as i64;
+    format!(
+        "UTC{}{:02}:{:02}",
+        if offset < 0.0 { '-' } else { '+' },
+        m / 60,
+        m % 60
+    )
+}
+
+fn ago(now: Time, t: Option<Time>) -> String {
+    match t {
+        None => "never".into(),
+        Some(t) => {
+            let d = (now - t).max(0.0);
+            match d {
+                d if d < 1.5 => "just now".into(),
+                d if d < 120.0 => format!("{d:.0} s ago"),
+                d if d < 7200.0 => format!("{:.0} min ago", d / 60.0),
+                d => format!("{:.1} h ago", d / 3600.0),
+            }
+        }
+    }
+}
+
+fn top_bar(h: &mut String, s: &Status, now: Time) {
+    let offset = s.policies.values().next().map_or(0.0, |p| p.tz_offset);
+    h.push_str("<header class=\"top\"><span class=\"brand\">sloop</span>");
+    let _ = write!(h, "<span class=\"meta\">{}</span>", esc(&s.cloud));
+    if let Some(sim) = &s.sim {
+        let done = ((now - sim.start) / (sim.end - sim.start).max(1.0)).clamp(0.0, 1.0);
+        let _ = write!(
+            h,
+            "<span class=\"chip sim\">simulated {} {} · {:.0} % of the scenario</span>",
+            esc(&date_time(now, offset)),
+            esc(&zone(offset)),
+            done * 100.0
+        );
+    }
+    h.push_str("<span class=\"spacer\"></span>");
+    if s.shutting_down {
+        h.push_str("<span class=\"chip stop\">SHUTTING DOWN</span>");
+    }
+    if s.dry_run {
+        h.push_str("<span class=\"chip dry\">DRY RUN: nothing is executed</span>");
+    }
+    h.push_str(if s.leader {
+        "<span class=\"chip leader\">LEADER: acting</span>"
+    } else {
+        "<span class=\"chip follower\">FOLLOWER: observing only</span>"
+    });
+    h.push_str("</header>");
+}
+
+fn overview(h: &mut String, s: &Status) {
+    if s.policies.len() < 2 {
+        return;
+    }
+    h.push_str("<div class=\"overview\">");
+    for v in s.policies.values() {
+        let st = v.overall();
+        let _ = write!(
+            h,
+            "<a class=\"ov\" href=\"#p-{n}\" style=\"border-left-color:{c}\"><b>{n}</b>{}</a>",
+            state_pill(st),
+            n = esc(&v.name),
+            c = colours(st).0
+        );
+    }
+    h.push_str("</div>");
+}
+
+fn rejected(h: &mut String, s: &Status) {
+    for (key, r) in &s.rejected {
+        let kept = match &r.kept {
+            Some(p) => format!("The last good version of <b>{}</b> stays in force.", esc(p)),
+            None => "Nothing from this source is in force.".into(),
+        };
+        let _ = write!(
+            h,
+            "<div class=\"alarm\"><h3>Rejected policy change: {}</h3><div>{kept}</div><pre>{}</pre></div>",
+            esc(key),
+            esc(&r.errors.join("\n"))
+        );
+    }
+}
+
+fn policy(h: &mut String, v: &PolicyView, journal: &[Arc<JournalEntry>], now: Time) {
+    let _ = write!(
+        h,
+        "<section class=\"policy\" id=\"p-{n}\" style=\"border-top:6px solid {c}\"><div class=\"phead\"><h2>{n}</h2>{}",
+        state_pill(v.overall()),
+        n = esc(&v.name),
+        c = colours(v.overall()).0
+    );
+    if v.mode == Mode::DryRun {
+        h.push_str("<span class=\"chip dry\">dry-run</span>");
+    }
+    if let Some(d) = &v.description {
+        let _ = write!(h, "<span class=\"desc\">{}</span>", esc(d));
+    }
+    let _ = write!(
+        h,
+        "<span class=\"spacer\" style=\"flex:1\"></span><span class=\"muted small\">{} · every {:.0} s · last pass {} · {} passes</span></div><div class=\"pbody\">",
+        esc(&v.source),
+        v.interval,
+        esc(&ago(now, v.last_tick)),
+        v.ticks
+    );
+    if let Some(e) = &v.last_error {
+        let _ = write!(h, "<div class=\"notice page\">Last pass failed: {}</div>", esc(e));
+    }
+    if v.finished {
+        h.push_str("<div class=\"notice ticket\">The scenario has ended; this is its final state.</div>");
+    }
+    notices(h, v);
+    tiles(h, v);
+    charts(h, v, journal);
+    h.push_str("<div class=\"cols\"><div>");
+    instances(h, v, now);
+    h.push_str("</div><div>");
+    agents(h, v, now);
+    h.push_str("</div></div>");
+    timeline(h, v, journal);
+    h.push_str("</div></section>");
+}
+
+fn notices(h: &mut String, v: &PolicyView) {
+    let Some(d) = &v.decision else { return };
+    for a in &d.alerts {
+        let class = serde_json::to_value(a.severity)
+            .ok()
+            .and_then(|s| s.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let class = if class == "page" { "page" } else { "ticket" };
+        let _ = write!(
+            h,
+            "<div class=\"notice {class}\">{} · {}: {}</div>",
+            class.to_uppercase(),
+            esc(&a.name),
+            esc(&a.summary)
+        );
+    }
+    for diag in &d.diagnoses {
+        let detail = serde_json::to_value(diag)
+            .ok()
+            .and_then(|j| j.get("detail").and_then(|d| d.as_str().map(str::to_owned)))
+            .unwrap_or_default();
+        let _ = write!(
+            h,
+            "<div class=\"notice diag\">Diagnosis: {} {}</div>",
+            esc(diag.label()),
+            esc(&detail)
+        );
+    }
+}
+
+fn verdict<'a>(v: &'a PolicyView, o: &ObjectiveInfo) -> Option<&'a Verdict> {
+    v.decision
+        .as_ref()?
+        .verdicts
+        .iter()
+        .find(|x| x.objective == o.name)
+}
+
+fn tiles(h: &mut String, v: &PolicyView) {
+    h.push_str("<div class=\"tiles\">");
+    for o in &v.objectives {
+        let verdict = verdict(v, o);
+        let st = verdict.map(|x| x.state);
+        let (fg, _) = colours(st);
+        // The value the judge weighs: the quorum-th worst judged series.
+        let mut est: Vec<f64> = verdict
+            .map(|x| {
+                x.per_series
+                    .iter()
+                    .filter(|s| s.samples > 0)
+                    .map(|s| s.estimate)
+                    .collect()
+            })
+            .unwrap_or_default();
+        est.sort_by(|a, b| b.total_cmp(a));
+        let q = (o.quorum.max(1) as usize).min(est.len().max(1)) - 1;
+        let value = match (est.get(q), o.kind) {
+            (Some(e), "latency") => format!("{:.0} ms", e * 1000.0),
+            (Some(e), _) => format!("{:.3} %", (1.0 - e) * 100.0),
+            (None, _) => "–".into(),
+        };
+        let _ = write!(
+            h,
+            "<div class=\"tile\" style=\"border-top-color:{fg}\"><div class=\"label\">{}</div>\
+             <div class=\"value\" style=\"color:{fg}\">{}</div><div class=\"sub\">{} · {} · {}/{} locations violating</div>",
+            esc(&o.name),
+            esc(&value),
+            state_label(st.unwrap_or(SloState::NoData)),
+            esc(&o.text),
+            verdict.map_or(0, |x| x.violating_locations),
+            verdict.map_or(0, |x| x.judged_locations),
+        );
+        if let Some(b) = verdict.and_then(|x| x.budget_remaining) {
+            let pct = (b * 100.0).clamp(0.0, 100.0);
+            let colour = if b > 0.5 {
+                MET.0
+            } else if b > 0.2 {
+                AT_RISK.0
+            } else {
+                VIOLATED.0
+            };
+            let _ = write!(
+                h,
+                "<div class=\"sub\">error budget left <b>{:.1} %</b></div><div class=\"bar\"><i style=\"width:{pct:.1}%;background:{colour}\"></i></div>",
+                b * 100.0
+            );
+        }
+        h.push_str("</div>");
+    }
+    let serving = v.trend.serving.back().map_or(0.0, |p| p.1);
+    let _ = write!(
+        h,
+        "<div class=\"tile\"><div class=\"label\">servers</div><div class=\"value\">{serving:.0} <span class=\"muted\" style=\"font-size:15px\">of {} in rotation</span></div>\
+         <div class=\"sub\">group size {}–{}</div></div>",
+        v.instances.len(),
+        v.size.0,
+        v.size.1
+    );
+    let _ = write!(
+        h,
+        "<div class=\"tile\"><div class=\"label\">actions</div><div class=\"value\">{}</div><div class=\"sub\">in the last hour · {} in flight</div></div>",
+        v.actions_last_hour,
+        v.in_flight.len()
+    );
+    h.push_str("</div>");
+}
+
+fn charts(h: &mut String, v: &PolicyView, journal: &[Arc<JournalEntry>]) {
+    let Some(frame) = charts::Frame::of(v) else {
+        h.push_str("<div class=\"empty\">Charts appear after the first pass.</div>");
+        return;
+    };
+    h.push_str("<div class=\"charts\">");
+    let mut chart = |title: &str, svg: String| {
+        let _ = write!(h, "<div class=\"chart\"><h3>{}</h3>{svg}</div>", esc(title));
+    };
+    for o in &v.objectives {
+        if let Some(c) = charts::by_location(&frame, &v.trend, o) {
+            chart(&format!("{} · {} · per location", o.name, o.text), c.render());
+        }
+        if let Some(c) = charts::by_family(&frame, &v.trend, o) {
+            chart(
+                &format!("{} · per family, as judged (quorum {})", o.name, o.quorum),
+                c.render(),
+            );
+        }
+        if let Some(c) = charts::budget(&frame, &v.trend, o) {
+            chart(&format!("{} · error budget left", o.name), c.render());
+        }
+    }
+    chart(
+        "Servers and sloop's actions",
+        charts::instances(&frame, v, journal).render(),
+    );
+    h.push_str("</div>");
+}
+
+fn status_colour(s: InstanceStatus) -> &'static str {
+    match s {
+        InstanceStatus::Active => "#16a34a",
+        InstanceStatus::Building
+        | InstanceStatus::Rebooting
+        | InstanceStatus::Rebuilding
+        | InstanceStatus::Migrating => "#f59e0b",
+        InstanceStatus::Deleting | InstanceStatus::Shutoff => "#64748b",
+        InstanceStatus::Error => "#dc2626",
+    }
+}
+
+fn instances(h: &mut String, v: &PolicyView, now: Time) {
+    let _ = write!(h, "<h3>Servers ({})</h3>", v.instances.len());
+    if v.instances.is_empty() {
+        h.push_str("<div class=\"empty\">No servers seen yet.</div>");
+        return;
+    }
+    h.push_str("<table><tr><th>name</th><th>state</th><th>host</th><th>LB weight</th><th>age</th><th>busy with</th></tr>");
+    for i in &v.instances {
+        instance_row(h, v, i, now);
+    }
+    h.push_str("</table>");
+}
+
+fn instance_row(h: &mut String, v: &PolicyView, i: &Instance, now: Time) {
+    let status = serde_json::to_value(i.status)
+        .ok()
+        .and_then(|s| s.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let weight = match i.member {
+        None => "<span class=\"muted\">not in pool</span>".to_owned(),
+        Some(m) => format!(
+            "<span class=\"weight\"><i style=\"width:{}%;background:{}\"></i></span>{}{}",
+            if m.weight > 0 { 100 } else { 0 },
+            if m.online { "#2563eb" } else { "#dc2626" },
+            m.weight,
+            if m.online {
+                ""
+            } else {
+                " <span class=\"muted\">offline</span>"
+            }
+        ),
+    };
+    let busy = v
+        .in_flight
+        .iter()
+        .find(|f| f.instance.as_deref() == Some(i.id.as_str()))
+        .map(|f| f.kind.label())
+        .unwrap_or("");
+    let _ = write!(
+        h,
+        "<tr><td><b>{}</b><div class=\"mono muted\">{}</div></td><td><span class=\"dot\" style=\"background:{}\"></span>{}</td>\
+         <td class=\"mono\">{}</td><td>{weight}</td><td class=\"t\">{}</td><td>{}</td></tr>",
+        esc(&i.name),
+        esc(&i.id),
+        status_colour(i.status),
+        esc(&status),
+        esc(i.host.as_deref().unwrap_or("–")),
+        esc(&ago(now, Some(i.created_at)).replace(" ago", "")),
+        esc(busy)
+    );
+}
+
+fn agents(h: &mut String, v: &PolicyView, now: Time) {
+    let _ = write!(h, "<h3>Probe locations and agents ({})</h3>", v.locations.len());
+    if v.locations.is_empty() {
+        h.push_str("<div class=\"empty\">No probe location has reported yet.</div>");
+        return;
+    }
+    h.push_str("<table><tr><th>location</th><th>freshness</th><th>last report</th></tr>");
+    for l in &v.locations {
+        let (colour, text) = if l.fresh {
+            (MET.0, "fresh")
+        } else {
+            (VIOLATED.0, "stale: not counted")
+        };
+        let _ = write!(
+            h,
+            "<tr><td><b>{}</b></td><td><span class=\"dot\" style=\"background:{colour}\"></span>{text}</td><td class=\"t\">{}</td></tr>",
+            esc(&l.name),
+            esc(&ago(now, l.last_seen))
+        );
+    }
+    h.push_str("</table>");
+}
+
+fn kind_class(k: ActionKind) -> &'static str {
+    match k {
+        ActionKind::ScaleOut => "scale-out",
+        ActionKind::ScaleIn => "scale-in",
+        ActionKind::Admit => "admit",
+        _ => "heal",
+    }
+}
+
+fn timeline(h: &mut String, v: &PolicyView, journal: &[Arc<JournalEntry>]) {
+    h.push_str("<h3 style=\"font-size:13px;margin:4px 0;color:#334155\">Timeline: actions and refusals, newest first</h3>");
+    if journal.is_empty() {
+        h.push_str("<div class=\"empty\">No action taken or refused yet.</div>");
+        return;
+    }
+    h.push_str("<table><tr><th>time</th><th>action</th><th>target</th><th>outcome</th><th>why</th><th>took</th></tr>");
+    for e in journal.iter().take(TIMELINE_ROWS) {
+        let why = match e.reason {
+            Some(r) => format!("<b>{}</b> · {}", r.label(), esc(&e.evidence.summary)),
+            None => esc(&e.evidence.summary),
+        };
+        let detail = e.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default();
+        let took = e.duration_ms.map(|ms| format!("{ms:.0} ms")).unwrap_or_default();
+        let cause = serde_json::to_value(e.cause)
+            .ok()
+            .and_then(|c| c.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = write!(
+            h,
+            "<tr><td class=\"t\">{}</td><td><span class=\"k {}\">{}</span></td><td class=\"mono\">{}</td>\
+             <td><span class=\"o {o}\">{o}</span>{}</td><td><span class=\"muted\">{}:</span> {}</td><td class=\"n\">{took}</td></tr>",
+            esc(&clock(e.at, v.tz_offset)),
+            kind_class(e.kind),
+            e.kind.label(),
+            esc(&e.target()),
+            esc(&detail),
+            esc(&cause),
+            why,
+            o = e.outcome.label(),
+        );
+    }
+    h.push_str("</table>");
+}
+
+fn unmanaged(h: &mut String, s: &Status) {
+    if s.unmanaged.is_empty() {
+        return;
+    }
+    h.push_str("<section class=\"policy\"><div class=\"phead\"><h2>No longer managed</h2>\
+        <span class=\"desc\">These policies were removed. Their servers are left running and untouched; delete them by hand if they are no longer needed.</span></div><div class=\"pbody\">");
+    for (name, u) in &s.unmanaged {
+        let names: Vec<String> = u
+            .instances
+            .iter()
+            .map(|i| format!("{} ({})", i.name, i.id))
+            .collect();
+        let _ = write!(
+            h,
+            "<p><b>{}</b> · {} · {} servers left alone: <span class=\"mono\">{}</span></p>",
+            esc(name),
+            esc(&u.reason),
+            u.instances.len(),
+            esc(&names.join(", "))
+        );
+    }
+    h.push_str("</div></section>");
+}
