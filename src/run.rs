@@ -23,6 +23,7 @@ pub mod trend;
 
 use crate::{
     clock::{Clock, SystemClock},
+    ingest::{IngestLimits, IngestState, TokenBook},
     journal::{ActionSink, Journal, Sinks},
     serve::{AppState, metrics::Metrics},
 };
@@ -67,6 +68,9 @@ pub struct Options {
     pub dry_run: bool,
     /// The scenario played, for the status page.
     pub sim: Option<SimInfo>,
+    /// Remote probe agents allowed to report (their tokens' hashes): mounts the ingest routes
+    /// and shows the agents' freshness on the status page.
+    pub agents: Option<TokenBook>,
 }
 
 impl Default for Options {
@@ -77,6 +81,7 @@ impl Default for Options {
             sinks: Sinks::default(),
             dry_run: false,
             sim: None,
+            agents: None,
         }
     }
 }
@@ -90,13 +95,27 @@ pub struct Controller {
     shutdown: watch::Sender<bool>,
     supervisor: JoinHandle<()>,
     leadership: Leadership,
+    ingest: Option<IngestState>,
 }
 
 impl Controller {
     /// Starts the supervisor; policies arrive through [`Controller::events`] (see
     /// [`Controller::watch_dir`]).
     pub fn start<F: CloudFactory>(factory: Arc<F>, opts: Options) -> Controller {
-        let metrics = Arc::new(Metrics::new());
+        let mut probe_metrics = None;
+        let metrics = Arc::new(Metrics::build(|r| {
+            if opts.agents.is_some() {
+                probe_metrics = Some(crate::observe::metrics::register(r));
+            }
+        }));
+        // Agents live in real time (their batches are stamped on receipt by the wall clock).
+        let ingest = opts.agents.map(|book| {
+            let state = IngestState::new(book, Arc::new(SystemClock), IngestLimits::default());
+            match probe_metrics {
+                Some(m) => state.with_metrics(m),
+                None => state,
+            }
+        });
         let board = StatusBoard::new(Status {
             version: env!("CARGO_PKG_VERSION"),
             cloud: factory.label(),
@@ -133,7 +152,14 @@ impl Controller {
             shutdown,
             supervisor,
             leadership: opts.leadership,
+            ingest,
         }
+    }
+
+    /// The remote agents' side, when agents are configured (for a cloud connection that
+    /// publishes its probe stores to them).
+    pub fn ingest(&self) -> Option<&IngestState> {
+        self.ingest.as_ref()
     }
 
     /// The channel policy sources send into.
@@ -167,6 +193,7 @@ impl Controller {
             status: self.board.subscribe(),
             journal: self.journal.clone(),
             metrics: self.metrics.clone(),
+            ingest: self.ingest.clone(),
         }
     }
 

@@ -8,13 +8,15 @@
 //! - `/healthz`       the process is alive
 //! - `/readyz`        policies loaded and a first snapshot taken for each
 //!
-//! Remote probe agents (`crate::ingest`) mount their routes next to these: pass their router to
-//! [`serve`] as `extra` (it is merged into this one).
+//! With remote probe agents configured, their routes (`crate::ingest::router`:
+//! `/api/v1/agent/assignments`, `/api/v1/agent/results`, `/api/v1/agents`) are served here too,
+//! and the status page shows each agent's freshness. Other routes can be merged through
+//! [`serve`]'s `extra`.
 
 pub mod metrics;
 pub mod page;
 
-use crate::{journal::Journal, run::status::Status};
+use crate::{ingest::IngestState, journal::Journal, run::status::Status};
 use axum::{
     Json, Router,
     extract::{Query, State},
@@ -36,6 +38,8 @@ pub struct AppState {
     pub journal: Arc<Journal>,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
+    /// The remote agents' side, when agents are configured.
+    pub ingest: Option<IngestState>,
 }
 
 impl AppState {
@@ -46,18 +50,23 @@ impl AppState {
 
 /// Every route of the server.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let agents = state.ingest.clone().map(crate::ingest::router);
+    let app = Router::new()
         .route("/", get(status_page))
         .route("/api/v1/status", get(status_json))
         .route("/api/v1/journal", get(journal_json))
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(state)
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(10),
-        ))
+        .with_state(state);
+    let app = match agents {
+        Some(agents) => app.merge(agents),
+        None => app,
+    };
+    app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        Duration::from_secs(10),
+    ))
 }
 
 /// Serves `router` (merged with `extra`, e.g. the agents' ingest routes) on `listener` until
@@ -77,7 +86,8 @@ pub async fn serve(
 
 async fn status_page(State(s): State<AppState>) -> Html<String> {
     let status = s.snapshot();
-    Html(page::render(&status, &s.journal))
+    let agents = s.ingest.as_ref().map(|i| i.agents());
+    Html(page::render(&status, &s.journal, agents.as_deref()))
 }
 
 async fn status_json(State(s): State<AppState>) -> Json<Arc<Status>> {

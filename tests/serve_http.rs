@@ -8,6 +8,7 @@
 //! when one is missing these tests fail and say how to install it.
 
 use sloop::{
+    ingest::{Token, TokenBook},
     run::{Controller, Options, SimFactory},
     serve,
     sim::load_scenario,
@@ -106,9 +107,14 @@ async fn every_endpoint_answers_over_a_real_socket() {
     std::fs::copy(repo().join("policies/minimal.yaml"), dir.join("web.yaml")).expect("copy");
     let scenario = load_scenario(&repo().join("policies/scenarios/steady-day.yaml")).expect("scenario");
     let seed = scenario.seed;
+    let token = Token::new("a-long-enough-agent-token-for-the-test");
+    let agents = TokenBook::parse("tokens", &format!("fra: {}\n", token.hash_hex())).expect("tokens parse");
     let c = Controller::start(
         Arc::new(SimFactory::new(scenario, seed, 600.0, 0.0)),
-        Options::default(),
+        Options {
+            agents: Some(agents),
+            ..Options::default()
+        },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");

@@ -3,6 +3,7 @@
 //! graceful shutdown on SIGTERM/SIGINT.
 
 use crate::{
+    ingest::TokenBook,
     journal::{DiskLimits, Journal, RING_ENTRIES},
     policy::units::Duration as PolicyDuration,
     run::{CloudFactory, Controller, Options, SimFactory, status::SimInfo},
@@ -36,7 +37,7 @@ pub enum LogFormat {
 pub struct RunArgs {
     /// A YAML file with any of the settings below (keys: policies, listen, cloud, scenario,
     /// speed, skip, seed, dryRun, journal, journalMaxBytes, journalFiles, logFormat,
-    /// pollInterval). Relative paths in it are relative to the file.
+    /// agentTokens, pollInterval). Relative paths in it are relative to the file.
     #[arg(long, env = "SLOOP_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The policy directory (every *.yaml in it; subdirectories such as scenarios/ are skipped).
@@ -76,6 +77,10 @@ pub struct RunArgs {
     /// Log format. [default: text]
     #[arg(long, value_enum, env = "SLOOP_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// Remote probe agents allowed to report: a tokens file of `name: sha256hex` lines (made
+    /// with `sloop agent-token`). Mounts the agent endpoints and shows their freshness.
+    #[arg(long, env = "SLOOP_AGENT_TOKENS", value_name = "FILE")]
+    pub agent_tokens: Option<PathBuf>,
     /// How often the policy directory is checked for changes. [default: 2s]
     #[arg(long, env = "SLOOP_POLL_INTERVAL", value_name = "DURATION")]
     pub poll_interval: Option<String>,
@@ -97,6 +102,7 @@ struct FileConfig {
     journal_max_bytes: Option<u64>,
     journal_files: Option<u32>,
     log_format: Option<LogFormat>,
+    agent_tokens: Option<PathBuf>,
     poll_interval: Option<String>,
 }
 
@@ -127,6 +133,8 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// Policy directory poll interval.
     pub poll: Duration,
+    /// Remote agents' tokens file.
+    pub agent_tokens: Option<PathBuf>,
 }
 
 fn duration(field: &str, s: &str) -> Result<f64, String> {
@@ -149,6 +157,7 @@ impl RunArgs {
                 f.policies = rel(f.policies);
                 f.scenario = rel(f.scenario);
                 f.journal = rel(f.journal);
+                f.agent_tokens = rel(f.agent_tokens);
                 f
             }
         };
@@ -197,6 +206,7 @@ impl RunArgs {
             },
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             poll: Duration::from_secs_f64(poll),
+            agent_tokens: self.agent_tokens.or(file.agent_tokens),
         })
     }
 }
@@ -291,19 +301,23 @@ async fn serve_with<F: CloudFactory>(
             Journal::in_memory(RING_ENTRIES)
         }
     };
+    let agents = match &s.agent_tokens {
+        None => None,
+        Some(path) => Some(TokenBook::load(path).map_err(|e| format!("--agent-tokens: {e}"))?),
+    };
     let controller = Controller::start(
         factory.clone(),
         Options {
             journal: Arc::new(journal),
             dry_run: s.dry_run,
             sim,
+            agents,
             ..Options::default()
         },
     );
     controller.watch_dir(s.policies.clone(), s.poll);
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let router = serve::router(controller.app_state());
-    // Agents' ingest routes (crate::ingest) are merged here once they exist.
     let server = tokio::spawn(serve::serve(listener, router, None, async {
         let _ = server_stopped.await;
     }));

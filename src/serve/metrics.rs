@@ -234,7 +234,14 @@ impl Default for Metrics {
 impl Metrics {
     /// Registers every metric in a fresh registry.
     pub fn new() -> Self {
+        Self::build(|_| ())
+    }
+
+    /// Registers every metric, and whatever `extra` registers (the probe metrics of remote
+    /// agents), in one registry so that `/metrics` shows them together.
+    pub fn build(extra: impl FnOnce(&mut Registry)) -> Self {
         let mut r = Registry::default();
+        extra(&mut r);
         let reconcile_duration = Family::<PolicyLabel, Histogram>::new_with_constructor(
             (|| Histogram::new(exponential_buckets(0.0005, 2.0, 16))) as fn() -> Histogram,
         );

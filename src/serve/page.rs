@@ -13,6 +13,7 @@ mod style;
 use crate::{
     clock::{Clock, SystemClock},
     decision::{ActionKind, SloState, Verdict},
+    ingest::AgentStatus,
     journal::{Journal, JournalEntry},
     policy::Mode,
     run::status::{ObjectiveInfo, PolicyView, Status},
@@ -28,8 +29,8 @@ const TIMELINE_ROWS: usize = 25;
 /// Seconds between browser refreshes.
 const REFRESH: u32 = 5;
 
-/// Renders the page.
-pub fn render(status: &Status, journal: &Journal) -> String {
+/// Renders the page. `agents`: the remote probe agents, when any are configured.
+pub fn render(status: &Status, journal: &Journal, agents: Option<&[AgentStatus]>) -> String {
     let now = page_now(status);
     let mut h = String::with_capacity(256 * 1024);
     let title = match status.policies.len() {
@@ -64,6 +65,7 @@ pub fn render(status: &Status, journal: &Journal) -> String {
         policy(&mut h, view, &entries, now);
     }
     unmanaged(&mut h, status);
+    remote_agents(&mut h, agents);
     let _ = write!(
         h,
         "</main><footer>sloop {} · refreshes every {REFRESH} s · <a href=\"/api/v1/status\">status JSON</a> · \
@@ -545,4 +547,47 @@ fn unmanaged(h: &mut String, s: &Status) {
         );
     }
     h.push_str("</div></section>");
+}
+
+/// The remote probe agents and their freshness (wall clock: agents report in real time).
+fn remote_agents(h: &mut String, agents: Option<&[AgentStatus]>) {
+    let Some(agents) = agents else { return };
+    let now = SystemClock.now();
+    h.push_str(
+        "<section class=\"policy\"><div class=\"phead\"><h2>Remote probe agents</h2><span class=\"desc\">\
+         A stale agent's data is left out of every judgement; it never reads as the service being down.</span></div><div class=\"pbody\">",
+    );
+    if agents.is_empty() {
+        h.push_str("<div class=\"empty\">The tokens file lists no agent.</div></div></section>");
+        return;
+    }
+    h.push_str(
+        "<table><tr><th>agent</th><th>freshness</th><th>last batch</th><th>clock offset</th>\
+         <th>batches</th><th>samples</th><th>rejected</th><th>dropped</th></tr>",
+    );
+    for a in agents {
+        let (colour, text) = match (a.fresh, a.last_seen) {
+            (true, _) => (MET.0, "fresh"),
+            (false, None) => (NO_DATA.0, "never reported"),
+            (false, Some(_)) => (VIOLATED.0, "stale: not counted"),
+        };
+        let offset = a
+            .offset_s
+            .map(|o| format!("{:+.3} s", o))
+            .unwrap_or_else(|| "–".into());
+        let _ = write!(
+            h,
+            "<tr><td><b>{}</b></td><td><span class=\"dot\" style=\"background:{colour}\"></span>{text}</td>\
+             <td class=\"t\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
+             <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(&a.name),
+            esc(&ago(now, a.last_seen)),
+            esc(&offset),
+            a.batches,
+            a.samples,
+            a.rejected,
+            a.dropped_total
+        );
+    }
+    h.push_str("</table></div></section>");
 }
