@@ -14,6 +14,7 @@
 //! [`cloud::CloudFactory`] (the simulator or a real cloud).
 
 pub mod cloud;
+pub mod k8s;
 pub mod leader;
 pub mod source;
 pub mod status;
@@ -137,7 +138,7 @@ impl Controller {
             dry_run: opts.dry_run,
         };
         tokio::spawn(follow_leadership(
-            opts.leadership.subscribe(),
+            opts.leadership.clone(),
             board.clone(),
             metrics.clone(),
             shutdown_rx,
@@ -212,17 +213,25 @@ impl Controller {
 }
 
 async fn follow_leadership(
-    mut rx: watch::Receiver<bool>,
+    leadership: Leadership,
     board: StatusBoard,
     metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut rx = leadership.subscribe();
     loop {
-        let leader = *rx.borrow_and_update();
+        rx.borrow_and_update();
+        let leader = leadership.is_leader();
         metrics.set_leader(leader);
         board.update(|s| s.leader = leader);
         tokio::select! {
-            changed = rx.changed() => if changed.is_err() { return },
+            changed = rx.changed() => if changed.is_err() {
+                // The elector is gone (or there never was one): final state.
+                let leader = leadership.is_leader();
+                metrics.set_leader(leader);
+                board.update(|s| s.leader = leader);
+                return;
+            },
             _ = shutdown.changed() => return,
         }
     }

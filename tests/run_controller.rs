@@ -455,3 +455,59 @@ async fn dry_run_journals_would_be_actions_with_evidence_and_executes_nothing() 
     );
     c.stop().await;
 }
+
+// === Policies from another source (the Kubernetes ConfigMap watcher's events) ===
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configmap_policy_events_are_managed_like_files() {
+    let dir = temp_dir("configmap");
+    let (c, log) = {
+        let scenario = load_scenario(&repo().join("policies/scenarios/steady-day.yaml")).expect("scenario");
+        let seed = scenario.seed;
+        let log = Log::default();
+        let factory = RecordingFactory {
+            sim: SimFactory::new(scenario, seed, 600.0, 0.0),
+            log: log.clone(),
+        };
+        (Controller::start(Arc::new(factory), Options::default()), log)
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    tokio::spawn(sloop::run::k8s::forward_policies(
+        rx,
+        c.events(),
+        "configmaps test".into(),
+    ));
+    let mut status = c.status();
+    tx.send(sloop::k8s::PolicyEvent::Upsert {
+        name: "sloop/web/policy.yaml".into(),
+        source_label: "configmap/sloop/web:policy.yaml".into(),
+        text: minimal(),
+    })
+    .await
+    .expect("send");
+    let s = wait_for(&mut status, "synced and managed", |s| {
+        s.sources_synced && ticks(s, "minimal-web") >= 2
+    })
+    .await;
+    assert!(s.ready());
+    assert_eq!(
+        s.policies["minimal-web"].source,
+        "configmap/sloop/web:policy.yaml"
+    );
+    tx.send(sloop::k8s::PolicyEvent::Remove {
+        name: "sloop/web/policy.yaml".into(),
+    })
+    .await
+    .expect("send");
+    wait_for(&mut status, "unmanaged after the ConfigMap is gone", |s| {
+        s.unmanaged.contains_key("minimal-web")
+    })
+    .await;
+    assert!(
+        !log.calls().iter().any(|c| c.starts_with("delete")),
+        "{:?}",
+        log.calls()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    c.stop().await;
+}

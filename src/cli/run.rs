@@ -4,9 +4,10 @@
 
 use crate::{
     ingest::TokenBook,
+    journal::Sinks,
     journal::{DiskLimits, Journal, RING_ENTRIES},
     policy::units::Duration as PolicyDuration,
-    run::{CloudFactory, Controller, Options, SimFactory, status::SimInfo},
+    run::{CloudFactory, Controller, Leadership, Options, SimFactory, status::SimInfo},
     serve,
     sim::load_scenario,
 };
@@ -37,7 +38,8 @@ pub enum LogFormat {
 pub struct RunArgs {
     /// A YAML file with any of the settings below (keys: policies, listen, cloud, scenario,
     /// speed, skip, seed, dryRun, journal, journalMaxBytes, journalFiles, logFormat,
-    /// agentTokens, pollInterval). Relative paths in it are relative to the file.
+    /// agentTokens, configmapPolicies, leaderElect, leaseNamespace, leaseName, k8sEvents,
+    /// pollInterval). Relative paths in it are relative to the file.
     #[arg(long, env = "SLOOP_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The policy directory (every *.yaml in it; subdirectories such as scenarios/ are skipped).
@@ -81,6 +83,23 @@ pub struct RunArgs {
     /// with `sloop agent-token`). Mounts the agent endpoints and shows their freshness.
     #[arg(long, env = "SLOOP_AGENT_TOKENS", value_name = "FILE")]
     pub agent_tokens: Option<PathBuf>,
+    /// Policies from ConfigMaps labelled for sloop: `NAMESPACE` or `NAMESPACE/SELECTOR` (`*` for
+    /// every namespace; default selector sloop.io/policy=true). Without --policies, the
+    /// directory is then not watched.
+    #[arg(long, env = "SLOOP_CONFIGMAP_POLICIES", value_name = "NS[/SELECTOR]")]
+    pub configmap_policies: Option<String>,
+    /// Compete for a Kubernetes Lease; only the holder acts (the others observe, judge, serve).
+    #[arg(long, env = "SLOOP_LEADER_ELECT")]
+    pub leader_elect: bool,
+    /// Namespace of the Lease. [default: $POD_NAMESPACE, else default]
+    #[arg(long, env = "SLOOP_LEASE_NAMESPACE")]
+    pub lease_namespace: Option<String>,
+    /// Name of the Lease. [default: sloop]
+    #[arg(long, env = "SLOOP_LEASE_NAME")]
+    pub lease_name: Option<String>,
+    /// Publish every action and refusal as a Kubernetes Event about this pod ($POD_NAME).
+    #[arg(long, env = "SLOOP_K8S_EVENTS")]
+    pub k8s_events: bool,
     /// How often the policy directory is checked for changes. [default: 2s]
     #[arg(long, env = "SLOOP_POLL_INTERVAL", value_name = "DURATION")]
     pub poll_interval: Option<String>,
@@ -103,14 +122,25 @@ struct FileConfig {
     journal_files: Option<u32>,
     log_format: Option<LogFormat>,
     agent_tokens: Option<PathBuf>,
+    configmap_policies: Option<String>,
+    leader_elect: Option<bool>,
+    lease_namespace: Option<String>,
+    lease_name: Option<String>,
+    k8s_events: Option<bool>,
     poll_interval: Option<String>,
 }
 
 /// Resolved settings.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Policy directory.
-    pub policies: PathBuf,
+    /// Policy directory (none when policies come from ConfigMaps only).
+    pub policies: Option<PathBuf>,
+    /// ConfigMap policy source.
+    pub configmap_policies: Option<crate::k8s::ConfigMapSource>,
+    /// Lease (namespace, name) to compete for.
+    pub lease: Option<(String, String)>,
+    /// Actions as Kubernetes Events.
+    pub k8s_events: bool,
     /// Listen address.
     pub listen: SocketAddr,
     /// `sim` or a cloud name.
@@ -181,11 +211,34 @@ impl RunArgs {
             None => 2.0,
         };
         let defaults = DiskLimits::default();
+        let configmap_policies = self
+            .configmap_policies
+            .or(file.configmap_policies)
+            .map(|c| crate::k8s::ConfigMapSource::parse(&c))
+            .transpose()?;
+        let policies = match (self.policies.or(file.policies), &configmap_policies) {
+            (Some(dir), _) => Some(dir),
+            (None, None) => Some("policies".into()),
+            (None, Some(_)) => None,
+        };
+        let lease = (self.leader_elect || file.leader_elect.unwrap_or(false)).then(|| {
+            let ns = self
+                .lease_namespace
+                .or(file.lease_namespace)
+                .or_else(|| std::env::var("POD_NAMESPACE").ok())
+                .unwrap_or_else(|| "default".into());
+            (
+                ns,
+                self.lease_name
+                    .or(file.lease_name)
+                    .unwrap_or_else(|| "sloop".into()),
+            )
+        });
         Ok(Settings {
-            policies: self
-                .policies
-                .or(file.policies)
-                .unwrap_or_else(|| "policies".into()),
+            policies,
+            configmap_policies,
+            lease,
+            k8s_events: self.k8s_events || file.k8s_events.unwrap_or(false),
             listen,
             cloud: self.cloud.or(file.cloud).unwrap_or_else(|| "sim".into()),
             scenario: self.scenario.or(file.scenario),
@@ -250,11 +303,8 @@ pub fn run(args: RunArgs) -> ExitCode {
 }
 
 async fn main(s: Settings) -> Result<(), String> {
-    if !s.policies.is_dir() {
-        return Err(format!(
-            "{}: the policy directory does not exist",
-            s.policies.display()
-        ));
+    if let Some(dir) = s.policies.as_ref().filter(|d| !d.is_dir()) {
+        return Err(format!("{}: the policy directory does not exist", dir.display()));
     }
     if s.cloud != "sim" {
         // The OpenStack connection (crate::cloud::openstack) is not built yet; it plugs in here
@@ -305,6 +355,7 @@ async fn serve_with<F: CloudFactory>(
         None => None,
         Some(path) => Some(TokenBook::load(path).map_err(|e| format!("--agent-tokens: {e}"))?),
     };
+    let kube = Kube::connect(s).await?;
     let controller = Controller::start(
         factory.clone(),
         Options {
@@ -312,10 +363,23 @@ async fn serve_with<F: CloudFactory>(
             dry_run: s.dry_run,
             sim,
             agents,
-            ..Options::default()
+            leadership: kube.leadership,
+            sinks: kube.sinks,
         },
     );
-    controller.watch_dir(s.policies.clone(), s.poll);
+    if let Some(dir) = &s.policies {
+        controller.watch_dir(dir.clone(), s.poll);
+    }
+    if let (Some(client), Some(source)) = (kube.client, s.configmap_policies.clone()) {
+        let label = format!(
+            "configmaps {}/{}",
+            source.namespace.as_deref().unwrap_or("*"),
+            source.selector
+        );
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        crate::k8s::watch_configmaps(client, source, tx);
+        tokio::spawn(crate::run::k8s::forward_policies(rx, controller.events(), label));
+    }
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let router = serve::router(controller.app_state());
     let server = tokio::spawn(serve::serve(listener, router, None, async {
@@ -324,7 +388,7 @@ async fn serve_with<F: CloudFactory>(
     tracing::info!(
         listen = %s.listen,
         cloud = %factory.label(),
-        policies = %s.policies.display(),
+        policies = %s.policies.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "configmaps".into()),
         dry_run = s.dry_run,
         "sloop run: status page at http://{}/ (metrics at /metrics).",
         s.listen
@@ -336,6 +400,54 @@ async fn serve_with<F: CloudFactory>(
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("HTTP server: {e}")),
         Err(e) => Err(format!("HTTP server task: {e}")),
+    }
+}
+
+/// The Kubernetes parts `sloop run` was asked for.
+struct Kube {
+    client: Option<kube::Client>,
+    leadership: Leadership,
+    sinks: Sinks,
+}
+
+impl Kube {
+    async fn connect(s: &Settings) -> Result<Kube, String> {
+        let wanted = s.lease.is_some() || s.k8s_events || s.configmap_policies.is_some();
+        if !wanted {
+            return Ok(Kube {
+                client: None,
+                leadership: Leadership::always(),
+                sinks: Sinks::default(),
+            });
+        }
+        let client = crate::k8s::client()
+            .await
+            .map_err(|e| format!("Kubernetes: no usable in-cluster service account or kubeconfig: {e}"))?;
+        let pod = std::env::var("POD_NAME")
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| format!("sloop-{}", std::process::id()));
+        let leadership = match &s.lease {
+            None => Leadership::always(),
+            Some((ns, name)) => {
+                let config = crate::k8s::LeaseConfig::new(ns.clone(), name.clone(), pod.clone());
+                let elector =
+                    crate::k8s::elect(client.clone(), config).map_err(|e| format!("--leader-elect: {e}"))?;
+                tracing::info!(lease = %format!("{ns}/{name}"), identity = %pod, "Competing for the Lease.");
+                crate::run::k8s::leadership(elector)
+            }
+        };
+        let mut sinks = Sinks::default();
+        if s.k8s_events {
+            let ns = std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "default".into());
+            let config = crate::k8s::EventSinkConfig::for_pod(ns, pod);
+            let (sink, _task) = crate::k8s::EventSink::spawn(client.clone(), config);
+            sinks = sinks.with(Arc::new(crate::run::k8s::EventsSink(sink)));
+        }
+        Ok(Kube {
+            client: Some(client),
+            leadership,
+            sinks,
+        })
     }
 }
 

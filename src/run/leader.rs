@@ -15,6 +15,8 @@ type Release = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Se
 /// A handle on "am I the leader?".
 pub struct Leadership {
     rx: watch::Receiver<bool>,
+    /// A single replica: leader for good.
+    fixed: bool,
     release: Mutex<Option<Release>>,
 }
 
@@ -22,13 +24,17 @@ impl Leadership {
     /// Always the leader: a single replica without an elector.
     pub fn always() -> Self {
         let (_tx, rx) = watch::channel(true);
-        Self::new(rx)
+        Self {
+            fixed: true,
+            ..Self::new(rx)
+        }
     }
 
     /// Follows an elector: `true` while this replica holds the lease.
     pub fn new(rx: watch::Receiver<bool>) -> Self {
         Self {
             rx,
+            fixed: false,
             release: Mutex::new(None),
         }
     }
@@ -44,9 +50,10 @@ impl Leadership {
         self
     }
 
-    /// Whether this replica may act now.
+    /// Whether this replica may act now. False once the elector is gone, whatever it said
+    /// last: a dead renewer is not a leader.
     pub fn is_leader(&self) -> bool {
-        *self.rx.borrow()
+        self.fixed || (*self.rx.borrow() && self.rx.has_changed().is_ok())
     }
 
     /// A receiver that sees every change (for metrics and the status page).
@@ -66,7 +73,10 @@ impl Leadership {
 impl Clone for Leadership {
     /// A clone follows the same elector; the release hook stays with the original.
     fn clone(&self) -> Self {
-        Self::new(self.rx.clone())
+        Self {
+            fixed: self.fixed,
+            ..Self::new(self.rx.clone())
+        }
     }
 }
 
