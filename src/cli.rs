@@ -5,6 +5,7 @@ mod agent;
 mod bench;
 mod check;
 mod history;
+mod plan;
 mod rehearse;
 mod run;
 
@@ -68,6 +69,9 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Print the action journal kept by `sloop run`.
     History(history::HistoryArgs),
+    /// One observe-judge-plan pass against the real cloud: print what would be done and why,
+    /// change nothing.
+    Plan(plan::PlanArgs),
     /// Convert documents from other formats into sloop policy fragments.
     Import {
         #[command(subcommand)]
@@ -101,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::AgentToken(args) => agent::token(&args),
         Command::Run(args) => run::run(*args),
         Command::History(args) => history::run(&args),
+        Command::Plan(args) => plan::run(&args),
         Command::Import {
             what: Import::Openslo { file },
         } => check::import_openslo(&file),

@@ -13,6 +13,7 @@ pub mod act;
 pub mod agent;
 pub mod cli;
 pub mod clock;
+pub mod cloud;
 pub mod decide;
 pub mod decision;
 pub mod document;

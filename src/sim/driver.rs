@@ -348,8 +348,9 @@ impl SimCloud {
     }
 }
 
-/// The latency windows and count windows the policy's objectives read.
-fn windows(policy: &Policy) -> (Vec<f64>, Vec<f64>) {
+/// The latency windows and count windows the policy's objectives read (shared with the real
+/// backends, which summarise the probe store the same way).
+pub fn windows(policy: &Policy) -> (Vec<f64>, Vec<f64>) {
     let (mut latency, mut counts) = (Vec::new(), Vec::new());
     for o in &policy.spec.objectives {
         match o.indicator() {

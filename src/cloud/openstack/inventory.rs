@@ -1,0 +1,207 @@
+//! From Nova's and Octavia's view to sloop's: which servers belong to the group (metadata
+//! selector), what state each is in, which pool member is its, and what work is still running
+//! on the cloud. The cloud is the durable state: a restarted controller rebuilds all of this
+//! from server metadata and task states. Pure functions of the API answers.
+
+use super::{
+    nova::{ServerView, parse_time},
+    octavia::{MemberView, member_of},
+};
+use crate::{
+    act::executor::ACTION_KEY,
+    decision::ActionKind,
+    snapshot::{InFlight, Instance, InstanceStatus, LbMember},
+};
+use std::collections::BTreeMap;
+
+/// Whether the server carries every selector key with its value.
+pub fn selects(selector: &BTreeMap<String, String>, server: &ServerView) -> bool {
+    selector.iter().all(|(k, v)| server.metadata.get(k) == Some(v))
+}
+
+/// sloop's lifecycle state for a Nova server (status refined by task state and power state).
+pub fn status_of(s: &ServerView) -> InstanceStatus {
+    let task = s.task_state.as_deref().unwrap_or("");
+    match s.status.as_str() {
+        _ if task == "deleting" => InstanceStatus::Deleting,
+        "BUILD" => InstanceStatus::Building,
+        "REBOOT" | "HARD_REBOOT" => InstanceStatus::Rebooting,
+        "REBUILD" => InstanceStatus::Rebuilding,
+        "MIGRATING" => InstanceStatus::Migrating,
+        "ERROR" => InstanceStatus::Error,
+        "DELETED" | "SOFT_DELETED" => InstanceStatus::Deleting,
+        "ACTIVE" if task.starts_with("reboot") => InstanceStatus::Rebooting,
+        "ACTIVE" if task.starts_with("rebuild") => InstanceStatus::Rebuilding,
+        "ACTIVE" if task == "migrating" => InstanceStatus::Migrating,
+        // Nova still says ACTIVE, but the hypervisor has no running guest (power state 0 after
+        // a compute crash, 4 after a guest shutdown): it does not serve.
+        "ACTIVE" if s.power_state.is_some_and(|p| p != 1) && task.is_empty() => InstanceStatus::Shutoff,
+        "ACTIVE" => InstanceStatus::Active,
+        "SHUTOFF" | "STOPPED" | "SUSPENDED" | "PAUSED" | "SHELVED" | "SHELVED_OFFLOADED" => {
+            InstanceStatus::Shutoff
+        }
+        _ if task.is_empty() => InstanceStatus::Error,
+        _ => InstanceStatus::Building,
+    }
+}
+
+/// The group member as the decision core sees it.
+pub fn instance_of(s: &ServerView, members: &[MemberView], member_port: Option<u16>) -> Instance {
+    let addresses = s.addresses_by_family();
+    let status = status_of(s);
+    let member = member_port.and_then(|port| {
+        let plain: Vec<String> = addresses.iter().map(|(_, a)| a.clone()).collect();
+        member_of(members, &s.id, &plain, port).map(|m| LbMember {
+            weight: m.weight,
+            admin_up: m.admin_state_up,
+            online: m.online(),
+        })
+    });
+    Instance {
+        id: s.id.clone(),
+        name: s.name.clone(),
+        status,
+        host: s.host.clone(),
+        addresses,
+        created_at: parse_time(&s.created),
+        // Nova's `updated` moves with every state change: for an idle ACTIVE server it is when
+        // it last became ACTIVE (boot, reboot, rebuild or migration).
+        active_since: (status == InstanceStatus::Active).then(|| parse_time(&s.updated)),
+        member,
+        created_by: s.metadata.get(ACTION_KEY).cloned(),
+    }
+}
+
+/// Work the cloud is still doing on a server, as an in-flight action. A server being built
+/// carries the idempotency key of the action that asked for it, so a restarted controller
+/// counts it instead of creating another.
+pub fn in_flight_of(s: &ServerView) -> Option<InFlight> {
+    let kind = match status_of(s) {
+        InstanceStatus::Building => ActionKind::ScaleOut,
+        InstanceStatus::Rebooting
+            if s.status == "HARD_REBOOT" || s.task_state.as_deref() == Some("rebooting_hard") =>
+        {
+            ActionKind::RebootHard
+        }
+        InstanceStatus::Rebooting => ActionKind::RebootSoft,
+        InstanceStatus::Rebuilding => ActionKind::Rebuild,
+        InstanceStatus::Migrating => ActionKind::Migrate,
+        InstanceStatus::Deleting => ActionKind::ScaleIn,
+        _ => return None,
+    };
+    let (id, started_at) = match (kind, s.metadata.get(ACTION_KEY)) {
+        (ActionKind::ScaleOut, Some(key)) => (key.clone(), parse_time(&s.created)),
+        _ => (
+            format!("{}:{}:{}", kind.label(), s.id, s.updated),
+            parse_time(&s.updated),
+        ),
+    };
+    Some(InFlight {
+        id,
+        kind,
+        instance: Some(s.id.clone()),
+        started_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn server(status: &str, task: Option<&str>, power: i64) -> ServerView {
+        serde_json::from_value(json!({
+            "id": "s1", "name": "web-1", "status": status, "OS-EXT-STS:task_state": task,
+            "OS-EXT-STS:power_state": power, "created": "2026-11-26T15:00:00Z",
+            "updated": "2026-11-26T15:01:00Z",
+            "metadata": {"sloop.group": "web", "sloop.action": "abc/0"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn nova_states_map_to_lifecycle_states() {
+        let cases = [
+            ("BUILD", Some("spawning"), 0, InstanceStatus::Building, "booting"),
+            ("ACTIVE", None, 1, InstanceStatus::Active, "serving"),
+            (
+                "HARD_REBOOT",
+                Some("rebooting_hard"),
+                1,
+                InstanceStatus::Rebooting,
+                "hard reboot",
+            ),
+            (
+                "ACTIVE",
+                Some("rebooting"),
+                1,
+                InstanceStatus::Rebooting,
+                "status lags the task",
+            ),
+            (
+                "REBUILD",
+                Some("rebuilding"),
+                0,
+                InstanceStatus::Rebuilding,
+                "rebuild",
+            ),
+            (
+                "MIGRATING",
+                Some("migrating"),
+                1,
+                InstanceStatus::Migrating,
+                "live migration",
+            ),
+            (
+                "ACTIVE",
+                None,
+                0,
+                InstanceStatus::Shutoff,
+                "guest lost by a crashed compute",
+            ),
+            ("SHUTOFF", None, 4, InstanceStatus::Shutoff, "stopped"),
+            ("ERROR", None, 0, InstanceStatus::Error, "failed"),
+            (
+                "ACTIVE",
+                Some("deleting"),
+                1,
+                InstanceStatus::Deleting,
+                "delete under way",
+            ),
+        ];
+        for (status, task, power, want, why) in cases {
+            assert_eq!(status_of(&server(status, task, power)), want, "{why}");
+        }
+    }
+
+    #[test]
+    fn a_building_server_is_in_flight_under_the_action_that_made_it() {
+        let f = in_flight_of(&server("BUILD", Some("spawning"), 0)).unwrap();
+        assert_eq!((f.id.as_str(), f.kind), ("abc/0", ActionKind::ScaleOut));
+        let r = in_flight_of(&server("HARD_REBOOT", Some("rebooting_hard"), 1)).unwrap();
+        assert_eq!(r.kind, ActionKind::RebootHard);
+        assert!(in_flight_of(&server("ACTIVE", None, 1)).is_none());
+    }
+
+    #[test]
+    fn the_selector_must_match_every_key() {
+        let s = server("ACTIVE", None, 1);
+        let sel = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert!(selects(&sel(&[("sloop.group", "web")]), &s));
+        assert!(!selects(&sel(&[("sloop.group", "web"), ("tier", "x")]), &s));
+        assert!(!selects(&sel(&[("sloop.group", "api")]), &s));
+    }
+
+    #[test]
+    fn instances_carry_their_creator_key_and_active_time() {
+        let i = instance_of(&server("ACTIVE", None, 1), &[], None);
+        assert_eq!(i.created_by.as_deref(), Some("abc/0"));
+        assert_eq!(i.active_since, Some(parse_time("2026-11-26T15:01:00Z")));
+        assert!(i.member.is_none());
+    }
+}

@@ -1,0 +1,384 @@
+//! Nova through the raw session (the `openstack` crate's `Server` has no host, task state or
+//! power state, cannot send `networks: none`, update metadata or live-migrate): servers listed
+//! page by page, created from the policy template, rebooted, rebuilt, live-migrated, deleted,
+//! and waited for with a per-action timeout.
+
+use super::{
+    errors::{ApiError, ErrorClass},
+    session::{Api, Request, Service},
+};
+use crate::snapshot::IpFamily;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::{collections::BTreeMap, time::Duration};
+
+/// A server as Nova reports it, with the fields sloop reads.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ServerView {
+    /// ID.
+    pub id: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// `BUILD`, `ACTIVE`, `REBOOT`, `HARD_REBOOT`, `REBUILD`, `MIGRATING`, `SHUTOFF`, `ERROR`, …
+    pub status: String,
+    /// `OS-EXT-STS:task_state` (null when idle).
+    #[serde(default, rename = "OS-EXT-STS:task_state")]
+    pub task_state: Option<String>,
+    /// `OS-EXT-STS:power_state` (1 running, 4 shutdown, 0 no state).
+    #[serde(default, rename = "OS-EXT-STS:power_state")]
+    pub power_state: Option<i64>,
+    /// Hypervisor (visible to admins only).
+    #[serde(default, rename = "OS-EXT-SRV-ATTR:host")]
+    pub host: Option<String>,
+    /// Addresses by network.
+    #[serde(default)]
+    pub addresses: BTreeMap<String, Vec<AddressView>>,
+    /// Flavor (embedded since 2.47).
+    #[serde(default)]
+    pub flavor: FlavorView,
+    /// Creation time, RFC 3339.
+    #[serde(default)]
+    pub created: String,
+    /// Last change, RFC 3339.
+    #[serde(default)]
+    pub updated: String,
+    /// Metadata.
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    /// Why it is in ERROR.
+    #[serde(default)]
+    pub fault: Option<FaultView>,
+}
+
+/// One address of a server.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AddressView {
+    /// The address.
+    pub addr: String,
+    /// 4 or 6.
+    pub version: u8,
+}
+
+/// The flavor part of a server.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+pub struct FlavorView {
+    /// ID (before 2.47).
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Name (2.47+).
+    #[serde(default)]
+    pub original_name: Option<String>,
+    /// vCPUs (2.47+).
+    #[serde(default)]
+    pub vcpus: Option<u32>,
+}
+
+/// Nova's account of a failure.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FaultView {
+    /// The message.
+    #[serde(default)]
+    pub message: String,
+}
+
+impl ServerView {
+    /// Addresses by family, IPv6 first.
+    pub fn addresses_by_family(&self) -> Vec<(IpFamily, String)> {
+        let mut out: Vec<(IpFamily, String)> = self
+            .addresses
+            .values()
+            .flatten()
+            .map(|a| {
+                (
+                    if a.version == 6 {
+                        IpFamily::V6
+                    } else {
+                        IpFamily::V4
+                    },
+                    a.addr.clone(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Settled: no task under way and not building.
+    pub fn is_idle(&self) -> bool {
+        self.task_state.is_none() && self.status != "BUILD"
+    }
+
+    fn failure(&self) -> Option<String> {
+        (self.status == "ERROR").then(|| {
+            let why = self
+                .fault
+                .as_ref()
+                .map_or("no fault recorded", |f| f.message.as_str());
+            format!("server {} is in ERROR: {why}", self.id)
+        })
+    }
+}
+
+/// RFC 3339 in UTC (`Z` or `+00:00`, as Nova and Gnocchi send it) to seconds since the epoch
+/// (0 when unreadable).
+pub fn parse_time(s: &str) -> f64 {
+    let s = s.trim();
+    let s = s
+        .strip_suffix('Z')
+        .or_else(|| s.strip_suffix("+00:00"))
+        .unwrap_or(s);
+    humantime::parse_rfc3339_weak(s)
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+#[derive(Deserialize)]
+struct ServersPage {
+    servers: Vec<ServerView>,
+}
+
+/// All servers of the project, `page` at a time (Nova cannot filter by metadata).
+pub async fn list_servers(api: &mut Api, page: usize) -> Result<Vec<ServerView>, ApiError> {
+    let mut out: Vec<ServerView> = Vec::new();
+    loop {
+        let mut req = Request::get(Service::Compute, &["servers", "detail"]).param("limit", page.to_string());
+        if let Some(last) = out.last() {
+            req = req.param("marker", last.id.clone());
+        }
+        let body = api.call(&req).await?;
+        let batch: ServersPage = serde_json::from_value(body)
+            .map_err(|e| ApiError::local(ErrorClass::Invalid, "compute", &req.what(), e.to_string()))?;
+        let n = batch.servers.len();
+        out.extend(batch.servers);
+        if n < page {
+            return Ok(out);
+        }
+    }
+}
+
+/// One server; `None` when it is gone.
+pub async fn get_server(api: &mut Api, id: &str) -> Result<Option<ServerView>, ApiError> {
+    let req = Request::get(Service::Compute, &["servers", id]);
+    match api.call(&req).await {
+        Ok(body) => serde_json::from_value(body.get("server").cloned().unwrap_or(Value::Null))
+            .map(Some)
+            .map_err(|e| ApiError::local(ErrorClass::Invalid, "compute", &req.what(), e.to_string())),
+        Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The request body of a server create. `networks` empty means `"none"`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreateServer<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// Image ID.
+    pub image: &'a str,
+    /// Flavor ID.
+    pub flavor: &'a str,
+    /// Network IDs.
+    pub networks: &'a [String],
+    /// Availability zone.
+    pub availability_zone: Option<&'a str>,
+    /// Security group names.
+    pub security_groups: &'a [String],
+    /// Key pair name.
+    pub key_name: Option<&'a str>,
+    /// Base64 user data.
+    pub user_data: Option<&'a str>,
+    /// Server group ID (scheduler hint).
+    pub server_group: Option<&'a str>,
+    /// Metadata.
+    pub metadata: &'a BTreeMap<String, String>,
+}
+
+/// The JSON Nova expects for `c`.
+pub fn create_body(c: &CreateServer<'_>) -> Value {
+    let networks = if c.networks.is_empty() {
+        json!("none")
+    } else {
+        Value::Array(c.networks.iter().map(|n| json!({ "uuid": n })).collect())
+    };
+    let mut server = json!({
+        "name": c.name,
+        "imageRef": c.image,
+        "flavorRef": c.flavor,
+        "networks": networks,
+        "metadata": c.metadata,
+    });
+    let s = server.as_object_mut().expect("literal object");
+    if let Some(az) = c.availability_zone {
+        s.insert("availability_zone".into(), json!(az));
+    }
+    if !c.security_groups.is_empty() {
+        let groups: Vec<Value> = c.security_groups.iter().map(|g| json!({ "name": g })).collect();
+        s.insert("security_groups".into(), Value::Array(groups));
+    }
+    if let Some(k) = c.key_name {
+        s.insert("key_name".into(), json!(k));
+    }
+    if let Some(u) = c.user_data {
+        s.insert("user_data".into(), json!(u));
+    }
+    let mut body = json!({ "server": server });
+    if let Some(g) = c.server_group {
+        body["os:scheduler_hints"] = json!({ "group": g });
+    }
+    body
+}
+
+/// Starts a server create; returns its ID.
+pub async fn create_server(api: &mut Api, c: &CreateServer<'_>) -> Result<String, ApiError> {
+    let req = Request::post(Service::Compute, &["servers"], create_body(c));
+    let body = api.call(&req).await?;
+    body.pointer("/server/id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            ApiError::local(
+                ErrorClass::Invalid,
+                "compute",
+                &req.what(),
+                "no server id in the answer",
+            )
+        })
+}
+
+/// Starts a server action (`reboot`, `rebuild`, `os-migrateLive`, …).
+pub async fn action(api: &mut Api, id: &str, body: Value) -> Result<(), ApiError> {
+    api.call(&Request::post(Service::Compute, &["servers", id, "action"], body))
+        .await
+        .map(drop)
+}
+
+/// Starts a delete; a server that is already gone counts as deleted.
+pub async fn delete_server(api: &mut Api, id: &str) -> Result<(), ApiError> {
+    match api
+        .call(&Request::delete(Service::Compute, &["servers", id]))
+        .await
+    {
+        Err(e) if e.class != ErrorClass::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The body of a live migration: the scheduler picks the host (`host: null`), or `host` names one.
+pub fn live_migrate_body(host: Option<&str>) -> Value {
+    json!({ "os-migrateLive": { "host": host, "block_migration": "auto" } })
+}
+
+/// Polls server `id` every `poll` until `done` says so, it fails (ERROR) or `timeout` passes.
+/// `done` sees `None` once the server is gone.
+pub async fn wait_for(
+    api: &mut Api,
+    id: &str,
+    what: &str,
+    timeout: Duration,
+    poll: Duration,
+    mut done: impl FnMut(Option<&ServerView>) -> bool,
+) -> Result<Option<ServerView>, ApiError> {
+    let rounds = (timeout.as_secs_f64() / poll.as_secs_f64().max(0.001))
+        .ceil()
+        .max(1.0) as u64;
+    let mut last = None;
+    for _ in 0..rounds {
+        let server = get_server(api, id).await?;
+        if let Some(fail) = server.as_ref().and_then(ServerView::failure) {
+            return Err(ApiError::local(ErrorClass::Invalid, "compute", what, fail));
+        }
+        if done(server.as_ref()) {
+            return Ok(server);
+        }
+        last = server;
+        tokio::time::sleep(poll).await;
+    }
+    let state = last.map_or("gone".to_owned(), |s| {
+        format!("{}/{}", s.status, s.task_state.as_deref().unwrap_or("-"))
+    });
+    Err(ApiError::local(
+        ErrorClass::Transport,
+        "compute",
+        what,
+        format!("server {id} did not finish within {timeout:?} (last seen {state})"),
+    ))
+}
+
+/// Standard base64 (RFC 4648 with padding), as Nova wants `user_data`.
+pub fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (plain, want) in cases {
+            assert_eq!(base64(plain.as_bytes()), want);
+        }
+    }
+
+    #[test]
+    fn a_template_without_networks_asks_for_none_and_hints_the_group() {
+        let meta = BTreeMap::from([("sloop.action".to_string(), "a/0".to_string())]);
+        let c = CreateServer {
+            name: "web-1",
+            image: "img",
+            flavor: "1",
+            networks: &[],
+            availability_zone: Some("nova"),
+            security_groups: &["web".into()],
+            key_name: Some("ops"),
+            user_data: Some("IyE="),
+            server_group: Some("sg-1"),
+            metadata: &meta,
+        };
+        let b = create_body(&c);
+        assert_eq!(b["server"]["networks"], "none");
+        assert_eq!(b["server"]["security_groups"][0]["name"], "web");
+        assert_eq!(b["server"]["metadata"]["sloop.action"], "a/0");
+        assert_eq!(b["os:scheduler_hints"]["group"], "sg-1");
+    }
+
+    #[test]
+    fn server_fields_parse_from_nova_json() {
+        let v = json!({
+            "id": "s1", "name": "web", "status": "MIGRATING", "OS-EXT-STS:task_state": "migrating",
+            "OS-EXT-STS:power_state": 1, "OS-EXT-SRV-ATTR:host": "compute1",
+            "addresses": {"lab-net": [{"addr": "10.0.0.5", "version": 4}, {"addr": "fd00::5", "version": 6}]},
+            "flavor": {"original_name": "m1.tiny", "vcpus": 2}, "created": "2026-11-26T15:00:00Z",
+            "metadata": {"sloop.group": "web"}
+        });
+        let s: ServerView = serde_json::from_value(v).unwrap();
+        assert_eq!(s.host.as_deref(), Some("compute1"));
+        assert!(!s.is_idle());
+        assert_eq!(s.addresses_by_family()[0], (IpFamily::V6, "fd00::5".into()));
+        assert_eq!(s.flavor.vcpus, Some(2));
+        assert_eq!(parse_time(&s.created), 1_795_705_200.0);
+        assert_eq!(parse_time("2026-11-26T15:00:00+00:00"), 1_795_705_200.0);
+    }
+}

@@ -1,0 +1,537 @@
+//! End to end against a real OpenStack (Keystone, Nova with two fake computes, Neutron,
+//! Glance, Octavia, Gnocchi) on loopback, started by `tests/lab/up.sh`. Everything goes through
+//! sloop's own code: the reconcile loop, the executor, `sloop plan`, the OpenStack backend.
+//!
+//! Run: `tests/lab/up.sh && cargo test --features e2e --test e2e_openstack`.
+#![cfg(feature = "e2e")]
+
+#[path = "e2e_support/lab.rs"]
+mod lab;
+
+use serde_json::{Value, json};
+use sloop::{
+    act::{
+        ActError, Compute,
+        executor::{self, ACTION_KEY, POLICY_KEY},
+    },
+    clock::Stopwatch,
+    cloud::openstack::{
+        OpenStackCloud, config,
+        config::{Auth, Secret},
+        errors::ErrorClass,
+        nova,
+        session::{Api, Request, Service},
+    },
+    decision::{Action, Cause, Evidence, PlannedAction},
+    observe::Observe,
+    policy::Policy,
+    reconcile::Reconciler,
+    snapshot::{InstanceStatus, IpFamily, Snapshot},
+};
+use std::{path::Path, process::Command};
+
+const ADMIN: &str = "oslab-admin-appcred";
+
+fn planned(id: &str, action: Action) -> PlannedAction {
+    PlannedAction {
+        id: id.into(),
+        action,
+        cause: Cause::InstanceFault,
+        evidence: Evidence::default(),
+    }
+}
+
+/// Runs `sloop plan` (the real binary) against the lab; returns (exit code, stdout, stderr).
+fn sloop_plan(clouds_yaml: &Path, cloud: Option<&str>) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sloop"));
+    cmd.arg("plan")
+        .arg("--policy")
+        .arg(lab::policy_path())
+        .arg("--clouds-yaml")
+        .arg(clouds_yaml);
+    if let Some(c) = cloud {
+        cmd.args(["--cloud", c]);
+    }
+    let out = cmd.output().expect("run sloop plan");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Everything `sloop plan` could have changed: the group's servers (state, task, host, last
+/// update, metadata) and the pool's members (weight, admin state, provisioning state).
+async fn fingerprint(api: &mut Api, p: &Policy, pool: &str) -> Vec<String> {
+    let mut out: Vec<String> = lab::group_servers(api, p)
+        .await
+        .iter()
+        .map(|s| {
+            format!(
+                "server {} {} {} {} {} {}",
+                s["id"],
+                s["status"],
+                s["OS-EXT-STS:task_state"],
+                s["OS-EXT-SRV-ATTR:host"],
+                s["updated"],
+                s["metadata"]
+            )
+        })
+        .collect();
+    out.extend(lab::members(api, pool).await.iter().map(|m| {
+        format!(
+            "member {} {} {} {}",
+            m["id"], m["weight"], m["admin_state_up"], m["provisioning_status"]
+        )
+    }));
+    out.sort();
+    out
+}
+
+async fn observe(cloud: &mut OpenStackCloud) -> Snapshot {
+    let now = lab::clock().now();
+    cloud.observe(now).await.expect("observe")
+}
+
+/// Posts cumulative `cpu` nanoseconds for `server` (as Ceilometer would): 30 s of CPU per
+/// minute, i.e. 50 % of one vCPU.
+async fn post_cpu(api: &mut Api, server: &str, now: f64) {
+    let resource = json!({"id": server, "flavor_id": "1", "host": "compute1", "display_name": "e2e",
+        "flavor_name": "m1.tiny", "metrics": {"cpu": {"archive_policy_name": "ceilometer-high-rate"}}});
+    let r = api
+        .call(&Request::post(
+            Service::Metric,
+            &["resource", "instance"],
+            resource,
+        ))
+        .await;
+    assert!(
+        r.is_ok() || r.as_ref().is_err_and(|e| e.status == Some(409)),
+        "create gnocchi resource: {r:?}"
+    );
+    let start = (now / 60.0).floor() * 60.0 - 360.0;
+    let measures: Vec<Value> = (0..6)
+        .map(|i| json!({"timestamp": start + 60.0 * f64::from(i), "value": f64::from(i) * 30e9}))
+        .collect();
+    api.call(&Request::post(
+        Service::Metric,
+        &["resource", "instance", server, "metric", "cpu", "measures"],
+        Value::Array(measures),
+    ))
+    .await
+    .expect("post measures");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud() {
+    let _lab = lab::LAB.lock().await;
+    let total = Stopwatch::start();
+    let policy = lab::policy();
+    let mut admin = lab::api(ADMIN).await;
+    let (_lb, pool) = lab::ensure_pool(&mut admin, &policy).await;
+    lab::clean(&mut admin, &policy, Some(&pool)).await;
+
+    // `sloop plan` on an empty group: two servers to create, nothing changed.
+    let before = fingerprint(&mut admin, &policy, &pool).await;
+    let (code, out, err) = sloop_plan(&lab::clouds_yaml(), None);
+    assert_eq!(code, 0, "sloop plan failed: {err}");
+    assert!(
+        out.contains("+ create 2 server(s)") && out.contains("because below-minimum"),
+        "{out}"
+    );
+    assert!(out.contains("(0 API writes)"), "{out}");
+    assert_eq!(
+        fingerprint(&mut admin, &policy, &pool).await,
+        before,
+        "plan changed the cloud"
+    );
+
+    // The reconcile loop scales out to the minimum; each server carries the group, the policy,
+    // the action's key and the boot script.
+    let mut cloud = lab::cloud(ADMIN, policy.clone()).await;
+    let mut rec = Reconciler::new(policy.clone());
+    let report = rec.tick(&mut cloud, lab::clock().now()).await.expect("tick 1");
+    let scale_out = report
+        .decision
+        .actions
+        .iter()
+        .find(|a| a.action == Action::ScaleOut { count: 2 })
+        .unwrap_or_else(|| panic!("no scale-out to 2 in {:?}", report.decision.actions))
+        .clone();
+    let outcome = report
+        .outcomes
+        .iter()
+        .find(|o| o.id == scale_out.id)
+        .expect("outcome");
+    assert_eq!(outcome.result, Ok(()), "scale-out failed");
+    assert_eq!(outcome.created.len(), 2);
+    let boot = std::fs::read(lab::policy_path().with_file_name("boot.sh")).expect("boot.sh");
+    for (i, id) in outcome.created.iter().enumerate() {
+        let v = admin
+            .call(&Request::get(Service::Compute, &["servers", id]))
+            .await
+            .expect("GET server");
+        let s = &v["server"];
+        assert_eq!(s["status"], "ACTIVE");
+        assert_eq!(s["metadata"]["sloop.group"], "e2e-web");
+        assert_eq!(s["metadata"][POLICY_KEY], "e2e-web");
+        assert_eq!(s["metadata"]["owner"], "sloop-e2e");
+        assert_eq!(s["metadata"][ACTION_KEY], format!("{}/{i}", scale_out.id));
+        assert_eq!(
+            s["OS-EXT-SRV-ATTR:user_data"],
+            nova::base64(&boot),
+            "user_data as sent"
+        );
+    }
+
+    // A restarted controller finds both servers by their metadata and creates nothing twice,
+    // even when handed the very same action again.
+    let mut cloud = lab::cloud(ADMIN, policy.clone()).await;
+    let snap = observe(&mut cloud).await;
+    assert_eq!(snap.inventory.len(), 2);
+    for inst in &snap.inventory {
+        assert_eq!(inst.status, InstanceStatus::Active);
+        assert!(
+            inst.host.as_deref().is_some_and(|h| h.starts_with("compute")),
+            "host visible to admin"
+        );
+        let fams: Vec<IpFamily> = inst.addresses.iter().map(|(f, _)| *f).collect();
+        assert_eq!(fams, vec![IpFamily::V6, IpFamily::V4], "addresses by family");
+        assert!(inst.member.is_none());
+    }
+    let again = executor::execute(&policy, &snap, std::slice::from_ref(&scale_out), &mut cloud).await;
+    assert_eq!((again[0].result.clone(), again[0].created.len()), (Ok(()), 0));
+    assert_eq!(
+        lab::group_servers(&mut admin, &policy).await.len(),
+        2,
+        "no second server for one action"
+    );
+
+    // `sloop plan` now wants both servers in the pool, and still changes nothing.
+    let before = fingerprint(&mut admin, &policy, &pool).await;
+    let (code, out, err) = sloop_plan(&lab::clouds_yaml(), Some(ADMIN));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.matches("~ admit ").count(), 2, "{out}");
+    assert!(!out.contains("+ create"), "{out}");
+    assert_eq!(
+        fingerprint(&mut admin, &policy, &pool).await,
+        before,
+        "plan changed the cloud"
+    );
+
+    // The new controller's first tick admits both into the Octavia pool.
+    let mut rec = Reconciler::new(policy.clone());
+    let report = rec.tick(&mut cloud, lab::clock().now()).await.expect("tick 2");
+    let admits: Vec<_> = report
+        .decision
+        .actions
+        .iter()
+        .filter(|a| matches!(a.action, Action::Admit { .. }))
+        .collect();
+    assert_eq!(admits.len(), 2, "{:?}", report.decision.actions);
+    assert!(
+        report.outcomes.iter().all(|o| o.result.is_ok()),
+        "{:?}",
+        report.outcomes
+    );
+    let members = lab::members(&mut admin, &pool).await;
+    assert_eq!(members.len(), 2);
+    let snap = observe(&mut cloud).await;
+    for inst in &snap.inventory {
+        let m = members
+            .iter()
+            .find(|m| m["name"] == inst.id.as_str())
+            .expect("member named after the server");
+        assert_eq!(m["weight"], 1);
+        assert_eq!(m["protocol_port"], 8080);
+        assert!(
+            inst.addresses
+                .iter()
+                .any(|(f, a)| *f == IpFamily::V6 && m["address"] == a.as_str()),
+            "IPv6 member"
+        );
+        assert_eq!(inst.member.map(|m| (m.weight, m.admin_up)), Some((1, true)));
+    }
+
+    // A Gnocchi measure posted now shows up in the snapshot as utilisation; the other server
+    // has none, and reads as missing rather than zero.
+    let (a, b) = (snap.inventory[0].id.clone(), snap.inventory[1].id.clone());
+    post_cpu(&mut admin, &a, lab::clock().now()).await;
+    let mut cpu = None;
+    for _ in 0..120 {
+        let snap = observe(&mut cloud).await;
+        if let Some(v) = snap.telemetry.instances.get(&a).and_then(|m| m.get("cpu")?.value) {
+            cpu = Some((v, snap));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let cpu = cpu.expect("the gnocchi measure reached the snapshot within 30 s");
+    assert!((cpu.0 - 0.5).abs() < 1e-6, "cpu utilisation {}", cpu.0);
+    assert_eq!(
+        cpu.1.telemetry.instances[&b]["cpu"].value, None,
+        "missing, never zero"
+    );
+    assert_eq!(cpu.1.telemetry.source_error, None);
+
+    // Reboot (soft, hard), rebuild and live migration through the executor.
+    let host_before = snap
+        .inventory
+        .iter()
+        .find(|i| i.id == a)
+        .and_then(|i| i.host.clone())
+        .expect("host");
+    let heal = [
+        planned(
+            "e2e-reboot-soft",
+            Action::Reboot {
+                instance: a.clone(),
+                hard: false,
+            },
+        ),
+        planned(
+            "e2e-reboot-hard",
+            Action::Reboot {
+                instance: a.clone(),
+                hard: true,
+            },
+        ),
+        planned("e2e-rebuild", Action::Rebuild { instance: a.clone() }),
+        planned(
+            "e2e-migrate",
+            Action::Migrate {
+                instance: a.clone(),
+                from_host: host_before.clone(),
+            },
+        ),
+    ];
+    let outcomes = executor::execute(&policy, &snap, &heal, &mut cloud).await;
+    for o in &outcomes {
+        assert_eq!(o.result, Ok(()), "{}", o.id);
+    }
+    let snap = observe(&mut cloud).await;
+    let moved = snap.inventory.iter().find(|i| i.id == a).expect("still there");
+    assert_eq!(moved.status, InstanceStatus::Active);
+    assert_ne!(
+        moved.host.as_deref(),
+        Some(host_before.as_str()),
+        "live migration changed the host"
+    );
+
+    // Live migration needs the admin role: the member credential gets a clear refusal.
+    let mut demo = lab::cloud("oslab-demo-appcred", policy.clone()).await;
+    match demo.live_migrate(&a).await {
+        Err(ActError::Fatal(m)) => assert!(m.contains("refused") && m.contains("403"), "{m}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // Scale-in (the group's maximum drops to 1): drained (weight 0), removed, then deleted.
+    let mut small = policy.clone();
+    small.spec.group.size.min = 1;
+    small.spec.group.size.max = 1;
+    let mut cloud = lab::cloud(ADMIN, small.clone()).await;
+    let mut rec = Reconciler::new(small);
+    let report = rec.tick(&mut cloud, lab::clock().now()).await.expect("tick 3");
+    let victims = report
+        .decision
+        .actions
+        .iter()
+        .find_map(|a| match &a.action {
+            Action::ScaleIn { instances } => Some(instances.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no scale-in in {:?}", report.decision.actions));
+    assert_eq!(victims.len(), 1);
+    assert!(
+        report.outcomes.iter().all(|o| o.result.is_ok()),
+        "{:?}",
+        report.outcomes
+    );
+    let writes: Vec<&String> = cloud.api().stats().recent_writes.iter().collect();
+    let drain = writes
+        .iter()
+        .position(|w| w.starts_with("PUT lbaas/pools/") && w.contains("/members/"));
+    let remove = writes.iter().position(|w| w.starts_with("DELETE lbaas/pools/"));
+    let delete = writes.iter().position(|w| w.starts_with("DELETE servers/"));
+    assert!(
+        drain < remove && remove < delete && drain.is_some(),
+        "drain, remove, delete: {writes:?}"
+    );
+    let left = lab::group_servers(&mut admin, &policy).await;
+    assert_eq!(left.len(), 1);
+    assert_ne!(left[0]["id"], victims[0].as_str());
+    assert_eq!(lab::members(&mut admin, &pool).await.len(), 1);
+
+    lab::clean(&mut admin, &policy, Some(&pool)).await;
+    println!("lifecycle e2e took {:.1}s", total.elapsed().as_secs_f64());
+}
+
+/// Restarts nova-api when dropped, so a failing fault test never leaves the lab broken.
+struct NovaApiBack(bool);
+
+impl Drop for NovaApiBack {
+    fn drop(&mut self) {
+        if self.0 {
+            lab::lab_script("up.sh", &["nova-api"]);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_on_the_real_apis_get_the_designed_behaviour() {
+    let _lab = lab::LAB.lock().await;
+    let mut policy = lab::policy();
+    policy.spec.traffic = None;
+    policy.spec.telemetry = None;
+
+    // A wrong password: a clear authentication error that never shows the password, from the
+    // library and from `sloop plan`.
+    let wrong = "not-the-password-x9";
+    let mut cfg = config::load(Some("oslab-demo"), Some(&lab::clouds_yaml())).expect("clouds.yaml");
+    if let Auth::Password { password, .. } = &mut cfg.auth {
+        *password = Secret::new(wrong);
+    }
+    let err = OpenStackCloud::connect(cfg, policy.clone(), lab::options(), lab::clock())
+        .await
+        .expect_err("a wrong password must not authenticate");
+    assert_eq!(err.class, ErrorClass::Unauthorized, "{err}");
+    assert!(!err.to_string().contains(wrong) && !format!("{err:?}").contains(wrong));
+    let dir = std::env::temp_dir().join(format!("sloop-e2e-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let bad_yaml = dir.join("clouds.yaml");
+    let text = std::fs::read_to_string(lab::clouds_yaml()).expect("clouds.yaml");
+    let original = config::parse(&text, "oslab-demo", "lab").expect("oslab-demo");
+    let Auth::Password { password, .. } = &original.auth else {
+        panic!("oslab-demo uses a password")
+    };
+    std::fs::write(
+        &bad_yaml,
+        text.replace(
+            &format!("password: {}", password.expose()),
+            &format!("password: {wrong}"),
+        ),
+    )
+    .expect("write clouds.yaml");
+    let (code, out, err) = sloop_plan(&bad_yaml, Some("oslab-demo"));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 1, "{out}");
+    assert!(err.contains("unauthorized") && err.contains("identity"), "{err}");
+    assert!(!err.contains(wrong) && !out.contains(wrong));
+
+    // A revoked token (Keystone answers 401, as for an expired one): one re-authentication,
+    // then the call succeeds; the caller never sees it.
+    let mut cloud = lab::cloud("oslab-demo", policy.clone()).await;
+    observe(&mut cloud).await;
+    let token = cloud.api().current_token().await.expect("token");
+    let revoke = reqwest::Client::new()
+        .delete("http://127.0.0.1:5000/v3/auth/tokens")
+        .header("X-Auth-Token", token.expose())
+        .header("X-Subject-Token", token.expose())
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(revoke.status().as_u16(), 204, "token revoked");
+    observe(&mut cloud).await;
+    let stats = cloud.api().stats();
+    assert_eq!(stats.reauthentications, 1);
+    assert_eq!(stats.calls.get(&("compute", "unauthorized")), Some(&1));
+    assert_ne!(
+        cloud.api().current_token().await.expect("token").expose(),
+        token.expose()
+    );
+
+    // nova-api stopped: bounded retries, then the breaker opens and stops calling; once nova-api
+    // is back, one trial call closes it again.
+    let mut guard = NovaApiBack(true);
+    lab::lab_script("down.sh", &["nova-api"]);
+    let sw = Stopwatch::start();
+    let mut errors = Vec::new();
+    for _ in 0..3 {
+        errors.push(
+            cloud
+                .observe(lab::clock().now())
+                .await
+                .expect_err("nova-api is down")
+                .to_string(),
+        );
+    }
+    println!(
+        "3 failed observations with nova-api down took {:.1}s",
+        sw.elapsed().as_secs_f64()
+    );
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.contains("compute") && e.contains("transport")),
+        "{errors:?}"
+    );
+    assert_eq!(cloud.api().breaker_label(Service::Compute), "open");
+    let calls_before: u64 = cloud.api().stats().calls.values().sum();
+    let e = cloud
+        .observe(lab::clock().now())
+        .await
+        .expect_err("breaker open")
+        .to_string();
+    assert!(e.contains("circuit open"), "{e}");
+    assert_eq!(cloud.api().stats().short_circuited, 1);
+    assert_eq!(
+        cloud.api().stats().calls.values().sum::<u64>(),
+        calls_before,
+        "no request sent while open"
+    );
+    lab::lab_script("up.sh", &["nova-api"]);
+    guard.0 = false;
+    let mut back = None;
+    for _ in 0..240 {
+        if let Ok(snap) = cloud.observe(lab::clock().now()).await {
+            back = Some(snap);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let snap = back.expect("observe works again within 60 s of nova-api's return");
+    assert!(snap.inventory.is_empty());
+    assert_eq!(cloud.api().breaker_label(Service::Compute), "closed");
+
+    // Quota exhausted: a clear refusal, and the scale-out stops at the first refusal.
+    let env = lab::lab_env();
+    let project = env.get("OSLAB_DEMO_PROJECT_ID").expect("OSLAB_DEMO_PROJECT_ID");
+    let mut admin = lab::api(ADMIN).await;
+    let quota = admin
+        .call(&Request::get(Service::Compute, &["os-quota-sets", project]))
+        .await
+        .expect("quota");
+    let instances = quota["quota_set"]["instances"].clone();
+    let set = |n: Value| {
+        Request::put(
+            Service::Compute,
+            &["os-quota-sets", project],
+            json!({"quota_set": {"instances": n}}),
+        )
+    };
+    admin.call(&set(json!(0))).await.expect("set quota 0");
+    let mut cloud = lab::cloud(ADMIN, policy.clone()).await;
+    let snap = observe(&mut cloud).await;
+    let out = executor::execute(
+        &policy,
+        &snap,
+        &[planned("e2e-quota", Action::ScaleOut { count: 2 })],
+        &mut cloud,
+    )
+    .await;
+    admin.call(&set(instances)).await.expect("restore quota");
+    let result = out[0].result.clone().expect_err("quota must refuse");
+    assert!(
+        result.starts_with("quota exceeded") && result.contains("403"),
+        "{result}"
+    );
+    let creates = cloud
+        .api()
+        .stats()
+        .recent_writes
+        .iter()
+        .filter(|w| *w == "POST servers")
+        .count();
+    assert_eq!(creates, 1, "stops at the first refusal");
+    lab::clean(&mut admin, &policy, None).await;
+}
