@@ -32,6 +32,12 @@ use std::{path::Path, process::Command};
 
 const ADMIN: &str = "oslab-admin-appcred";
 
+/// Prints how long the phase since `mark` took (figures for the README; nothing is asserted).
+fn lap(mark: &mut Stopwatch, phase: &str) {
+    println!("  {phase}: {:.1}s", mark.elapsed().as_secs_f64());
+    *mark = Stopwatch::start();
+}
+
 fn planned(id: &str, action: Action) -> PlannedAction {
     PlannedAction {
         id: id.into(),
@@ -126,11 +132,13 @@ async fn post_cpu(api: &mut Api, server: &str, now: f64) {
 async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud() {
     let _lab = lab::LAB.lock().await;
     let total = Stopwatch::start();
+    let mut mark = Stopwatch::start();
     let policy = lab::policy();
     let mut admin = lab::api(ADMIN).await;
     let (_lb, pool) = lab::ensure_pool(&mut admin, &policy).await;
     lab::clean(&mut admin, &policy, Some(&pool)).await;
 
+    lap(&mut mark, "setup");
     // `sloop plan` on an empty group: two servers to create, nothing changed.
     let before = fingerprint(&mut admin, &policy, &pool).await;
     let (code, out, err) = sloop_plan(&lab::clouds_yaml(), None);
@@ -146,6 +154,7 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
         "plan changed the cloud"
     );
 
+    lap(&mut mark, "plan on the empty group");
     // The reconcile loop scales out to the minimum; each server carries the group, the policy,
     // the action's key and the boot script.
     let mut cloud = lab::cloud(ADMIN, policy.clone()).await;
@@ -184,6 +193,7 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
         );
     }
 
+    lap(&mut mark, "scale-out to 2");
     // A restarted controller finds both servers by their metadata and creates nothing twice,
     // even when handed the very same action again.
     let mut cloud = lab::cloud(ADMIN, policy.clone()).await;
@@ -207,6 +217,7 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
         "no second server for one action"
     );
 
+    lap(&mut mark, "restart check");
     // `sloop plan` now wants both servers in the pool, and still changes nothing.
     let before = fingerprint(&mut admin, &policy, &pool).await;
     let (code, out, err) = sloop_plan(&lab::clouds_yaml(), Some(ADMIN));
@@ -219,6 +230,7 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
         "plan changed the cloud"
     );
 
+    lap(&mut mark, "plan with 2 servers");
     // The new controller's first tick admits both into the Octavia pool.
     let mut rec = Reconciler::new(policy.clone());
     let report = rec.tick(&mut cloud, lab::clock().now()).await.expect("tick 2");
@@ -253,6 +265,7 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
         assert_eq!(inst.member.map(|m| (m.weight, m.admin_up)), Some((1, true)));
     }
 
+    lap(&mut mark, "admit 2 members");
     // A Gnocchi measure posted now shows up in the snapshot as utilisation; the other server
     // has none, and reads as missing rather than zero.
     let (a, b) = (snap.inventory[0].id.clone(), snap.inventory[1].id.clone());
@@ -274,6 +287,7 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
     );
     assert_eq!(cpu.1.telemetry.source_error, None);
 
+    lap(&mut mark, "gnocchi");
     // Reboot (soft, hard), rebuild and live migration through the executor.
     let host_before = snap
         .inventory
@@ -318,6 +332,7 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
         "live migration changed the host"
     );
 
+    lap(&mut mark, "reboot x2, rebuild, migrate");
     // Live migration needs the admin role: the member credential gets a clear refusal.
     let mut demo = lab::cloud("oslab-demo-appcred", policy.clone()).await;
     match demo.live_migrate(&a).await {
@@ -325,6 +340,7 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
         other => panic!("expected a refusal, got {other:?}"),
     }
 
+    lap(&mut mark, "refused migrate");
     // Scale-in (the group's maximum drops to 1): drained (weight 0), removed, then deleted.
     let mut small = policy.clone();
     small.spec.group.size.min = 1;
@@ -362,6 +378,7 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
     assert_ne!(left[0]["id"], victims[0].as_str());
     assert_eq!(lab::members(&mut admin, &pool).await.len(), 1);
 
+    lap(&mut mark, "scale-in");
     lab::clean(&mut admin, &policy, Some(&pool)).await;
     println!("lifecycle e2e took {:.1}s", total.elapsed().as_secs_f64());
 }
