@@ -112,6 +112,31 @@ async fn a_leader_that_cannot_renew_steps_down_before_others_may_take_over() {
 }
 
 #[tokio::test]
+async fn a_leader_whose_renewal_hangs_steps_down_at_its_deadline_without_waiting_for_an_answer() {
+    let fake = FakeK8s::start().await;
+    let a = leader(&fake, "a").await;
+    let cfg = config("a");
+    fake.hang_leases(true);
+    let took = until(&a.leadership(), false, cfg.duration - cfg.grace + SLACK).await;
+    println!("stepped down {took:?} after the API stopped answering");
+    assert!(
+        took < cfg.duration,
+        "still leading when the lease may expire for others"
+    );
+    // The hung requests never return; each round's own timeout lets it try again. (Give the
+    // next round time to fall into the black hole first.)
+    tokio::time::sleep(cfg.retry_period()).await;
+    fake.hang_leases(false);
+    let back = until(
+        &a.leadership(),
+        true,
+        cfg.renew_period() + cfg.retry_period() + SLACK,
+    )
+    .await;
+    println!("leading again {back:?} after the API answered again");
+}
+
+#[tokio::test]
 async fn a_new_candidate_waits_a_full_duration_before_taking_an_unrenewed_lease() {
     let fake = FakeK8s::start().await;
     let ghost = leader(&fake, "ghost").await;

@@ -103,8 +103,8 @@ pub enum LeaseError {
         #[source]
         source: Box<kube::Error>,
     },
-    /// The release did not finish in time.
-    #[error("releasing lease {0} timed out")]
+    /// A request or the release did not finish in time.
+    #[error("lease {0}: no answer in time")]
     Timeout(String),
 }
 

@@ -44,6 +44,7 @@ struct Store {
     history: Vec<Change>,
     events: Vec<Value>,
     fail_leases: bool,
+    hang_leases: bool,
     watch_unavailable: bool,
     lease_writes: usize,
     lease_requests: usize,
@@ -230,6 +231,11 @@ impl FakeK8s {
         self.store().fail_leases = on;
     }
 
+    /// While on, Lease requests get no answer, ever (a partitioned or overloaded API server).
+    pub fn hang_leases(&self, on: bool) {
+        self.store().hang_leases = on;
+    }
+
     /// Successful Lease creates and replaces so far.
     pub fn lease_writes(&self) -> usize {
         self.store().lease_writes
@@ -256,7 +262,17 @@ fn lock(app: &App) -> MutexGuard<'_, Store> {
 
 // === Leases ===
 
+/// A request that arrives while `hang_leases` is on is never answered (a black hole: turning
+/// the switch off does not release it), so only the client's own timeout gets it out.
+async fn maybe_hang(app: &App) {
+    let hang = lock(app).hang_leases;
+    if hang {
+        std::future::pending::<()>().await;
+    }
+}
+
 async fn get_lease(State(app): State<App>, Path((ns, name)): Path<(String, String)>) -> Response {
+    maybe_hang(&app).await;
     let mut s = lock(&app);
     s.lease_requests += 1;
     if s.fail_leases {
@@ -281,6 +297,7 @@ async fn create_lease(
     Path(ns): Path<String>,
     Json(mut body): Json<Value>,
 ) -> Response {
+    maybe_hang(&app).await;
     let mut s = lock(&app);
     s.lease_requests += 1;
     if s.fail_leases {
@@ -319,6 +336,7 @@ async fn replace_lease(
     Path((ns, name)): Path<(String, String)>,
     Json(mut body): Json<Value>,
 ) -> Response {
+    maybe_hang(&app).await;
     let mut s = lock(&app);
     s.lease_requests += 1;
     if s.fail_leases {

@@ -49,8 +49,11 @@ impl Candidate {
         let mut last_holder: Option<String> = None;
         loop {
             let started = clock::timer_now();
+            // A request that hangs must not keep a follower from looking again for minutes
+            // (the client's own read timeout): each round gets one renew period.
+            let round = tokio::time::timeout(self.config.renew_period(), self.try_acquire_or_renew());
             let attempt = tokio::select! {
-                r = self.try_acquire_or_renew() => Some(r),
+                r = round => Some(r.unwrap_or_else(|_| Err(LeaseError::Timeout(self.lease())))),
                 _ = lapse(deadline) => None,
                 _ = &mut stop => return self.release(&tx).await,
             };
