@@ -201,7 +201,13 @@ async fn two_candidates_exactly_one_leads_and_the_survivor_takes_over_within_the
 
     // Kill the leader (no release): the survivor waits out the lease, then takes over.
     let killed = Stopwatch::start();
+    let mut dead = winner.receiver();
     drop(winner);
+    // Even a receiver that only reads the value (and ignores that its sender is gone) sees it.
+    assert!(
+        !*dead.borrow_and_update(),
+        "a killed elector still reads as leader"
+    );
     until(
         &survivor.leadership(),
         true,

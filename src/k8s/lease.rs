@@ -147,9 +147,12 @@ impl Leadership {
 }
 
 /// The running election. Dropping it aborts the task without touching the Lease (a crash, as
-/// far as the other replicas can tell); [`Elector::release`] is the graceful way out.
+/// far as the other replicas can tell) and leadership reads false at once;
+/// [`Elector::release`] is the graceful way out.
 pub struct Elector {
     rx: watch::Receiver<bool>,
+    /// To read false the moment the elector is dropped (an abort only takes effect later).
+    tx: watch::Sender<bool>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<(), LeaseError>>,
     lease: String,
@@ -188,6 +191,7 @@ impl Elector {
 impl Drop for Elector {
     fn drop(&mut self) {
         self.task.abort();
+        self.tx.send_replace(false);
     }
 }
 
@@ -203,9 +207,10 @@ pub fn elect(client: Client, config: LeaseConfig) -> Result<Elector, LeaseError>
         config,
         observed: None,
     };
-    let task = tokio::spawn(candidate.run(tx, stop_rx));
+    let task = tokio::spawn(candidate.run(tx.clone(), stop_rx));
     Ok(Elector {
         rx,
+        tx,
         stop: Some(stop_tx),
         task,
         lease,

@@ -44,6 +44,8 @@ impl Candidate {
         tx: watch::Sender<bool>,
         mut stop: oneshot::Receiver<()>,
     ) -> Result<(), LeaseError> {
+        // Aborted, panicked or returned: whoever still holds a receiver reads "not leader".
+        let _guard = StepDownOnExit(tx.clone());
         // While leading: when leadership lapses unless a renewal succeeds first.
         let mut deadline: Option<Instant> = None;
         let mut last_holder: Option<String> = None;
@@ -245,6 +247,16 @@ impl Candidate {
             Err(kube::Error::Api(s)) if s.code == 409 => Ok(()),
             Err(e) => Err(self.api_error("release", e)),
         }
+    }
+}
+
+/// Sets leadership to false when the election task ends in any way, so a receiver that only
+/// reads the value (not whether the sender is alive) never keeps acting on a dead election.
+struct StepDownOnExit(watch::Sender<bool>);
+
+impl Drop for StepDownOnExit {
+    fn drop(&mut self) {
+        self.0.send_replace(false);
     }
 }
 
