@@ -45,6 +45,17 @@ fn remove(name: &str) -> PolicyEvent {
     PolicyEvent::Remove { name: name.into() }
 }
 
+/// The watcher announces once that its first full list is through (readiness waits for it).
+async fn synced(rx: &mut mpsc::Receiver<PolicyEvent>) {
+    let ev = next(rx).await;
+    assert_eq!(
+        ev,
+        PolicyEvent::Synced {
+            source_label: "configmaps sloop/sloop.io/policy=true".into()
+        }
+    );
+}
+
 #[tokio::test]
 async fn configmap_add_change_and_delete_become_upsert_upsert_remove() {
     let fake = FakeK8s::start().await;
@@ -54,6 +65,7 @@ async fn configmap_add_change_and_delete_become_upsert_upsert_remove() {
     let (tx, mut rx) = mpsc::channel(16);
     let _task = watch_configmaps(fake.client(), source(), tx);
     assert_eq!(next(&mut rx).await, upsert("sloop/early/early.yaml", "e1"));
+    synced(&mut rx).await;
 
     fake.put_configmap(
         "sloop",
@@ -79,6 +91,7 @@ async fn a_removed_key_or_label_removes_the_policy() {
     let fake = FakeK8s::start().await;
     let (tx, mut rx) = mpsc::channel(16);
     let _task = watch_configmaps(fake.client(), source(), tx);
+    synced(&mut rx).await;
     fake.put_configmap("sloop", "pair", &[LABEL], &[("a.yaml", "a"), ("b.yml", "b")]);
     let mut first = vec![next(&mut rx).await, next(&mut rx).await];
     first.sort_by_key(|e| format!("{e:?}"));
@@ -103,6 +116,7 @@ async fn a_broken_watch_resumes_without_repeating_policies() {
     let fake = FakeK8s::start().await;
     let (tx, mut rx) = mpsc::channel(16);
     let _task = watch_configmaps(fake.client(), source(), tx);
+    synced(&mut rx).await;
     fake.put_configmap("sloop", "web", &[LABEL], &[("web.yaml", "v1")]);
     assert_eq!(next(&mut rx).await, upsert("sloop/web/web.yaml", "v1"));
     let watches = fake.watch_requests();
@@ -118,6 +132,7 @@ async fn a_relist_after_a_lost_resource_version_notices_deletions_in_the_gap() {
     let fake = FakeK8s::start().await;
     let (tx, mut rx) = mpsc::channel(16);
     let _task = watch_configmaps(fake.client(), source(), tx);
+    synced(&mut rx).await;
     fake.put_configmap("sloop", "kept", &[LABEL], &[("kept.yaml", "k")]);
     fake.put_configmap("sloop", "gone", &[LABEL], &[("gone.yaml", "g")]);
     let mut first = vec![next(&mut rx).await, next(&mut rx).await];

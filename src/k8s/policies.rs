@@ -36,6 +36,11 @@ pub enum PolicyEvent {
         /// The identity given in the `Upsert`.
         name: String,
     },
+    /// The source has sent everything it had at start-up (readiness waits for this).
+    Synced {
+        /// The source's label.
+        source_label: String,
+    },
 }
 
 /// Which ConfigMaps hold policies.
@@ -50,6 +55,15 @@ pub struct ConfigMapSource {
 impl ConfigMapSource {
     /// The default label that marks a policy ConfigMap.
     pub const DEFAULT_SELECTOR: &'static str = "sloop.io/policy=true";
+
+    /// How the source names itself in logs and on the status page.
+    pub fn label(&self) -> String {
+        format!(
+            "configmaps {}/{}",
+            self.namespace.as_deref().unwrap_or("*"),
+            self.selector
+        )
+    }
 
     /// Parses the `--configmap-policies` flag: `NAMESPACE` or `NAMESPACE/SELECTOR` (`*` for
     /// every namespace).
@@ -87,7 +101,7 @@ pub fn watch_configmaps(
     tokio::spawn(async move {
         let stream = watcher(api, config).default_backoff();
         let mut stream = std::pin::pin!(stream);
-        let mut index = PolicyIndex::default();
+        let mut index = PolicyIndex::new(source.label());
         while let Some(event) = stream.next().await {
             match event {
                 Ok(event) => {
@@ -111,13 +125,25 @@ pub fn watch_configmaps(
 /// diffing is unit-tested without a server.
 #[derive(Debug, Default)]
 pub struct PolicyIndex {
+    /// The source's label, for `Synced`.
+    label: String,
     /// `namespace/configmap` → key → text.
     known: BTreeMap<String, BTreeMap<String, String>>,
     /// ConfigMaps seen during a re-list in progress.
     relisting: Option<BTreeSet<String>>,
+    /// The first full list has been sent.
+    synced: bool,
 }
 
 impl PolicyIndex {
+    /// An empty index for the source called `label`.
+    pub fn new(label: String) -> Self {
+        Self {
+            label,
+            ..Self::default()
+        }
+    }
+
     /// Feeds one watcher event; returns the policy changes it implies.
     pub fn apply(&mut self, event: watcher::Event<ConfigMap>) -> Vec<PolicyEvent> {
         match event {
@@ -140,9 +166,16 @@ impl PolicyIndex {
                     .filter(|id| !seen.contains(*id))
                     .cloned()
                     .collect();
-                gone.into_iter()
+                let mut out: Vec<PolicyEvent> = gone
+                    .into_iter()
                     .flat_map(|id| self.set(id, BTreeMap::new()))
-                    .collect()
+                    .collect();
+                if !std::mem::replace(&mut self.synced, true) {
+                    out.push(PolicyEvent::Synced {
+                        source_label: self.label.clone(),
+                    });
+                }
+                out
             }
             watcher::Event::Apply(cm) => self.set(cm_id(&cm), policies_of(&cm)),
             watcher::Event::Delete(cm) => self.set(cm_id(&cm), BTreeMap::new()),
@@ -211,6 +244,7 @@ mod tests {
             .map(|e| match e {
                 PolicyEvent::Upsert { name, .. } => format!("+{name}"),
                 PolicyEvent::Remove { name } => format!("-{name}"),
+                other => format!("{other:?}"),
             })
             .collect()
     }
@@ -245,13 +279,21 @@ mod tests {
 
     #[test]
     fn a_relist_removes_what_it_no_longer_finds_and_keeps_the_rest_quiet() {
-        let mut index = PolicyIndex::default();
+        let mut index = PolicyIndex::new("test".into());
         index.apply(watcher::Event::Apply(cm("a", &[("a.yaml", "1")])));
         index.apply(watcher::Event::Apply(cm("b", &[("b.yaml", "1")])));
-        let mut out = index.apply(watcher::Event::Init);
-        out.extend(index.apply(watcher::Event::InitApply(cm("a", &[("a.yaml", "1")]))));
-        out.extend(index.apply(watcher::Event::InitDone));
-        assert_eq!(names(&out), ["-ns/b/b.yaml"]);
+        let relist = |index: &mut PolicyIndex| {
+            let mut out = index.apply(watcher::Event::Init);
+            out.extend(index.apply(watcher::Event::InitApply(cm("a", &[("a.yaml", "1")]))));
+            out.extend(index.apply(watcher::Event::InitDone));
+            names(&out)
+        };
+        assert_eq!(
+            relist(&mut index),
+            ["-ns/b/b.yaml", "Synced { source_label: \"test\" }"]
+        );
+        // Later re-lists do not announce themselves again.
+        assert!(relist(&mut index).is_empty());
     }
 
     #[test]
