@@ -102,6 +102,8 @@ pub enum Verdict {
     WouldTake,
     /// Considered and refused.
     Refused(RefusalReason),
+    /// Decided but not started: leadership was lost or the controller is shutting down.
+    Skipped,
 }
 
 impl ActionEvent {
@@ -179,6 +181,7 @@ impl ActionEvent {
             Verdict::Failed(_) => "Failed".into(),
             Verdict::WouldTake => "WouldTake".into(),
             Verdict::Refused(r) => format!("Refused{}", pascal(r.label())),
+            Verdict::Skipped => "Skipped".into(),
         }
     }
 }
