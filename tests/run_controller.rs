@@ -471,17 +471,18 @@ async fn configmap_policy_events_are_managed_like_files() {
         };
         (Controller::start(Arc::new(factory), Options::default()), log)
     };
-    let (tx, rx) = tokio::sync::mpsc::channel(8);
-    tokio::spawn(sloop::run::k8s::forward_policies(
-        rx,
-        c.events(),
-        "configmaps test".into(),
-    ));
+    let tx = c.events();
     let mut status = c.status();
     tx.send(sloop::k8s::PolicyEvent::Upsert {
         name: "sloop/web/policy.yaml".into(),
         source_label: "configmap/sloop/web:policy.yaml".into(),
         text: minimal(),
+    })
+    .await
+    .expect("send");
+    // What the ConfigMap watcher sends after its first complete list.
+    tx.send(sloop::k8s::PolicyEvent::Synced {
+        source_label: "configmaps sloop/sloop.io/policy=true".into(),
     })
     .await
     .expect("send");

@@ -371,14 +371,7 @@ async fn serve_with<F: CloudFactory>(
         controller.watch_dir(dir.clone(), s.poll);
     }
     if let (Some(client), Some(source)) = (kube.client, s.configmap_policies.clone()) {
-        let label = format!(
-            "configmaps {}/{}",
-            source.namespace.as_deref().unwrap_or("*"),
-            source.selector
-        );
-        let (tx, rx) = tokio::sync::mpsc::channel(64);
-        crate::k8s::watch_configmaps(client, source, tx);
-        tokio::spawn(crate::run::k8s::forward_policies(rx, controller.events(), label));
+        crate::k8s::watch_configmaps(client, source, controller.events());
     }
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let router = serve::router(controller.app_state());

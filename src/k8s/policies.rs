@@ -2,12 +2,15 @@
 //! matches the selector (`sloop.io/policy=true` by default) contributes one policy per data key
 //! ending in `.yaml` or `.yml`; other keys are ignored so a ConfigMap can carry a README.
 //!
-//! The watcher turns the API's list-then-watch stream into [`PolicyEvent`]s: an `Upsert` when a
+//! The watcher turns the API's list-then-watch stream into the controller's [`PolicyEvent`]s
+//! (the same ones the policy directory produces): an `Upsert` when a
 //! policy text appears or changes, a `Remove` when its key, its ConfigMap or the ConfigMap's
 //! label goes away (also when a re-list after a broken watch no longer finds it). Texts that did
-//! not change produce nothing, so a resync does not trigger reloads. Validation is the
-//! receiver's job, exactly as for files.
+//! not change produce nothing, so a resync does not trigger reloads. `Synced` follows the first
+//! complete list, so readiness waits for it. Validation is the receiver's job, exactly as for
+//! files. Names are `namespace/configmap/key`, source labels `configmap/namespace/configmap:key`.
 
+pub use crate::run::source::PolicyEvent;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::{
@@ -16,32 +19,6 @@ use kube::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 use tokio::{sync::mpsc, task::JoinHandle};
-
-/// A change in the set of policies a source provides.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PolicyEvent {
-    /// A policy appeared or its text changed.
-    Upsert {
-        /// Stable identity of the policy within its source, used to match a later `Remove`:
-        /// `namespace/configmap/key` for ConfigMaps.
-        name: String,
-        /// Where it came from, for diagnostics in place of a file name:
-        /// `configmap/namespace/configmap:key`.
-        source_label: String,
-        /// The YAML text.
-        text: String,
-    },
-    /// The policy is gone: stop managing it (and leave its servers alone).
-    Remove {
-        /// The identity given in the `Upsert`.
-        name: String,
-    },
-    /// The source has sent everything it had at start-up (readiness waits for this).
-    Synced {
-        /// The source's label.
-        source_label: String,
-    },
-}
 
 /// Which ConfigMaps hold policies.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,14 +1,13 @@
 //! Plugs the Kubernetes parts (`crate::k8s`) into the controller's seams: the Lease elector
-//! becomes a [`Leadership`] (released on graceful shutdown), ConfigMap policy changes become
-//! [`PolicyEvent`]s, and journal entries become Kubernetes Events through an [`ActionSink`].
+//! becomes a [`Leadership`] (released on graceful shutdown) and journal entries become
+//! Kubernetes Events through an [`ActionSink`]. (The ConfigMap watcher sends the controller's
+//! own [`super::PolicyEvent`]s into `Controller::events`.)
 
-use super::{Leadership, PolicyEvent};
+use super::Leadership;
 use crate::{
     journal::{ActionSink, EntryOutcome, JournalEntry},
-    k8s::{self, ActionEvent, Elector, EventSink, events::Verdict},
+    k8s::{ActionEvent, Elector, EventSink, events::Verdict},
 };
-use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// Leadership that follows the Lease; on graceful shutdown the Lease is released so another
 /// replica takes over at once.
@@ -19,55 +18,6 @@ pub fn leadership(elector: Elector) -> Leadership {
             Err(e) => tracing::warn!(error = %e, "Lease release failed; it expires on its own."),
         }
     })
-}
-
-/// How long the ConfigMap source must stay quiet after start before it counts as synced (the
-/// watcher lists every ConfigMap first, as one burst of upserts, and sends no end marker).
-pub const CONFIGMAP_SETTLE: Duration = Duration::from_secs(2);
-
-/// Forwards ConfigMap policy changes into the controller's channel, and announces the source
-/// as synced once its initial burst has settled.
-pub async fn forward_policies(
-    mut from: mpsc::Receiver<k8s::PolicyEvent>,
-    to: mpsc::Sender<PolicyEvent>,
-    label: String,
-) {
-    let mut synced = false;
-    loop {
-        let next = if synced {
-            from.recv().await
-        } else {
-            match tokio::time::timeout(CONFIGMAP_SETTLE, from.recv()).await {
-                Ok(ev) => ev,
-                Err(_) => {
-                    synced = true;
-                    let ev = PolicyEvent::Synced {
-                        source_label: label.clone(),
-                    };
-                    if to.send(ev).await.is_err() {
-                        return;
-                    }
-                    continue;
-                }
-            }
-        };
-        let Some(ev) = next else { return };
-        let ev = match ev {
-            k8s::PolicyEvent::Upsert {
-                name,
-                source_label,
-                text,
-            } => PolicyEvent::Upsert {
-                name,
-                source_label,
-                text,
-            },
-            k8s::PolicyEvent::Remove { name } => PolicyEvent::Remove { name },
-        };
-        if to.send(ev).await.is_err() {
-            return;
-        }
-    }
 }
 
 /// Journal entries as Kubernetes Events (executed, failed, would-be and refused actions; a

@@ -123,7 +123,7 @@ if dash["metadata"]["labels"].get("grafana_dashboard") != "1": fail("dashboard l
 board = json.loads(dash["data"]["sloop.json"])
 exprs = " ".join(t["expr"] for p in board["panels"] for t in p["targets"])
 for metric in ("sloop_leader", "sloop_error_budget_remaining_ratio", "sloop_burn_rate", "sloop_actions_total",
-               "sloop_reconcile_duration_seconds_bucket", "sloop_sli_estimate"):
+               "sloop_reconcile_duration_seconds_bucket", "sloop_sli_estimate", "sloop_probe_duration_seconds_bucket"):
     if metric not in exprs: fail(f"dashboard does not chart {metric}")
 
 dep, c = container(every)
@@ -146,6 +146,28 @@ pol = every[("ConfigMap", "sloop-policies")]
 if "sloop.io/policy" in pol["metadata"].get("labels", {}): fail("directory mode ConfigMap must not be watched too")
 print("chart promises hold: RBAC, security context, probes, ICMP, policies, clouds, ServiceMonitor, dashboard")
 PY
+
+step "the Deployment's arguments are ones \`sloop run\` accepts"
+SLOOP_BIN="${SLOOP_BIN:-target/debug/sloop}"
+if [ -x "$SLOOP_BIN" ]; then
+  for values in default all; do
+    "$CACHE/venv/bin/python" - "$OUT/$values.yaml" >"$OUT/args" <<'PY'
+import sys, yaml
+dep = next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "Deployment")
+print("\n".join(dep["spec"]["template"]["spec"]["containers"][0]["args"]))
+PY
+    mapfile -t args <"$OUT/args"
+    # Parsing happens before anything else; a parse error exits 2 and names the argument.
+    rc=0
+    env -u KUBERNETES_SERVICE_HOST timeout 20 "$SLOOP_BIN" "${args[@]}" >"$OUT/run.out" 2>&1 || rc=$?
+    if [ "$rc" = 2 ] || grep -qE "unexpected argument|invalid value" "$OUT/run.out"; then
+      fail "sloop run rejects the chart's arguments ($values): $(cat "$OUT/run.out")"
+    fi
+    echo "$values: sloop ${args[*]} -> parsed (then: $(head -c 120 "$OUT/run.out"))"
+  done
+else
+  echo "$SLOOP_BIN not built: the Deployment's arguments were NOT checked against sloop run"
+fi
 
 step "values.schema.json rejects what cannot work"
 reject() {
