@@ -512,3 +512,69 @@ async fn configmap_policy_events_are_managed_like_files() {
     let _ = std::fs::remove_dir_all(&dir);
     c.stop().await;
 }
+
+// === sloop history ===
+
+#[test]
+fn sloop_history_prints_the_journal_filtered_by_policy_and_time() {
+    use sloop::{
+        decision::{Action, ActionKind, Cause, Evidence, RefusalReason},
+        journal::{ActionSink, DiskLimits, Journal, JournalEntry},
+    };
+    let dir = temp_dir("history");
+    let journal = Journal::on_disk(&dir, DiskLimits::default(), 10).expect("journal");
+    let entry = |at: f64, policy: &str, outcome, reason| JournalEntry {
+        at,
+        policy: policy.into(),
+        id: None,
+        kind: ActionKind::ScaleOut,
+        action: Action::ScaleOut { count: 3 },
+        cause: Cause::Capacity,
+        reason,
+        outcome,
+        detail: None,
+        duration_ms: Some(4.0),
+        evidence: Evidence {
+            summary: format!("evidence at {at}"),
+            ..Evidence::default()
+        },
+    };
+    // 2026-09-27T16:00:00Z and 18:00:00Z.
+    journal.record(&entry(1790524800.0, "web", EntryOutcome::Done, None));
+    journal.record(&entry(
+        1790532000.0,
+        "web",
+        EntryOutcome::Refused,
+        Some(RefusalReason::Cooldown),
+    ));
+    journal.record(&entry(1790532000.0, "other", EntryOutcome::Would, None));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sloop"))
+        .args([
+            "history",
+            "--policy",
+            "web",
+            "--since",
+            "2026-09-27T19:00:00+02:00",
+            "--journal",
+        ])
+        .arg(&dir)
+        .output()
+        .expect("sloop history runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "only web's entry since 17:00Z: {text}");
+    assert!(lines[0].starts_with("2026-09-27T18:00:00Z"), "{text}");
+    assert!(
+        lines[0].contains("refused") && lines[0].contains("cooldown"),
+        "{text}"
+    );
+    assert!(lines[0].contains("evidence at 1790532000"), "{text}");
+    let all = std::process::Command::new(env!("CARGO_BIN_EXE_sloop"))
+        .args(["history", "--json", "--journal"])
+        .arg(&dir)
+        .output()
+        .expect("sloop history runs");
+    assert_eq!(String::from_utf8_lossy(&all.stdout).lines().count(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -406,15 +406,47 @@ fn status_colour(s: InstanceStatus) -> &'static str {
     }
 }
 
+/// Servers shown in full; beyond that, the healthy routine ones are summarised.
+const SERVER_ROWS: usize = 14;
+
+/// Servers that need a look come first: not active, out of rotation, offline or busy.
+fn attention(v: &PolicyView, i: &Instance) -> u8 {
+    let busy = v
+        .in_flight
+        .iter()
+        .any(|f| f.instance.as_deref() == Some(i.id.as_str()));
+    let member_bad = i.member.is_some_and(|m| m.weight == 0 || !m.online);
+    match (i.status, member_bad, busy) {
+        (InstanceStatus::Error, _, _) => 0,
+        (InstanceStatus::Active, false, false) => 3,
+        (InstanceStatus::Active, _, _) => 1,
+        _ => 2,
+    }
+}
+
 fn instances(h: &mut String, v: &PolicyView, now: Time) {
     let _ = write!(h, "<h3>Servers ({})</h3>", v.instances.len());
     if v.instances.is_empty() {
         h.push_str("<div class=\"empty\">No servers seen yet.</div>");
         return;
     }
+    let mut order: Vec<&Instance> = v.instances.iter().collect();
+    order.sort_by_key(|i| attention(v, i));
     h.push_str("<table><tr><th>name</th><th>state</th><th>host</th><th>LB weight</th><th>age</th><th>busy with</th></tr>");
-    for i in &v.instances {
+    for i in order.iter().take(SERVER_ROWS) {
         instance_row(h, v, i, now);
+    }
+    let rest = &order[order.len().min(SERVER_ROWS)..];
+    if !rest.is_empty() {
+        let routine = rest.iter().filter(|i| attention(v, i) == 3).count();
+        let hosts: std::collections::BTreeSet<&str> = rest.iter().filter_map(|i| i.host.as_deref()).collect();
+        let _ = write!(
+            h,
+            "<tr><td colspan=\"6\" class=\"muted\">… and {} more ({routine} active and in rotation) on {} hosts; \
+             every server is in <a href=\"/api/v1/status\">the status JSON</a></td></tr>",
+            rest.len(),
+            hosts.len()
+        );
     }
     h.push_str("</table>");
 }
