@@ -87,6 +87,7 @@ impl JournalEntry {
     pub fn target(&self) -> String {
         match &self.action {
             Action::ScaleOut { count } => format!("+{count}"),
+            Action::ScaleIn { instances } if instances.is_empty() => "(none chosen yet)".into(),
             Action::ScaleIn { instances } => instances.join(", "),
             Action::Migrate { instance, from_host } => format!("{instance} off {from_host}"),
             other => other.instance().cloned().unwrap_or_default(),
