@@ -128,9 +128,9 @@ struct RecordingFactory {
 
 impl CloudFactory for RecordingFactory {
     type Cloud = Recorded;
-    fn connect(&self, policy: &Policy) -> Result<Recorded, String> {
+    async fn connect(&self, policy: &Policy) -> Result<Recorded, String> {
         Ok(Recorded {
-            inner: self.sim.connect(policy)?,
+            inner: self.sim.connect(policy).await?,
             log: self.log.clone(),
         })
     }
@@ -576,5 +576,72 @@ fn sloop_history_prints_the_journal_filtered_by_policy_and_time() {
         .output()
         .expect("sloop history runs");
     assert_eq!(String::from_utf8_lossy(&all.stdout).lines().count(), 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// === A real cloud that cannot be reached ===
+
+#[test]
+fn an_unreachable_openstack_cloud_is_reported_and_retried_not_fatal() {
+    let dir = temp_dir("openstack");
+    std::fs::write(dir.join("web.yaml"), minimal()).expect("write");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sloop"))
+        .args([
+            "run",
+            "--cloud",
+            "lab",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--policies",
+        ])
+        .arg(&dir)
+        .arg("--journal")
+        .arg(dir.join("journal"))
+        .env("OS_CLIENT_CONFIG_FILE", dir.join("no-such-clouds.yaml"))
+        .env_remove("OS_AUTH_URL")
+        .env_remove("OS_CLOUD")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sloop run starts");
+    let mut error = None;
+    for _ in 0..150 {
+        let body = std::net::TcpStream::connect(("127.0.0.1", port))
+            .ok()
+            .and_then(|mut s| {
+                use std::io::{Read, Write};
+                write!(
+                    s,
+                    "GET /api/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                )
+                .ok()?;
+                let mut out = String::new();
+                s.read_to_string(&mut out).ok()?;
+                Some(out)
+            });
+        let json = body
+            .and_then(|b| b.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()))
+            .and_then(|b| serde_json::from_str::<serde_json::Value>(&b).ok());
+        if let Some(e) = json
+            .as_ref()
+            .and_then(|j| j["policies"]["minimal-web"]["last_error"].as_str())
+        {
+            error = Some(e.to_owned());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let alive = child.try_wait().expect("wait").is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    let error = error.expect("the connection error is on the status page");
+    assert!(
+        error.contains("cannot connect") && error.contains("lab"),
+        "{error}"
+    );
+    assert!(alive, "an unreachable cloud does not stop the controller");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,7 +7,9 @@ use crate::{
     journal::Sinks,
     journal::{DiskLimits, Journal, RING_ENTRIES},
     policy::units::Duration as PolicyDuration,
-    run::{CloudFactory, Controller, Leadership, Options, SimFactory, status::SimInfo},
+    run::{
+        CloudFactory, Controller, Leadership, Options, SimFactory, cloud::OpenStackFactory, status::SimInfo,
+    },
     serve,
     sim::load_scenario,
 };
@@ -49,7 +51,8 @@ pub struct RunArgs {
     /// Where the status page, /metrics and the API listen. [default: 127.0.0.1:9090]
     #[arg(long, env = "SLOOP_LISTEN", value_name = "ADDR")]
     pub listen: Option<String>,
-    /// `sim` for the built-in simulator, or a cloud name from clouds.yaml. [default: sim]
+    /// `sim` for the built-in simulator, or a cloud name from clouds.yaml (found through
+    /// OS_CLIENT_CONFIG_FILE or the usual places). [default: sim]
     #[arg(long, env = "SLOOP_CLOUD", value_name = "sim|NAME")]
     pub cloud: Option<String>,
     /// The scenario the simulator plays (with --cloud sim).
@@ -307,12 +310,13 @@ async fn main(s: Settings) -> Result<(), String> {
         return Err(format!("{}: the policy directory does not exist", dir.display()));
     }
     if s.cloud != "sim" {
-        // The OpenStack connection (crate::cloud::openstack) is not built yet; it plugs in here
-        // as one more CloudFactory, and nothing else changes.
-        return Err(format!(
-            "--cloud {}: real OpenStack clouds are not built into `sloop run` yet; use --cloud sim",
-            s.cloud
-        ));
+        // A real OpenStack cloud from clouds.yaml (OS_CLIENT_CONFIG_FILE or the usual places).
+        let factory = Arc::new(OpenStackFactory {
+            cloud: s.cloud.clone(),
+            clouds_yaml: std::env::var_os("OS_CLIENT_CONFIG_FILE").map(PathBuf::from),
+            policy_dir: s.policies.clone().unwrap_or_else(|| ".".into()),
+        });
+        return serve_with(factory, &s, None).await;
     }
     let Some(path) = &s.scenario else {
         return Err("--cloud sim needs --scenario FILE (see policies/scenarios/)".into());

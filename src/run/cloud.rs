@@ -8,6 +8,7 @@
 use crate::{
     act::{ActError, Compute, ServerRequest, Traffic},
     clock::{Clock, ScaledClock, SystemClock},
+    cloud::openstack::{self, OpenStackCloud},
     observe::{Observe, ObserveError},
     policy::Policy,
     sim::{Scenario, SimCloud},
@@ -44,8 +45,9 @@ pub trait LiveCloud: Observe + Compute + Traffic + Send + 'static {
 pub trait CloudFactory: Send + Sync + 'static {
     /// The connection type.
     type Cloud: LiveCloud;
-    /// A connection for one policy's group, made when the policy starts being managed.
-    fn connect(&self, policy: &Policy) -> Result<Self::Cloud, String>;
+    /// A connection for one policy's group, made when the policy starts being managed (in the
+    /// policy's own task, retried while it fails).
+    fn connect(&self, policy: &Policy) -> impl Future<Output = Result<Self::Cloud, String>> + Send;
     /// The clock the tasks read `now` from (the wall clock, or scaled simulated time).
     fn clock(&self) -> Arc<dyn Clock>;
     /// A short label for logs and the status page (`sim: election-night ×60`, a cloud name).
@@ -82,8 +84,8 @@ impl SimFactory {
 impl CloudFactory for SimFactory {
     type Cloud = SimCloud;
 
-    fn connect(&self, policy: &Policy) -> Result<SimCloud, String> {
-        Ok(SimCloud::new(&self.scenario, policy, self.seed))
+    fn connect(&self, policy: &Policy) -> impl Future<Output = Result<SimCloud, String>> + Send {
+        std::future::ready(Ok(SimCloud::new(&self.scenario, policy, self.seed)))
     }
 
     fn clock(&self) -> Arc<dyn Clock> {
@@ -112,6 +114,50 @@ impl LiveCloud for SimCloud {
         Some(self.world().end())
     }
 }
+
+// === impl OpenStackFactory ===
+
+/// A real OpenStack cloud from clouds.yaml: one authenticated connection per policy.
+pub struct OpenStackFactory {
+    /// The clouds.yaml entry.
+    pub cloud: String,
+    /// An explicit clouds.yaml (else the usual search path).
+    pub clouds_yaml: Option<std::path::PathBuf>,
+    /// Where the policies live (boot scripts are relative to it).
+    pub policy_dir: std::path::PathBuf,
+}
+
+impl CloudFactory for OpenStackFactory {
+    type Cloud = OpenStackCloud;
+
+    fn connect(&self, policy: &Policy) -> impl Future<Output = Result<OpenStackCloud, String>> + Send {
+        let config = openstack::config::load(Some(&self.cloud), self.clouds_yaml.as_deref());
+        let opts = openstack::CloudOptions {
+            policy_dir: self.policy_dir.clone(),
+            ..openstack::CloudOptions::default()
+        };
+        let (policy, name) = (policy.clone(), self.cloud.clone());
+        async move {
+            let config = config.map_err(|e| format!("cloud `{name}`: {e}"))?;
+            OpenStackCloud::connect(config, policy, opts, wall_clock())
+                .await
+                .map_err(|e| format!("cloud `{name}`: {e}"))
+        }
+    }
+
+    fn clock(&self) -> Arc<dyn Clock> {
+        wall_clock()
+    }
+
+    fn label(&self) -> String {
+        format!("openstack: {}", self.cloud)
+    }
+}
+
+/// A real cloud ticks at `now` on the wall clock. Probe series come from the probe engine's
+/// store when one is attached (`OpenStackCloud::with_probes`); `sloop run` does not attach the
+/// local probe engine yet, so its snapshots carry inventory and telemetry only.
+impl LiveCloud for OpenStackCloud {}
 
 /// The wall clock, for real clouds.
 pub fn wall_clock() -> Arc<dyn Clock> {

@@ -125,24 +125,16 @@ impl<F: CloudFactory> Supervisor<F> {
                 if let Some(old) = existing.is_some().then(|| self.active.remove(&key)).flatten() {
                     self.stopping.push(old.handle);
                 }
-                match self.factory.connect(&p) {
-                    Ok(cloud) => {
-                        let (tx, rx) = watch::channel(update.clone());
-                        let handle = tokio::spawn(task::run(cloud, update, rx, self.shared.clone()));
-                        self.active.insert(
-                            key.clone(),
-                            Managed {
-                                policy: p,
-                                tx,
-                                handle,
-                            },
-                        );
-                    }
-                    Err(e) => {
-                        let msg = format!("{source}: cannot connect to cloud `{}`: {e}", p.spec.group.cloud);
-                        return self.reject(&key, &source, vec![msg]);
-                    }
-                }
+                let (tx, rx) = watch::channel(update.clone());
+                let handle = tokio::spawn(task::start(self.factory.clone(), update, rx, self.shared.clone()));
+                self.active.insert(
+                    key.clone(),
+                    Managed {
+                        policy: p,
+                        tx,
+                        handle,
+                    },
+                );
             }
         }
         self.shared.board.update(|s| {

@@ -7,7 +7,7 @@
 
 use super::{
     Shared,
-    cloud::{DryRunGate, LiveCloud},
+    cloud::{CloudFactory, DryRunGate, LiveCloud},
     status::{PolicyView, Unmanaged},
     trend::Trend,
 };
@@ -59,6 +59,48 @@ struct Task<C: LiveCloud> {
     refusals: HashSet<String>,
     shutdown: watch::Receiver<bool>,
 }
+
+/// Connects to the policy's cloud (retrying every [`RECONNECT`] while it fails, with the error
+/// on the status page), then runs it until shutdown or removal.
+pub async fn start<F: CloudFactory>(
+    factory: Arc<F>,
+    first: PolicyUpdate,
+    mut updates: watch::Receiver<PolicyUpdate>,
+    shared: Shared,
+) -> TaskEnd {
+    let mut shutdown = shared.shutdown.clone();
+    let mut latest = first;
+    loop {
+        match factory.connect(&latest.policy).await {
+            Ok(cloud) => return run(cloud, latest, updates, shared).await,
+            Err(e) => {
+                let name = latest.policy.metadata.name.clone();
+                tracing::warn!(policy = %name, error = %e, "Cannot connect to the cloud; retrying.");
+                let mut view = PolicyView::new(&latest.policy, &latest.source, 0.0);
+                view.last_error = Some(format!("cannot connect: {e}"));
+                let view = Arc::new(view);
+                shared.board.update(|s| {
+                    s.policies.insert(name, view);
+                });
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RECONNECT) => {}
+            _ = shutdown.changed() => return TaskEnd::Shutdown,
+            changed = updates.changed() => if changed.is_err() {
+                let name = latest.policy.metadata.name.clone();
+                shared.board.update(|s| {
+                    s.policies.remove(&name);
+                });
+                return TaskEnd::Removed;
+            },
+        }
+        latest = updates.borrow_and_update().clone();
+    }
+}
+
+/// Time between connection attempts.
+pub const RECONNECT: Duration = Duration::from_secs(30);
 
 /// Runs one policy until shutdown or removal.
 pub async fn run<C: LiveCloud>(
