@@ -1,6 +1,12 @@
 //! Carries out planned actions through the [`Compute`] and [`Traffic`] traits. The only code
 //! that changes the cloud. Idempotent: a scale-out whose servers already exist (found by the
 //! `sloop.action` key in their metadata) creates nothing twice.
+//!
+//! It never retries: retries with backoff belong to the cloud backend, and a failed action is
+//! re-decided from the next observation. Within one pass, a service that failed for a reason
+//! that is not about one resource (unavailable, rate-limited, unauthorised, an immutable load
+//! balancer, quota) gets no further calls: the rest of the pass's calls to it are reported as
+//! skipped instead of hammering an API that just said no (`tests/reliability` api_faults).
 
 use super::{ActError, Compute, ServerRequest, Traffic};
 use crate::{
@@ -48,7 +54,62 @@ pub fn server_request(policy: &Policy, key: &str, index: u32, zone_seq: usize) -
     }
 }
 
-/// Executes actions in order; a failure of one does not stop the others.
+/// The APIs behind the two traits.
+#[derive(Debug, Clone, Copy)]
+enum Service {
+    Compute,
+    Traffic,
+}
+
+/// One pass's breaker: the first service-wide failure of each API, which stops further calls
+/// to it for the rest of the pass.
+#[derive(Debug, Default)]
+struct Breaker {
+    compute: Option<ActError>,
+    traffic: Option<ActError>,
+}
+
+impl Breaker {
+    fn slot(&mut self, s: Service) -> &mut Option<ActError> {
+        match s {
+            Service::Compute => &mut self.compute,
+            Service::Traffic => &mut self.traffic,
+        }
+    }
+
+    /// `Err` when `s` already failed in this pass: the call is skipped, with the same class.
+    fn check(&mut self, s: Service) -> Result<(), ActError> {
+        let skipped = |m: &String| format!("skipped, the API failed earlier in this pass: {m}");
+        match self.slot(s) {
+            None => Ok(()),
+            Some(ActError::Transient(m)) => Err(ActError::Transient(skipped(m))),
+            Some(ActError::Conflict(m)) => Err(ActError::Conflict(skipped(m))),
+            Some(ActError::Quota(m)) => Err(ActError::Quota(skipped(m))),
+            Some(ActError::NotFound(m)) => Err(ActError::NotFound(skipped(m))),
+            Some(ActError::Fatal(m)) => Err(ActError::Fatal(skipped(m))),
+        }
+    }
+
+    /// Remembers a service-wide failure. Not-found concerns one resource, and a compute
+    /// conflict one server's state; a traffic conflict is the whole load balancer (immutable
+    /// while it applies a change).
+    fn note<T>(&mut self, s: Service, r: Result<T, ActError>) -> Result<T, ActError> {
+        if let Err(e) = &r {
+            let service_wide = match e {
+                ActError::Transient(_) | ActError::Quota(_) | ActError::Fatal(_) => true,
+                ActError::Conflict(_) => matches!(s, Service::Traffic),
+                ActError::NotFound(_) => false,
+            };
+            if service_wide && self.slot(s).is_none() {
+                *self.slot(s) = Some(e.clone());
+            }
+        }
+        r
+    }
+}
+
+/// Executes actions in order; a failure of one does not stop the others, except that an API
+/// that failed service-wide gets no more calls in this pass (see [`Breaker`]).
 pub async fn execute<C: Compute + Traffic>(
     policy: &Policy,
     snap: &Snapshot,
@@ -57,9 +118,15 @@ pub async fn execute<C: Compute + Traffic>(
 ) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(actions.len());
     let mut zone_seq = snap.inventory.len();
+    let mut breaker = Breaker::default();
     for planned in actions {
         let mut created = Vec::new();
-        let result = run(policy, snap, planned, cloud, &mut zone_seq, &mut created).await;
+        let mut ctx = Pass {
+            zone_seq: &mut zone_seq,
+            created: &mut created,
+            breaker: &mut breaker,
+        };
+        let result = run(policy, snap, planned, cloud, &mut ctx).await;
         out.push(Outcome {
             id: planned.id.clone(),
             result: result.map_err(|e| e.to_string()),
@@ -69,14 +136,20 @@ pub async fn execute<C: Compute + Traffic>(
     out
 }
 
+/// What one action's execution shares with the rest of the pass.
+struct Pass<'a> {
+    zone_seq: &'a mut usize,
+    created: &'a mut Vec<String>,
+    breaker: &'a mut Breaker,
+}
+
 async fn create<C: Compute>(
     policy: &Policy,
     snap: &Snapshot,
     key: &str,
     index: u32,
     cloud: &mut C,
-    zone_seq: &mut usize,
-    created: &mut Vec<String>,
+    ctx: &mut Pass<'_>,
 ) -> Result<(), ActError> {
     let tag = format!("{key}/{index}");
     if snap
@@ -86,10 +159,32 @@ async fn create<C: Compute>(
     {
         return Ok(());
     }
-    let req = server_request(policy, key, index, *zone_seq);
-    *zone_seq += 1;
-    created.push(cloud.create_server(&req).await?);
+    ctx.breaker.check(Service::Compute)?;
+    let req = server_request(policy, key, index, *ctx.zone_seq);
+    *ctx.zone_seq += 1;
+    let id = ctx
+        .breaker
+        .note(Service::Compute, cloud.create_server(&req).await)?;
+    ctx.created.push(id);
     Ok(())
+}
+
+async fn compute<F: std::future::Future<Output = Result<(), ActError>>>(
+    breaker: &mut Breaker,
+    call: impl FnOnce() -> F,
+) -> Result<(), ActError> {
+    breaker.check(Service::Compute)?;
+    let r = call().await;
+    breaker.note(Service::Compute, r)
+}
+
+async fn traffic<F: std::future::Future<Output = Result<(), ActError>>>(
+    breaker: &mut Breaker,
+    call: impl FnOnce() -> F,
+) -> Result<(), ActError> {
+    breaker.check(Service::Traffic)?;
+    let r = call().await;
+    breaker.note(Service::Traffic, r)
 }
 
 async fn run<C: Compute + Traffic>(
@@ -97,22 +192,17 @@ async fn run<C: Compute + Traffic>(
     snap: &Snapshot,
     planned: &PlannedAction,
     cloud: &mut C,
-    zone_seq: &mut usize,
-    created: &mut Vec<String>,
+    ctx: &mut Pass<'_>,
 ) -> Result<(), ActError> {
     let weight = policy.spec.traffic.as_ref().map_or(1, |t| t.weight);
     let has_pool = policy.spec.traffic.is_some();
+    let b = &mut *ctx.breaker;
     match &planned.action {
         Action::ScaleOut { count } => {
             let mut first_error = None;
             for i in 0..*count {
-                if let Err(e) = create(policy, snap, &planned.id, i, cloud, zone_seq, created).await {
-                    // Quota and fatal errors will not get better within this action.
-                    let stop = matches!(e, ActError::Quota(_) | ActError::Fatal(_));
+                if let Err(e) = create(policy, snap, &planned.id, i, cloud, ctx).await {
                     first_error.get_or_insert(e);
-                    if stop {
-                        break;
-                    }
                 }
             }
             first_error.map_or(Ok(()), Err)
@@ -120,27 +210,27 @@ async fn run<C: Compute + Traffic>(
         Action::ScaleIn { instances } => {
             for id in instances {
                 if has_pool {
-                    cloud.remove_member(id).await?;
+                    traffic(b, || cloud.remove_member(id)).await?;
                 }
-                cloud.delete_server(id).await?;
+                compute(b, || cloud.delete_server(id)).await?;
             }
             Ok(())
         }
-        Action::Drain { instance } => cloud.set_member_weight(instance, 0).await,
-        Action::Admit { instance } => cloud.set_member_weight(instance, weight).await,
-        Action::Reboot { instance, hard } => cloud.reboot_server(instance, *hard).await,
+        Action::Drain { instance } => traffic(b, || cloud.set_member_weight(instance, 0)).await,
+        Action::Admit { instance } => traffic(b, || cloud.set_member_weight(instance, weight)).await,
+        Action::Reboot { instance, hard } => compute(b, || cloud.reboot_server(instance, *hard)).await,
         Action::Rebuild { instance } => {
-            cloud
-                .rebuild_server(instance, &policy.spec.group.template.image)
-                .await
+            let image = &policy.spec.group.template.image;
+            compute(b, || cloud.rebuild_server(instance, image)).await
         }
-        Action::Migrate { instance, .. } => cloud.live_migrate(instance).await,
+        Action::Migrate { instance, .. } => compute(b, || cloud.live_migrate(instance)).await,
         Action::Replace { instance } => {
-            create(policy, snap, &planned.id, 0, cloud, zone_seq, created).await?;
+            create(policy, snap, &planned.id, 0, cloud, ctx).await?;
+            let b = &mut *ctx.breaker;
             if has_pool {
-                cloud.remove_member(instance).await?;
+                traffic(b, || cloud.remove_member(instance)).await?;
             }
-            cloud.delete_server(instance).await
+            compute(b, || cloud.delete_server(instance)).await
         }
     }
 }
