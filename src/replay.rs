@@ -186,10 +186,20 @@ pub struct LogWriter {
 impl LogWriter {
     /// Starts a log by writing its header.
     pub fn new(mut out: Box<dyn Write + Send>, policy: &Policy) -> io::Result<Self> {
+        // Probe header values often carry credentials and no decision reads them: the log
+        // keeps their names only (`tests/reliability` secrets).
+        let mut policy = policy.clone();
+        for probe in &mut policy.spec.probes {
+            if let Some(http) = &mut probe.http {
+                for value in http.headers.values_mut() {
+                    *value = "***".into();
+                }
+            }
+        }
         let header = Header {
             format: 2,
             sloop: env!("CARGO_PKG_VERSION").into(),
-            policy: policy.clone(),
+            policy,
         };
         serde_json::to_writer(&mut out, &header)?;
         out.write_all(b"\n")?;

@@ -226,7 +226,8 @@ fn probe_sentence(p: &Probe) -> String {
         Some(ProbeCheck::Http(h)) => {
             let mut w = format!("HTTP {} {}", method_name(h.method), h.url);
             if !h.headers.is_empty() {
-                let hs: Vec<String> = h.headers.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                // Header values often carry credentials (bearer tokens, API keys): names only.
+                let hs: Vec<String> = h.headers.keys().map(|k| format!("{k}: ***")).collect();
                 w.push_str(&format!(" with headers {}", hs.join(", ")));
             }
             let codes: Vec<String> = h.expect_status.iter().map(u16::to_string).collect();

@@ -1,6 +1,7 @@
 //! The reliability suite of issue 7: crash safety, API faults, fail-safe freezes, inert
 //! dry-runs, bad input and secrets, each against the real reconcile loop, decision core and
-//! executor. Every test prints its figures (`cargo test --test reliability -- --nocapture`).
+//! executor. Every test prints its figures (`cargo test --test reliability -- --nocapture`,
+//! and into `target/tmp/reliability-figures-PID.txt`).
 //!
 //! `SLOOP_RELIABILITY_SEEDS=N` multiplies the seeded runs of the crash and fault tests (the
 //! long-running form documented in the README); the default keeps CI fast.
@@ -80,7 +81,21 @@ pub fn seeds(base: u64) -> u64 {
     base * k
 }
 
-/// Prints one figure line in a greppable form.
+/// Prints one figure line in a greppable form, and appends it to
+/// `target/tmp/reliability-figures-PID.txt`, which CI prints after `cargo test` (whose output
+/// capture would otherwise hide the figures of passing tests).
 pub fn figure(test: &str, text: &str) {
-    println!("[reliability] {test}: {text}");
+    use std::io::Write;
+    let line = format!("[reliability] {test}: {text}");
+    println!("{line}");
+    let file = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("reliability-figures-{}.txt", std::process::id()));
+    let appended = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&file)
+        .and_then(|mut f| writeln!(f, "{line}"));
+    if let Err(e) = appended {
+        println!("[reliability] (could not append to {}: {e})", file.display());
+    }
 }

@@ -1,1 +1,160 @@
-//! placeholder
+//! Secrets never leave: distinctive secrets are planted where an operator keeps them — a
+//! clouds.yaml password and application-credential secret (file and `OS_*` environment), an
+//! agent token, and a bearer token in a probe's request headers — and every output sloop
+//! produces today is searched for them: `check` (valid and invalid, text and JSON),
+//! `explain`, `rehearse` (text, JSON, HTML report, decision log), `replay`, and the tracing
+//! logs at `RUST_LOG=trace`.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+const PASSWORD: &str = "PLANTED-pw-7f3a9c0e";
+const APP_SECRET: &str = "PLANTED-acs-51e0d2bb";
+const AGENT_TOKEN: &str = "PLANTED-agent-9d1c4e77";
+const PROBE_TOKEN: &str = "PLANTED-bearer-a8b4c6f1";
+const SECRETS: [&str; 4] = [PASSWORD, APP_SECRET, AGENT_TOKEN, PROBE_TOKEN];
+
+fn workdir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sloop-secrets-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("boot")).expect("temp dir");
+    dir
+}
+
+fn plant(dir: &Path) -> (PathBuf, PathBuf) {
+    let clouds = format!(
+        "clouds:\n  lab:\n    auth:\n      auth_url: https://keystone.example:5000/v3\n      username: sloop\n      password: {PASSWORD}\n      application_credential_id: 4f1e\n      application_credential_secret: {APP_SECRET}\n    region_name: RegionOne\n"
+    );
+    std::fs::write(dir.join("clouds.yaml"), clouds).expect("clouds.yaml");
+    std::fs::copy("policies/boot/web.sh", dir.join("boot/web.sh")).expect("boot script");
+    let shipped = std::fs::read_to_string("policies/election-web.yaml").expect("policy");
+    let with_header = shipped.replacen(
+        "        url: https://wahlen.example.de/\n",
+        &format!("        url: https://wahlen.example.de/\n        headers:\n          Authorization: Bearer {PROBE_TOKEN}\n"),
+        1,
+    );
+    assert_ne!(with_header, shipped, "election-web.yaml changed shape");
+    let valid = dir.join("policy.yaml");
+    std::fs::write(&valid, &with_header).expect("policy");
+    // Invalid: the token where a map belongs, an unknown field next to it, and a password
+    // where a duration belongs. (Its own content may be quoted back by `check`; see below.)
+    let broken = with_header
+        .replacen(
+            &format!("        headers:\n          Authorization: Bearer {PROBE_TOKEN}\n"),
+            &format!("        headers: Bearer {PROBE_TOKEN}\n        token: {AGENT_TOKEN}\n"),
+            1,
+        )
+        .replacen("timeout: 2s", &format!("timeout: {PASSWORD}"), 1);
+    let invalid = dir.join("broken.yaml");
+    std::fs::write(&invalid, broken).expect("broken policy");
+    (valid, invalid)
+}
+
+fn sloop(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_sloop"))
+        .args(args)
+        .current_dir(dir)
+        .env("RUST_LOG", "trace")
+        .env("OS_CLOUD", "lab")
+        .env("OS_CLIENT_CONFIG_FILE", dir.join("clouds.yaml"))
+        .env("OS_PASSWORD", PASSWORD)
+        .env("OS_APPLICATION_CREDENTIAL_SECRET", APP_SECRET)
+        .env("SLOOP_AGENT_TOKEN", AGENT_TOKEN)
+        .output()
+        .expect("run sloop");
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn planted_secrets_appear_in_no_output() {
+    let dir = workdir();
+    let (valid, invalid) = plant(&dir);
+    let scenario = std::fs::canonicalize("policies/scenarios/instance-crash.yaml").expect("scenario");
+    let scenario = scenario.to_str().expect("utf-8 path");
+    let (valid, invalid) = (valid.to_str().expect("utf-8"), invalid.to_str().expect("utf-8"));
+    let html = dir.join("report.html");
+    let log = dir.join("decisions.jsonl");
+    let mut outputs: Vec<(String, String)> = vec![
+        ("check".into(), sloop(&dir, &["check", valid])),
+        (
+            "check --format json".into(),
+            sloop(&dir, &["check", "--format", "json", valid]),
+        ),
+        ("check (invalid)".into(), sloop(&dir, &["check", invalid])),
+        (
+            "check (invalid, json)".into(),
+            sloop(&dir, &["check", "--format", "json", invalid]),
+        ),
+        ("explain".into(), sloop(&dir, &["explain", valid])),
+        (
+            "rehearse --json".into(),
+            sloop(&dir, &["rehearse", valid, "--scenario", scenario, "--json"]),
+        ),
+        (
+            "rehearse".into(),
+            sloop(
+                &dir,
+                &[
+                    "rehearse",
+                    valid,
+                    "--scenario",
+                    scenario,
+                    "--report",
+                    html.to_str().expect("utf-8"),
+                    "--decision-log",
+                    log.to_str().expect("utf-8"),
+                ],
+            ),
+        ),
+    ];
+    outputs.push((
+        "replay".into(),
+        sloop(&dir, &["replay", log.to_str().expect("utf-8")]),
+    ));
+    for (name, file) in [("HTML report", &html), ("decision log", &log)] {
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{name} not written: {e}"));
+        outputs.push((name.into(), text));
+    }
+    let mut leaks = Vec::new();
+    let mut bytes = 0;
+    for (name, text) in &outputs {
+        bytes += text.len();
+        // `check` on a broken file points at the broken value in that same file (line and
+        // text), so a secret typed into the wrong field is shown back to whoever runs it; the
+        // secrets sloop holds (clouds.yaml, environment, agent token) must not appear.
+        let planted_in_file: &[&str] = if name.starts_with("check (invalid") {
+            &[PASSWORD, AGENT_TOKEN, PROBE_TOKEN]
+        } else {
+            &[]
+        };
+        for s in SECRETS.into_iter().filter(|s| !planted_in_file.contains(s)) {
+            if text.contains(s) {
+                let line = text.lines().find(|l| l.contains(s)).unwrap_or_default();
+                let shown: String = line.chars().take(160).collect();
+                leaks.push(format!("{name} leaks {s}: {shown}"));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    crate::figure(
+        "secrets",
+        &format!(
+            "{} outputs ({bytes} bytes) searched for {} planted secrets: {} leaks",
+            outputs.len(),
+            SECRETS.len(),
+            leaks.len()
+        ),
+    );
+    // The searched outputs must be real: a rehearsal that failed would hide nothing.
+    assert!(
+        outputs
+            .iter()
+            .any(|(n, t)| n == "decision log" && t.lines().count() > 100)
+    );
+    assert!(leaks.is_empty(), "{}", leaks.join("\n"));
+}
