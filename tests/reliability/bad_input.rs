@@ -1,10 +1,13 @@
-//! Bad input: mutated scenario files (and CSV load traces) through the scenario parser. It
-//! must return a scenario or located, explained errors, never panic. The cargo-fuzz target
-//! `fuzz/fuzz_targets/scenario_parse.rs` digs deeper (README, "Safety guarantees").
+//! Bad input: mutated scenario files (and CSV load traces) through the scenario parser, and
+//! mutated agent result batches through the ingest decoding and validation. They must return
+//! a value or located, explained errors, never panic. The cargo-fuzz targets
+//! `fuzz/fuzz_targets/{scenario_parse,ingest_payload}.rs` dig deeper (README, "Safety
+//! guarantees").
 
 use proptest::prelude::*;
 use sloop::{
     document::Diagnostic,
+    ingest::{batch::validate, wire::Batch},
     sim::{parse_scenario, scenario::parse_trace},
 };
 
@@ -132,4 +135,63 @@ proptest! {
             located("t.csv", &errors)?;
         }
     }
+
+    #[test]
+    fn mutated_agent_batches_decode_and_validate_without_panic(
+        mutations in proptest::collection::vec(mutation(), 1..5),
+    ) {
+        let bytes = apply(BATCH, &mutations);
+        if let Ok(batch) = serde_json::from_slice::<Batch>(&bytes) {
+            let _ = validate(&batch, 10_000);
+        }
+    }
+}
+
+/// A valid batch, pretty-printed so line mutations hit single fields.
+const BATCH: &str = r#"{
+  "sent_at": 1790000000.5,
+  "dropped_total": 0,
+  "series": [
+    {
+      "policy": "election-web",
+      "probe": "site",
+      "family": "v6",
+      "samples": [
+        {
+          "at": 1790000000.1,
+          "latency": 0.12,
+          "ok": true
+        },
+        {
+          "at": 1790000010.1,
+          "latency": 2.0,
+          "ok": false,
+          "failure": "timeout"
+        }
+      ]
+    },
+    {
+      "policy": "election-web",
+      "probe": "instance",
+      "family": "v6",
+      "instance": "vm-1",
+      "samples": [
+        {
+          "at": 1790000000.3,
+          "latency": 0.04,
+          "ok": true
+        }
+      ]
+    }
+  ]
+}"#;
+
+#[test]
+fn the_batch_template_is_valid() {
+    let batch: Batch = serde_json::from_str(BATCH).expect("template decodes");
+    assert!(
+        matches!(validate(&batch, 10_000), Ok(3)),
+        "{:?}",
+        validate(&batch, 10_000)
+    );
 }

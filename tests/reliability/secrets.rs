@@ -2,8 +2,9 @@
 //! clouds.yaml password and application-credential secret (file and `OS_*` environment), an
 //! agent token, and a bearer token in a probe's request headers — and every output sloop
 //! produces today is searched for them: `check` (valid and invalid, text and JSON),
-//! `explain`, `rehearse` (text, JSON, HTML report, decision log), `replay`, and the tracing
-//! logs at `RUST_LOG=trace`.
+//! `explain`, `rehearse` (text, JSON, HTML report, decision log), `replay`, `agent-token`, a
+//! `sloop agent` retrying against an unreachable controller, and the tracing logs at
+//! `RUST_LOG=trace`.
 
 use std::{
     path::{Path, PathBuf},
@@ -51,23 +52,61 @@ fn plant(dir: &Path) -> (PathBuf, PathBuf) {
     (valid, invalid)
 }
 
-fn sloop(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_sloop"))
-        .args(args)
+fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sloop"));
+    c.args(args)
         .current_dir(dir)
         .env("RUST_LOG", "trace")
         .env("OS_CLOUD", "lab")
         .env("OS_CLIENT_CONFIG_FILE", dir.join("clouds.yaml"))
         .env("OS_PASSWORD", PASSWORD)
         .env("OS_APPLICATION_CREDENTIAL_SECRET", APP_SECRET)
-        .env("SLOOP_AGENT_TOKEN", AGENT_TOKEN)
-        .output()
-        .expect("run sloop");
+        .env("SLOOP_AGENT_TOKEN", AGENT_TOKEN);
+    c
+}
+
+fn sloop(dir: &Path, args: &[&str]) -> String {
+    let out = command(dir, args).output().expect("run sloop");
     format!(
         "{}\n{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// `sloop agent` against a port nothing listens on, retrying for three seconds: its connection
+/// errors and retry logs must not carry the token it sends.
+fn agent_for_a_while(dir: &Path, token_file: &str) -> String {
+    let args = [
+        "agent",
+        "--controller",
+        "http://127.0.0.1:9",
+        "--location",
+        "fra",
+        "--token-file",
+        token_file,
+        "--max-backoff-secs",
+        "0.2",
+        "--no-icmp",
+    ];
+    let mut child = command(dir, &args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start sloop agent");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("agent output");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.trim().is_empty(),
+        "the agent said nothing in 3 s at RUST_LOG=trace"
+    );
+    text
 }
 
 #[test]
@@ -115,6 +154,17 @@ fn planted_secrets_appear_in_no_output() {
     outputs.push((
         "replay".into(),
         sloop(&dir, &["replay", log.to_str().expect("utf-8")]),
+    ));
+    let token_file = dir.join("agent.token");
+    std::fs::write(&token_file, format!("{AGENT_TOKEN}\n")).expect("token file");
+    let token_file = token_file.to_str().expect("utf-8");
+    outputs.push((
+        "agent-token --hash-of".into(),
+        sloop(&dir, &["agent-token", "fra", "--hash-of", token_file]),
+    ));
+    outputs.push((
+        "agent (controller unreachable)".into(),
+        agent_for_a_while(&dir, token_file),
     ));
     for (name, file) in [("HTML report", &html), ("decision log", &log)] {
         let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{name} not written: {e}"));
