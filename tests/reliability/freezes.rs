@@ -202,7 +202,7 @@ fn check(s: &Situation) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 384, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 384, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn decisions_never_act_on_missing_data_nor_below_min_healthy(s in situation()) {
