@@ -3,8 +3,9 @@
 //! agent token, and a bearer token in a probe's request headers — and every output sloop
 //! produces today is searched for them: `check` (valid and invalid, text and JSON),
 //! `explain`, `rehearse` (text, JSON, HTML report, decision log), `replay`, `agent-token`, a
-//! `sloop agent` retrying against an unreachable controller, and the tracing logs at
-//! `RUST_LOG=trace`.
+//! `sloop agent` retrying against an unreachable controller, `sloop run` on the simulator (its
+//! logs, action journal, status page, status and journal API, and /metrics), and the tracing
+//! logs at `RUST_LOG=trace`.
 
 use std::{
     path::{Path, PathBuf},
@@ -72,6 +73,87 @@ fn sloop(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// A free loopback port (bound and released; nothing else on this host races for it).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// A plain HTTP/1.1 GET on loopback; the status line, headers and body ("" when unreachable).
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return String::new();
+    };
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    );
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `sloop run` on the simulator (instance-crash at 600× speed, agents allowed) for a while:
+/// its logs, the action journal, the status page and API, and /metrics.
+fn run_for_a_while(dir: &Path, policy: &Path, scenario: &str) -> Vec<(String, String)> {
+    let policies = dir.join("run-policies");
+    std::fs::create_dir_all(policies.join("boot")).expect("policy dir");
+    std::fs::copy(policy, policies.join("policy.yaml")).expect("policy");
+    std::fs::copy("policies/boot/web.sh", policies.join("boot/web.sh")).expect("boot script");
+    let tokens = dir.join("agent-tokens");
+    std::fs::write(&tokens, format!("fra: {}\n", "ab".repeat(32))).expect("tokens file");
+    let journal = dir.join("journal");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let args = [
+        "run",
+        "--cloud",
+        "sim",
+        "--scenario",
+        scenario,
+        "--speed",
+        "600",
+        "--policies",
+        policies.to_str().expect("utf-8"),
+        "--journal",
+        journal.to_str().expect("utf-8"),
+        "--listen",
+        &listen,
+        "--agent-tokens",
+        tokens.to_str().expect("utf-8"),
+    ];
+    let mut child = command(dir, &args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start sloop run");
+    std::thread::sleep(std::time::Duration::from_secs(8));
+    let mut outputs: Vec<(String, String)> = ["/", "/api/v1/status", "/api/v1/journal", "/metrics"]
+        .iter()
+        .map(|p| (format!("run {p}"), http_get(port, p)))
+        .collect();
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("run output");
+    outputs.push((
+        "run logs".into(),
+        format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    ));
+    let mut journal_text = String::new();
+    for entry in std::fs::read_dir(&journal).into_iter().flatten().flatten() {
+        journal_text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    outputs.push(("run journal".into(), journal_text));
+    outputs
 }
 
 /// `sloop agent` against a port nothing listens on, retrying for three seconds: its connection
@@ -166,6 +248,21 @@ fn planted_secrets_appear_in_no_output() {
         "agent (controller unreachable)".into(),
         agent_for_a_while(&dir, token_file),
     ));
+    let run = run_for_a_while(&dir, Path::new(valid), scenario);
+    let served = run
+        .iter()
+        .filter(|(n, t)| n.starts_with("run /") && t.starts_with("HTTP/1.1 200"))
+        .count();
+    crate::figure(
+        "secrets",
+        &format!(
+            "sloop run: {served} of 4 status endpoints answered; journal {} bytes",
+            run[5].1.len()
+        ),
+    );
+    let firsts: Vec<_> = run.iter().map(|(n, t)| (n, t.lines().next())).collect();
+    assert!(served >= 3, "sloop run served too little to search: {firsts:?}");
+    outputs.extend(run);
     for (name, file) in [("HTML report", &html), ("decision log", &log)] {
         let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{name} not written: {e}"));
         outputs.push((name.into(), text));
