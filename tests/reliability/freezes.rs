@@ -171,10 +171,11 @@ fn check(s: &Situation) -> Result<(), TestCaseError> {
             );
         }
     }
-    // Never below minHealthy: the serving instances (slow ones serve too) that actions take out
-    // of service must leave at least minHealthy of them (or all of them, when fewer serve).
+    // Never below minHealthy: actions may take out of service only so many of the healthy
+    // instances (neither down nor slow) that at least minHealthy of them stay (or all of them,
+    // when fewer are healthy). Slow and down instances are the ones healing may drain.
     let healthy: Vec<String> = (0..s.n)
-        .filter(|i| !s.down.contains(i))
+        .filter(|i| !s.down.contains(i) && !s.slow.contains(i))
         .map(Fixture::id)
         .collect();
     let removed = taken_out(&d)
