@@ -3,6 +3,7 @@
 
 mod agent;
 mod bench;
+mod bench_probes;
 mod check;
 mod history;
 mod plan;
@@ -60,6 +61,9 @@ enum Command {
         /// Repetitions of the rehearsal benchmark.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        /// A specific benchmark instead of the engine's default ones.
+        #[command(subcommand)]
+        what: Option<BenchWhat>,
     },
     /// Run a remote probe location that reports to a controller.
     Agent(agent::AgentArgs),
@@ -77,6 +81,12 @@ enum Command {
         #[command(subcommand)]
         what: Import,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchWhat {
+    /// The probe engine: CPU per 1000 probes, RSS and schedule jitter at a fixed rate.
+    Probes(bench_probes::ProbesArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -100,7 +110,11 @@ pub fn main() -> ExitCode {
         Command::Explain { policy } => check::explain(&policy),
         Command::Rehearse(args) => rehearse::run(&args),
         Command::Replay { log } => rehearse::replay(&log),
-        Command::Bench { rounds } => bench::run(rounds),
+        Command::Bench {
+            what: Some(BenchWhat::Probes(args)),
+            ..
+        } => bench_probes::run(&args),
+        Command::Bench { rounds, what: None } => bench::run(rounds),
         Command::Agent(args) => agent::run(&args),
         Command::AgentToken(args) => agent::token(&args),
         Command::Run(args) => run::run(*args),
