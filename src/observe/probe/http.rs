@@ -162,7 +162,7 @@ impl HttpProbe {
                 .cert_expiry_warning
                 .map(|d| Duration::from_secs_f64(d.secs().max(0.0))),
             follow_redirects: check.follow_redirects,
-            tls: TlsConnector::from(Arc::new(client_config(check.tls_verify)?)),
+            tls: TlsConnector::from(shared_client_config(check.tls_verify)?),
         })
     }
 
@@ -333,6 +333,20 @@ impl Drop for AbortOnDrop {
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The client configuration for `verify`, built once per process and shared by every probe:
+/// a configuration (roots, session cache) per probe cost tens of kilobytes each, which adds up
+/// to megabytes with a thousand targets.
+fn shared_client_config(verify: bool) -> Result<Arc<ClientConfig>, BuildError> {
+    static VERIFYING: std::sync::OnceLock<Arc<ClientConfig>> = std::sync::OnceLock::new();
+    static NOT_VERIFYING: std::sync::OnceLock<Arc<ClientConfig>> = std::sync::OnceLock::new();
+    let cell = if verify { &VERIFYING } else { &NOT_VERIFYING };
+    if let Some(c) = cell.get() {
+        return Ok(c.clone());
+    }
+    let config = Arc::new(client_config(verify)?);
+    Ok(cell.get_or_init(|| config).clone())
 }
 
 /// A client configuration: webpki roots, or (tlsVerify: false) no chain or name verification.
