@@ -18,12 +18,28 @@ use std::{
 };
 use tokio::{net::TcpListener, sync::oneshot};
 
-/// A scratch directory for one test (token files, logs).
-pub fn scratch(name: &str) -> PathBuf {
+/// A scratch directory for one test (token files, logs), removed when dropped.
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A fresh scratch directory for one test.
+pub fn scratch(name: &str) -> Scratch {
     let dir = std::env::temp_dir().join(format!("sloop-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    Scratch(dir)
 }
 
 /// A token for `agent`, written to a file in `dir`.
