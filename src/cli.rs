@@ -3,7 +3,10 @@
 
 mod agent;
 mod bench;
+mod bench_deciders;
+pub mod bench_engine;
 mod bench_probes;
+mod bench_stats;
 mod check;
 mod history;
 mod plan;
@@ -87,6 +90,12 @@ enum Command {
 enum BenchWhat {
     /// The probe engine: CPU per 1000 probes, RSS and schedule jitter at a fixed rate.
     Probes(bench_probes::ProbesArgs),
+    /// Decision quality: every scenario × every decider (sloop, heat-aodh, senlin-health, hpa,
+    /// oracle) × seeds, scored by ground truth, with the goal verdict per scenario.
+    Deciders(bench_deciders::DecidersArgs),
+    /// Engine figures: decision pass at 10,000 VMs / 500 policies, SLO evaluator cost, burn-rate
+    /// alert timing, rehearsal speed, detection delay against its lower bound.
+    Engine(bench_engine::EngineArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +123,14 @@ pub fn main() -> ExitCode {
             what: Some(BenchWhat::Probes(args)),
             ..
         } => bench_probes::run(&args),
+        Command::Bench {
+            what: Some(BenchWhat::Deciders(args)),
+            ..
+        } => bench_deciders::run(&args),
+        Command::Bench {
+            what: Some(BenchWhat::Engine(args)),
+            ..
+        } => bench_engine::run(&args),
         Command::Bench { rounds, what: None } => bench::run(rounds),
         Command::Agent(args) => agent::run(&args),
         Command::AgentToken(args) => agent::token(&args),
