@@ -314,7 +314,7 @@ pub fn markdown(runs: &[Run], goals: &[Goal], seeds: u64) -> String {
     out.push_str("| scenario | sloop viol. min | best peer | peer viol. min | oracle viol. min | sloop/peer VM-h | sloop false healing | goal |\n|---|---|---|---|---|---|---|---|\n");
     for g in goals {
         out.push_str(&format!(
-            "| {} | {:.0} | {} | {:.0} | {} | {:.2} | {:.0} | {} |\n",
+            "| {} | {:.0} | {} | {:.0} | {} | {:.3} | {:.0} | {} |\n",
             g.scenario,
             g.sloop_violation,
             g.best_peer,
@@ -353,7 +353,7 @@ fn explain(g: &Goal) -> String {
     }
     if why.is_empty() {
         format!(
-            "sloop {:.0} violation min vs {} {:.0}, at {:.2}× its VM-hours, no false healing",
+            "sloop {:.0} violation min vs {} {:.0}, at {:.3}× its VM-hours, no false healing",
             g.sloop_violation, g.best_peer, g.peer_violation, g.vm_hours_ratio
         )
     } else {
