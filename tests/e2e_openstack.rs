@@ -437,7 +437,11 @@ async fn faults_on_the_real_apis_get_the_designed_behaviour() {
 
     // A revoked token (Keystone answers 401, as for an expired one): one re-authentication,
     // then the call succeeds; the caller never sees it.
-    let mut cloud = lab::cloud("oslab-demo", policy.clone()).await;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = sloop::cloud::openstack::metrics::register(&mut registry);
+    let mut cloud = lab::cloud("oslab-demo", policy.clone())
+        .await
+        .with_metrics(metrics);
     observe(&mut cloud).await;
     let token = cloud.api().current_token().await.expect("token");
     let revoke = reqwest::Client::new()
@@ -496,6 +500,15 @@ async fn faults_on_the_real_apis_get_the_designed_behaviour() {
         calls_before,
         "no request sent while open"
     );
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).expect("encode");
+    for line in [
+        r#"sloop_openstack_api_breaker_open{cloud="oslab-demo",api="compute"} 1"#,
+        r#"sloop_openstack_api_short_circuited_total{cloud="oslab-demo",api="compute"} 1"#,
+        r#"sloop_openstack_reauthentications_total{cloud="oslab-demo"} 1"#,
+    ] {
+        assert!(text.contains(line), "metrics lack {line}:\n{text}");
+    }
     lab::lab_script("up.sh", &["nova-api"]);
     guard.0 = false;
     let mut back = None;

@@ -14,8 +14,11 @@ pub mod config;
 pub mod errors;
 pub mod gnocchi;
 pub mod inventory;
+pub mod metrics;
 pub mod nova;
 pub mod octavia;
+pub mod prometheus;
+pub mod request;
 pub mod resolve;
 pub mod session;
 

@@ -7,8 +7,9 @@ use super::{
     errors::{ApiError, ErrorClass},
     gnocchi, inventory, nova,
     octavia::{self, MemberView, PoolRef},
+    prometheus,
     resolve::{self, Resolved},
-    session::{Api, ApiOptions, Request, Service},
+    session::{Api, ApiOptions},
 };
 use crate::{
     act::{ActError, Compute, ServerRequest, Traffic},
@@ -17,7 +18,6 @@ use crate::{
     policy::{Policy, TelemetrySource},
     snapshot::{LocationStatus, Snapshot, TelemetryReadings, Time},
 };
-use serde_json::Value;
 use std::{
     collections::{BTreeMap, BTreeSet},
     path::PathBuf,
@@ -131,6 +131,12 @@ impl OpenStackCloud {
         self
     }
 
+    /// Counts API calls, retries, re-authentications and breaker states into `metrics`.
+    pub fn with_metrics(mut self, metrics: super::metrics::CloudMetrics) -> Self {
+        self.api.set_metrics(metrics);
+        self
+    }
+
     /// The API client (stats, breaker states).
     pub fn api(&self) -> &Api {
         &self.api
@@ -146,7 +152,7 @@ impl OpenStackCloud {
         &self.policy
     }
 
-    async fn pool(&mut self) -> Result<Option<PoolRef>, ApiError> {
+    pub(super) async fn pool_ref(&mut self) -> Result<Option<PoolRef>, ApiError> {
         let Some(t) = &self.policy.spec.traffic else {
             return Ok(None);
         };
@@ -175,7 +181,7 @@ impl OpenStackCloud {
             .into_iter()
             .filter(|s| inventory::selects(selector, s))
             .collect();
-        let members = match self.pool().await? {
+        let members = match self.pool_ref().await? {
             Some(p) => octavia::list_members(&mut self.api, &p, self.opts.page_size).await?,
             None => Vec::new(),
         };
@@ -187,10 +193,6 @@ impl OpenStackCloud {
         let Some(t) = self.policy.spec.telemetry.clone() else {
             return out;
         };
-        if t.source != TelemetrySource::Gnocchi {
-            out.source_error = Some("telemetry source `prometheus` is not implemented yet".into());
-            return out;
-        }
         let ids: Vec<String> = servers.iter().map(|s| s.id.clone()).collect();
         let hosts: Vec<String> = servers
             .iter()
@@ -204,9 +206,23 @@ impl OpenStackCloud {
             .map(|s| (s.id.clone(), s.flavor.vcpus.unwrap_or(template_vcpus)))
             .collect();
         let staleness = t.max_staleness.secs();
-        match gnocchi::read(&mut self.api, &t.metrics, &ids, &hosts, &vcpus, now, staleness).await {
+        let read = match (t.source, &t.prometheus_url) {
+            (TelemetrySource::Gnocchi, _) => {
+                gnocchi::read(&mut self.api, &t.metrics, &ids, &hosts, &vcpus, now, staleness)
+                    .await
+                    .map_err(|e| e.to_string())
+            }
+            (TelemetrySource::Prometheus, Some(url)) => {
+                let timeout = self.opts.api.request_timeout;
+                prometheus::read(url, timeout, &t.metrics, &ids, &hosts, &vcpus, now, staleness).await
+            }
+            (TelemetrySource::Prometheus, None) => {
+                Err("telemetry source prometheus without prometheusUrl".into())
+            }
+        };
+        match read {
             Ok(readings) => out = readings,
-            Err(e) => out.source_error = Some(e.to_string()),
+            Err(e) => out.source_error = Some(e),
         }
         out
     }
@@ -253,98 +269,6 @@ impl OpenStackCloud {
             })
             .collect();
         (snap, locations)
-    }
-
-    /// Sets up the pool member of server `id` with `weight`, creating it on the server's address
-    /// (IPv6 first) and subnet when it has none.
-    async fn ensure_member(&mut self, id: &str, weight: u16) -> Result<(), ApiError> {
-        let Some(pool) = self.pool().await? else {
-            return Ok(());
-        };
-        let port = self.policy.spec.traffic.as_ref().map_or(80, |t| t.member_port);
-        let (timeout, poll) = (self.opts.timeouts.member, self.opts.poll);
-        let server = nova::get_server(&mut self.api, id).await?.ok_or_else(|| {
-            ApiError::local(
-                ErrorClass::NotFound,
-                "compute",
-                "GET servers",
-                format!("server {id} is gone"),
-            )
-        })?;
-        let addresses = server.addresses_by_family();
-        let plain: Vec<String> = addresses.iter().map(|(_, a)| a.clone()).collect();
-        let members = octavia::list_members(&mut self.api, &pool, self.opts.page_size).await?;
-        let member_id = match octavia::member_of(&members, id, &plain, port) {
-            Some(m) if m.weight == weight && m.admin_state_up => return Ok(()),
-            Some(m) => {
-                octavia::update_member(&mut self.api, &pool, &m.id, weight, true).await?;
-                m.id.clone()
-            }
-            None => {
-                let Some((_, address)) = addresses.first().cloned() else {
-                    return Err(ApiError::local(
-                        ErrorClass::Invalid,
-                        "compute",
-                        "GET servers",
-                        format!("server {id} has no address to put into the pool"),
-                    ));
-                };
-                let subnet = self.subnet_of(id, &address).await?;
-                octavia::create_member(
-                    &mut self.api,
-                    &pool,
-                    id,
-                    &address,
-                    port,
-                    subnet.as_deref(),
-                    weight,
-                )
-                .await?
-            }
-        };
-        octavia::wait_member(&mut self.api, &pool, &member_id, false, timeout, poll).await
-    }
-
-    /// The Neutron subnet of one of the server's addresses, so Octavia routes to it.
-    async fn subnet_of(&mut self, server: &str, address: &str) -> Result<Option<String>, ApiError> {
-        let req = Request::get(Service::Network, &["ports"]).param("device_id", server);
-        let v = self.api.call(&req).await?;
-        let found = v
-            .get("ports")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .find_map(|p| {
-                p.get("fixed_ips")?.as_array()?.iter().find_map(|ip| {
-                    (ip.get("ip_address")?.as_str()? == address)
-                        .then(|| ip.get("subnet_id")?.as_str().map(str::to_owned))?
-                })
-            });
-        Ok(found)
-    }
-
-    async fn drain_and_remove(&mut self, id: &str) -> Result<(), ApiError> {
-        let Some(pool) = self.pool().await? else {
-            return Ok(());
-        };
-        let port = self.policy.spec.traffic.as_ref().map_or(80, |t| t.member_port);
-        let (timeout, poll) = (self.opts.timeouts.member, self.opts.poll);
-        let plain: Vec<String> = match nova::get_server(&mut self.api, id).await? {
-            Some(s) => s.addresses_by_family().into_iter().map(|(_, a)| a).collect(),
-            None => Vec::new(),
-        };
-        let members = octavia::list_members(&mut self.api, &pool, self.opts.page_size).await?;
-        let Some(m) = octavia::member_of(&members, id, &plain, port).cloned() else {
-            return Ok(());
-        };
-        if m.weight > 0 {
-            octavia::update_member(&mut self.api, &pool, &m.id, 0, m.admin_state_up).await?;
-            octavia::wait_member(&mut self.api, &pool, &m.id, false, timeout, poll).await?;
-            tracing::info!(server = id, member = %m.id, grace = ?self.opts.drain_grace, "Member drained; removing after the grace period.");
-            tokio::time::sleep(self.opts.drain_grace).await;
-        }
-        octavia::delete_member(&mut self.api, &pool, &m.id).await?;
-        octavia::wait_member(&mut self.api, &pool, &m.id, true, timeout, poll).await
     }
 
     async fn wait_settled(
@@ -396,6 +320,8 @@ impl OpenStackCloud {
         }
     }
 }
+
+mod traffic;
 
 // === impl Observe, Compute, Traffic ===
 

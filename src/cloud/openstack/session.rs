@@ -4,10 +4,12 @@
 //! a circuit breaker per API, and counters for metrics. Token renewal before expiry is osauth's
 //! (it re-authenticates when less than 10 minutes of validity remain).
 
+pub use super::request::{Request, Service};
 use super::{
     breaker::{self, Breaker, BreakerPolicy, Next, RetryPolicy},
     config::{Auth, CloudConfig, Secret},
     errors::{self, ApiError, ErrorClass},
+    metrics::CloudMetrics,
 };
 use crate::{clock::Clock, sim::rng::Rng};
 use osauth::{
@@ -16,109 +18,8 @@ use osauth::{
     identity::{ApplicationCredential, Password},
     services::{COMPUTE, GenericService, IMAGE, NETWORK, ServiceType, VersionSelector},
 };
-use reqwest::Method;
 use serde_json::Value;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
-
-/// The APIs sloop talks to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Service {
-    /// Nova.
-    Compute,
-    /// Neutron.
-    Network,
-    /// Glance.
-    Image,
-    /// Octavia.
-    LoadBalancer,
-    /// Gnocchi.
-    Metric,
-}
-
-impl Service {
-    /// The catalog type, used as the metrics label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Service::Compute => "compute",
-            Service::Network => "network",
-            Service::Image => "image",
-            Service::LoadBalancer => "load-balancer",
-            Service::Metric => "metric",
-        }
-    }
-}
-
-/// One API request. Paths are relative to the discovered versioned endpoint (`servers`, not
-/// `v2.1/servers`).
-#[derive(Debug, Clone)]
-pub struct Request {
-    service: Service,
-    method: Method,
-    path: Vec<String>,
-    query: Vec<(String, String)>,
-    body: Option<Value>,
-    idempotent: bool,
-    read_only: bool,
-    retry_conflict: bool,
-}
-
-impl Request {
-    fn new(service: Service, method: Method, path: &[&str]) -> Self {
-        let read_only = method == Method::GET;
-        Self {
-            idempotent: method != Method::POST,
-            read_only,
-            service,
-            method,
-            path: path.iter().map(|s| (*s).to_owned()).collect(),
-            query: Vec::new(),
-            body: None,
-            retry_conflict: false,
-        }
-    }
-    /// GET.
-    pub fn get(service: Service, path: &[&str]) -> Self {
-        Self::new(service, Method::GET, path)
-    }
-    /// POST (not repeated after an ambiguous failure).
-    pub fn post(service: Service, path: &[&str], body: Value) -> Self {
-        Self::new(service, Method::POST, path).json(body)
-    }
-    /// A POST that only reads (Gnocchi's aggregates query): safe to repeat.
-    pub fn query_post(service: Service, path: &[&str], body: Value) -> Self {
-        let mut r = Self::post(service, path, body);
-        r.idempotent = true;
-        r.read_only = true;
-        r
-    }
-    /// PUT.
-    pub fn put(service: Service, path: &[&str], body: Value) -> Self {
-        Self::new(service, Method::PUT, path).json(body)
-    }
-    /// DELETE.
-    pub fn delete(service: Service, path: &[&str]) -> Self {
-        Self::new(service, Method::DELETE, path)
-    }
-    /// Adds a query parameter.
-    pub fn param(mut self, k: &str, v: impl Into<String>) -> Self {
-        self.query.push((k.into(), v.into()));
-        self
-    }
-    /// Sets the JSON body.
-    pub fn json(mut self, body: Value) -> Self {
-        self.body = Some(body);
-        self
-    }
-    /// Retries 409 with backoff (Octavia answers 409 while its load balancer is `PENDING_*`).
-    pub fn retry_conflicts(mut self) -> Self {
-        self.retry_conflict = true;
-        self
-    }
-    /// `METHOD path`, for errors and logs (never the body or the query, which may hold data).
-    pub fn what(&self) -> String {
-        format!("{} {}", self.method, self.path.join("/"))
-    }
-}
 
 /// Timeouts and resilience settings.
 #[derive(Debug, Clone)]
@@ -178,6 +79,7 @@ pub struct Api {
     clock: Arc<dyn Clock>,
     breakers: BTreeMap<Service, Breaker>,
     stats: ApiStats,
+    metrics: CloudMetrics,
     rng: Rng,
 }
 
@@ -209,6 +111,7 @@ impl Api {
             clock,
             breakers: BTreeMap::new(),
             stats: ApiStats::default(),
+            metrics: CloudMetrics::default(),
             rng: Rng::new(seed),
         };
         api.compute = api.negotiate_compute().await?;
@@ -239,6 +142,11 @@ impl Api {
                 "the cloud does not support Nova microversions; sloop needs at least 2.25",
             )),
         }
+    }
+
+    /// Counts into `metrics` (from `metrics::register`) from now on.
+    pub fn set_metrics(&mut self, metrics: CloudMetrics) {
+        self.metrics = metrics;
     }
 
     /// The Nova microversion in use.
@@ -289,6 +197,7 @@ impl Api {
     pub async fn reauthenticate(&mut self) -> Result<(), ApiError> {
         self.session = build_session(&self.config, &self.http).await?;
         self.stats.reauthentications += 1;
+        self.metrics.reauthenticated(&self.config.name);
         Ok(())
     }
 
@@ -305,6 +214,7 @@ impl Api {
             .allow(now)
         {
             self.stats.short_circuited += 1;
+            self.metrics.short_circuit(&self.config.name, label);
             return Err(ApiError::local(
                 ErrorClass::BreakerOpen,
                 label,
@@ -321,6 +231,7 @@ impl Api {
         if let Some(b) = self.breakers.get_mut(&req.service) {
             let before = b.label();
             b.record(now, healthy);
+            self.metrics.breaker(&self.config.name, label, b.label());
             if b.label() != before {
                 tracing::warn!(
                     api = label,
@@ -352,6 +263,7 @@ impl Api {
                 Err(e) => e.class.label(),
             };
             *self.stats.calls.entry((label, outcome)).or_default() += 1;
+            self.metrics.call(&self.config.name, label, outcome);
             let err = match result {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
@@ -376,6 +288,7 @@ impl Api {
                 Next::GiveUp => return Err(err),
                 Next::RetryAfter(delay) => {
                     self.stats.retries += 1;
+                    self.metrics.retry(&self.config.name, label);
                     tracing::debug!(api = label, what = %req.what(), class = err.class.label(), ?delay, "Retrying.");
                     tokio::time::sleep(delay).await;
                 }
