@@ -15,7 +15,7 @@ use crate::{
     decision::Decision,
     history::History,
     observe::store::{ProbeStore, SeriesId},
-    policy::{self, Indicator, Policy, units::Duration},
+    policy::{self, Policy, units::Duration},
     sim::{self, SimCloud, rehearse::rehearse},
     snapshot::{IpFamily, LocationStatus, Sample, SeriesKey, Snapshot, Time},
 };
@@ -123,27 +123,8 @@ fn series_keys(policy: &Policy) -> Vec<SeriesKey> {
     keys
 }
 
-fn windows(policy: &Policy) -> (Vec<f64>, Vec<f64>) {
-    let (mut lat, mut counts) = (vec![300.0], Vec::new());
-    for o in &policy.spec.objectives {
-        match o.indicator() {
-            Some(Indicator::Latency(l)) => lat.push(l.window.secs()),
-            Some(Indicator::Availability(a)) => {
-                counts.push(a.period.secs());
-                for r in &a.burn_rate_alerts {
-                    counts.extend([r.long.secs(), r.short.secs()]);
-                }
-            }
-            None => {}
-        }
-    }
-    counts.sort_by(f64::total_cmp);
-    counts.dedup();
-    (lat, counts)
-}
-
 fn snapshot_from(store: &ProbeStore, policy: &Policy, now: Time) -> Snapshot {
-    let (lat, counts) = windows(policy);
+    let (lat, counts) = crate::observe::view::windows(policy);
     let (service, instances_probed) = store.summaries(now, &lat, &counts);
     let mut locations: Vec<LocationStatus> = Vec::new();
     for k in series_keys(policy) {

@@ -21,7 +21,7 @@ use crate::{
         Observe, ObserveError,
         store::{ProbeStore, SeriesId},
     },
-    policy::{Indicator, Policy},
+    policy::Policy,
     snapshot::{InFlight, Instance, IpFamily, LbMember, LocationStatus, SeriesKey, Snapshot, Time},
 };
 use std::future::{Future, ready};
@@ -348,29 +348,8 @@ impl SimCloud {
     }
 }
 
-/// The latency windows and count windows the policy's objectives read (shared with the real
-/// backends, which summarise the probe store the same way).
-pub fn windows(policy: &Policy) -> (Vec<f64>, Vec<f64>) {
-    let (mut latency, mut counts) = (Vec::new(), Vec::new());
-    for o in &policy.spec.objectives {
-        match o.indicator() {
-            Some(Indicator::Latency(l)) => latency.push(l.window.secs()),
-            Some(Indicator::Availability(a)) => {
-                counts.push(a.period.secs());
-                for row in &a.burn_rate_alerts {
-                    counts.extend([row.long.secs(), row.short.secs()]);
-                }
-            }
-            None => {}
-        }
-    }
-    counts.sort_by(f64::total_cmp);
-    counts.dedup();
-    if latency.is_empty() {
-        latency.push(300.0);
-    }
-    (latency, counts)
-}
+/// The objectives' windows: one definition, shared with the live probe view.
+pub use crate::observe::view::windows;
 
 // === impl Observe, Compute, Traffic ===
 

@@ -116,7 +116,7 @@ impl OpenStackCloud {
         let api = Api::connect(config, opts.api.clone(), clock).await?;
         Ok(Self {
             api,
-            windows: crate::sim::driver::windows(&policy),
+            windows: crate::observe::view::windows(&policy),
             policy,
             opts,
             resolved: None,
