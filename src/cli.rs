@@ -1,6 +1,16 @@
 //! The command line: `check`, `schema`, `explain`, `import`, and the simulator commands.
 //! Exit codes: 0 success, 1 the input is invalid (or a check failed), 2 usage errors.
 
+/// `println!` that stops quietly when standard output is closed (see [`out`]).
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::cli::out::line(format_args!($($arg)*)) };
+}
+
+/// `print!` that stops quietly when standard output is closed (see [`out`]).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::out::text(format_args!($($arg)*)) };
+}
+
 mod agent;
 mod bench;
 mod bench_deciders;
@@ -9,6 +19,7 @@ mod bench_probes;
 mod bench_stats;
 mod check;
 mod history;
+mod out;
 mod plan;
 mod rehearse;
 mod run;
@@ -113,7 +124,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check { paths, format } => check::run(&paths, format),
         Command::Schema => {
-            println!("{}", schema_text());
+            outln!("{}", schema_text());
             ExitCode::SUCCESS
         }
         Command::Explain { policy } => check::explain(&policy),

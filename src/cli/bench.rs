@@ -72,7 +72,7 @@ pub fn run(rounds: usize) -> ExitCode {
         report = Some(r.report);
     }
     let report = report.expect("at least one round");
-    println!(
+    outln!(
         "rehearse 24h @1s, {} VMs peak, 4 locations × 2 families, {} decisions: median {:.3}s over {rounds} run(s) (min {:.3}s, max {:.3}s)",
         report.peak_instances,
         report.ticks,
@@ -94,7 +94,7 @@ pub fn run(rounds: usize) -> ExitCode {
         history = h;
     }
     let per = watch.elapsed().as_secs_f64() / n as f64;
-    println!(
+    outln!(
         "decide: {:.1} µs per pass for {} instances, {} service series, {} per-instance series",
         per * 1e6,
         snapshot.inventory.len(),

@@ -406,15 +406,15 @@ pub fn run(args: &DecidersArgs) -> ExitCode {
         return ExitCode::from(1);
     }
     match args.format {
-        TableFormat::Json => println!("{json}"),
+        TableFormat::Json => outln!("{json}"),
         TableFormat::Md => {
-            println!(
+            outln!(
                 "<!-- sloop bench deciders --seeds {}: {} rehearsals on {threads} thread(s) in {wall:.1} s; {} -->\n",
                 args.seeds,
                 runs.len(),
                 machine()
             );
-            print!("{}", markdown(&runs, &goals, args.seeds));
+            out!("{}", markdown(&runs, &goals, args.seeds));
         }
     }
     ExitCode::SUCCESS

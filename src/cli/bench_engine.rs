@@ -94,7 +94,7 @@ fn decision_pass(rounds: usize, policies: usize, per: u32) -> Result<(), String>
         ms.push(watch.elapsed().as_secs_f64() * 1e3);
     }
     let s = Spread::of(&ms);
-    println!(
+    outln!(
         "decision pass, {} VMs across {policies} policies ({per} each), one core: {} ms per pass over {} rounds; \
          RSS {:.0} MiB with the fleet's snapshots and histories loaded ({:+.0} MiB for them), peak {:.0} MiB",
         policies as u32 * per,
@@ -190,7 +190,7 @@ fn slo_evaluator(rounds: usize) -> Result<(), String> {
         }
         eval_us.push(watch.elapsed().as_secs_f64() * 1e6 / evals as f64);
     }
-    println!(
+    outln!(
         "SLO evaluator, {} series × {days:.0} days at {interval:.0} s ({} samples each): ingest {} ns per sample; \
          one evaluation (window counts for every burn-rate window + judge + plan) {} µs; {} MiB per series (RSS delta)",
         keys.len(),
@@ -295,11 +295,11 @@ pub fn burn_alert_timing(row: usize, e: f64, tick: f64) -> Result<BurnTiming, St
 }
 
 fn burn_rates() -> Result<(), String> {
-    println!(
+    outln!(
         "burn-rate alert time after an error-ratio step, against t = burn × (1 − SLO) / e × long window (tick 10 s):"
     );
-    println!("| row (long/short, burn) | e | analytic s | fired s | ticks late |");
-    println!("|---|---|---|---|---|");
+    outln!("| row (long/short, burn) | e | analytic s | fired s | ticks late |");
+    outln!("|---|---|---|---|---|");
     let policy = election_policy()?;
     let rows = policy
         .spec
@@ -311,7 +311,7 @@ fn burn_rates() -> Result<(), String> {
     for (i, r) in rows.iter().enumerate() {
         for e in [1.0, 0.5, 0.1] {
             let b = burn_alert_timing(i, e, 10.0)?;
-            println!(
+            outln!(
                 "| {:.0}h/{:.0}m ×{} | {e} | {:.1} | {} | {} |",
                 r.long.secs() / 3600.0,
                 r.short.secs() / 60.0,
@@ -342,7 +342,7 @@ fn detection(seeds: u64) -> Result<(), String> {
     let n = probe.map_or(1, |p| p.locations.len()) as f64;
     let k = policy.spec.healing.unhealthy_after.failures as f64;
     let need = policy.spec.healing.unhealthy_after.locations.max(1) as f64;
-    println!(
+    outln!(
         "crash detection over {} seeds: {} s; lower bound (k−1)·Δ/N = {:.1} s (k {k}, Δ {dt} s, N {n}); \
          with the policy's k failures from {need} of {n} locations: ≥ (k−1)·Δ = {:.1} s, mean {:.1} s with random phases",
         delays.len(),
@@ -361,7 +361,7 @@ fn detection(seeds: u64) -> Result<(), String> {
         healing += r.healing_actions;
         alerts += r.alerts.len();
     }
-    println!(
+    outln!(
         "clean day (steady-day, {hours:.0} simulated hours): {:.3} fault-diagnosis ticks/h, {:.3} healing actions/h, {:.3} alerts/h",
         false_diag as f64 / hours,
         healing as f64 / hours,
@@ -395,7 +395,7 @@ fn detection(seeds: u64) -> Result<(), String> {
                 }
             }
         }
-        println!(
+        outln!(
             "latency shift, one instance slowed ×{factor} (Exp({r0}) → Exp({r1}) above the floor): KL {kl:.3} nats/sample, \
              ARL₀ ≥ {arl0:.0} samples → bound ≥ {samples:.1} samples ≈ {:.0} s at {n} probes per {dt} s; \
              sloop detected in {} s{}",
@@ -419,7 +419,7 @@ type Step<'a> = Box<dyn Fn() -> Result<(), String> + 'a>;
 
 /// Runs the engine benchmarks.
 pub fn run(args: &EngineArgs) -> ExitCode {
-    println!("machine: {}", machine());
+    outln!("machine: {}", machine());
     let steps: [(&str, Step<'_>); 4] = [
         // First, so its RSS delta is not hidden by pages an earlier step freed.
         ("SLO evaluator", Box::new(|| slo_evaluator(args.rounds.min(3)))),

@@ -43,7 +43,7 @@ pub fn run(paths: &[PathBuf], format: Format) -> ExitCode {
                 })).collect::<Vec<_>>(),
                 "errors": errors,
             });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            outln!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
         Format::Text => {
             for e in &errors {
@@ -51,7 +51,7 @@ pub fn run(paths: &[PathBuf], format: Format) -> ExitCode {
             }
             if errors.is_empty() {
                 for l in &ok {
-                    println!("ok: {} ({})", l.file.display(), l.policy.metadata.name);
+                    outln!("ok: {} ({})", l.file.display(), l.policy.metadata.name);
                 }
             } else {
                 eprintln!(
@@ -92,7 +92,7 @@ pub fn render(d: &Diagnostic) -> String {
 pub fn explain(path: &Path) -> ExitCode {
     match policy::load_file(path) {
         Ok(l) => {
-            print!("{}", policy::explain::explain(&l.policy));
+            out!("{}", policy::explain::explain(&l.policy));
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -116,7 +116,7 @@ pub fn import_openslo(path: &Path) -> ExitCode {
     };
     match policy::openslo::import(&name, &bytes) {
         Ok(yaml) => {
-            print!("{yaml}");
+            out!("{yaml}");
             ExitCode::SUCCESS
         }
         Err(errors) => {

@@ -92,9 +92,9 @@ pub fn run(args: &HistoryArgs) -> ExitCode {
     }
     for e in &shown {
         if args.json {
-            println!("{}", serde_json::to_string(e).unwrap_or_default());
+            outln!("{}", serde_json::to_string(e).unwrap_or_default());
         } else {
-            println!("{}", line(e));
+            outln!("{}", line(e));
         }
     }
     if bad > 0 {

@@ -53,7 +53,7 @@ pub fn run(args: &PlanArgs) -> ExitCode {
     };
     match rt.block_on(plan(args, loaded)) {
         Ok(text) => {
-            println!("{text}");
+            outln!("{text}");
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -117,14 +117,14 @@ pub fn run(args: &RehearseArgs) -> ExitCode {
         }
     }
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&result.report).unwrap_or_default()
         );
     } else {
-        print!("{}", summary::render(&result.report, wall));
+        out!("{}", summary::render(&result.report, wall));
         if let Some(path) = &args.report {
-            println!("HTML report: {}", path.display());
+            outln!("HTML report: {}", path.display());
         }
     }
     if args.check && result.report.expectations.iter().any(|e| !e.ok) {
@@ -144,22 +144,20 @@ pub fn replay(path: &Path) -> ExitCode {
     };
     match replay::replay(BufReader::new(file)) {
         Ok(r) => {
-            println!(
+            outln!(
                 "replayed {} decisions: {} decision mismatches, {} history mismatches",
                 r.ticks,
                 r.decision_mismatches.len(),
                 r.history_mismatches.len()
             );
             if let Some((line, recorded, now)) = &r.first_difference {
-                println!(
-                    "first difference at line {line}:\n  recorded:   …{recorded}…\n  recomputed: …{now}…"
-                );
+                outln!("first difference at line {line}:\n  recorded:   …{recorded}…\n  recomputed: …{now}…");
             }
             for line in r.decision_mismatches.iter().take(10) {
-                println!("  decision differs at line {line}");
+                outln!("  decision differs at line {line}");
             }
             for line in r.history_mismatches.iter().take(10) {
-                println!("  history differs after line {line}");
+                outln!("  history differs after line {line}");
             }
             if r.identical() {
                 ExitCode::SUCCESS
