@@ -243,14 +243,7 @@ impl Decider for HeatAodh {
     }
 
     fn decide(&mut self, snap: &Snapshot, now: Time) -> Decision {
-        let mut decision = Decision {
-            now,
-            ..Decision::default()
-        };
-        self.monitor.check(snap, now);
-        decision
-            .actions
-            .extend(self.monitor.pool_actions(snap, &mut self.planner, now));
+        let mut decision = self.monitor.pass(snap, &mut self.planner, now);
         self.ingest(snap);
         self.settle(snap, now);
         if now + 1e-9 < self.next_eval {

@@ -26,7 +26,7 @@ pub mod oracle;
 pub mod senlin;
 
 use crate::{
-    decision::{Action, Cause, Evidence, PlannedAction},
+    decision::{Action, Cause, Decision, Evidence, PlannedAction},
     policy::{MetricScope, MetricSpec, Policy, Telemetry, TelemetrySource, units::Duration},
     snapshot::{Instance, InstanceStatus, Snapshot, Time},
 };
@@ -236,6 +236,17 @@ impl HealthMonitor {
     /// Whether the monitor calls the member healthy.
     pub fn is_up(&self, id: &str) -> bool {
         self.members.get(id).is_some_and(|h| h.up)
+    }
+
+    /// One health-monitor pass as both Octavia-based baselines run it before their own logic:
+    /// probe every member, then admit or drain by the result. Returns the decision so far.
+    pub fn pass(&mut self, snap: &Snapshot, planner: &mut Planner, now: Time) -> Decision {
+        self.check(snap, now);
+        Decision {
+            now,
+            actions: self.pool_actions(snap, planner, now),
+            ..Decision::default()
+        }
     }
 
     /// What the load balancer does with the monitor's view: healthy servers take traffic,
