@@ -186,7 +186,7 @@ pub(super) fn latency_chart(c: &Ctx) -> Chart {
 }
 
 /// Cumulative share of the period's budget spent at the end of each minute, by the method of
-/// `report::budget_spent` applied to the minutes so far, so the last point equals the summary.
+/// `report::build`'s budget arithmetic applied to the minutes so far, so the last point equals the summary.
 pub(super) fn budget_curve(c: &Ctx, a: &AvailabilityObjective) -> Vec<Point> {
     let Some(probe) = c.policy.spec.probes.iter().find(|p| p.name == a.probe) else {
         return Vec::new();
