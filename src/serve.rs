@@ -8,6 +8,10 @@
 //! - `/healthz`       the process is alive
 //! - `/readyz`        policies loaded and a first snapshot taken for each
 //!
+//! Every route is GET-only (other methods get 405): nothing here changes the controller. With a
+//! viewer token ([`viewer`]) the page, the JSON API and `/metrics` require it; the health
+//! routes never do.
+//!
 //! With remote probe agents configured, their routes (`crate::ingest::router`:
 //! `/api/v1/agent/assignments`, `/api/v1/agent/results`, `/api/v1/agents`) are served here too,
 //! and the status page shows each agent's freshness. Other routes can be merged through
@@ -15,6 +19,7 @@
 
 pub mod metrics;
 pub mod page;
+pub mod viewer;
 
 use crate::{ingest::IngestState, journal::Journal, run::status::Status};
 use axum::{
@@ -28,6 +33,7 @@ use metrics::Metrics;
 use serde::Deserialize;
 use std::{future::Future, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::watch};
+use viewer::Viewer;
 
 /// What the handlers read.
 #[derive(Clone)]
@@ -48,14 +54,25 @@ impl AppState {
     }
 }
 
-/// Every route of the server.
+/// Every route of the server, open to anyone who can reach the listener.
 pub fn router(state: AppState) -> Router {
+    router_for(state, None)
+}
+
+/// Every route of the server; with `viewer`, the status page, the JSON API and `/metrics`
+/// require its token.
+pub fn router_for(state: AppState, viewer: Option<Viewer>) -> Router {
     let agents = state.ingest.clone().map(crate::ingest::router);
-    let app = Router::new()
+    let reads = Router::new()
         .route("/", get(status_page))
         .route("/api/v1/status", get(status_json))
         .route("/api/v1/journal", get(journal_json))
-        .route("/metrics", get(metrics_text))
+        .route("/metrics", get(metrics_text));
+    let reads = match viewer {
+        Some(v) => reads.route_layer(axum::middleware::from_fn_with_state(v, viewer::require)),
+        None => reads,
+    };
+    let app = reads
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state);

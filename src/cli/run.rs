@@ -3,7 +3,7 @@
 //! graceful shutdown on SIGTERM/SIGINT.
 
 use crate::{
-    ingest::TokenBook,
+    ingest::{Token, TokenBook},
     journal::Sinks,
     journal::{DiskLimits, Journal, RING_ENTRIES},
     policy::units::Duration as PolicyDuration,
@@ -86,6 +86,11 @@ pub struct RunArgs {
     /// with `sloop agent-token`). Mounts the agent endpoints and shows their freshness.
     #[arg(long, env = "SLOOP_AGENT_TOKENS", value_name = "FILE")]
     pub agent_tokens: Option<PathBuf>,
+    /// Require this token (first line of FILE) for the status page, the JSON API and /metrics:
+    /// `Authorization: Bearer TOKEN`, or the token as a Basic password. /healthz and /readyz
+    /// stay open.
+    #[arg(long, env = "SLOOP_VIEWER_TOKEN_FILE", value_name = "FILE")]
+    pub viewer_token_file: Option<PathBuf>,
     /// Policies from ConfigMaps labelled for sloop: `NAMESPACE` or `NAMESPACE/SELECTOR` (`*` for
     /// every namespace; default selector sloop.io/policy=true). Without --policies, the
     /// directory is then not watched.
@@ -125,6 +130,7 @@ struct FileConfig {
     journal_files: Option<u32>,
     log_format: Option<LogFormat>,
     agent_tokens: Option<PathBuf>,
+    viewer_token_file: Option<PathBuf>,
     configmap_policies: Option<String>,
     leader_elect: Option<bool>,
     lease_namespace: Option<String>,
@@ -168,6 +174,8 @@ pub struct Settings {
     pub poll: Duration,
     /// Remote agents' tokens file.
     pub agent_tokens: Option<PathBuf>,
+    /// The viewer token's file.
+    pub viewer_token_file: Option<PathBuf>,
 }
 
 fn duration(field: &str, s: &str) -> Result<f64, String> {
@@ -191,6 +199,7 @@ impl RunArgs {
                 f.scenario = rel(f.scenario);
                 f.journal = rel(f.journal);
                 f.agent_tokens = rel(f.agent_tokens);
+                f.viewer_token_file = rel(f.viewer_token_file);
                 f
             }
         };
@@ -263,6 +272,7 @@ impl RunArgs {
             log_format: self.log_format.or(file.log_format).unwrap_or_default(),
             poll: Duration::from_secs_f64(poll),
             agent_tokens: self.agent_tokens.or(file.agent_tokens),
+            viewer_token_file: self.viewer_token_file.or(file.viewer_token_file),
         })
     }
 }
@@ -359,6 +369,12 @@ async fn serve_with<F: CloudFactory>(
         None => None,
         Some(path) => Some(TokenBook::load(path).map_err(|e| format!("--agent-tokens: {e}"))?),
     };
+    let viewer = match &s.viewer_token_file {
+        None => None,
+        Some(path) => Some(serve::viewer::Viewer::new(
+            &Token::read_file(path).map_err(|e| format!("--viewer-token-file: {e}"))?,
+        )),
+    };
     let kube = Kube::connect(s).await?;
     let controller = Controller::start(
         factory.clone(),
@@ -378,7 +394,7 @@ async fn serve_with<F: CloudFactory>(
         crate::k8s::watch_configmaps(client, source, controller.events());
     }
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
-    let router = serve::router(controller.app_state());
+    let router = serve::router_for(controller.app_state(), viewer);
     let server = tokio::spawn(serve::serve(listener, router, None, async {
         let _ = server_stopped.await;
     }));

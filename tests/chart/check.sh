@@ -142,9 +142,16 @@ sm = every.get(("ServiceMonitor", "sloop"))
 if not sm or sm["apiVersion"] != "monitoring.coreos.com/v1" or sm["spec"]["endpoints"][0]["port"] != "http" \
         or sm["spec"]["endpoints"][0]["path"] != "/metrics":
     fail(f"ServiceMonitor: {sm}")
+if "--viewer-token-file=/etc/sloop/viewer/token" not in c["args"] \
+        or not mounts.get("/etc/sloop/viewer", {}).get("readOnly"):
+    fail("a viewer token Secret must be mounted read-only and passed to sloop run")
+if sm["spec"]["endpoints"][0].get("authorization", {}).get("credentials", {}).get("name") != "sloop-viewer":
+    fail("the ServiceMonitor must present the viewer token when one is set")
+if any(a.startswith("--viewer-token-file") for a in args):
+    fail("no viewer token by default")
 pol = every[("ConfigMap", "sloop-policies")]
 if "sloop.io/policy" in pol["metadata"].get("labels", {}): fail("directory mode ConfigMap must not be watched too")
-print("chart promises hold: RBAC, security context, probes, ICMP, policies, clouds, ServiceMonitor, dashboard")
+print("chart promises hold: RBAC, security context, probes, ICMP, policies, clouds, viewer token, ServiceMonitor, dashboard")
 PY
 
 step "the Deployment's arguments are ones \`sloop run\` accepts"
