@@ -23,6 +23,13 @@ pub fn decide(policy: &Policy, snap: &Snapshot, history: &History, now: Time) ->
         history.loads.push_back((now, load));
     }
     let judgement = judge::judge(policy, snap, &history, now);
+    for d in &judgement.diagnoses {
+        if let crate::decision::Diagnosis::HostFault { host, .. } = d {
+            // First diagnosis only: a standing fault re-diagnosed from memory must not renew
+            // itself (see `History::host_faults`).
+            history.host_faults.entry(host.clone()).or_insert(now);
+        }
+    }
     if let Some(observed) = judgement.capacity.observed_service_rate {
         history.service_rate = Some(match history.service_rate {
             Some(old) => old + SERVICE_RATE_ALPHA * (observed - old),

@@ -27,6 +27,12 @@ pub struct History {
     pub ladders: BTreeMap<InstanceId, LadderState>,
     /// Per host: since when a migrate rule's condition has held.
     pub host_hot_since: BTreeMap<String, Time>,
+    /// Per host: when a host fault was first diagnosed. The fault stands for
+    /// [`HOST_FAULT_HOLD`] after that, and for as long as the host's migrate rule keeps
+    /// holding, so a server the cloud's scheduler places on the host while it is being
+    /// evacuated (it is the emptiest host by then) is moved before it takes traffic.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub host_faults: BTreeMap<String, Time>,
     /// Learned service rate of one instance (requests/s at full utilisation), smoothed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_rate: Option<f64>,
@@ -37,6 +43,10 @@ pub struct History {
     #[serde(default)]
     pub loads: VecDeque<(Time, f64)>,
 }
+
+/// How long a diagnosed host fault stands without fresh evidence: about a server's boot plus
+/// a live migration, the time in which the scheduler may still place new servers there.
+pub const HOST_FAULT_HOLD: f64 = 600.0;
 
 /// How long offered-load observations are remembered.
 pub const LOAD_MEMORY: f64 = 900.0;
@@ -86,5 +96,15 @@ impl History {
         }
         self.migrated_at
             .retain(|id, t| live.contains(id) && now - *t < 3600.0);
+        let hot = &self.host_hot_since;
+        self.host_faults
+            .retain(|host, since| now - *since < HOST_FAULT_HOLD || hot.contains_key(host));
+    }
+
+    /// Whether a host fault diagnosed earlier still stands at `now` (see [`Self::host_faults`]).
+    pub fn host_fault_stands(&self, host: &str, now: Time) -> bool {
+        self.host_faults
+            .get(host)
+            .is_some_and(|since| now - since < HOST_FAULT_HOLD || self.host_hot_since.contains_key(host))
     }
 }

@@ -245,6 +245,72 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "new_server_on_a_host_under_a_standing_fault_moves_before_it_serves",
+            why: "the host evacuated a minute ago is the emptiest, so the scheduler puts the next \
+                  server there; it looks healthy until it takes traffic, so it is moved first",
+            fixture: Fixture::healthy(6).outside_pool("vm-4"),
+            history: |now| {
+                let mut h = fresh(now);
+                h.host_faults.insert("h1".into(), now - 60.0);
+                h.migrated_at.insert("vm-1".into(), now - 60.0);
+                h
+            },
+            policy: same,
+            expect: |d| {
+                check(has_diag(d, "host-fault"), format!("diagnoses: {:?}", d.diagnoses))?;
+                check(
+                    d.actions.iter().any(|a| {
+                        a.action
+                            == Action::Migrate {
+                                instance: "vm-4".into(),
+                                from_host: "h1".into(),
+                            }
+                    }),
+                    format!("actions: {:?}", d.actions),
+                )?;
+                check(
+                    !d.actions
+                        .iter()
+                        .any(|a| matches!(&a.action, Action::Admit { instance } if instance == "vm-4")),
+                    "admitted a server on a faulty host",
+                )?;
+                check(
+                    !d.actions
+                        .iter()
+                        .any(|a| a.action.instance().is_some_and(|i| i == "vm-1")),
+                    "moved an already migrated server again",
+                )
+            },
+        },
+        Case {
+            name: "a_host_fault_without_fresh_evidence_expires",
+            why: "a fault found 11 minutes ago whose metric no longer holds is over: a new server \
+                  there is admitted and nothing moves",
+            fixture: Fixture::healthy(6).outside_pool("vm-4"),
+            history: |now| {
+                let mut h = fresh(now);
+                h.host_faults.insert("h1".into(), now - 660.0);
+                h
+            },
+            policy: same,
+            expect: |d| {
+                check(
+                    !has_diag(d, "host-fault"),
+                    format!("diagnoses: {:?}", d.diagnoses),
+                )?;
+                check(
+                    !kinds(d).contains(&ActionKind::Migrate),
+                    format!("actions: {:?}", kinds(d)),
+                )?;
+                check(
+                    d.actions
+                        .iter()
+                        .any(|a| matches!(&a.action, Action::Admit { instance } if instance == "vm-4")),
+                    format!("vm-4 not admitted: {:?}", d.actions),
+                )
+            },
+        },
+        Case {
             name: "host_metric_must_be_sustained",
             why: "migrateWhen.for is 3m: a host hot for one minute is not yet a host fault",
             fixture: Fixture::healthy(6).host_steal("h1", 40.0),

@@ -351,8 +351,18 @@ pub fn diagnose(
         let metric_says = sustained.iter().any(|h| h == host);
         // Several bad VMs on one host while the rest of the group is fine points at the host.
         let together = !saturated && bad_here >= 2 && bad_here == bad_total && bad_here < health.len();
-        if metric_says || together {
-            let detail = if metric_says {
+        // A fault found earlier still stands: servers placed on the host since (not yet moved
+        // away) are moved too, before they take traffic and look slow.
+        let newcomers = on_host.iter().any(|id| !history.migrated_at.contains_key(id));
+        let standing = history.host_fault_stands(host, now) && newcomers;
+        if metric_says || together || standing {
+            let detail = if !metric_says && !together {
+                let since = history.host_faults.get(host).copied().unwrap_or(now);
+                format!(
+                    "the fault on {host} found {:.0}s ago still stands; servers placed there since are moved",
+                    now - since
+                )
+            } else if metric_says {
                 format!(
                     "a migrate rule has held on {host}; {bad_here} of its {} instance(s) degrade",
                     on_host.len()

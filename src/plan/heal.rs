@@ -76,8 +76,18 @@ pub(super) fn admit(
         return;
     }
     let probe = healing_probe(policy);
+    // A server on a faulty host is moved first and admitted from its new host.
+    let on_faulty_host = |id: &str| {
+        j.diagnoses
+            .iter()
+            .any(|d| matches!(d, Diagnosis::HostFault { instances, .. } if instances.iter().any(|i| i == id)))
+    };
     for inst in &snap.inventory {
-        if inst.status != InstanceStatus::Active || in_rotation(policy, inst) || gate.busy(&inst.id) {
+        if inst.status != InstanceStatus::Active
+            || in_rotation(policy, inst)
+            || gate.busy(&inst.id)
+            || on_faulty_host(&inst.id)
+        {
             continue;
         }
         let health = j.health.iter().find(|h| h.id == inst.id).map(|h| h.health);

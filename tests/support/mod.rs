@@ -41,6 +41,8 @@ pub struct Fixture {
     pub stale: Vec<String>,
     pub error_status: Vec<String>,
     pub spikes: usize,
+    /// Instances not (yet) in the load balancer's pool: new servers waiting to be admitted.
+    pub outside_pool: Vec<String>,
 }
 
 impl Fixture {
@@ -62,7 +64,13 @@ impl Fixture {
             stale: Vec::new(),
             error_status: Vec::new(),
             spikes: 0,
+            outside_pool: Vec::new(),
         }
+    }
+    /// `id` is a new server that has not joined the pool yet.
+    pub fn outside_pool(mut self, id: &str) -> Self {
+        self.outside_pool.push(id.into());
+        self
     }
     pub fn at(mut self, now: Time) -> Self {
         self.now = now;
@@ -152,7 +160,7 @@ impl Fixture {
                 addresses: vec![(IpFamily::V6, format!("2001:db8::{i}"))],
                 created_at: now - 7200.0 + i as f64,
                 active_since: Some(now - 7000.0 + i as f64),
-                member: Some(LbMember {
+                member: (!self.outside_pool.contains(&id)).then_some(LbMember {
                     weight: 1,
                     admin_up: true,
                     online: true,
