@@ -16,6 +16,7 @@ mod bench;
 mod bench_deciders;
 pub mod bench_engine;
 mod bench_probes;
+mod bench_probes_load;
 mod bench_stats;
 mod check;
 mod history;

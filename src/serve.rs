@@ -19,6 +19,7 @@
 
 pub mod metrics;
 pub mod page;
+pub mod tls;
 pub mod viewer;
 
 use crate::{ingest::IngestState, journal::Journal, run::status::Status};
@@ -99,6 +100,17 @@ pub async fn serve(
         None => router,
     };
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}
+
+/// Serves `router` over HTTPS on `listener` (see [`tls`]) until `shutdown` resolves.
+pub async fn serve_tls(
+    listener: tls::TlsListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn status_page(State(s): State<AppState>) -> Html<String> {

@@ -250,7 +250,7 @@ async fn an_agent_clock_an_hour_ahead_is_retimed_to_the_controller_clock() {
 async fn an_agent_reports_over_tls_trusting_a_private_ca() {
     let dir = scratch("agent-tls");
     let (fra, fra_file) = token(&dir, "fra");
-    let (ca_pem, acceptor) = private_ca();
+    let (ca_pem, acceptor) = private_ca(&dir);
     let ca_file = dir.join("ca.pem");
     std::fs::write(&ca_file, ca_pem).unwrap();
     let target = tcp_target("127.0.0.1:0").await;

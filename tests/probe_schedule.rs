@@ -110,6 +110,7 @@ fn store() -> Arc<Mutex<ProbeStore>> {
     let r = Retention {
         raw_window: 3600.0,
         max_raw: 10_000,
+        expected_raw: 64,
         keep_last: 10,
         count_horizon: 0.0,
     };
@@ -262,7 +263,7 @@ async fn a_run_past_its_timeout_is_cut_and_recorded_as_a_failure() {
         "a cut run frees its job for the next tick"
     );
     let store = store.lock().unwrap();
-    let samples: Vec<_> = store.get(&jobs[0].series).unwrap().last(10).copied().collect();
+    let samples: Vec<_> = store.get(&jobs[0].series).unwrap().last(10).collect();
     assert_eq!(samples.len(), 4);
     assert!(samples.iter().all(|s| !s.ok && s.latency == 1.0), "{samples:?}");
 }
@@ -311,7 +312,7 @@ async fn real_http_probes_of_both_families_land_in_the_store() {
     run_for(&sched, jobs.clone(), 1.0).await;
     let store = store.lock().unwrap();
     for j in &jobs {
-        let samples: Vec<_> = store.get(&j.series).unwrap().last(100).copied().collect();
+        let samples: Vec<_> = store.get(&j.series).unwrap().last(100).collect();
         assert!(
             (4..=6).contains(&samples.len()),
             "{:?}: {}",

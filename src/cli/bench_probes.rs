@@ -7,8 +7,9 @@
 //! With `--port`, the target is an external server (nginx in `tests/bench/probes-vs-blackbox.sh`)
 //! so its CPU is not counted; without it an in-process server answers and its CPU is included.
 
+use super::bench_probes_load as load;
 use crate::{
-    clock::{SystemClock, timer_now},
+    clock::{Clock, SystemClock, timer_now},
     observe::{
         metrics::ProbeMetrics,
         probe::{
@@ -18,7 +19,7 @@ use crate::{
         store::{ProbeStore, Retention, SeriesId},
     },
     policy::{HttpCheck, HttpMethod, units::ByteSize},
-    snapshot::{IpFamily, Sample, SeriesKey, Time},
+    snapshot::{IpFamily, SeriesKey, Time},
 };
 use std::{
     collections::HashMap,
@@ -47,6 +48,10 @@ pub struct ProbesArgs {
     /// Targets probed at 1 s in the memory run.
     #[arg(long, default_value_t = 1000)]
     targets: u32,
+    /// Seconds of samples recorded into the store before the memory run starts (300 fills the
+    /// 5-minute window, so RSS is read at steady state); 0 starts empty.
+    #[arg(long, default_value_t = 300)]
+    prefill: u32,
 }
 
 const KINDS: [&str; 6] = ["http-v4", "http-v6", "tcp", "icmp", "mixed", "targets"];
@@ -94,9 +99,10 @@ pub fn run(args: &ProbesArgs) -> ExitCode {
                 _ => (args.rate, 1.0),
             };
             let jobs = jobs(kind, n, interval, port, icmp4);
-            let f = measure(prober.clone(), jobs, args.duration).await;
+            let prefill = if kind == "targets" { args.prefill } else { 0 };
+            let f = measure(prober.clone(), jobs, args.duration, prefill).await;
             println!(
-                "probes kind={kind} jobs={n} interval={interval}s probes={} failures={} cpu_s={:.3} cpu_per_1000={:.4} jitter_p50_ms={:.3} jitter_p99_ms={:.3} jitter_max_ms={:.3} overruns={} rss_mb={:.1} hwm_mb={:.1}",
+                "probes kind={kind} jobs={n} interval={interval}s probes={} failures={} cpu_s={:.3} cpu_per_1000={:.4} jitter_p50_ms={:.3} jitter_p99_ms={:.3} jitter_max_ms={:.3} overruns={} rss_mb={:.1} hwm_mb={:.1} machine_noise_p50_ms={:.3} machine_noise_p99_ms={:.3} machine_noise_max_ms={:.3}",
                 f.probes,
                 f.failures,
                 f.cpu_s,
@@ -107,14 +113,17 @@ pub fn run(args: &ProbesArgs) -> ExitCode {
                 f.overruns,
                 f.rss_mb,
                 f.hwm_mb,
+                f.noise.0 * 1e3,
+                f.noise.1 * 1e3,
+                f.noise.2 * 1e3,
             );
             if kind == "targets" {
-                let r = retention_1s();
                 println!(
-                    "probes store bound: {n} series × {} raw samples × {} B = {:.1} MB at steady state (300 s latency window at 1 s; not reached in a short run)",
-                    r.max_raw,
-                    std::mem::size_of::<Sample>(),
-                    (n as usize * r.max_raw * std::mem::size_of::<Sample>()) as f64 / 1e6
+                    "probes store: {n} series, {} s prefilled + {} s run, sample heap {:.1} MB ({:.1} raw samples per series; 300 s latency window at 1 s)",
+                    prefill,
+                    args.duration,
+                    f.store_bytes as f64 / 1e6,
+                    f.store_samples as f64 / f64::from(n.max(1)),
                 );
             }
         }
@@ -127,6 +136,7 @@ fn retention_1s() -> Retention {
     Retention {
         raw_window: 300.0,
         max_raw: 616,
+        expected_raw: 304,
         keep_last: 12,
         count_horizon: 0.0,
     }
@@ -213,6 +223,10 @@ struct Figures {
     overruns: u64,
     rss_mb: f64,
     hwm_mb: f64,
+    /// The machine's own scheduling noise over the run (p50, p99, max of 1 ms sleeps).
+    noise: (f64, f64, f64),
+    store_bytes: usize,
+    store_samples: usize,
 }
 
 /// A prober that notes how late each run starts after its scheduled tick.
@@ -252,10 +266,13 @@ impl Sink for Tally {
     }
 }
 
-async fn measure(prober: Arc<LocalProber>, jobs: Vec<Job>, secs: f64) -> Figures {
-    let store = Mutex::new(ProbeStore::new(retention_1s(), retention_1s()));
+async fn measure(prober: Arc<LocalProber>, jobs: Vec<Job>, secs: f64, prefill_s: u32) -> Figures {
+    let store = Arc::new(Mutex::new(ProbeStore::new(retention_1s(), retention_1s())));
+    if prefill_s > 0 {
+        load::prefill(&store, &jobs, prefill_s, SystemClock.now());
+    }
     let tally = Arc::new(Tally::default());
-    let sink = Arc::new(((store, ProbeMetrics::unregistered()), tally.clone()));
+    let sink = Arc::new(((store.clone(), ProbeMetrics::unregistered()), tally.clone()));
     let timed = Arc::new(Timed {
         inner: prober,
         base: OnceLock::new(),
@@ -287,7 +304,9 @@ async fn measure(prober: Arc<LocalProber>, jobs: Vec<Job>, secs: f64) -> Figures
     let (probes0, failures0) = *tally.0.lock().unwrap_or_else(|e| e.into_inner());
     let overruns0 = crate::observe::probe::schedule::Counters::get(&counters.overruns);
     timed.lateness.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    let noise = load::NoiseMeter::start();
     tokio::time::sleep(Duration::from_secs_f64(secs.max(1.0))).await;
+    let noise = noise.finish();
     let cpu1 = cpu_seconds();
     let (probes1, failures1) = *tally.0.lock().unwrap_or_else(|e| e.into_inner());
     let overruns1 = crate::observe::probe::schedule::Counters::get(&counters.overruns);
@@ -295,12 +314,12 @@ async fn measure(prober: Arc<LocalProber>, jobs: Vec<Job>, secs: f64) -> Figures
     let (rss_mb, hwm_mb) = memory_mb();
     let _ = stop.send(());
     let _ = running.await;
-    late.sort_by(f64::total_cmp);
-    let q = |p: f64| {
-        late.get(((late.len() as f64 * p) as usize).min(late.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or(f64::NAN)
+    let (store_bytes, store_samples) = {
+        let s = store.lock().unwrap_or_else(|e| e.into_inner());
+        (s.sample_bytes(), s.sample_count())
     };
+    late.sort_by(f64::total_cmp);
+    let q = |p: f64| load::quantile(&late, p);
     Figures {
         probes: probes1 - probes0,
         failures: failures1 - failures0,
@@ -311,6 +330,9 @@ async fn measure(prober: Arc<LocalProber>, jobs: Vec<Job>, secs: f64) -> Figures
         overruns: overruns1 - overruns0,
         rss_mb,
         hwm_mb,
+        noise,
+        store_bytes,
+        store_samples,
     }
 }
 

@@ -41,7 +41,7 @@ pub struct RunArgs {
     /// A YAML file with any of the settings below (keys: policies, listen, cloud, scenario,
     /// speed, skip, seed, dryRun, journal, journalMaxBytes, journalFiles, logFormat,
     /// agentTokens, configmapPolicies, leaderElect, leaseNamespace, leaseName, k8sEvents,
-    /// pollInterval). Relative paths in it are relative to the file.
+    /// pollInterval, tlsListen, tlsCert, tlsKey). Relative paths in it are relative to the file.
     #[arg(long, env = "SLOOP_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The policy directory (every *.yaml in it; subdirectories such as scenarios/ are skipped).
@@ -91,6 +91,17 @@ pub struct RunArgs {
     /// stay open.
     #[arg(long, env = "SLOOP_VIEWER_TOKEN_FILE", value_name = "FILE")]
     pub viewer_token_file: Option<PathBuf>,
+    /// Also serve everything (agents' ingest included) over HTTPS on this address; needs
+    /// --tls-cert and --tls-key. The files are read at start: a renewed certificate needs a
+    /// restart.
+    #[arg(long, env = "SLOOP_TLS_LISTEN", value_name = "ADDR")]
+    pub tls_listen: Option<String>,
+    /// PEM certificate chain of the HTTPS listener (leaf first).
+    #[arg(long, env = "SLOOP_TLS_CERT", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of the HTTPS listener.
+    #[arg(long, env = "SLOOP_TLS_KEY", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
     /// Policies from ConfigMaps labelled for sloop: `NAMESPACE` or `NAMESPACE/SELECTOR` (`*` for
     /// every namespace; default selector sloop.io/policy=true). Without --policies, the
     /// directory is then not watched.
@@ -131,6 +142,9 @@ struct FileConfig {
     log_format: Option<LogFormat>,
     agent_tokens: Option<PathBuf>,
     viewer_token_file: Option<PathBuf>,
+    tls_listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     configmap_policies: Option<String>,
     leader_elect: Option<bool>,
     lease_namespace: Option<String>,
@@ -176,6 +190,26 @@ pub struct Settings {
     pub agent_tokens: Option<PathBuf>,
     /// The viewer token's file.
     pub viewer_token_file: Option<PathBuf>,
+    /// HTTPS listener: address, certificate chain and key files.
+    pub tls: Option<(SocketAddr, PathBuf, PathBuf)>,
+}
+
+/// The HTTPS listener's settings: all three or none.
+fn tls_settings(
+    listen: Option<String>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<Option<(SocketAddr, PathBuf, PathBuf)>, String> {
+    match (listen, cert, key) {
+        (None, None, None) => Ok(None),
+        (Some(l), Some(c), Some(k)) => {
+            let addr = l.parse().map_err(|e| {
+                format!("--tls-listen: `{l}` is not an address such as 0.0.0.0:9443 or [::]:9443: {e}")
+            })?;
+            Ok(Some((addr, c, k)))
+        }
+        _ => Err("--tls-listen, --tls-cert and --tls-key go together: give all three or none".into()),
+    }
 }
 
 fn duration(field: &str, s: &str) -> Result<f64, String> {
@@ -200,6 +234,8 @@ impl RunArgs {
                 f.journal = rel(f.journal);
                 f.agent_tokens = rel(f.agent_tokens);
                 f.viewer_token_file = rel(f.viewer_token_file);
+                f.tls_cert = rel(f.tls_cert);
+                f.tls_key = rel(f.tls_key);
                 f
             }
         };
@@ -273,6 +309,11 @@ impl RunArgs {
             poll: Duration::from_secs_f64(poll),
             agent_tokens: self.agent_tokens.or(file.agent_tokens),
             viewer_token_file: self.viewer_token_file.or(file.viewer_token_file),
+            tls: tls_settings(
+                self.tls_listen.or(file.tls_listen),
+                self.tls_cert.or(file.tls_cert),
+                self.tls_key.or(file.tls_key),
+            )?,
         })
     }
 }
@@ -358,6 +399,17 @@ async fn serve_with<F: CloudFactory>(
     let listener = tokio::net::TcpListener::bind(s.listen)
         .await
         .map_err(|e| format!("--listen {}: {e}", s.listen))?;
+    let tls = match &s.tls {
+        None => None,
+        Some((addr, cert, key)) => {
+            let config = serve::tls::server_config(cert, key)?;
+            let tcp = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("--tls-listen {addr}: {e}"))?;
+            tracing::info!(listen = %addr, "sloop run: HTTPS listener (agents' ingest, status, metrics).");
+            Some(serve::tls::TlsListener::new(tcp, config).map_err(|e| format!("--tls-listen {addr}: {e}"))?)
+        }
+    };
     let journal = match Journal::on_disk(&s.journal, s.journal_limits, RING_ENTRIES) {
         Ok(j) => j,
         Err(e) => {
@@ -395,6 +447,13 @@ async fn serve_with<F: CloudFactory>(
     }
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let router = serve::router_for(controller.app_state(), viewer);
+    let (stop_tls, tls_stopped) = tokio::sync::oneshot::channel::<()>();
+    let tls_server = match tls {
+        Some(listener) => Some(tokio::spawn(serve::serve_tls(listener, router.clone(), async {
+            let _ = tls_stopped.await;
+        }))),
+        None => None,
+    };
     let server = tokio::spawn(serve::serve(listener, router, None, async {
         let _ = server_stopped.await;
     }));
@@ -409,6 +468,14 @@ async fn serve_with<F: CloudFactory>(
     shutdown_signal().await;
     controller.stop().await;
     let _ = stop_server.send(());
+    let _ = stop_tls.send(());
+    if let Some(t) = tls_server {
+        match t.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(format!("HTTPS server: {e}")),
+            Err(e) => return Err(format!("HTTPS server task: {e}")),
+        }
+    }
     match server.await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("HTTP server: {e}")),

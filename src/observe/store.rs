@@ -1,21 +1,28 @@
 //! Bounded per-series stores of probe results, shared by the real probe engine and the simulator.
 //!
-//! Each series keeps its recent samples raw (for latency percentiles and the last-N view) in a
-//! ring, and folds every sample that leaves the ring into a per-minute bucket of good/total
-//! counts with running totals, so a count over any trailing window is two binary searches plus
-//! a short scan of the ring, whatever the window length.
+//! Each series keeps its recent samples in a ring of 20-byte packed samples (for latency
+//! percentiles and the last-N view; [`packed`] says what resolution that keeps), and folds
+//! every sample that leaves the ring into a per-minute bucket of running good/total counts, so
+//! a count over any trailing window is two binary searches plus a short scan of the ring,
+//! whatever the window length ([`series`]).
 //!
-//! Memory per series is bounded by the [`Retention`]: at most `max_raw` samples plus
-//! `count_horizon / 60` buckets (3 days: 4,320 buckets of 40 bytes ≈ 170 KiB; a 30-day budget
-//! period ≈ 1.7 MiB). At a 10 s interval that is what the policy's longest window needs; the
-//! far edge of a count window is rounded to whole minutes once it reaches past the ring.
+//! Memory per series is bounded by the [`Retention`]: `expected_raw` ring slots allocated once
+//! (growing to at most `max_raw` only for a series that gets more samples than expected) plus
+//! `count_horizon / 60` buckets of 12 bytes (3 days: 52 KiB; a 30-day budget period: 518 KiB).
+//! A 5-minute window at 1 s is 6 KB per series, so 1000 such series hold about 6 MB. The far
+//! edge of a count window is rounded to whole minutes once it reaches past the ring.
 //! Pure: no clock, the caller passes `now`.
 
 use crate::{
     policy::{Indicator, Policy},
-    snapshot::{InstanceId, InstanceSeries, Sample, SeriesKey, ServiceSeries, Time, WindowCount},
+    snapshot::{InstanceId, InstanceSeries, Sample, SeriesKey, ServiceSeries, Time},
 };
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+
+mod packed;
+mod series;
+
+pub use series::SeriesStore;
 
 /// How much of a series to keep.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,6 +31,9 @@ pub struct Retention {
     pub raw_window: f64,
     /// Never keep more raw samples than this.
     pub max_raw: usize,
+    /// Raw samples a series is expected to hold (its window over its interval): the ring's
+    /// first and usual capacity.
+    pub expected_raw: usize,
     /// Always keep at least this many raw samples, however old.
     pub keep_last: usize,
     /// Keep per-minute counts this long (seconds); 0 keeps none.
@@ -37,118 +47,6 @@ pub enum SeriesId {
     Service(SeriesKey),
     /// A per-instance probe.
     Instance(InstanceId, SeriesKey),
-}
-
-/// One minute of samples that left the ring.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Bucket {
-    /// Start of the minute.
-    start: Time,
-    /// Running totals of all evicted samples before this bucket.
-    good_before: u64,
-    total_before: u64,
-    good: u32,
-    total: u32,
-}
-
-/// The samples of one series.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct SeriesStore {
-    raw: VecDeque<Sample>,
-    buckets: VecDeque<Bucket>,
-    evicted_good: u64,
-    evicted_total: u64,
-    consecutive_failures: u32,
-}
-
-impl SeriesStore {
-    /// Adds a sample (samples arrive in time order per series).
-    pub fn record(&mut self, sample: Sample, r: &Retention) {
-        self.consecutive_failures = if sample.ok {
-            0
-        } else {
-            self.consecutive_failures.saturating_add(1)
-        };
-        self.raw.push_back(sample);
-        let newest = sample.at;
-        while let Some(old) = self.raw.front().copied() {
-            let too_many = self.raw.len() > r.max_raw.max(1);
-            let too_old = newest - old.at > r.raw_window && self.raw.len() > r.keep_last;
-            if !(too_many || too_old) {
-                break;
-            }
-            self.raw.pop_front();
-            self.evict(old, r);
-        }
-    }
-
-    fn evict(&mut self, s: Sample, r: &Retention) {
-        if r.count_horizon > 0.0 {
-            let start = (s.at / 60.0).floor() * 60.0;
-            match self.buckets.back_mut() {
-                Some(b) if b.start == start => {
-                    b.good += s.ok as u32;
-                    b.total += 1;
-                }
-                _ => self.buckets.push_back(Bucket {
-                    start,
-                    good_before: self.evicted_good,
-                    total_before: self.evicted_total,
-                    good: s.ok as u32,
-                    total: 1,
-                }),
-            }
-            while self
-                .buckets
-                .front()
-                .is_some_and(|b| start - b.start > r.count_horizon)
-            {
-                self.buckets.pop_front();
-            }
-        }
-        self.evicted_good += s.ok as u64;
-        self.evicted_total += 1;
-    }
-
-    /// Raw samples started in `(now − window, now]`, oldest first.
-    pub fn window(&self, now: Time, window: f64) -> impl Iterator<Item = &Sample> {
-        let from = self.raw.partition_point(|s| s.at <= now - window);
-        self.raw.range(from..).take_while(move |s| s.at <= now)
-    }
-
-    /// Good and total samples started in `(now − window, now]`.
-    pub fn counts(&self, now: Time, window: f64) -> WindowCount {
-        let cutoff = now - window;
-        let (mut good, mut total) = (0u64, 0u64);
-        for s in self.window(now, window) {
-            good += s.ok as u64;
-            total += 1;
-        }
-        if self.raw.front().is_some_and(|s| s.at > cutoff) {
-            // The window reaches past the ring: add the buckets from the cutoff's minute on.
-            let i = self.buckets.partition_point(|b| b.start < cutoff);
-            if let Some(b) = self.buckets.get(i) {
-                good += self.evicted_good - b.good_before;
-                total += self.evicted_total - b.total_before;
-            }
-        }
-        WindowCount { window, good, total }
-    }
-
-    /// Failures in a row up to the newest sample.
-    pub fn consecutive_failures(&self) -> u32 {
-        self.consecutive_failures
-    }
-
-    /// The last `n` samples, oldest first.
-    pub fn last(&self, n: usize) -> impl Iterator<Item = &Sample> {
-        self.raw.range(self.raw.len().saturating_sub(n)..)
-    }
-
-    /// The newest sample.
-    pub fn latest(&self) -> Option<&Sample> {
-        self.raw.back()
-    }
 }
 
 /// All probe series of one policy.
@@ -250,12 +148,14 @@ impl ProbeStore {
             Retention {
                 raw_window,
                 max_raw: 2 * per_window + 16,
+                expected_raw: per_window + 4,
                 keep_last: INSTANCE_RECENT,
                 count_horizon: horizon.min(31.0 * 86_400.0),
             },
             Retention {
                 raw_window: 0.0,
                 max_raw: INSTANCE_RECENT,
+                expected_raw: INSTANCE_RECENT,
                 keep_last: INSTANCE_RECENT,
                 count_horizon: 0.0,
             },
@@ -297,6 +197,17 @@ impl ProbeStore {
         self.index.get(series).map(|&i| &self.series[i].1)
     }
 
+    /// Bytes the samples of every series hold on the heap (rings and minute buckets; the
+    /// series names and index are not counted).
+    pub fn sample_bytes(&self) -> usize {
+        self.series.iter().map(|(_, s)| s.heap_bytes()).sum()
+    }
+
+    /// Raw samples held over every series.
+    pub fn sample_count(&self) -> usize {
+        self.series.iter().map(|(_, s)| s.len()).sum()
+    }
+
     /// Drops the per-instance series of instances for which `keep` is false (deleted servers).
     pub fn retain_instances(&mut self, keep: impl Fn(&str) -> bool) {
         self.series.retain(|(id, _)| match id {
@@ -326,14 +237,14 @@ impl ProbeStore {
             match id {
                 SeriesId::Service(key) => service.push(ServiceSeries {
                     key: key.clone(),
-                    recent: s.window(now, longest).copied().collect(),
+                    recent: s.window(now, longest).collect(),
                     counts: count_windows.iter().map(|&w| s.counts(now, w)).collect(),
                 }),
                 SeriesId::Instance(instance, key) => instances.push(InstanceSeries {
                     instance: instance.clone(),
                     key: key.clone(),
                     consecutive_failures: s.consecutive_failures(),
-                    recent: s.last(INSTANCE_RECENT).filter(|x| x.at <= now).copied().collect(),
+                    recent: s.last(INSTANCE_RECENT).filter(|x| x.at <= now).collect(),
                 }),
             }
         }
@@ -344,7 +255,7 @@ impl ProbeStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::IpFamily;
+    use crate::snapshot::{IpFamily, WindowCount};
 
     fn sample(at: f64, ok: bool) -> Sample {
         Sample {
@@ -366,6 +277,7 @@ mod tests {
     const R: Retention = Retention {
         raw_window: 300.0,
         max_raw: 64,
+        expected_raw: 34,
         keep_last: 12,
         count_horizon: 3.0 * 86_400.0,
     };
@@ -393,8 +305,9 @@ mod tests {
             );
             assert!(got.good.abs_diff(expect_good) <= 6, "window {w}");
         }
-        assert!(s.raw.len() <= R.max_raw);
-        assert!(s.buckets.len() as f64 <= R.count_horizon / 60.0 + 2.0);
+        assert!(s.raw_len() <= R.max_raw);
+        assert!(s.bucket_len() as f64 <= R.count_horizon / 60.0 + 2.0);
+        assert!(s.heap_bytes() <= R.max_raw * 20 + (R.count_horizon / 60.0 + 2.0) as usize * 12);
     }
 
     #[test]
@@ -439,5 +352,48 @@ mod tests {
         assert_eq!(store.get(&id).unwrap().consecutive_failures(), 0);
         store.retain_instances(|i| i != "vm-1");
         assert!(store.get(&id).is_none());
+    }
+
+    #[test]
+    fn a_full_window_at_1s_fits_the_expected_ring_without_doubling() {
+        let r = Retention {
+            raw_window: 300.0,
+            max_raw: 616,
+            expected_raw: 304,
+            keep_last: 12,
+            count_horizon: 0.0,
+        };
+        let mut s = SeriesStore::default();
+        for i in 0..3600 {
+            s.record(sample(1_780_000_000.0 + i as f64, true), &r);
+        }
+        assert_eq!(s.raw_len(), 301);
+        assert_eq!(s.heap_bytes(), 304 * 20, "allocated once, at the expected size");
+        // Two addresses per run: twice the samples, so the ring grows, but only to `max_raw`.
+        for i in 3600..7200 {
+            for _ in 0..2 {
+                s.record(sample(1_780_000_000.0 + i as f64, true), &r);
+            }
+        }
+        assert!(
+            s.raw_len() <= 616 && s.heap_bytes() <= 616 * 20,
+            "{}",
+            s.heap_bytes()
+        );
+    }
+
+    #[test]
+    fn a_series_that_runs_for_months_moves_its_epoch_and_keeps_counting() {
+        let mut s = SeriesStore::default();
+        let day = 86_400.0;
+        for i in 0..(60 * 24) {
+            // One probe an hour for 60 days, past the 49-day span of the start offsets.
+            s.record(sample(i as f64 * 3600.0, true), &R);
+        }
+        let now = (60.0 * 24.0 - 1.0) * 3600.0;
+        assert_eq!(s.latest().map(|x| x.at), Some(now));
+        // (A cutoff off the minute grid: a count window's far edge rounds to whole minutes.)
+        assert_eq!(s.counts(now, day - 60.0).total, 24);
+        assert_eq!(s.window(now, 4.0 * 3600.0).count(), 4);
     }
 }

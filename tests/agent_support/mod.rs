@@ -140,12 +140,13 @@ pub struct Controller {
 }
 
 impl Controller {
-    /// Serves the ingest router for `tokens` on `bind`, plain HTTP or TLS with `tls`.
+    /// Serves the ingest router for `tokens` on `bind`, plain HTTP or HTTPS through `sloop run`'s
+    /// TLS listener with `tls`.
     pub async fn start(
         bind: SocketAddr,
         tokens: TokenBook,
         policy: &Policy,
-        tls: Option<tokio_rustls::TlsAcceptor>,
+        tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Self {
         assert!(bind.ip().is_loopback(), "tests bind loopback only");
         let state = IngestState::new(tokens, Arc::new(SystemClock), limits());
@@ -164,7 +165,14 @@ impl Controller {
                     .await
                     .unwrap();
             }),
-            Some(acceptor) => tokio::spawn(serve_tls(listener, app, acceptor, stopped)),
+            Some(config) => tokio::spawn(async move {
+                let listener = sloop::serve::tls::TlsListener::new(listener, config).unwrap();
+                sloop::serve::serve_tls(listener, app, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+            }),
         };
         Self {
             addr,
@@ -203,7 +211,7 @@ impl Controller {
         let store = self.store.lock().unwrap();
         store
             .get(&id)
-            .map(|s| s.last(usize::MAX).copied().collect())
+            .map(|s| s.last(usize::MAX).collect())
             .unwrap_or_default()
     }
 
@@ -213,57 +221,30 @@ impl Controller {
     }
 }
 
-async fn serve_tls(
-    listener: TcpListener,
-    app: axum::Router,
-    acceptor: tokio_rustls::TlsAcceptor,
-    mut stopped: oneshot::Receiver<()>,
-) {
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        let (stream, _) = tokio::select! {
-            _ = &mut stopped => break,
-            r = listener.accept() => match r { Ok(x) => x, Err(_) => break },
-        };
-        let (acceptor, app) = (acceptor.clone(), app.clone());
-        conns.spawn(async move {
-            let Ok(tls) = acceptor.accept(stream).await else {
-                return;
-            };
-            let service = hyper_util::service::TowerToHyperService::new(app);
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                .await;
-        });
-    }
-    conns.shutdown().await;
+/// A private CA and a `localhost` certificate it signed, written as PEM files into `dir`
+/// (`ca.pem`, `cert.pem`, `key.pem`): (CA PEM, the controller's HTTPS configuration read from
+/// the files by `sloop run`'s own loader).
+pub fn private_ca(dir: &Path) -> (String, Arc<rustls::ServerConfig>) {
+    let (ca_pem, cert_pem, key_pem) = pki("sloop test CA");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, cert_pem).unwrap();
+    std::fs::write(&key, key_pem).unwrap();
+    let config = sloop::serve::tls::server_config(&cert, &key).unwrap();
+    (ca_pem, config)
 }
 
-/// A CA-signed certificate for `localhost`: (CA PEM, server acceptor).
-pub fn private_ca() -> (String, tokio_rustls::TlsAcceptor) {
-    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+/// A CA named `name` and a `localhost` certificate it signed: (CA PEM, leaf PEM, leaf key PEM).
+pub fn pki(name: &str) -> (String, String, String) {
     let ca_key = rcgen::KeyPair::generate().unwrap();
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "sloop test CA");
+    ca_params.distinguished_name.push(rcgen::DnType::CommonName, name);
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let key = rcgen::KeyPair::generate().unwrap();
     let params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
     let cert = params.signed_by(&key, &issuer).unwrap();
-    let config =
-        rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![cert.der().clone()],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
-            )
-            .unwrap();
-    (ca.pem(), tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    (ca.pem(), cert.pem(), key.serialize_pem())
 }
 
 /// A `sloop agent` process; killed on drop. Its log goes to a file shown on failures.
