@@ -16,6 +16,7 @@
 pub mod cloud;
 pub mod k8s;
 pub mod leader;
+pub mod probed;
 pub mod source;
 pub mod status;
 mod supervisor;

@@ -366,6 +366,7 @@ async fn main(s: Settings) -> Result<(), String> {
             cloud: s.cloud.clone(),
             clouds_yaml: std::env::var_os("OS_CLIENT_CONFIG_FILE").map(PathBuf::from),
             policy_dir: s.policies.clone().unwrap_or_else(|| ".".into()),
+            ingest: Default::default(),
         });
         return serve_with(factory, &s, None).await;
     }
@@ -439,6 +440,9 @@ async fn serve_with<F: CloudFactory>(
             sinks: kube.sinks,
         },
     );
+    if let Some(ingest) = controller.ingest() {
+        factory.attach_ingest(ingest);
+    }
     if let Some(dir) = &s.policies {
         controller.watch_dir(dir.clone(), s.poll);
     }

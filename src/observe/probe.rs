@@ -12,6 +12,7 @@
 //! the other family (no happy eyeballs), so an IPv6 problem shows as an IPv6 failure.
 
 pub mod cert;
+pub mod engine;
 pub mod http;
 pub mod icmp;
 pub mod schedule;
@@ -103,7 +104,7 @@ impl Failed {
 }
 
 /// Which of the resolved addresses to probe.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub enum Address {
     /// The first address of the family the resolver returns.
     #[default]

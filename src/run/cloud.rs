@@ -5,6 +5,7 @@
 //! [`DryRunGate`] wraps every connection: with `--dry-run` it turns each change into a logged
 //! no-op, a guarantee that holds even if a decision slipped past the dry-run mode.
 
+use super::probed::Probed;
 use crate::{
     act::{ActError, Compute, ServerRequest, Traffic},
     clock::{Clock, ScaledClock, SystemClock},
@@ -14,7 +15,11 @@ use crate::{
     sim::{Scenario, SimCloud},
     snapshot::{InstanceId, Snapshot, Time},
 };
-use std::{future::Future, sync::Arc};
+use crate::{ingest::IngestState, observe::store::ProbeStore};
+use std::{
+    future::Future,
+    sync::{Arc, Mutex, OnceLock},
+};
 
 /// One policy's connection to its cloud, as the reconcile task drives it.
 pub trait LiveCloud: Observe + Compute + Traffic + Send + 'static {
@@ -39,6 +44,9 @@ pub trait LiveCloud: Observe + Compute + Traffic + Send + 'static {
     fn end(&self) -> Option<Time> {
         None
     }
+    /// A new version of the policy is in force (the connection keeps running; an attached
+    /// probe engine re-derives its jobs).
+    fn policy_changed(&mut self, _policy: &Policy) {}
 }
 
 /// Makes connections for policies and says how time is read.
@@ -52,6 +60,8 @@ pub trait CloudFactory: Send + Sync + 'static {
     fn clock(&self) -> Arc<dyn Clock>;
     /// A short label for logs and the status page (`sim: election-night ×60`, a cloud name).
     fn label(&self) -> String;
+    /// The remote agents' side: connections made after this publish their probe stores to it.
+    fn attach_ingest(&self, _ingest: &IngestState) {}
 }
 
 // === impl SimFactory ===
@@ -125,24 +135,35 @@ pub struct OpenStackFactory {
     pub clouds_yaml: Option<std::path::PathBuf>,
     /// Where the policies live (boot scripts are relative to it).
     pub policy_dir: std::path::PathBuf,
+    /// The agents' ingest, once the controller has started (see `attach_ingest`).
+    pub ingest: OnceLock<IngestState>,
 }
 
 impl CloudFactory for OpenStackFactory {
-    type Cloud = OpenStackCloud;
+    type Cloud = Probed<OpenStackCloud>;
 
-    fn connect(&self, policy: &Policy) -> impl Future<Output = Result<OpenStackCloud, String>> + Send {
+    /// Connects, and attaches the local probe engine with the policy's shared probe store.
+    fn connect(&self, policy: &Policy) -> impl Future<Output = Result<Self::Cloud, String>> + Send {
         let config = openstack::config::load(Some(&self.cloud), self.clouds_yaml.as_deref());
         let opts = openstack::CloudOptions {
             policy_dir: self.policy_dir.clone(),
             ..openstack::CloudOptions::default()
         };
         let (policy, name) = (policy.clone(), self.cloud.clone());
+        let ingest = self.ingest.get().cloned();
         async move {
             let config = config.map_err(|e| format!("cloud `{name}`: {e}"))?;
-            OpenStackCloud::connect(config, policy, opts, wall_clock())
+            let store = Arc::new(Mutex::new(ProbeStore::for_policy(&policy)));
+            let cloud = OpenStackCloud::connect(config, policy.clone(), opts, wall_clock())
                 .await
-                .map_err(|e| format!("cloud `{name}`: {e}"))
+                .map_err(|e| format!("cloud `{name}`: {e}"))?
+                .with_probes(store.clone());
+            Ok(Probed::new(cloud, &policy, store, wall_clock(), ingest))
         }
+    }
+
+    fn attach_ingest(&self, ingest: &IngestState) {
+        let _ = self.ingest.set(ingest.clone());
     }
 
     fn clock(&self) -> Arc<dyn Clock> {
@@ -154,9 +175,8 @@ impl CloudFactory for OpenStackFactory {
     }
 }
 
-/// A real cloud ticks at `now` on the wall clock. Probe series come from the probe engine's
-/// store when one is attached (`OpenStackCloud::with_probes`); `sloop run` does not attach the
-/// local probe engine yet, so its snapshots carry inventory and telemetry only.
+/// A real cloud ticks at `now` on the wall clock. Probe series come from the store the
+/// [`Probed`] wrapper's engine and the agents' ingest fill (`OpenStackCloud::with_probes`).
 impl LiveCloud for OpenStackCloud {}
 
 /// The wall clock, for real clouds.
@@ -272,5 +292,8 @@ impl<C: LiveCloud> LiveCloud for DryRunGate<C> {
     }
     fn end(&self) -> Option<Time> {
         self.inner.end()
+    }
+    fn policy_changed(&mut self, policy: &Policy) {
+        self.inner.policy_changed(policy);
     }
 }

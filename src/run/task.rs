@@ -209,6 +209,7 @@ impl<C: LiveCloud> Task<C> {
         }
         tracing::info!(policy = %u.policy.metadata.name, source = %u.source, "Policy changed; new version in force.");
         self.rec.set_policy((*u.policy).clone());
+        self.cloud.policy_changed(&u.policy);
         let mut view = PolicyView::new(&u.policy, &u.source, self.rec.interval());
         view.ticks = self.view.ticks;
         view.last_tick = self.view.last_tick;

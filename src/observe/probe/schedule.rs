@@ -257,6 +257,13 @@ impl<P: Prober> Scheduler<P> {
         Duration::from_nanos(h.finish() % nanos)
     }
 
+    /// Starts one job on its own (phase offset from now); aborting the handle stops it and
+    /// cancels its probe in flight. For job sets that change while running ([`super::engine`]).
+    pub fn spawn(&self, job: Job) -> tokio::task::JoinHandle<()> {
+        let first = timer_now() + self.offset(&job);
+        tokio::spawn(job_loop(Arc::new(job), first, self.shared.clone()))
+    }
+
     /// Runs `jobs` until `shutdown` completes; probes in flight are then cancelled.
     pub async fn run(&self, jobs: Vec<Job>, shutdown: impl Future<Output = ()>) {
         let start = timer_now();
