@@ -36,7 +36,7 @@ pub fn prefill(store: &Mutex<ProbeStore>, jobs: &[Job], seconds: u32, now: Time)
             let sample = Sample {
                 at,
                 latency,
-                ok: (i + k as usize) % 50 != 0,
+                ok: !(i + k as usize).is_multiple_of(50),
                 phases: Some(phases),
             };
             store.record(&job.series, sample);

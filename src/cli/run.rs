@@ -452,12 +452,11 @@ async fn serve_with<F: CloudFactory>(
     let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let router = serve::router_for(controller.app_state(), viewer);
     let (stop_tls, tls_stopped) = tokio::sync::oneshot::channel::<()>();
-    let tls_server = match tls {
-        Some(listener) => Some(tokio::spawn(serve::serve_tls(listener, router.clone(), async {
+    let tls_server = tls.map(|listener| {
+        tokio::spawn(serve::serve_tls(listener, router.clone(), async {
             let _ = tls_stopped.await;
-        }))),
-        None => None,
-    };
+        }))
+    });
     let server = tokio::spawn(serve::serve(listener, router, None, async {
         let _ = server_stopped.await;
     }));

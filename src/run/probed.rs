@@ -112,12 +112,10 @@ impl<C> Drop for Probed<C> {
 }
 
 impl<C: Observe + Send> Observe for Probed<C> {
-    fn observe(&mut self, now: Time) -> impl Future<Output = Result<Snapshot, ObserveError>> + Send {
-        async move {
-            let snap = self.inner.observe(now).await?;
-            self.saw(&snap.inventory);
-            Ok(snap)
-        }
+    async fn observe(&mut self, now: Time) -> Result<Snapshot, ObserveError> {
+        let snap = self.inner.observe(now).await?;
+        self.saw(&snap.inventory);
+        Ok(snap)
     }
 }
 
