@@ -1,28 +1,30 @@
-//! One probe sample packed into 24 bytes, so a 5-minute window of 1 s probes costs about 7 KB
+//! One probe sample packed into 28 bytes, so a 5-minute window of 1 s probes costs about 8.5 KB
 //! per series instead of 22 KB (a [`Sample`] is 72 bytes: two `f64`s, a bool and five optional
 //! `f64` phases).
 //!
 //! | field    | stored as                                   | resolution                 |
 //! |----------|---------------------------------------------|----------------------------|
-//! | start    | `u32` milliseconds after the series' epoch  | 1 ms, 49 days of span      |
+//! | start    | the `f64` bits, as two `u32`s               | exact                      |
 //! | latency  | the `f64` bits, as two `u32`s               | exact                      |
 //! | phases   | 5 × `u16` quarter-log microseconds (below)  | 1 µs below 8 ms, else 0.05 % |
 //! | ok, has phases | bit flags in one `u8`                 |                            |
 //!
-//! The decision core reads start times and latencies, and its verdicts print latency estimates
-//! to the last digit, so latencies stay exact and start times keep the millisecond (the
-//! simulator's clock ticks in whole seconds, so its decisions stay byte-identical).
+//! The decision core reads start times (which window a sample falls in) and latencies (its
+//! verdicts print latency estimates to the last digit), so both stay exact and decisions stay
+//! byte-identical; rounding starts to the millisecond moved a sample across a window edge in
+//! one tick of the csv-trace rehearsal.
 //! Phases are diagnostics shown in snapshots, so they get a 16-bit float: 13 bits of
 //! microseconds times 4^e for a 3-bit e, exact to the microsecond up to 8.19 ms, within 0.05 %
 //! up to 134 s, and saturated beyond.
 
 use crate::snapshot::{Phases, Sample, Time};
 
-/// A sample relative to its series' epoch (see the module table).
+/// A sample in 28 bytes (see the module table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Packed {
-    at_ms: u32,
-    /// `f64::to_bits`, split so the struct keeps 4-byte alignment (24 bytes, not 32).
+    /// `f64::to_bits` of the start and the latency, split so the struct keeps 4-byte
+    /// alignment (28 bytes, not 32).
+    at: [u32; 2],
     latency: [u32; 2],
     phases: [u16; 5],
     flags: u8,
@@ -31,12 +33,9 @@ pub(super) struct Packed {
 const OK: u8 = 1;
 const HAS_PHASES: u8 = 2;
 
-/// Largest start offset from the epoch (49.7 days).
-pub(super) const MAX_OFFSET_S: f64 = u32::MAX as f64 / 1000.0;
-
 impl Packed {
-    /// Packs `s`, whose start must lie within `[epoch, epoch + MAX_OFFSET_S]` (clamped otherwise).
-    pub(super) fn pack(s: &Sample, epoch: Time) -> Self {
+    /// Packs `s`.
+    pub(super) fn pack(s: &Sample) -> Self {
         let (phases, has) = match s.phases {
             Some(p) => (
                 [p.dns, p.connect, p.tls, p.ttfb, p.transfer].map(quarter_log),
@@ -45,22 +44,19 @@ impl Packed {
             None => ([0; 5], 0),
         };
         Self {
-            at_ms: to_units(s.at - epoch, 1e3),
-            latency: {
-                let b = s.latency.to_bits();
-                [(b >> 32) as u32, b as u32]
-            },
+            at: split(s.at),
+            latency: split(s.latency),
             phases,
             flags: has | if s.ok { OK } else { 0 },
         }
     }
 
-    /// The sample back, with its start on `epoch`.
-    pub(super) fn unpack(&self, epoch: Time) -> Sample {
+    /// The sample back (phases at their stored resolution).
+    pub(super) fn unpack(&self) -> Sample {
         let p = self.phases.map(from_quarter_log);
         Sample {
-            at: self.at(epoch),
-            latency: f64::from_bits((u64::from(self.latency[0]) << 32) | u64::from(self.latency[1])),
+            at: self.at(),
+            latency: join(self.latency),
             ok: self.ok(),
             phases: (self.flags & HAS_PHASES != 0).then_some(Phases {
                 dns: p[0],
@@ -72,34 +68,24 @@ impl Packed {
         }
     }
 
-    /// Start time on `epoch`.
-    pub(super) fn at(&self, epoch: Time) -> Time {
-        epoch + self.at_ms as f64 / 1e3
+    /// Start time.
+    pub(super) fn at(&self) -> Time {
+        join(self.at)
     }
 
     /// Whether the probe met its expectations.
     pub(super) fn ok(&self) -> bool {
         self.flags & OK != 0
     }
-
-    /// The same sample on epoch `to` instead of `from` (`to` ≤ every start; whole seconds apart,
-    /// so the move is exact).
-    pub(super) fn rebased(self, from: Time, to: Time) -> Self {
-        Self {
-            at_ms: to_units(self.at(from) - to, 1e3),
-            ..self
-        }
-    }
 }
 
-/// `x` in units of `1/per_second`, rounded and clamped into `u32` (NaN and negatives give 0).
-fn to_units(x: f64, per_second: f64) -> u32 {
-    let v = (x * per_second).round();
-    if v.is_nan() || v <= 0.0 {
-        0
-    } else {
-        v.min(u32::MAX as f64) as u32
-    }
+fn split(x: f64) -> [u32; 2] {
+    let b = x.to_bits();
+    [(b >> 32) as u32, b as u32]
+}
+
+fn join(x: [u32; 2]) -> f64 {
+    f64::from_bits((u64::from(x[0]) << 32) | u64::from(x[1]))
 }
 
 /// Seconds into the 16-bit phase float: top 3 bits e, low 13 bits m, value m·4^e µs.
@@ -127,24 +113,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn starts_round_trip_to_the_millisecond_and_latencies_exactly() {
-        let epoch = 1_780_000_000.0;
+    fn starts_latencies_and_verdicts_round_trip_exactly() {
         let s = Sample {
-            at: epoch + 12.3456,
-            latency: 0.123_456_7,
+            at: 1_780_000_000.123_456_7,
+            latency: 0.123_456_789,
             ok: true,
             phases: None,
         };
-        let back = Packed::pack(&s, epoch).unpack(epoch);
-        assert_eq!(back.at, epoch + 12.346);
-        assert_eq!(back.latency, 0.123_456_7);
-        assert!(back.ok && back.phases.is_none());
-        // Whole seconds stay exact, which keeps simulated decisions identical.
-        let whole = Sample {
-            at: epoch + 300.0,
-            ..s
-        };
-        assert_eq!(Packed::pack(&whole, epoch).unpack(epoch).at, whole.at);
+        let back = Packed::pack(&s).unpack();
+        assert_eq!(back, s);
+        let failed = Sample { ok: false, ..s };
+        assert_eq!(Packed::pack(&failed).unpack(), failed);
+        assert_eq!(std::mem::size_of::<Packed>(), 28);
     }
 
     #[test]
@@ -160,32 +140,12 @@ mod tests {
         assert_eq!(quarter_log(1e6), u16::MAX, "saturates");
         assert_eq!(quarter_log(f64::NAN), 0);
         assert_eq!(quarter_log(-1.0), 0);
-    }
-
-    #[test]
-    fn out_of_range_values_clamp_instead_of_wrapping() {
         let s = Sample {
-            at: -5.0,
-            latency: 1e12,
+            at: 1.0,
+            latency: 0.0,
             ok: false,
             phases: Some(Phases::default()),
         };
-        let p = Packed::pack(&s, 0.0);
-        assert_eq!(p.at_ms, 0);
-        assert_eq!(p.unpack(0.0).latency, 1e12);
-        assert!(!p.ok() && p.unpack(0.0).phases == Some(Phases::default()));
-        assert_eq!(std::mem::size_of::<Packed>(), 24);
-    }
-
-    #[test]
-    fn rebasing_by_whole_seconds_is_exact() {
-        let s = Sample {
-            at: 1000.25,
-            latency: 0.5,
-            ok: true,
-            phases: None,
-        };
-        let p = Packed::pack(&s, 0.0).rebased(0.0, 900.0);
-        assert_eq!(p.unpack(900.0).at, 1000.25);
+        assert_eq!(Packed::pack(&s).unpack().phases, Some(Phases::default()));
     }
 }

@@ -8,10 +8,7 @@
 //! more samples than expected (a name with several addresses), never past `max_raw`; the
 //! minute buckets (12 bytes each) grow to `count_horizon / 60` + 2 at most.
 
-use super::{
-    Retention,
-    packed::{MAX_OFFSET_S, Packed},
-};
+use super::{Retention, packed::Packed};
 use crate::snapshot::{Sample, Time, WindowCount};
 use std::collections::VecDeque;
 
@@ -29,8 +26,6 @@ struct Bucket {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct SeriesStore {
     raw: VecDeque<Packed>,
-    /// Whole second the ring's start offsets count from.
-    epoch: Time,
     buckets: VecDeque<Bucket>,
     /// Absolute minute (start time / 60) of bucket minute 0.
     minute_base: Option<i64>,
@@ -48,13 +43,12 @@ impl SeriesStore {
         } else {
             self.consecutive_failures.saturating_add(1)
         };
-        self.fit_epoch(sample.at);
-        let packed = Packed::pack(&sample, self.epoch);
-        let newest = packed.at(self.epoch);
+        let packed = Packed::pack(&sample);
+        let newest = packed.at();
         let max_raw = r.max_raw.max(1);
         while let Some(old) = self.raw.front().copied() {
             let too_many = self.raw.len() + 1 > max_raw;
-            let too_old = newest - old.at(self.epoch) > r.raw_window && self.raw.len() + 1 > r.keep_last;
+            let too_old = newest - old.at() > r.raw_window && self.raw.len() + 1 > r.keep_last;
             if !(too_many || too_old) {
                 break;
             }
@@ -74,30 +68,9 @@ impl SeriesStore {
         self.raw.push_back(packed);
     }
 
-    /// Keeps every start offset in range: the epoch is the first sample's whole second, and
-    /// moves (exactly, by whole seconds) when a start falls before it or 49 days after it.
-    fn fit_epoch(&mut self, at: Time) {
-        if !at.is_finite() {
-            return;
-        }
-        if self.raw.is_empty() {
-            self.epoch = at.floor();
-            return;
-        }
-        if at >= self.epoch && at - self.epoch <= MAX_OFFSET_S {
-            return;
-        }
-        let oldest = self.raw.front().map_or(at, |p| p.at(self.epoch));
-        let to = at.min(oldest).floor();
-        for p in self.raw.iter_mut() {
-            *p = p.rebased(self.epoch, to);
-        }
-        self.epoch = to;
-    }
-
     fn evict(&mut self, s: Packed, r: &Retention) {
         if r.count_horizon > 0.0 {
-            let minute = (s.at(self.epoch) / 60.0).floor() as i64;
+            let minute = (s.at() / 60.0).floor() as i64;
             let base = *self.minute_base.get_or_insert(minute);
             let rel = (minute - base).clamp(0, i64::from(u32::MAX)) as u32;
             // A sample of the newest bucket's minute (or, out of order, earlier) is carried by
@@ -129,27 +102,25 @@ impl SeriesStore {
 
     /// Raw samples started in `(now − window, now]`, oldest first.
     pub fn window(&self, now: Time, window: f64) -> impl Iterator<Item = Sample> + '_ {
-        let epoch = self.epoch;
-        let from = self.raw.partition_point(|s| s.at(epoch) <= now - window);
+        let from = self.raw.partition_point(|s| s.at() <= now - window);
         self.raw
             .range(from..)
-            .take_while(move |s| s.at(epoch) <= now)
-            .map(move |s| s.unpack(epoch))
+            .take_while(move |s| s.at() <= now)
+            .map(|s| s.unpack())
     }
 
     /// Good and total samples started in `(now − window, now]`.
     pub fn counts(&self, now: Time, window: f64) -> WindowCount {
-        let epoch = self.epoch;
         let cutoff = now - window;
-        let from = self.raw.partition_point(|s| s.at(epoch) <= cutoff);
+        let from = self.raw.partition_point(|s| s.at() <= cutoff);
         let (mut good, mut total) = (0u64, 0u64);
-        for s in self.raw.range(from..).take_while(|s| s.at(epoch) <= now) {
+        for s in self.raw.range(from..).take_while(|s| s.at() <= now) {
             good += s.ok() as u64;
             total += 1;
         }
         if let (Some(base), true) = (
             self.minute_base,
-            self.raw.front().is_some_and(|s| s.at(epoch) > cutoff),
+            self.raw.front().is_some_and(|s| s.at() > cutoff),
         ) {
             // The window reaches past the ring: add the buckets from the cutoff's minute on.
             let start = |b: &Bucket| ((base + i64::from(b.minute)) * 60) as f64;
@@ -169,15 +140,14 @@ impl SeriesStore {
 
     /// The last `n` samples, oldest first.
     pub fn last(&self, n: usize) -> impl Iterator<Item = Sample> + '_ {
-        let epoch = self.epoch;
         self.raw
             .range(self.raw.len().saturating_sub(n)..)
-            .map(move |s| s.unpack(epoch))
+            .map(|s| s.unpack())
     }
 
     /// The newest sample.
     pub fn latest(&self) -> Option<Sample> {
-        self.raw.back().map(|s| s.unpack(self.epoch))
+        self.raw.back().map(|s| s.unpack())
     }
 
     /// Bytes this series holds on the heap (ring and bucket capacity).
