@@ -291,10 +291,14 @@ async fn measure(prober: Arc<LocalProber>, jobs: Vec<Job>, secs: f64, prefill_s:
     let _ = timed.offsets.set(offsets);
     let counters = scheduler.counters();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let _ = timed.base.set(timer_now());
+    // Lateness is measured against the scheduler's own ticks: it counts from this instant
+    // (session 2 took the base before spawning the scheduler, which counted from its own later
+    // start, so a slow spawn on a loaded machine shifted every run's figures by that delay).
+    let base = timer_now();
+    let _ = timed.base.set(base);
     let running = tokio::spawn(async move {
         scheduler
-            .run(jobs, async {
+            .run_from(base, jobs, async {
                 let _ = stopped.await;
             })
             .await;

@@ -266,7 +266,17 @@ impl<P: Prober> Scheduler<P> {
 
     /// Runs `jobs` until `shutdown` completes; probes in flight are then cancelled.
     pub async fn run(&self, jobs: Vec<Job>, shutdown: impl Future<Output = ()>) {
-        let start = timer_now();
+        self.run_from(timer_now(), jobs, shutdown).await;
+    }
+
+    /// [`Scheduler::run`] with every job's ticks counted from `start` (tick k of a job is at
+    /// `start + offset + k·interval`), so a caller measuring lateness knows the real ticks.
+    pub async fn run_from(
+        &self,
+        start: tokio::time::Instant,
+        jobs: Vec<Job>,
+        shutdown: impl Future<Output = ()>,
+    ) {
         let mut tasks = JoinSet::new();
         for job in jobs {
             let first = start + self.offset(&job);
