@@ -18,6 +18,9 @@ const SERVICE_RATE_ALPHA: f64 = 0.2;
 /// Judges the snapshot, plans actions and returns the decision with the updated history.
 pub fn decide(policy: &Policy, snap: &Snapshot, history: &History, now: Time) -> (Decision, History) {
     let mut history = history.clone();
+    // The previous decision's actions that were not reported failed took effect.
+    history.unsettled.clear();
+    let charged = (history.actions.clone(), history.failed.clone());
     track_hot_hosts(policy, snap, &mut history, now);
     if let Some(load) = snap.offered_load {
         history.loads.push_back((now, load));
@@ -49,6 +52,8 @@ pub fn decide(policy: &Policy, snap: &Snapshot, history: &History, now: Time) ->
         // Same pipeline, one gate: everything is decided, nothing is done, and the world has
         // not changed, so the history must not believe it did.
         history = dry_run_history(history, &decision);
+        (history.actions, history.failed) = charged;
+        history.unsettled.clear();
         for a in std::mem::take(&mut decision.actions) {
             decision.refusals.push(crate::decision::Refusal {
                 action: a.action,
@@ -70,11 +75,9 @@ pub fn decide(policy: &Policy, snap: &Snapshot, history: &History, now: Time) ->
     (decision, history)
 }
 
+/// Puts back what the planner wrote for the actions dry-run does not take (the budget charges
+/// are put back by the caller).
 fn dry_run_history(mut h: History, d: &Decision) -> History {
-    let n = d.actions.len();
-    for _ in 0..n {
-        h.actions.pop_back();
-    }
     for a in &d.actions {
         if let Some(id) = a.action.instance() {
             h.ladders.remove(id);

@@ -4,7 +4,7 @@
 //! decision log replays exactly. Bounded: every collection is pruned by time or by the group.
 
 use crate::{
-    decision::ActionKind,
+    decision::{Action, ActionKind},
     snapshot::{InstanceId, Time},
 };
 use serde::{Deserialize, Serialize};
@@ -21,7 +21,9 @@ pub struct History {
     pub last_scale_in: Option<Time>,
     /// Desired-size recommendations, newest last, kept for the longest stabilisation window.
     pub recommendations: VecDeque<(Time, u32)>,
-    /// Mutating actions taken, for the hourly budget.
+    /// Mutating actions charged to the hourly budget: every attempt, whether the cloud took it
+    /// or not (see [`History::settle`] for why a failed one stays charged and how a retry of
+    /// it reuses its charge).
     pub actions: VecDeque<(Time, ActionKind)>,
     /// Healing ladder state per instance.
     pub ladders: BTreeMap<InstanceId, LadderState>,
@@ -42,6 +44,43 @@ pub struct History {
     /// utilisation readings with the load of their own period.
     #[serde(default)]
     pub loads: VecDeque<(Time, f64)>,
+    /// What the last decision's actions changed in this history, by action ID, until the
+    /// executor reports which of them took no effect ([`History::settle`]). Cleared by the next
+    /// decision: an action not reported failed by then is taken as done.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unsettled: BTreeMap<String, Undo>,
+    /// Intents ([`intent`]) whose last attempt took no effect, with the time of the budget
+    /// charge that attempt still holds in `actions`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed: BTreeMap<String, Time>,
+}
+
+/// What one decided action changed in the history, to put back if it never happened: the
+/// values of the fields it may have written, as they were right before it was decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Undo {
+    /// The action's intent ([`intent`]).
+    pub intent: String,
+    /// Its kind: a scale-out writes only `last_scale_out`, a scale-in only `last_scale_in`.
+    pub kind: ActionKind,
+    /// When it was charged.
+    pub at: Time,
+    /// For a scale-out or scale-in: the time of the last one before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_before: Option<Time>,
+    /// The instance it concerns, with its ladder state and migration time before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<(InstanceId, Option<LadderState>, Option<Time>)>,
+}
+
+/// What an action is for, independently of when it is decided: its kind and the instance it
+/// concerns (a scale-out or scale-in concerns the group). Two attempts with the same intent are
+/// one action tried twice, so a retry after a failure is charged to the budget once.
+pub fn intent(action: &Action) -> String {
+    match action.instance() {
+        Some(id) => format!("{}:{id}", action.kind().label()),
+        None => action.kind().label().to_owned(),
+    }
 }
 
 /// How long a diagnosed host fault stands without fresh evidence: about a server's boot plus
@@ -78,6 +117,93 @@ impl History {
             .count() as u32
     }
 
+    /// The charge a new attempt of `action` can reuse: the time of the charge its intent's last,
+    /// failed attempt holds, while that charge is still inside the budget window.
+    pub fn retry_charge(&self, action: &Action, now: Time) -> Option<Time> {
+        let at = *self.failed.get(&intent(action))?;
+        let kind = action.kind();
+        (now - at < 3600.0 && self.actions.iter().any(|&(t, k)| t == at && k == kind)).then_some(at)
+    }
+
+    /// Charges a decided action to the budget and remembers what it is about to change, so
+    /// [`History::settle`] can put it back. Called before the planner writes cooldowns, ladder
+    /// rungs or migration times for it. A retry moves its intent's failed charge to `now`
+    /// instead of adding one: the charge then ages from the attempt that may take effect.
+    pub fn charge(&mut self, id: &str, action: &Action, now: Time) {
+        let kind = action.kind();
+        if let Some(at) = self.retry_charge(action, now)
+            && let Some(pos) = self.actions.iter().position(|&(t, k)| t == at && k == kind)
+        {
+            self.actions.remove(pos);
+        }
+        self.failed.remove(&intent(action));
+        self.actions.push_back((now, kind));
+        let instance = action.instance().map(|i| {
+            (
+                i.clone(),
+                self.ladders.get(i).cloned(),
+                self.migrated_at.get(i).copied(),
+            )
+        });
+        self.unsettled.insert(
+            id.to_owned(),
+            Undo {
+                intent: intent(action),
+                kind,
+                at: now,
+                scale_before: match kind {
+                    ActionKind::ScaleOut => self.last_scale_out,
+                    ActionKind::ScaleIn => self.last_scale_in,
+                    _ => None,
+                },
+                instance,
+            },
+        );
+    }
+
+    /// Takes the executor's word that the actions `failed` (IDs of the last decision) took no
+    /// effect: the API refused them, failed, or they were never sent.
+    ///
+    /// What an SRE expects after an API outage is that the controller does at once what the
+    /// service needs, as if the outage had not eaten its memory:
+    /// - A failed action starts no cooldown, advances no healing-ladder rung and marks no
+    ///   instance as migrated: its writes to the history are put back. Otherwise a long outage
+    ///   leaves the controller waiting out cooldowns of scale-outs that never happened, or
+    ///   skipping to a hard reboot or a replacement for an instance that was never rebooted.
+    /// - It stays charged to the hourly budget: the budget bounds how many distinct actions
+    ///   sloop attempts per hour, whatever the API answers, and a failure that may have applied
+    ///   (a lost answer) is still counted.
+    /// - A retry of the same intent reuses that charge (moved to the retry's time) rather than
+    ///   taking a new one, so an outage of any length costs one charge per intent instead of
+    ///   one per tick, and the budget is not spent when the API comes back. The API itself is
+    ///   spared by the executor's breaker: after a service-wide failure, no further call to
+    ///   that API in the same pass, so at most one failing call per API per tick.
+    ///
+    /// Pure, so a decision log that records the failed IDs replays exactly.
+    pub fn settle(&mut self, failed: &[String]) {
+        for id in failed {
+            let Some(undo) = self.unsettled.remove(id) else {
+                continue;
+            };
+            match undo.kind {
+                ActionKind::ScaleOut => self.last_scale_out = undo.scale_before,
+                ActionKind::ScaleIn => self.last_scale_in = undo.scale_before,
+                _ => {}
+            }
+            if let Some((instance, ladder, migrated)) = undo.instance {
+                match ladder {
+                    Some(state) => self.ladders.insert(instance.clone(), state),
+                    None => self.ladders.remove(&instance),
+                };
+                match migrated {
+                    Some(t) => self.migrated_at.insert(instance, t),
+                    None => self.migrated_at.remove(&instance),
+                };
+            }
+            self.failed.insert(undo.intent, undo.at);
+        }
+    }
+
     /// Drops what no rule can read any more.
     pub fn prune(&mut self, now: Time, longest_stabilization: f64, live: &[InstanceId]) {
         while self.actions.front().is_some_and(|(t, _)| now - t >= 3600.0) {
@@ -96,6 +222,7 @@ impl History {
         }
         self.migrated_at
             .retain(|id, t| live.contains(id) && now - *t < 3600.0);
+        self.failed.retain(|_, t| now - *t < 3600.0);
         let hot = &self.host_hot_since;
         self.host_faults
             .retain(|host, since| now - *since < HOST_FAULT_HOLD || hot.contains_key(host));

@@ -58,9 +58,11 @@ impl<'a> Gate<'a> {
     }
 
     /// Takes one unit of budget and concurrency for `action`, or says why not. Admitting a
-    /// serving instance is not budgeted: it only completes earlier work.
-    pub fn admit(&mut self, action: &Action) -> Result<(), RefusalReason> {
-        let budgeted = !matches!(action, Action::Admit { .. });
+    /// serving instance is not budgeted: it only completes earlier work. Nor is a retry of an
+    /// action whose failed attempt still holds its charge (`retry`): it reuses that charge
+    /// ([`History::settle`] says why).
+    pub fn admit(&mut self, action: &Action, retry: bool) -> Result<(), RefusalReason> {
+        let budgeted = !matches!(action, Action::Admit { .. }) && !retry;
         if budgeted && self.budget_left == 0 {
             return Err(RefusalReason::Budget);
         }
@@ -87,10 +89,11 @@ pub(crate) struct Builder<'h> {
 impl Builder<'_> {
     /// Passes `action` through the gate; records it as planned or refused.
     pub fn propose(&mut self, gate: &mut Gate<'_>, action: Action, cause: Cause, evidence: Evidence) -> bool {
-        match gate.admit(&action) {
+        let retry = self.history.retry_charge(&action, gate.now).is_some();
+        match gate.admit(&action, retry) {
             Ok(()) => {
                 let id = self.history.action_id(&gate.policy.metadata.name, gate.now);
-                self.history.actions.push_back((gate.now, action.kind()));
+                self.history.charge(&id, &action, gate.now);
                 self.plan.actions.push(PlannedAction {
                     id,
                     action,

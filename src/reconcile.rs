@@ -33,6 +33,8 @@ pub struct Reconciler {
     gated: Option<Policy>,
     history: History,
     log: Option<LogWriter>,
+    /// Actions reported without effect since the last logged tick, for the decision log.
+    unlogged_failures: Vec<String>,
 }
 
 impl Reconciler {
@@ -43,6 +45,7 @@ impl Reconciler {
             gated: None,
             history: History::default(),
             log: None,
+            unlogged_failures: Vec::new(),
         }
     }
 
@@ -89,6 +92,17 @@ impl Reconciler {
         shortest.clamp(1.0, 60.0)
     }
 
+    /// Reports the actions of the last decision that took no effect (failed, refused by the
+    /// API, or never started), so they start no cooldown and advance no ladder
+    /// ([`History::settle`]). Callers that execute `decide`'s actions themselves must call it.
+    pub fn settle(&mut self, failed: &[String]) {
+        if failed.is_empty() {
+            return;
+        }
+        self.history.settle(failed);
+        self.unlogged_failures.extend_from_slice(failed);
+    }
+
     /// One pass: observe, decide, act.
     pub async fn tick<C: Observe + Compute + Traffic>(
         &mut self,
@@ -97,6 +111,7 @@ impl Reconciler {
     ) -> Result<TickReport, ObserveError> {
         let (snapshot, decision) = self.decide(cloud, now, true).await?;
         let outcomes = executor::execute(&self.policy, &snapshot, &decision.actions, cloud).await;
+        self.settle(&executor::without_effect(&outcomes));
         Ok(TickReport {
             snapshot,
             decision,
@@ -127,7 +142,8 @@ impl Reconciler {
         let (decision, history) = decide(policy, &snapshot, &self.history, now);
         if let Some(log) = &mut self.log {
             // A broken log must not stop the controller; it is reported once and dropped.
-            if let Err(e) = log.record(now, &snapshot, &self.history, &decision) {
+            let failed = std::mem::take(&mut self.unlogged_failures);
+            if let Err(e) = log.record(now, &snapshot, &self.history, &failed, &decision) {
                 tracing::warn!(error = %e, "Decision log failed; no longer recording.");
                 self.log = None;
             }

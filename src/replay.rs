@@ -210,17 +210,23 @@ impl LogWriter {
         })
     }
 
-    /// Appends one tick: the inputs of `decide` and its decision.
+    /// Appends one tick: the inputs of `decide` and its decision. `failed` are the IDs of the
+    /// previous tick's actions reported without effect, which changed the history between the
+    /// two decisions ([`History::settle`]); replay applies them the same way.
     pub fn record(
         &mut self,
         now: Time,
         snapshot: &Snapshot,
         history: &History,
+        failed: &[String],
         decision: &Decision,
     ) -> io::Result<()> {
         let mut snap = serde_json::to_value(snapshot)?;
         self.deltas.encode(&mut snap);
         let mut line = json!({"now": now, "snapshot": snap, "history_digest": digest(history)});
+        if !failed.is_empty() {
+            line["failed"] = json!(failed);
+        }
         if self.ticks.is_multiple_of(CHECKPOINT) {
             line["history"] = serde_json::to_value(history)?;
         }
@@ -240,6 +246,8 @@ struct LineIn {
     #[serde(default)]
     history: Option<History>,
     history_digest: String,
+    #[serde(default)]
+    failed: Vec<String>,
     decision: Box<RawValue>,
 }
 
@@ -331,7 +339,11 @@ pub fn replay(input: impl BufRead) -> Result<ReplayReport, ReplayError> {
         deltas.decode(&mut rec.snapshot).map_err(bad)?;
         let snapshot: Snapshot =
             serde_json::from_value(rec.snapshot).map_err(|e| bad(format!("snapshot: {e}")))?;
-        let history = match (rec.history, chained.take()) {
+        let chained_settled = chained.take().map(|mut h| {
+            h.settle(&rec.failed);
+            h
+        });
+        let history = match (rec.history, chained_settled) {
             (Some(recorded), previous) => {
                 if previous.is_some_and(|p| digest(&p) != digest(&recorded)) {
                     report.history_mismatches.push(line_no);

@@ -29,6 +29,26 @@ pub struct Outcome {
     pub created: Vec<String>,
 }
 
+impl Outcome {
+    /// Whether the action certainly changed nothing it should have: it failed (or was skipped)
+    /// and created no server. A multi-call action that got part of the way (a replacement
+    /// whose new server exists) took effect, and a failure whose answer was lost may have
+    /// applied; the next observation shows that (an operation in flight keeps the instance
+    /// busy), so neither repeats blindly.
+    pub fn took_no_effect(&self) -> bool {
+        self.result.is_err() && self.created.is_empty()
+    }
+}
+
+/// The IDs of the actions that took no effect, for [`crate::history::History::settle`].
+pub fn without_effect(outcomes: &[Outcome]) -> Vec<String> {
+    outcomes
+        .iter()
+        .filter(|o| o.took_no_effect())
+        .map(|o| o.id.clone())
+        .collect()
+}
+
 /// Metadata key holding the idempotency key of the action that created a server.
 pub const ACTION_KEY: &str = "sloop.action";
 /// Metadata key holding the policy name.

@@ -239,6 +239,9 @@ impl<C: LiveCloud> Task<C> {
                 return;
             }
         };
+        // Actions that took no effect (failed, or not started because of a lost lease or a
+        // shutdown) start no cooldown and advance no ladder rung (`History::settle`).
+        let mut without_effect = Vec::new();
         for planned in &decision.actions {
             let entry = |outcome, detail: Option<String>, ms: Option<f64>| JournalEntry {
                 at: now,
@@ -262,7 +265,10 @@ impl<C: LiveCloud> Task<C> {
                 None
             };
             let e = match skip {
-                Some(why) => entry(EntryOutcome::Skipped, Some(why.into()), None),
+                Some(why) => {
+                    without_effect.push(planned.id.clone());
+                    entry(EntryOutcome::Skipped, Some(why.into()), None)
+                }
                 None => {
                     let t = Stopwatch::start();
                     let out = executor::execute(
@@ -273,6 +279,7 @@ impl<C: LiveCloud> Task<C> {
                     )
                     .await;
                     let ms = t.elapsed().as_secs_f64() * 1000.0;
+                    without_effect.extend(executor::without_effect(&out));
                     match out.into_iter().next().map(|o| o.result) {
                         Some(Err(err)) => {
                             let class = err.split(':').next().unwrap_or("fatal").trim().to_owned();
@@ -294,6 +301,7 @@ impl<C: LiveCloud> Task<C> {
             };
             self.record(e);
         }
+        self.rec.settle(&without_effect);
         self.journal_refusals(&decision, now, may_act);
         self.shared
             .metrics

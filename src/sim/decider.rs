@@ -49,6 +49,10 @@ pub trait Decider {
 
     /// One decision at `now` from what the snapshot shows.
     fn decide(&mut self, snapshot: &Snapshot, now: Time) -> Decision;
+
+    /// Hears which of the last decision's actions took no effect (IDs). sloop's history puts
+    /// back their cooldowns and ladder rungs; the baselines have no such memory.
+    fn settle(&mut self, _failed: &[String]) {}
 }
 
 /// sloop's decision core behind the seam: `decide` with the history it carries between ticks,
@@ -88,6 +92,10 @@ impl Decider for SloopDecider {
         let (decision, history) = decide(&self.policy, snapshot, &self.history, now);
         self.history = history;
         decision
+    }
+
+    fn settle(&mut self, failed: &[String]) {
+        self.history.settle(failed);
     }
 }
 

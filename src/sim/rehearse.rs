@@ -90,6 +90,7 @@ pub fn rehearse_with(
             let snapshot = cloud.snapshot(t);
             let decision = decider.decide(&snapshot, t);
             let outcomes = run_ready(executor::execute(policy, &snapshot, &decision.actions, cloud));
+            decider.settle(&executor::without_effect(&outcomes));
             Some(TickRecord::new(&snapshot, decision, &outcomes, policy))
         },
     );

@@ -1,11 +1,11 @@
 //! API faults for long stretches: 500s, timeouts (some after the cloud acted), slow answers,
 //! 429 with Retry-After, 401 after token expiry, 409 on an immutable load balancer, quota
 //! exceeded, and an unavailable inventory. What the loop guarantees, whatever the API does:
-//! the decided actions stay within the hourly budget (failed attempts are charged), the
-//! executor never retries within a tick (every call belongs to a decided action), failures
-//! are reported per action with their class and the API's words, nothing is decided blind,
-//! and after recovery the loop acts again as soon as its gates (cooldown, rung timeout,
-//! budget) allow. Jittered backoff and the circuit breaker on the HTTP level belong to the
+//! the budget charges stay within the hourly budget (failed attempts are charged; a retry of
+//! the same intent reuses its charge), the executor never retries within a tick (every call
+//! belongs to a decided action), failures are reported per action with their class and the
+//! API's words, nothing is decided blind, and after recovery the loop acts again at once:
+//! failed attempts start no cooldown and walk no ladder (`converge.rs` proves the two ticks). Jittered backoff and the circuit breaker on the HTTP level belong to the
 //! OpenStack backend (`src/cloud/openstack/`), not to this loop.
 
 use super::cloud::{Call, CallRecord, Dice, Fate, Hook, Run, Tick, max_in_window};

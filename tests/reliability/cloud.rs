@@ -270,20 +270,31 @@ impl<H: Hook + Send> Run<H> {
             while self.next_tick <= t + 1e-9 {
                 self.next_tick += self.interval;
             }
+            let before = self.rec.history().clone();
             let tick = match drive(self.rec.tick(&mut self.cloud, t)) {
                 Some(Ok(report)) => Tick::Done(Box::new(report)),
                 Some(Err(e)) => Tick::Blind(e),
                 None => Tick::Killed,
             };
             // The history was updated before the executor ran, so a killed tick's decision is
-            // in it too.
-            self.decided.extend(
-                self.rec
-                    .history()
-                    .actions
+            // in it too. A retry of a failed action moves its charge to `t` instead of adding
+            // one (`History::settle`): only new charges count.
+            let after = self.rec.history();
+            let older = |h: &sloop::history::History| {
+                h.actions
                     .iter()
-                    .filter(|(at, k)| *at == t && *k != ActionKind::Admit),
-            );
+                    .filter(|(at, k)| *at < t && t - at < 3600.0 && *k != ActionKind::Admit)
+                    .count()
+            };
+            let moved = older(&before).saturating_sub(older(after));
+            let new: Vec<_> = after
+                .actions
+                .iter()
+                .filter(|(at, k)| *at == t && *k != ActionKind::Admit)
+                .copied()
+                .collect();
+            let fresh = new.len().saturating_sub(moved);
+            self.decided.extend(new.into_iter().take(fresh));
             return Some((t, tick));
         }
         None

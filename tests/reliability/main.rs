@@ -12,6 +12,7 @@ mod support;
 mod api_faults;
 mod bad_input;
 mod cloud;
+mod converge;
 mod crash;
 mod dry_run;
 mod freezes;
