@@ -3,6 +3,10 @@
 //! capacity. A value passed in and returned (never a map read with a clock), so a recorded
 //! decision log replays exactly. Bounded: every collection is pruned by time or by the group.
 
+mod adopt;
+
+pub use adopt::{Charge, parse_action_key};
+
 use crate::{
     decision::{Action, ActionKind},
     snapshot::{InstanceId, Time},

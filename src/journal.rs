@@ -83,6 +83,21 @@ pub struct JournalEntry {
 }
 
 impl JournalEntry {
+    /// The budget charge this entry records, if any: an action decided and started (done,
+    /// failed, or skipped after the decision), never a dry-run, a refusal or an admission.
+    pub fn charge(&self) -> Option<crate::history::Charge> {
+        let charged = matches!(
+            self.outcome,
+            EntryOutcome::Done | EntryOutcome::Failed | EntryOutcome::Skipped
+        );
+        (charged && self.kind != crate::decision::ActionKind::Admit).then(|| crate::history::Charge {
+            at: self.at,
+            kind: self.kind,
+            id: self.id.clone().unwrap_or_default(),
+            took_effect: self.outcome == EntryOutcome::Done,
+        })
+    }
+
     /// What the action concerns, for one-line displays: an instance, a count or a list.
     pub fn target(&self) -> String {
         match &self.action {
@@ -128,6 +143,8 @@ pub const RING_ENTRIES: usize = 2000;
 
 /// The journal: an in-memory ring, and optionally the rotated files on disk.
 pub struct Journal {
+    /// Where the files are, for reading back what earlier runs wrote.
+    dir: Option<std::path::PathBuf>,
     ring: Mutex<VecDeque<Arc<JournalEntry>>>,
     capacity: usize,
     disk: Option<Mutex<disk::DiskJournal>>,
@@ -137,6 +154,7 @@ impl Journal {
     /// A journal kept in memory only.
     pub fn in_memory(capacity: usize) -> Self {
         Self {
+            dir: None,
             ring: Mutex::new(VecDeque::with_capacity(capacity.min(4096))),
             capacity: capacity.max(1),
             disk: None,
@@ -147,9 +165,29 @@ impl Journal {
     pub fn on_disk(dir: &Path, limits: DiskLimits, capacity: usize) -> Result<Self, String> {
         let disk = disk::DiskJournal::open(dir, limits)?;
         Ok(Self {
+            dir: Some(dir.to_owned()),
             disk: Some(Mutex::new(disk)),
             ..Self::in_memory(capacity)
         })
+    }
+
+    /// The budget charges of `policy` that earlier runs wrote to disk (none for an in-memory
+    /// journal or an unreadable directory: the cloud's stamps still count).
+    pub fn persisted_charges(&self, policy: &str) -> Vec<crate::history::Charge> {
+        let Some(dir) = &self.dir else {
+            return Vec::new();
+        };
+        match disk::read_dir(dir) {
+            Ok((entries, _)) => entries
+                .iter()
+                .filter(|e| e.policy == policy)
+                .filter_map(JournalEntry::charge)
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "Journal unreadable; the budget is rebuilt from the cloud alone.");
+                Vec::new()
+            }
+        }
     }
 
     /// The newest `n` entries (of `policy`, if given), newest first.

@@ -8,7 +8,7 @@ use crate::{
     },
     decide::decide,
     decision::Decision,
-    history::History,
+    history::{Charge, History},
     observe::{Observe, ObserveError},
     policy::{Mode, Policy},
     replay::LogWriter,
@@ -35,6 +35,9 @@ pub struct Reconciler {
     log: Option<LogWriter>,
     /// Actions reported without effect since the last logged tick, for the decision log.
     unlogged_failures: Vec<String>,
+    /// Charges from before this process (the journal), adopted with the cloud's stamps on the
+    /// first observation; `None` once adopted.
+    prior: Option<Vec<Charge>>,
 }
 
 impl Reconciler {
@@ -46,7 +49,16 @@ impl Reconciler {
             history: History::default(),
             log: None,
             unlogged_failures: Vec::new(),
+            prior: Some(Vec::new()),
         }
+    }
+
+    /// Budget charges of earlier incarnations of this controller (from the action journal),
+    /// adopted on the first observation together with the servers' action stamps, so a
+    /// restart does not hand out a fresh hourly budget (`History::adopt`).
+    pub fn with_charges(mut self, charges: Vec<Charge>) -> Self {
+        self.prior = Some(charges);
+        self
     }
 
     /// Records every tick to a decision log (for `sloop replay`).
@@ -130,6 +142,11 @@ impl Reconciler {
         may_act: bool,
     ) -> Result<(Snapshot, Decision), ObserveError> {
         let snapshot = cloud.observe(now).await?;
+        if let Some(mut prior) = self.prior.take() {
+            let name = &self.policy.metadata.name;
+            prior.extend(executor::stamped_charges(name, &snapshot));
+            self.history.adopt(name, &prior, now);
+        }
         let policy = if may_act || self.policy.spec.mode == Mode::DryRun {
             &self.policy
         } else {

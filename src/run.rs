@@ -56,6 +56,8 @@ pub struct Shared {
     pub shutdown: watch::Receiver<bool>,
     /// `--dry-run`.
     pub dry_run: bool,
+    /// The journal, read back at a task's start to rebuild its action budget.
+    pub journal: Arc<Journal>,
 }
 
 /// How to start a controller.
@@ -137,6 +139,7 @@ impl Controller {
             clock: factory.clock(),
             shutdown: shutdown_rx.clone(),
             dry_run: opts.dry_run,
+            journal: opts.journal.clone(),
         };
         tokio::spawn(follow_leadership(
             opts.leadership.clone(),

@@ -11,6 +11,7 @@
 use super::{ActError, Compute, ServerRequest, Traffic};
 use crate::{
     decision::{Action, PlannedAction},
+    history::{Charge, parse_action_key},
     policy::Policy,
     snapshot::Snapshot,
 };
@@ -46,6 +47,25 @@ pub fn without_effect(outcomes: &[Outcome]) -> Vec<String> {
         .iter()
         .filter(|o| o.took_no_effect())
         .map(|o| o.id.clone())
+        .collect()
+}
+
+/// The budget charges the cloud itself remembers: one per action key found on the group's
+/// servers (`sloop.action`), dated by the decision time the key names. Only creating actions
+/// leave such a stamp; they read as scale-outs (see [`crate::history::Charge`]).
+pub fn stamped_charges(policy: &str, snap: &Snapshot) -> Vec<Charge> {
+    snap.inventory
+        .iter()
+        .filter_map(|i| i.created_by.as_deref())
+        .filter_map(|tag| {
+            let (at, _) = parse_action_key(policy, tag)?;
+            Some(Charge {
+                at,
+                kind: crate::decision::ActionKind::ScaleOut,
+                id: tag.split('/').next()?.to_owned(),
+                took_effect: true,
+            })
+        })
         .collect()
 }
 

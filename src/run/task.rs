@@ -112,7 +112,8 @@ pub async fn run<C: LiveCloud>(
     let shutdown = shared.shutdown.clone();
     let mut task = Task {
         cloud: DryRunGate::new(cloud, shared.dry_run),
-        rec: Reconciler::new((*first.policy).clone()),
+        rec: Reconciler::new((*first.policy).clone())
+            .with_charges(shared.journal.persisted_charges(&first.policy.metadata.name)),
         view: PolicyView::new(&first.policy, &first.source, 0.0),
         policy: first.policy,
         source: first.source,

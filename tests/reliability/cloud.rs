@@ -9,6 +9,7 @@
 use sloop::{
     act::{ActError, Compute, ServerRequest, Traffic, executor::ACTION_KEY},
     decision::ActionKind,
+    history::Charge,
     observe::{Observe, ObserveError},
     policy::Policy,
     reconcile::{Reconciler, TickReport},
@@ -230,6 +231,12 @@ pub struct Run<H> {
     pub decided: Vec<(Time, ActionKind)>,
     /// Controller restarts.
     pub restarts: u32,
+    /// The action journal as `sloop run` writes it (after each executed action; nothing of a
+    /// killed tick), read back by the next incarnation.
+    pub journal: Vec<Charge>,
+    /// Whether a restart rebuilds the budget from the journal (the cloud's stamps are always
+    /// read): off only to show what the rebuild prevents.
+    pub rebuild_from_journal: bool,
 }
 
 impl<H: Hook + Send> Run<H> {
@@ -254,6 +261,8 @@ impl<H: Hook + Send> Run<H> {
             t: start,
             decided: Vec::new(),
             restarts: 0,
+            journal: Vec::new(),
+            rebuild_from_journal: true,
         }
     }
 
@@ -295,14 +304,34 @@ impl<H: Hook + Send> Run<H> {
                 .collect();
             let fresh = new.len().saturating_sub(moved);
             self.decided.extend(new.into_iter().take(fresh));
+            if let Tick::Done(report) = &tick {
+                for a in &report.decision.actions {
+                    let ok = report
+                        .outcomes
+                        .iter()
+                        .any(|o| o.id == a.id && !o.took_no_effect());
+                    self.journal.push(Charge {
+                        at: t,
+                        kind: a.action.kind(),
+                        id: a.id.clone(),
+                        took_effect: ok,
+                    });
+                }
+            }
             return Some((t, tick));
         }
         None
     }
 
-    /// kill -9 and start again: a fresh controller with an empty history on the same cloud.
+    /// kill -9 and start again: a fresh controller with an empty memory on the same cloud,
+    /// which rebuilds its budget from the servers' stamps and the journal, as `sloop run` does.
     pub fn restart(&mut self) {
-        self.rec = Reconciler::new(self.policy.clone());
+        let journal = if self.rebuild_from_journal {
+            self.journal.clone()
+        } else {
+            Vec::new()
+        };
+        self.rec = Reconciler::new(self.policy.clone()).with_charges(journal);
         self.restarts += 1;
     }
 }

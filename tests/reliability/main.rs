@@ -16,6 +16,7 @@ mod converge;
 mod crash;
 mod dry_run;
 mod freezes;
+mod restarts;
 mod secrets;
 
 use sloop::{
