@@ -8,7 +8,7 @@
 
 use sloop::{
     act::{ActError, Compute, ServerRequest, Traffic, executor::ACTION_KEY},
-    decision::ActionKind,
+    decision::{Action, ActionKind},
     history::Charge,
     observe::{Observe, ObserveError},
     policy::Policy,
@@ -229,6 +229,9 @@ pub struct Run<H> {
     t: Time,
     /// Budgeted actions decided, over every incarnation of the controller: (time, kind).
     pub decided: Vec<(Time, ActionKind)>,
+    /// Budgeted actions that reached the cloud (at least one call sent), over every
+    /// incarnation: (time, kind).
+    pub attempted: Vec<(Time, ActionKind)>,
     /// Controller restarts.
     pub restarts: u32,
     /// The action journal as `sloop run` writes it (after each executed action; nothing of a
@@ -260,6 +263,7 @@ impl<H: Hook + Send> Run<H> {
             last_tick: start,
             t: start,
             decided: Vec::new(),
+            attempted: Vec::new(),
             restarts: 0,
             journal: Vec::new(),
             rebuild_from_journal: true,
@@ -304,6 +308,43 @@ impl<H: Hook + Send> Run<H> {
                 .collect();
             let fresh = new.len().saturating_sub(moved);
             self.decided.extend(new.into_iter().take(fresh));
+            // Which of this pass's charged actions sent a call. A kill drops the report, but
+            // the history still holds the pass's actions with their intents.
+            let calls: Vec<&CallRecord> = self.cloud.calls.iter().filter(|c| c.at >= t).collect();
+            let pass: Vec<(String, ActionKind, Vec<String>)> = match &tick {
+                Tick::Done(report) => report
+                    .decision
+                    .actions
+                    .iter()
+                    .map(|a| {
+                        let targets = match &a.action {
+                            Action::ScaleIn { instances } => instances.clone(),
+                            other => other.instance().into_iter().cloned().collect(),
+                        };
+                        (a.id.clone(), a.action.kind(), targets)
+                    })
+                    .collect(),
+                _ => self
+                    .rec
+                    .history()
+                    .unsettled
+                    .iter()
+                    .map(|(id, u)| {
+                        let targets = u.intent.split_once(':').map(|(_, i)| i.to_owned());
+                        (id.clone(), u.kind, targets.into_iter().collect())
+                    })
+                    .collect(),
+            };
+            for (id, kind, targets) in pass {
+                let touched = calls.iter().any(|c| {
+                    targets.contains(&c.target)
+                        || c.target.starts_with(&format!("{id}/"))
+                        || (kind == ActionKind::ScaleIn && targets.is_empty() && c.call == Call::Delete)
+                });
+                if kind != ActionKind::Admit && touched {
+                    self.attempted.push((t, kind));
+                }
+            }
             if let Tick::Done(report) = &tick {
                 for a in &report.decision.actions {
                     let ok = report

@@ -1,7 +1,7 @@
 //! The action budget survives restarts: a controller that crash-loops through a storm (the
 //! election-night surge with a tight budget) is killed and restarted every few ticks, each
-//! time with an empty memory, and still never charges more actions in any hour than
-//! `maxActionsPerHour`. Each incarnation rebuilds the last hour's charges from the servers'
+//! time with an empty memory, and still never sends more actions to the cloud in any hour
+//! than `maxActionsPerHour`. Each incarnation rebuilds the last hour's charges from the servers'
 //! `sloop.action` stamps (the cloud, source of truth) and from the action journal (actions that
 //! leave no server, failed attempts). The same run with neither source shows what a fresh
 //! budget per start would do, so the test can fail.
@@ -18,8 +18,8 @@ impl Hook for Calm {
     }
 }
 
-/// Runs the evening, restarting every `every` ticks; returns (restarts, peak charges per
-/// hour, actions charged in total).
+/// Runs the evening, restarting every `every` ticks; returns (restarts, peak actions per hour,
+/// actions in total, by kind): actions that reached the cloud.
 fn crash_loop(budget: u32, every: usize, rebuild: bool) -> (u32, usize, usize, String) {
     let mut policy = crate::policy();
     policy.spec.limits.max_actions_per_hour = budget;
@@ -38,9 +38,9 @@ fn crash_loop(budget: u32, every: usize, rebuild: bool) -> (u32, usize, usize, S
             run.restart();
         }
     }
-    let times: Vec<Time> = run.decided.iter().map(|(t, _)| *t).collect();
+    let times: Vec<Time> = run.attempted.iter().map(|(t, _)| *t).collect();
     let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
-    for (_, k) in &run.decided {
+    for (_, k) in &run.attempted {
         *kinds.entry(k.label()).or_default() += 1;
     }
     (
