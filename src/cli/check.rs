@@ -76,6 +76,16 @@ pub fn render(d: &Diagnostic) -> String {
         let text = String::from_utf8_lossy(&bytes).into_owned();
         text.lines().nth(d.pos.line.saturating_sub(1)).map(str::to_owned)
     });
+    // The value of a field sloop does not know is never quoted: a misspelt `password:` or
+    // `token:` would otherwise print its secret into a terminal or a CI log. The key, file,
+    // line and column are enough to find it.
+    let line = line.map(|l| {
+        if d.message.starts_with("unknown field") {
+            withhold_value(&l)
+        } else {
+            l
+        }
+    });
     if let Some(line) = line.filter(|l| l.len() <= 200 && !l.chars().any(char::is_control)) {
         let gutter = d.pos.line.to_string();
         let caret_at = line.chars().take(d.pos.col.saturating_sub(1)).count();
@@ -86,6 +96,16 @@ pub fn render(d: &Diagnostic) -> String {
         ));
     }
     out
+}
+
+/// The source line up to its key's colon, the value replaced by a note.
+fn withhold_value(line: &str) -> String {
+    match line.find(':') {
+        Some(colon) if !line[colon + 1..].trim().is_empty() => {
+            format!("{} (value not shown)", &line[..=colon])
+        }
+        _ => line.to_owned(),
+    }
 }
 
 /// Prints a policy in plain English.

@@ -305,3 +305,47 @@ fn planted_secrets_appear_in_no_output() {
     );
     assert!(leaks.is_empty(), "{}", leaks.join("\n"));
 }
+
+/// A secret put under a misspelt or unknown key of a policy: `sloop check` names the file,
+/// line and field, and never echoes the value (text and JSON output).
+#[test]
+fn check_names_an_unknown_field_without_quoting_its_value() {
+    let planted = "PLANTED-check-s3cr3t-9f8e7d";
+    let text = std::fs::read_to_string("policies/election-web.yaml").expect("shipped policy");
+    let text = text.replacen(
+        "  name: election-web\n",
+        &format!("  name: election-web\n  passwrod: {planted}\n"),
+        1,
+    );
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("check-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let file = dir.join("web.yaml");
+    std::fs::write(&file, text).expect("write policy");
+    let line = 10;
+    for format in ["text", "json"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_sloop"))
+            .args(["check", "--format", format])
+            .arg(&file)
+            .output()
+            .expect("run sloop check");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "check accepted an unknown field:\n{all}");
+        assert!(all.contains("passwrod"), "the field is not named:\n{all}");
+        assert!(all.contains("web.yaml"), "the file is not named:\n{all}");
+        assert!(
+            all.contains(&line.to_string()),
+            "line {line} is not named:\n{all}"
+        );
+        assert!(!all.contains(planted), "check {format} quotes the secret:\n{all}");
+        crate::figure(
+            "secrets",
+            &format!("check --format {format} on a planted secret under `passwrod`: named, value not shown"),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
