@@ -56,6 +56,80 @@ pub struct Snapshot {
     /// Requests per second arriving at the load balancer, when the LB or telemetry reports it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offered_load: Option<f64>,
+    /// The cloud's hypervisors, where the credentials may list them.
+    #[serde(default, skip_serializing_if = "Hosts::is_unknown")]
+    pub hosts: Hosts,
+}
+
+/// What the collector learned about the cloud's hypervisors. Listing them is an admin API on
+/// most clouds: a refusal is a fact about the credentials (`NotPermitted`), not a fault.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "seen")]
+pub enum Hosts {
+    /// Not asked (the simulator, or a collector without the API).
+    #[default]
+    Unknown,
+    /// The cloud refused the listing (HTTP 403): host state and load are not visible.
+    NotPermitted,
+    /// The hypervisors as listed.
+    Listed {
+        /// One per compute host.
+        hosts: Vec<Host>,
+    },
+}
+
+impl Hosts {
+    /// Nothing known (also how an old journal without the field reads back).
+    pub fn is_unknown(&self) -> bool {
+        matches!(self, Hosts::Unknown)
+    }
+
+    /// The listed host called `name` (the name servers carry as their `host`).
+    pub fn get(&self, name: &str) -> Option<&Host> {
+        match self {
+            Hosts::Listed { hosts } => hosts.iter().find(|h| h.name == name),
+            _ => None,
+        }
+    }
+}
+
+/// One compute host as the hypervisor listing reports it. Load figures are absent on clouds
+/// that no longer report them (Nova microversion 2.88 dropped them in favour of Placement).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Host {
+    /// The compute service's host name (what a server's `host` names).
+    pub name: String,
+    /// The hypervisor's own node name.
+    pub node: String,
+    /// Whether its compute service reports in (`state: up`).
+    pub up: bool,
+    /// Whether the scheduler may place servers on it (`status: enabled`).
+    pub enabled: bool,
+    /// Servers running on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_vms: Option<u32>,
+    /// vCPUs in use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcpus_used: Option<u32>,
+    /// vCPUs it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcpus: Option<u32>,
+    /// Memory in use, MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_used_mb: Option<u64>,
+    /// Memory it has, MiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u64>,
+}
+
+impl Host {
+    /// Share of its vCPUs allocated (0..1, above 1 when overcommitted), when reported.
+    pub fn vcpu_load(&self) -> Option<f64> {
+        match (self.vcpus_used, self.vcpus) {
+            (Some(used), Some(all)) if all > 0 => Some(f64::from(used) / f64::from(all)),
+            _ => None,
+        }
+    }
 }
 
 /// Identifies a probe series.

@@ -216,6 +216,7 @@ impl SimCloud {
             inventory: self.inventory(),
             in_flight: self.in_flight(),
             offered_load: Some(self.world.offered_load()),
+            hosts: Default::default(),
         }
     }
 

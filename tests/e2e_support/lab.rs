@@ -22,9 +22,10 @@ use std::{
     time::Duration,
 };
 
-/// Only one e2e test talks to the lab at a time: they share servers, the pool and, in the
-/// fault test, a stopped nova-api.
-pub static LAB: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+/// Tests that only read the cloud, or change only what is theirs (their own group, pool and
+/// Gnocchi resources), take it shared; the fault test, which stops nova-api and sets the demo
+/// project's quota to 0, takes it alone.
+pub static LAB: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// The lab directory (`$LAB_DIR`, default /tmp/sloop-lab).
 pub fn lab_dir() -> PathBuf {

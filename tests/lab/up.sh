@@ -3,7 +3,7 @@
 # Idempotent: installs packages, writes configs, inits DBs, starts services,
 # waits for them, prints endpoints/credentials.  Everything lives in $LAB_DIR (default /tmp/sloop-lab).
 #   usage: up.sh [phase...]   (default: all phases)
-#   phases: install infra keystone placement neutron glance nova gnocchi octavia bootstrap, and nova-api
+#   phases: install infra keystone (with keystone-short, :5001, 30 s tokens) placement neutron glance nova gnocchi octavia bootstrap, and nova-api
 #   (restart only the compute API). Derived from the verified ../shared/openstack-lab scripts; Senlin dropped.
 set -euo pipefail
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin   # no pyenv shims
@@ -16,6 +16,7 @@ DEMO_PW=demo              # keystone 'demo' user
 DBURL="postgresql+psycopg2://openstack:$PW@127.0.0.1:5432"
 RABBIT="rabbit://openstack:$PW@127.0.0.1:5672/"
 KS=http://127.0.0.1:5000
+SHORT_TOKEN=30            # token lifetime (s) of keystone-short on :5001 (the e2e token-expiry test)
 mkdir -p $ETC $LOGS $RUN $DATA
 T0=$(date +%s)
 log() { echo "[up.sh +$(( $(date +%s) - T0 ))s] $*"; }
@@ -63,6 +64,9 @@ project_name = service
 username = $1
 password = $PW
 service_token_roles_required = true
+# validated tokens are cached 5 s (default 300): a revoked token is refused by every API worker
+# soon after, which the e2e fault test relies on
+token_cache_time = 5
 EOF
 }
 svc_auth() { # [section] with password auth as service user $2
@@ -153,7 +157,8 @@ EOF
   wait_port 5672 120
   local ctl="runuser -u rabbitmq -- env -i PATH=$PATH bash -c '. $ETC/rabbitmq.env; /usr/lib/rabbitmq/bin/rabbitmqctl -q"
   for i in $(seq 1 60); do eval "$ctl await_startup'" >/dev/null 2>&1 && break; sleep 1; done
-  eval "$ctl list_users'" | grep -q '^openstack' || { eval "$ctl add_user openstack $PW'"; eval "$ctl set_permissions openstack \".*\" \".*\" \".*\"'"; }
+  local users; users=$(eval "$ctl list_users'" || true)
+  grep -q '^openstack' <<<"$users" || { eval "$ctl add_user openstack $PW'"; eval "$ctl set_permissions openstack \".*\" \".*\" \".*\"'"; }
 }
 
 # ---------------------------------------------------------------- keystone
@@ -183,7 +188,14 @@ EOF
     --bootstrap-internal-url $KS/v3/ --bootstrap-public-url $KS/v3/ --bootstrap-region-id RegionOne \
     >>$LOGS/keystone-bootstrap.log 2>&1
   uwsgi_start keystone 5000 /usr/bin/keystone-wsgi-public 2 2 --env OS_KEYSTONE_CONFIG_DIR=$ETC/keystone
+  # keystone-short: the same Keystone (database, fernet keys) on :5001, issuing tokens that expire
+  # after $SHORT_TOKEN s, so the e2e suite sees a real expiry in seconds. Its tokens are validated
+  # by every service through :5000 like any other.
+  mkdir -p $ETC/keystone-short
+  sed "s/^expiration = .*/expiration = $SHORT_TOKEN/" $ETC/keystone/keystone.conf >$ETC/keystone-short/keystone.conf
+  uwsgi_start keystone-short 5001 /usr/bin/keystone-wsgi-public 1 2 --env OS_KEYSTONE_CONFIG_DIR=$ETC/keystone-short
   wait_http $KS/v3 120
+  wait_http http://127.0.0.1:5001/v3 120
   $PY $HERE/ks_setup.py >$LOGS/ks_setup.log 2>&1 || { cat $LOGS/ks_setup.log; return 1; }
 }
 
@@ -347,7 +359,9 @@ EOF
   local NM="nova-manage --config-file $ETC/nova/nova.conf"
   $NM api_db sync >$LOGS/nova-db_sync.log 2>&1
   $NM cell_v2 map_cell0 --database_connection $DBURL/nova_cell0 >>$LOGS/nova-db_sync.log 2>&1 || true
-  $NM cell_v2 list_cells 2>/dev/null | grep -q ' cell1 ' || \
+  # capture first: `grep -q` in a pipe can SIGPIPE nova-manage, and pipefail then reads that as "no cell1"
+  local cells; cells=$($NM cell_v2 list_cells 2>/dev/null || true)
+  grep -q ' cell1 ' <<<"$cells" || \
     $NM cell_v2 create_cell --name cell1 --database_connection $DBURL/nova --transport-url $RABBIT >>$LOGS/nova-db_sync.log 2>&1
   $NM db sync >>$LOGS/nova-db_sync.log 2>&1
   uwsgi_start nova-api 8774 /usr/bin/nova-api-wsgi 2 1 --env OS_NOVA_CONFIG_DIR=$ETC/nova

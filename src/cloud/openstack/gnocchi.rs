@@ -7,11 +7,12 @@
 use super::{
     errors::{ApiError, ErrorClass},
     nova::parse_time,
+    readings::{self, Latest},
     session::{Api, Request, Service},
 };
 use crate::{
     policy::{Aggregation, MetricScope, MetricSpec},
-    snapshot::{Reading, TelemetryReadings, Time},
+    snapshot::{TelemetryReadings, Time},
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -47,6 +48,22 @@ pub fn normalise(metric: &str, value: f64, granularity: f64, vcpus: u32) -> f64 
     } else {
         value
     }
+}
+
+/// The latest point of each group of an `aggregates?groupby=KEY` answer, by the group's `key`
+/// value. Groups without a readable key or point are left out (read as missing).
+pub fn latest_by_group(groups: &Value, key: &str) -> Latest {
+    let pointer = format!("/group/{key}");
+    groups
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| {
+            let id = g.pointer(&pointer)?.as_str()?;
+            let point = g.pointer("/measures/measures/aggregated").and_then(latest)?;
+            Some((id.to_owned(), point))
+        })
+        .collect()
 }
 
 /// Reads `specs` for the instances (server IDs) and hypervisors (host names) into readings by
@@ -95,34 +112,10 @@ pub async fn read(
             MetricScope::Instance => &mut out.instances,
             MetricScope::Hypervisor => &mut out.hypervisors,
         };
-        for id in ids {
-            target.entry(id.clone()).or_default().insert(
-                spec.name.clone(),
-                Reading {
-                    value: None,
-                    at: None,
-                },
-            );
-        }
-        for g in groups.as_array().into_iter().flatten() {
-            let Some(id) = g.pointer(&format!("/group/{key}")).and_then(Value::as_str) else {
-                continue;
-            };
-            let Some((at, v)) = g.pointer("/measures/measures/aggregated").and_then(latest) else {
-                continue;
-            };
-            if now - at > staleness {
-                continue;
-            }
-            let value = normalise(&spec.name, v, granularity, vcpus.get(id).copied().unwrap_or(1));
-            target.entry(id.to_owned()).or_default().insert(
-                spec.name.clone(),
-                Reading {
-                    value: Some(value),
-                    at: Some(at),
-                },
-            );
-        }
+        let latest = latest_by_group(&groups, key);
+        readings::fill(target, &spec.name, ids, &latest, now, staleness, |id, v| {
+            normalise(&spec.name, v, granularity, vcpus.get(id).copied().unwrap_or(1))
+        });
     }
     Ok(out)
 }

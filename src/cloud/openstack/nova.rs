@@ -139,6 +139,19 @@ struct ServersPage {
     servers: Vec<ServerView>,
 }
 
+/// One page of `servers/detail`.
+pub fn parse_servers(body: Value) -> Result<Vec<ServerView>, String> {
+    serde_json::from_value::<ServersPage>(body)
+        .map(|p| p.servers)
+        .map_err(|e| e.to_string())
+}
+
+/// The answer of `GET servers/{id}`.
+pub fn parse_server(mut body: Value) -> Result<ServerView, String> {
+    let server = body.get_mut("server").map_or(Value::Null, Value::take);
+    serde_json::from_value(server).map_err(|e| e.to_string())
+}
+
 /// All servers of the project, `page` at a time (Nova cannot filter by metadata).
 pub async fn list_servers(api: &mut Api, page: usize) -> Result<Vec<ServerView>, ApiError> {
     let mut out: Vec<ServerView> = Vec::new();
@@ -148,10 +161,10 @@ pub async fn list_servers(api: &mut Api, page: usize) -> Result<Vec<ServerView>,
             req = req.param("marker", last.id.clone());
         }
         let body = api.call(&req).await?;
-        let batch: ServersPage = serde_json::from_value(body)
-            .map_err(|e| ApiError::local(ErrorClass::Invalid, "compute", &req.what(), e.to_string()))?;
-        let n = batch.servers.len();
-        out.extend(batch.servers);
+        let batch = parse_servers(body)
+            .map_err(|e| ApiError::local(ErrorClass::Invalid, "compute", &req.what(), e))?;
+        let n = batch.len();
+        out.extend(batch);
         if n < page {
             return Ok(out);
         }
@@ -162,9 +175,9 @@ pub async fn list_servers(api: &mut Api, page: usize) -> Result<Vec<ServerView>,
 pub async fn get_server(api: &mut Api, id: &str) -> Result<Option<ServerView>, ApiError> {
     let req = Request::get(Service::Compute, &["servers", id]);
     match api.call(&req).await {
-        Ok(body) => serde_json::from_value(body.get("server").cloned().unwrap_or(Value::Null))
+        Ok(body) => parse_server(body)
             .map(Some)
-            .map_err(|e| ApiError::local(ErrorClass::Invalid, "compute", &req.what(), e.to_string())),
+            .map_err(|e| ApiError::local(ErrorClass::Invalid, "compute", &req.what(), e)),
         Err(e) if e.class == ErrorClass::NotFound => Ok(None),
         Err(e) => Err(e),
     }

@@ -114,6 +114,14 @@ pub async fn resolve(api: &mut Api, load_balancer: &str, pool: &str) -> Result<P
     })
 }
 
+/// One page of `pools/{id}/members` (an answer without the list is an empty page).
+pub fn parse_members(mut body: Value) -> Result<Vec<MemberView>, String> {
+    let list = body
+        .get_mut("members")
+        .map_or(Value::Array(Vec::new()), Value::take);
+    serde_json::from_value(list).map_err(|e| e.to_string())
+}
+
 /// All members of the pool, `page` at a time.
 pub async fn list_members(api: &mut Api, pool: &PoolRef, page: usize) -> Result<Vec<MemberView>, ApiError> {
     let mut out: Vec<MemberView> = Vec::new();
@@ -124,9 +132,7 @@ pub async fn list_members(api: &mut Api, pool: &PoolRef, page: usize) -> Result<
             req = req.param("marker", last.id.clone());
         }
         let v = api.call(&req).await?;
-        let batch: Vec<MemberView> =
-            serde_json::from_value(v.get("members").cloned().unwrap_or(Value::Array(Vec::new())))
-                .map_err(|e| invalid(&req.what(), e))?;
+        let batch = parse_members(v).map_err(|e| invalid(&req.what(), e))?;
         let n = batch.len();
         out.extend(batch);
         if n < page {

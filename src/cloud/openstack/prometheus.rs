@@ -4,10 +4,13 @@
 //! second; `cpu` becomes utilisation as with Gnocchi. A series Prometheus does not return, or
 //! returns older than the staleness limit, is missing, never zero.
 
-use super::gnocchi::normalise;
+use super::{
+    gnocchi::normalise,
+    readings::{self, Latest},
+};
 use crate::{
     policy::{Aggregation, MetricScope, MetricSpec},
-    snapshot::{Reading, TelemetryReadings, Time},
+    snapshot::{TelemetryReadings, Time},
 };
 use serde::Deserialize;
 use std::{collections::BTreeMap, time::Duration};
@@ -69,12 +72,12 @@ struct Sample {
 }
 
 /// `resource_id → (time, value)` from an instant-query answer.
-pub fn parse(body: &str) -> Result<BTreeMap<String, (Time, f64)>, String> {
+pub fn parse(body: &str) -> Result<Latest, String> {
     let a: Answer = serde_json::from_str(body).map_err(|e| format!("unreadable answer: {e}"))?;
     if a.status != "success" {
         return Err(a.error.unwrap_or_else(|| format!("status {}", a.status)));
     }
-    let mut out = BTreeMap::new();
+    let mut out = Latest::new();
     for s in a.data.map(|d| d.result).unwrap_or_default() {
         let (Some(id), Ok(v)) = (s.metric.get("resource_id"), s.value.1.parse::<f64>()) else {
             continue;
@@ -127,26 +130,11 @@ pub async fn read(
         let got = parse(&body).map_err(|e| format!("prometheus {url}: {e}"))?;
         let g = spec.granularity.secs();
         let per_period = matches!(spec.aggregation, Aggregation::RateMean | Aggregation::RateMax);
-        for id in ids {
-            let reading = match got.get(id) {
-                Some(&(at, v)) if now - at <= staleness => {
-                    // `rate()` is per second; the Gnocchi normalisation expects per period.
-                    let v = if per_period { v * g } else { v };
-                    Reading {
-                        value: Some(normalise(&spec.name, v, g, vcpus.get(id).copied().unwrap_or(1))),
-                        at: Some(at),
-                    }
-                }
-                _ => Reading {
-                    value: None,
-                    at: None,
-                },
-            };
-            target
-                .entry(id.clone())
-                .or_default()
-                .insert(spec.name.clone(), reading);
-        }
+        readings::fill(target, &spec.name, ids, &got, now, staleness, |id, v| {
+            // `rate()` is per second; the Gnocchi normalisation expects per period.
+            let v = if per_period { v * g } else { v };
+            normalise(&spec.name, v, g, vcpus.get(id).copied().unwrap_or(1))
+        });
     }
     Ok(out)
 }

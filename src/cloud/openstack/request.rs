@@ -45,6 +45,7 @@ pub struct Request {
     pub(super) idempotent: bool,
     pub(super) read_only: bool,
     pub(super) retry_conflict: bool,
+    pub(super) max_microversion: Option<(u16, u16)>,
 }
 
 impl Request {
@@ -59,6 +60,7 @@ impl Request {
             query: Vec::new(),
             body: None,
             retry_conflict: false,
+            max_microversion: None,
         }
     }
     /// GET.
@@ -97,6 +99,12 @@ impl Request {
     /// Retries 409 with backoff (Octavia answers 409 while its load balancer is `PENDING_*`).
     pub fn retry_conflicts(mut self) -> Self {
         self.retry_conflict = true;
+        self
+    }
+    /// Sends at most Nova microversion `major.minor` (below the negotiated one when newer
+    /// microversions dropped fields this request reads, e.g. hypervisor load after 2.87).
+    pub fn max_microversion(mut self, major: u16, minor: u16) -> Self {
+        self.max_microversion = Some((major, minor));
         self
     }
     /// `METHOD path`, for errors and logs (never the body or the query, which may hold data).

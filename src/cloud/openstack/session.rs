@@ -4,20 +4,20 @@
 //! a circuit breaker per API, and counters for metrics. Token renewal before expiry is osauth's
 //! (it re-authenticates when less than 10 minutes of validity remain).
 
+mod auth;
+mod send;
+
 pub use super::request::{Request, Service};
 use super::{
     breaker::{self, Breaker, BreakerPolicy, Next, RetryPolicy},
-    config::{Auth, CloudConfig, Secret},
-    errors::{self, ApiError, ErrorClass},
+    config::CloudConfig,
+    errors::{ApiError, ErrorClass},
     metrics::CloudMetrics,
 };
 use crate::{clock::Clock, sim::rng::Rng};
-use osauth::{
-    ApiVersion, ErrorKind, InterfaceType, ServiceRequestBuilder, Session,
-    common::IdOrName,
-    identity::{ApplicationCredential, Password},
-    services::{COMPUTE, GenericService, IMAGE, NETWORK, ServiceType, VersionSelector},
-};
+pub use auth::from_osauth;
+use osauth::{ApiVersion, Session, services::COMPUTE};
+pub use send::decode;
 use serde_json::Value;
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
@@ -99,8 +99,8 @@ impl Api {
         options: ApiOptions,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, ApiError> {
-        let http = http_client(&config, &options)?;
-        let session = build_session(&config, &http).await?;
+        let http = auth::http_client(&config, &options)?;
+        let session = auth::build_session(&config, &http).await?;
         let seed = (clock.now().fract() * 1e9) as u64;
         let mut api = Self {
             compute: ApiVersion(2, 1),
@@ -172,33 +172,6 @@ impl Api {
     /// A session sharing this client's token, for the `openstack` crate's typed calls.
     pub fn session(&self) -> &Session {
         &self.session
-    }
-
-    /// The token in use (for the e2e test that revokes it). Wrapped: it never prints.
-    pub async fn current_token(&self) -> Result<Secret, ApiError> {
-        let probe = self.http.get(&self.config.auth_url);
-        let req = self
-            .session
-            .auth_type()
-            .authenticate(&self.http, probe)
-            .await
-            .map_err(|e| from_osauth(e, "identity", "POST auth/tokens"))?
-            .build()
-            .map_err(|e| ApiError::local(ErrorClass::Invalid, "identity", "token", e.to_string()))?;
-        let token = req
-            .headers()
-            .get("x-auth-token")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::local(ErrorClass::Invalid, "identity", "token", "no token header"))?;
-        Ok(Secret::new(token))
-    }
-
-    /// Builds a new session (new token). Called once after a 401.
-    pub async fn reauthenticate(&mut self) -> Result<(), ApiError> {
-        self.session = build_session(&self.config, &self.http).await?;
-        self.stats.reauthentications += 1;
-        self.metrics.reauthenticated(&self.config.name);
-        Ok(())
     }
 
     /// Sends `req`, with the retries, re-authentication and breaker described above; returns
@@ -295,189 +268,4 @@ impl Api {
             }
         }
     }
-
-    async fn send_once(&self, req: &Request) -> Result<Value, ApiError> {
-        let s = &self.session;
-        let m = req.method.clone();
-        let sent = match req.service {
-            Service::Compute => send(s.request(COMPUTE, m, &req.path).api_version(self.compute), req).await,
-            Service::Network => send(s.request(NETWORK, m, &req.path), req).await,
-            Service::Image => send(s.request(IMAGE, m, &req.path), req).await,
-            Service::LoadBalancer => {
-                let svc = GenericService::new("load-balancer", VersionSelector::Major(2));
-                send(s.request(svc, m, &req.path), req).await
-            }
-            Service::Metric => {
-                let svc = GenericService::new("metric", VersionSelector::Major(1));
-                send(s.request(svc, m, &req.path), req).await
-            }
-        };
-        let label = req.service.label();
-        let resp = sent.map_err(|e| from_osauth(e, label, &req.what()))?;
-        let status = resp.status().as_u16();
-        let retry_after = errors::parse_retry_after(
-            resp.headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok()),
-        );
-        let body = resp.text().await.map_err(|e| {
-            ApiError::local(
-                ErrorClass::Transport,
-                label,
-                &req.what(),
-                format!("reading the body: {e}"),
-            )
-        })?;
-        if (200..300).contains(&status) {
-            if body.trim().is_empty() {
-                return Ok(Value::Null);
-            }
-            return serde_json::from_str(&body).map_err(|e| {
-                ApiError::local(
-                    ErrorClass::Invalid,
-                    label,
-                    &req.what(),
-                    format!("unreadable JSON: {e}"),
-                )
-            });
-        }
-        Err(ApiError {
-            class: errors::classify(status, &body),
-            service: label,
-            what: req.what(),
-            status: Some(status),
-            message: errors::message_of(&body),
-            retry_after,
-        })
-    }
-}
-
-async fn send<S: ServiceType + Send>(
-    b: ServiceRequestBuilder<S>,
-    req: &Request,
-) -> Result<reqwest::Response, osauth::Error> {
-    let mut b = b;
-    if !req.query.is_empty() {
-        b = b.query(&req.query);
-    }
-    if let Some(body) = &req.body {
-        b = b.json(body);
-    }
-    b.send_unchecked().await
-}
-
-/// Maps osauth's own failures (token requests, endpoint discovery, transport) to our classes.
-pub fn from_osauth(e: osauth::Error, service: &'static str, what: &str) -> ApiError {
-    let class = match e.kind() {
-        ErrorKind::AuthenticationFailed => ErrorClass::Unauthorized,
-        ErrorKind::AccessDenied => ErrorClass::Forbidden,
-        ErrorKind::Conflict => ErrorClass::Conflict,
-        ErrorKind::ProtocolError | ErrorKind::OperationTimedOut => ErrorClass::Transport,
-        ErrorKind::InternalServerError => ErrorClass::Server,
-        ErrorKind::ResourceNotFound => ErrorClass::NotFound,
-        _ => ErrorClass::Invalid,
-    };
-    let (service, what) = if class == ErrorClass::Unauthorized {
-        ("identity", "POST auth/tokens")
-    } else {
-        (service, what)
-    };
-    ApiError::local(class, service, what, e.to_string())
-}
-
-fn http_client(config: &CloudConfig, options: &ApiOptions) -> Result<reqwest::Client, ApiError> {
-    let mut b = reqwest::Client::builder()
-        .connect_timeout(options.connect_timeout)
-        .timeout(options.request_timeout)
-        .user_agent(concat!("sloop/", env!("CARGO_PKG_VERSION")));
-    if let Some(path) = &config.cacert {
-        let bad = |m: String| {
-            ApiError::local(
-                ErrorClass::Invalid,
-                "identity",
-                "cacert",
-                format!("{}: {m}", path.display()),
-            )
-        };
-        let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-        for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(e.to_string()))? {
-            b = b.add_root_certificate(cert);
-        }
-    }
-    if !config.verify {
-        b = b.danger_accept_invalid_certs(true);
-    }
-    b.build()
-        .map_err(|e| ApiError::local(ErrorClass::Invalid, "identity", "http client", e.to_string()))
-}
-
-async fn build_session(config: &CloudConfig, http: &reqwest::Client) -> Result<Session, ApiError> {
-    let invalid = |e: osauth::Error| from_osauth(e, "identity", "POST auth/tokens");
-    let mut session = match &config.auth {
-        Auth::Password {
-            username,
-            password,
-            user_domain,
-            project_name,
-            project_id,
-            project_domain,
-        } => {
-            let mut auth =
-                Password::new(&config.auth_url, username, password.expose(), user_domain).map_err(invalid)?;
-            let project = match (project_id, project_name) {
-                (Some(id), _) => Some(IdOrName::Id(id.clone())),
-                (None, Some(name)) => Some(IdOrName::Name(name.clone())),
-                (None, None) => None,
-            };
-            if let Some(p) = project {
-                auth.set_project_scope(p, IdOrName::Name(project_domain.clone()));
-            }
-            Session::new_with_client(http.clone(), auth)
-                .await
-                .map_err(invalid)?
-        }
-        Auth::ApplicationCredential {
-            id,
-            name,
-            user_id,
-            secret,
-        } => {
-            let auth = match (id, name, user_id) {
-                (Some(id), _, _) => ApplicationCredential::new(&config.auth_url, id, secret.expose()),
-                (None, Some(name), Some(user)) => {
-                    ApplicationCredential::with_user_id(&config.auth_url, name, secret.expose(), user)
-                }
-                _ => {
-                    return Err(ApiError::local(
-                        ErrorClass::Invalid,
-                        "identity",
-                        "config",
-                        format!(
-                            "{}: cloud `{}` needs application_credential_id, or a name with user_id",
-                            config.source, config.name
-                        ),
-                    ));
-                }
-            }
-            .map_err(invalid)?;
-            Session::new_with_client(http.clone(), auth)
-                .await
-                .map_err(invalid)?
-        }
-    };
-    if let Some(region) = &config.region {
-        session.set_region(region.clone());
-    }
-    if let Some(interface) = &config.interface {
-        let it: InterfaceType = interface.parse().map_err(|e: osauth::Error| {
-            ApiError::local(
-                ErrorClass::Invalid,
-                "identity",
-                "config",
-                format!("interface: {e}"),
-            )
-        })?;
-        session.set_endpoint_interface(it);
-    }
-    Ok(session)
 }

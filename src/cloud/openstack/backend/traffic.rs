@@ -7,8 +7,9 @@ use super::{
         nova, octavia,
         session::{Request, Service},
     },
-    OpenStackCloud,
+    OpenStackCloud, act,
 };
+use crate::act::{ActError, Traffic};
 use serde_json::Value;
 
 impl OpenStackCloud {
@@ -102,5 +103,15 @@ impl OpenStackCloud {
         }
         octavia::delete_member(&mut self.api, &pool, &m.id).await?;
         octavia::wait_member(&mut self.api, &pool, &m.id, true, timeout, poll).await
+    }
+}
+
+impl Traffic for OpenStackCloud {
+    async fn set_member_weight(&mut self, id: &str, weight: u16) -> Result<(), ActError> {
+        self.ensure_member(id, weight).await.map_err(act)
+    }
+
+    async fn remove_member(&mut self, id: &str) -> Result<(), ActError> {
+        self.drain_and_remove(id).await.map_err(act)
     }
 }

@@ -1,0 +1,123 @@
+//! Server actions for `OpenStackCloud`: each is started through Nova and waited for (with a
+//! per-action timeout), so the executor reports what really happened.
+
+use super::{
+    super::{
+        errors::{ApiError, ErrorClass},
+        nova, resolve,
+    },
+    OpenStackCloud, act,
+};
+use crate::act::{ActError, Compute, ServerRequest};
+use std::time::Duration;
+
+impl OpenStackCloud {
+    async fn wait_settled(
+        &mut self,
+        id: &str,
+        what: &str,
+        timeout: Duration,
+    ) -> Result<nova::ServerView, ApiError> {
+        let poll = self.opts.poll;
+        let s = nova::wait_for(&mut self.api, id, what, timeout, poll, |s| {
+            s.is_none_or(|s| s.is_idle() && s.status == "ACTIVE")
+        })
+        .await?;
+        s.ok_or_else(|| {
+            ApiError::local(
+                ErrorClass::NotFound,
+                "compute",
+                what,
+                format!("server {id} vanished"),
+            )
+        })
+    }
+
+    /// Live-migrates `id` to `host`, or to a host the scheduler picks when `None`, and waits;
+    /// an error when the server ends up where it was.
+    pub async fn live_migrate_to(&mut self, id: &str, host: Option<&str>) -> Result<(), ApiError> {
+        let before = nova::get_server(&mut self.api, id).await?.ok_or_else(|| {
+            ApiError::local(
+                ErrorClass::NotFound,
+                "compute",
+                "GET servers",
+                format!("server {id} is gone"),
+            )
+        })?;
+        nova::action(&mut self.api, id, nova::live_migrate_body(host)).await?;
+        let after = self
+            .wait_settled(id, "os-migrateLive", self.opts.timeouts.migrate)
+            .await?;
+        match (&before.host, &after.host) {
+            (Some(a), Some(b)) if a == b => Err(ApiError::local(
+                ErrorClass::Conflict,
+                "compute",
+                "os-migrateLive",
+                format!(
+                    "server {id} is still on {a} after the migration (no other host fits, or it failed: see os-migrations)"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Compute for OpenStackCloud {
+    async fn create_server(&mut self, req: &ServerRequest) -> Result<String, ActError> {
+        let r = self.resolved().await.map_err(act)?;
+        let t = &req.template;
+        let body = nova::CreateServer {
+            name: &req.name,
+            image: &r.image,
+            flavor: &r.flavor,
+            networks: &r.networks,
+            availability_zone: req.availability_zone.as_deref(),
+            security_groups: &t.security_groups,
+            key_name: t.key_pair.as_deref(),
+            user_data: r.user_data.as_deref(),
+            server_group: r.server_group.as_deref(),
+            metadata: &req.metadata,
+        };
+        let id = nova::create_server(&mut self.api, &body).await.map_err(act)?;
+        tracing::info!(server = %id, name = %req.name, "Server requested; waiting for ACTIVE.");
+        self.wait_settled(&id, "POST servers", self.opts.timeouts.create)
+            .await
+            .map_err(act)?;
+        Ok(id)
+    }
+
+    async fn delete_server(&mut self, id: &str) -> Result<(), ActError> {
+        nova::delete_server(&mut self.api, id).await.map_err(act)?;
+        let (timeout, poll) = (self.opts.timeouts.delete, self.opts.poll);
+        nova::wait_for(&mut self.api, id, "DELETE servers", timeout, poll, |s| {
+            s.is_none()
+        })
+        .await
+        .map(drop)
+        .map_err(act)
+    }
+
+    async fn reboot_server(&mut self, id: &str, hard: bool) -> Result<(), ActError> {
+        let kind = if hard { "HARD" } else { "SOFT" };
+        let body = serde_json::json!({ "reboot": { "type": kind } });
+        nova::action(&mut self.api, id, body).await.map_err(act)?;
+        self.wait_settled(id, "reboot", self.opts.timeouts.reboot)
+            .await
+            .map(drop)
+            .map_err(act)
+    }
+
+    async fn rebuild_server(&mut self, id: &str, image: &str) -> Result<(), ActError> {
+        let image = resolve::image(&mut self.api, image).await.map_err(act)?;
+        let body = serde_json::json!({ "rebuild": { "imageRef": image } });
+        nova::action(&mut self.api, id, body).await.map_err(act)?;
+        self.wait_settled(id, "rebuild", self.opts.timeouts.rebuild)
+            .await
+            .map(drop)
+            .map_err(act)
+    }
+
+    async fn live_migrate(&mut self, id: &str) -> Result<(), ActError> {
+        self.live_migrate_to(id, None).await.map_err(act)
+    }
+}

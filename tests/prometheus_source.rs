@@ -1,0 +1,179 @@
+//! The Prometheus telemetry source against a real Prometheus (Debian's `prometheus`, which CI
+//! installs with promtool): it scrapes, once a second on loopback, a tiny exposition of
+//! `ceilometer_*` series as Ceilometer's Prometheus publisher names them, and sloop's PromQL
+//! source must read them: a CPU counter as utilisation, a gauge as is, a host-level meter by
+//! host name; series Prometheus does not have are missing, never zero; a Prometheus that is
+//! gone is a source error. Bounded: at most 60 s of waiting for the first scrapes.
+
+use axum::{Router, routing::get};
+use sloop::{
+    clock::{Clock, Stopwatch, SystemClock},
+    cloud::openstack::prometheus,
+    policy::{Aggregation, MetricScope, MetricSpec, units::Duration as PDuration},
+};
+use std::{
+    collections::BTreeMap,
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::Duration,
+};
+
+/// Kills the Prometheus this test started when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spec(name: &str, aggregation: Aggregation, scope: MetricScope) -> MetricSpec {
+    MetricSpec {
+        name: name.into(),
+        aggregation,
+        granularity: PDuration::from_secs(60.0),
+        scope,
+    }
+}
+
+/// Serves the exposition: `srv-a` burns half a vCPU (a cumulative nanosecond counter) and uses
+/// 512 MiB; host `compute1` is 37.5 % busy. Nothing for `srv-b` or `compute2`.
+async fn exposition() -> u16 {
+    let started = Arc::new(Stopwatch::start());
+    let app = Router::new().route(
+        "/metrics",
+        get(move || {
+            let cpu_ns = started.elapsed().as_secs_f64() * 0.5e9 + 1e12;
+            async move {
+                format!(
+                    "# TYPE ceilometer_cpu counter\nceilometer_cpu{{resource_id=\"srv-a\"}} {cpu_ns:.0}\n\
+                     # TYPE ceilometer_memory_usage gauge\nceilometer_memory_usage{{resource_id=\"srv-a\"}} 512\n\
+                     # TYPE ceilometer_hardware_cpu_util gauge\nceilometer_hardware_cpu_util{{resource_id=\"compute1\"}} 37.5\n"
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind exposition");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    port
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_promql_source_reads_ceilometer_series_from_a_real_prometheus() {
+    let binary = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("Debian's `prometheus` package is needed for this test (apt-get install prometheus; CI installs it)");
+    let target = exposition().await;
+    let dir = std::env::temp_dir().join(format!("sloop-prom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: ceilometer\n    \
+             static_configs:\n      - targets: ['127.0.0.1:{target}']\n"
+        ),
+    )
+    .expect("write prometheus.yml");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = Command::new(binary)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    let prom = Running(child);
+
+    let clock = SystemClock;
+    let specs = [
+        spec("cpu", Aggregation::RateMean, MetricScope::Instance),
+        spec("memory.usage", Aggregation::Mean, MetricScope::Instance),
+        spec("hardware.cpu.util", Aggregation::Mean, MetricScope::Hypervisor),
+    ];
+    let instances = vec!["srv-a".to_string(), "srv-b".to_string()];
+    let hosts = vec!["compute1".to_string(), "compute2".to_string()];
+    let vcpus = BTreeMap::from([("srv-a".to_string(), 1), ("srv-b".to_string(), 1)]);
+    let read = |now: f64| {
+        prometheus::read(
+            &base,
+            Duration::from_secs(5),
+            &specs,
+            &instances,
+            &hosts,
+            &vcpus,
+            now,
+            600.0,
+        )
+    };
+    // Until the CPU rate has two scrapes behind it (Prometheus itself takes a moment to start).
+    let waited = Stopwatch::start();
+    let got = loop {
+        if let Ok(r) = read(clock.now()).await
+            && r.instances
+                .get("srv-a")
+                .and_then(|m| m.get("cpu")?.value)
+                .is_some()
+        {
+            break r;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "prometheus at {base} did not serve the cpu rate of srv-a within 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    println!("  first readings after {:.1}s", waited.elapsed().as_secs_f64());
+    let value = |m: &BTreeMap<String, BTreeMap<String, sloop::snapshot::Reading>>, id: &str, metric: &str| {
+        m.get(id).and_then(|r| r.get(metric)).map(|r| r.value)
+    };
+    let cpu = value(&got.instances, "srv-a", "cpu").flatten().expect("cpu");
+    assert!((cpu - 0.5).abs() < 0.05, "half a vCPU, read {cpu}");
+    assert_eq!(value(&got.instances, "srv-a", "memory.usage"), Some(Some(512.0)));
+    assert_eq!(
+        value(&got.hypervisors, "compute1", "hardware.cpu.util"),
+        Some(Some(37.5))
+    );
+    // Asked for and absent: an entry that says missing.
+    assert_eq!(
+        value(&got.instances, "srv-b", "cpu"),
+        Some(None),
+        "missing, never zero"
+    );
+    assert_eq!(value(&got.instances, "srv-b", "memory.usage"), Some(None));
+    assert_eq!(
+        value(&got.hypervisors, "compute2", "hardware.cpu.util"),
+        Some(None)
+    );
+    // An instant with no sample in Prometheus' lookback (an hour ahead) reads as missing too.
+    let late = read(clock.now() + 3600.0).await.expect("a query an hour ahead");
+    assert_eq!(
+        value(&late.instances, "srv-a", "memory.usage"),
+        Some(None),
+        "stale is missing"
+    );
+
+    drop(prom);
+    let gone = read(clock.now()).await;
+    assert!(
+        gone.is_err(),
+        "a stopped Prometheus is a source error, not zeros: {gone:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
