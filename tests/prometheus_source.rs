@@ -28,13 +28,36 @@ impl Drop for Running {
     }
 }
 
+/// Granularity of the test's metrics: short, so a rate window is full of 1 s scrapes within
+/// seconds (PromQL's `rate()` divides by the whole window, so a half-empty one reads low).
+const WINDOW: f64 = 5.0;
+
 fn spec(name: &str, aggregation: Aggregation, scope: MetricScope) -> MetricSpec {
     MetricSpec {
         name: name.into(),
         aggregation,
-        granularity: PDuration::from_secs(60.0),
+        granularity: PDuration::from_secs(WINDOW),
         scope,
     }
+}
+
+/// How many samples of srv-a's CPU counter Prometheus holds in the last window (0 before the
+/// first scrape or while Prometheus starts).
+async fn samples_in_window(base: &str) -> f64 {
+    let q = format!("count_over_time(ceilometer_cpu{{resource_id=\"srv-a\"}}[{WINDOW}s])");
+    let Ok(resp) = reqwest::Client::new()
+        .get(format!("{base}/api/v1/query"))
+        .query(&[("query", q.as_str())])
+        .send()
+        .await
+    else {
+        return 0.0;
+    };
+    let v: serde_json::Value = resp.json().await.unwrap_or_default();
+    v.pointer("/data/result/0/value/1")
+        .and_then(|x| x.as_str())
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Serves the exposition: `srv-a` burns half a vCPU (a cumulative nanosecond counter) and uses
@@ -122,24 +145,20 @@ async fn the_promql_source_reads_ceilometer_series_from_a_real_prometheus() {
             600.0,
         )
     };
-    // Until the CPU rate has two scrapes behind it (Prometheus itself takes a moment to start).
+    // Until a whole rate window is covered by scrapes (Prometheus itself takes a moment to start).
     let waited = Stopwatch::start();
-    let got = loop {
-        if let Ok(r) = read(clock.now()).await
-            && r.instances
-                .get("srv-a")
-                .and_then(|m| m.get("cpu")?.value)
-                .is_some()
-        {
-            break r;
-        }
+    while samples_in_window(&base).await < WINDOW {
         assert!(
             waited.elapsed() < Duration::from_secs(60),
-            "prometheus at {base} did not serve the cpu rate of srv-a within 60 s"
+            "prometheus at {base} did not hold {WINDOW} s of srv-a's samples within 60 s"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
-    };
-    println!("  first readings after {:.1}s", waited.elapsed().as_secs_f64());
+    }
+    println!(
+        "  a full window of scrapes after {:.1}s",
+        waited.elapsed().as_secs_f64()
+    );
+    let got = read(clock.now()).await.expect("read from prometheus");
     let value = |m: &BTreeMap<String, BTreeMap<String, sloop::snapshot::Reading>>, id: &str, metric: &str| {
         m.get(id).and_then(|r| r.get(metric)).map(|r| r.value)
     };
