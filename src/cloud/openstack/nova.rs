@@ -183,6 +183,18 @@ pub async fn get_server(api: &mut Api, id: &str) -> Result<Option<ServerView>, A
     }
 }
 
+/// One server that must exist: a `NotFound` error when it is gone.
+pub async fn existing_server(api: &mut Api, id: &str) -> Result<ServerView, ApiError> {
+    get_server(api, id).await?.ok_or_else(|| {
+        ApiError::local(
+            ErrorClass::NotFound,
+            "compute",
+            "GET servers",
+            format!("server {id} is gone"),
+        )
+    })
+}
+
 /// The request body of a server create. `networks` empty means `"none"`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreateServer<'a> {

@@ -36,14 +36,7 @@ impl OpenStackCloud {
     /// Live-migrates `id` to `host`, or to a host the scheduler picks when `None`, and waits;
     /// an error when the server ends up where it was.
     pub async fn live_migrate_to(&mut self, id: &str, host: Option<&str>) -> Result<(), ApiError> {
-        let before = nova::get_server(&mut self.api, id).await?.ok_or_else(|| {
-            ApiError::local(
-                ErrorClass::NotFound,
-                "compute",
-                "GET servers",
-                format!("server {id} is gone"),
-            )
-        })?;
+        let before = nova::existing_server(&mut self.api, id).await?;
         nova::action(&mut self.api, id, nova::live_migrate_body(host)).await?;
         let after = self
             .wait_settled(id, "os-migrateLive", self.opts.timeouts.migrate)

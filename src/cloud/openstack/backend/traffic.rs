@@ -21,14 +21,7 @@ impl OpenStackCloud {
         };
         let port = self.policy.spec.traffic.as_ref().map_or(80, |t| t.member_port);
         let (timeout, poll) = (self.opts.timeouts.member, self.opts.poll);
-        let server = nova::get_server(&mut self.api, id).await?.ok_or_else(|| {
-            ApiError::local(
-                ErrorClass::NotFound,
-                "compute",
-                "GET servers",
-                format!("server {id} is gone"),
-            )
-        })?;
+        let server = nova::existing_server(&mut self.api, id).await?;
         let addresses = server.addresses_by_family();
         let plain: Vec<String> = addresses.iter().map(|(_, a)| a.clone()).collect();
         let members = octavia::list_members(&mut self.api, &pool, self.opts.page_size).await?;
