@@ -134,33 +134,6 @@ async fn post_cpu(api: &mut Api, server: &str, now: f64) {
     .expect("post measures");
 }
 
-/// A host-level meter of Ceilometer's (SNMP host pollster, percent).
-const HOST_METRIC: &str = "hardware.cpu.util";
-
-/// The Gnocchi `host` resource the test posts for hypervisor `host`.
-fn host_resource(host: &str) -> String {
-    format!("sloop-e2e-host-{host}")
-}
-
-/// Posts two minutes of `hardware.cpu.util` (40 %, then 60 %) for hypervisor `host`.
-async fn post_host_util(api: &mut Api, host: &str, now: f64) {
-    let id = host_resource(host);
-    let resource = json!({"id": id, "host_name": host,
-        "metrics": {HOST_METRIC: {"archive_policy_name": "ceilometer-high"}}});
-    api.call(&Request::post(Service::Metric, &["resource", "host"], resource))
-        .await
-        .expect("create gnocchi host resource");
-    let start = (now / 60.0).floor() * 60.0 - 120.0;
-    let measures = json!([{"timestamp": start, "value": 40.0}, {"timestamp": start + 60.0, "value": 60.0}]);
-    api.call(&Request::post(
-        Service::Metric,
-        &["resource", "host", &id, "metric", HOST_METRIC, "measures"],
-        measures,
-    ))
-    .await
-    .expect("post host measures");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud() {
     let _lab = lab::LAB.read().await;
@@ -332,19 +305,12 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
             .expect("host visible to admin")
     };
     let (host_a, host_b) = (host_of(&a), host_of(&b));
-    for h in ["compute1", "compute2"] {
-        let _ = admin
-            .call(&Request::delete(
-                Service::Metric,
-                &["resource", "host", &host_resource(h)],
-            ))
-            .await;
-    }
-    post_host_util(&mut admin, &host_a, lab::clock().now()).await;
+    lab::cool_hosts(&mut admin).await;
+    lab::post_host_util(&mut admin, &host_a, &[40.0, 60.0]).await;
     let mut with_hosts = policy.clone();
     if let Some(t) = with_hosts.spec.telemetry.as_mut() {
         t.metrics.push(MetricSpec {
-            name: HOST_METRIC.into(),
+            name: lab::HOST_METRIC.into(),
             aggregation: Aggregation::Mean,
             granularity: sloop::policy::units::Duration::from_secs(60.0),
             scope: MetricScope::Hypervisor,
@@ -358,7 +324,7 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
             .telemetry
             .hypervisors
             .get(&host_a)
-            .and_then(|m| m.get(HOST_METRIC)?.value);
+            .and_then(|m| m.get(lab::HOST_METRIC)?.value);
         if let Some(v) = seen {
             util = Some((v, snap));
             break;
@@ -369,7 +335,8 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
     assert_eq!(util.0, 60.0, "the latest minute's mean");
     if host_b != host_a {
         assert_eq!(
-            util.1.telemetry.hypervisors[&host_b][HOST_METRIC].value, None,
+            util.1.telemetry.hypervisors[&host_b][lab::HOST_METRIC].value,
+            None,
             "a host without measures is missing, never zero"
         );
     }

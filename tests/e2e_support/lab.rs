@@ -259,6 +259,55 @@ pub async fn clean(api: &mut Api, p: &Policy, pool: Option<&str>) {
     panic!("e2e servers or members still present after 60 s");
 }
 
+/// A host-level meter of Ceilometer's (SNMP host pollster, percent).
+pub const HOST_METRIC: &str = "hardware.cpu.util";
+
+/// The Gnocchi `host` resource the e2e tests post for hypervisor `host`.
+pub fn host_resource(host: &str) -> String {
+    format!("sloop-e2e-host-{host}")
+}
+
+/// Deletes the e2e tests' Gnocchi host resources (both fake computes).
+pub async fn cool_hosts(api: &mut Api) {
+    for h in ["compute1", "compute2"] {
+        let _ = api
+            .call(&Request::delete(
+                Service::Metric,
+                &["resource", "host", &host_resource(h)],
+            ))
+            .await;
+    }
+}
+
+/// Posts `HOST_METRIC` for hypervisor `host`, one value a minute ending with the last whole
+/// minute (as Ceilometer's host pollsters would).
+pub async fn post_host_util(api: &mut Api, host: &str, values: &[f64]) {
+    let id = host_resource(host);
+    let resource = json!({"id": id, "host_name": host,
+        "metrics": {HOST_METRIC: {"archive_policy_name": "ceilometer-high"}}});
+    let r = api
+        .call(&Request::post(Service::Metric, &["resource", "host"], resource))
+        .await;
+    assert!(
+        r.is_ok() || r.as_ref().is_err_and(|e| e.status == Some(409)),
+        "create gnocchi host resource: {r:?}"
+    );
+    let now = clock().now();
+    let start = (now / 60.0).floor() * 60.0 - 60.0 * values.len() as f64;
+    let measures: Vec<Value> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| json!({"timestamp": start + 60.0 * i as f64, "value": v}))
+        .collect();
+    api.call(&Request::post(
+        Service::Metric,
+        &["resource", "host", &id, "metric", HOST_METRIC, "measures"],
+        Value::Array(measures),
+    ))
+    .await
+    .expect("post host measures");
+}
+
 /// Runs a lab script (`up.sh PHASE…` or `down.sh NAME…`) and checks it succeeded.
 pub fn lab_script(script: &str, args: &[&str]) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))

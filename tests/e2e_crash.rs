@@ -1,0 +1,238 @@
+//! kill -9 of `sloop run --cloud` against the OpenStack lab (issue 7, crash safety, the lab
+//! half; tests/reliability/crash.rs is the simulator half). The real binary manages the
+//! `lab-crash.yaml` group while the test drives it through four phases — spawn to the minimum
+//! (servers + pool members), heal a server the cloud reports stopped (hard reboot), live-migrate
+//! off a host whose metric runs hot, scale in (drain, remove member, delete) — and kills it with
+//! SIGKILL at random instants of each, restarting it every time. After every kill and at the
+//! end of every phase: no two servers for one action key (duplicates), no server of the policy
+//! outside the group (orphans), no pool member without its live server; at the end of a phase
+//! the interrupted work is finished (or was abandoned and redone): the group is in the phase's
+//! expected state with nothing in flight.
+//!
+//! Bounded for CI: `SLOOP_CRASH_KILLS` kills per phase (default 2), each phase's convergence
+//! within 150 s. A longer run: `SLOOP_CRASH_KILLS=10 SLOOP_CRASH_SEED=7 cargo test --features e2e
+//! --test e2e_crash -- --nocapture`.
+#![cfg(feature = "e2e")]
+
+#[path = "e2e_support/lab.rs"]
+mod lab;
+#[path = "e2e_support/crash_world.rs"]
+mod world;
+
+use sloop::clock::Stopwatch;
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+use world::{Expect, Tally};
+
+/// `sloop run` as a child process that the test kills with SIGKILL.
+struct Controller {
+    dir: PathBuf,
+    child: Option<Child>,
+    starts: u32,
+}
+
+impl Controller {
+    fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("sloop.log"))
+            .expect("controller log");
+        let err = log.try_clone().expect("log handle");
+        let child = Command::new(env!("CARGO_BIN_EXE_sloop"))
+            .arg("run")
+            .args(["--cloud", "oslab-admin-appcred"])
+            .arg("--policies")
+            .arg(self.dir.join("policies"))
+            .args(["--listen", "127.0.0.1:0"])
+            .arg("--journal")
+            .arg(self.dir.join("journal"))
+            .env("OS_CLIENT_CONFIG_FILE", lab::clouds_yaml())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .expect("start sloop run");
+        self.child = Some(child);
+        self.starts += 1;
+    }
+
+    /// SIGKILL: no chance to finish anything or write anything down.
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A small seeded generator (xorshift), so a failing run can be repeated with its seed.
+struct Dice(u64);
+
+impl Dice {
+    fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn write_policy(dir: &Path, min: u32, max: u32) {
+    let src = lab::policy_path().with_file_name("lab-crash.yaml");
+    let text = std::fs::read_to_string(&src).expect("lab-crash.yaml");
+    let text = text.replace(
+        "      min: 2\n      max: 3\n",
+        &format!("      min: {min}\n      max: {max}\n"),
+    );
+    assert!(text.contains(&format!("min: {min}")), "size rewritten");
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).expect("policy dir");
+    std::fs::copy(src.with_file_name("boot.sh"), policies.join("boot.sh")).expect("boot.sh");
+    std::fs::write(policies.join("crash.yaml"), text).expect("write policy");
+}
+
+/// One phase: `kills` runs of the controller killed at a random instant, then one run that
+/// must bring the group to `expect` within 150 s.
+async fn phase(
+    name: &str,
+    kills: u64,
+    ctl: &mut Controller,
+    dice: &mut Dice,
+    w: &mut world::World,
+    expect: &Expect,
+    tally: &mut Tally,
+) {
+    for _ in 0..kills {
+        ctl.start();
+        // Connecting takes about 1–2 s, each action 1–5 s here: kill anywhere in that span.
+        let after = 1.0 + 7.0 * dice.unit();
+        tokio::time::sleep(Duration::from_secs_f64(after)).await;
+        ctl.kill9();
+        let busy = w.busy().await;
+        tally.kill(name, after, &busy);
+        w.check(&format!("{name}: after a kill at {after:.1}s"), tally)
+            .await;
+    }
+    ctl.start();
+    let sw = Stopwatch::start();
+    loop {
+        w.check(&format!("{name}: converging"), tally).await;
+        match w.converged(expect).await {
+            Ok(()) => break,
+            Err(why) if sw.elapsed() > Duration::from_secs(150) => {
+                ctl.kill9();
+                panic!(
+                    "{name}: not converged 150 s after the last restart: {why}\n(log: {})",
+                    ctl.dir.join("sloop.log").display()
+                );
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    ctl.kill9();
+    println!(
+        "  {name}: {kills} kills, converged {:.1}s after the last restart",
+        sw.elapsed().as_secs_f64()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_nine_of_sloop_run_leaves_no_duplicates_orphans_or_dangling_members() {
+    let _lab = lab::LAB.read().await;
+    let kills = env_num("SLOOP_CRASH_KILLS", 2);
+    let seed = env_num("SLOOP_CRASH_SEED", 20_261_126).max(1);
+    let mut dice = Dice(seed);
+    let total = Stopwatch::start();
+    let dir = std::env::temp_dir().join(format!("sloop-crash-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut w = world::World::new().await;
+    w.clean().await;
+    let mut ctl = Controller {
+        dir: dir.clone(),
+        child: None,
+        starts: 0,
+    };
+    let mut tally = Tally::default();
+
+    write_policy(&dir, 2, 3);
+    phase(
+        "spawn",
+        kills,
+        &mut ctl,
+        &mut dice,
+        &mut w,
+        &Expect::size(2),
+        &mut tally,
+    )
+    .await;
+
+    let stopped = w.stop_one().await;
+    phase(
+        "reboot",
+        kills,
+        &mut ctl,
+        &mut dice,
+        &mut w,
+        &Expect::size(2),
+        &mut tally,
+    )
+    .await;
+    assert!(w.running(&stopped).await, "the stopped server was healed");
+
+    let hot = w.heat_host_of_first().await;
+    let expect = Expect::size(2).off_host(&hot);
+    phase(
+        "live-migrate",
+        kills,
+        &mut ctl,
+        &mut dice,
+        &mut w,
+        &expect,
+        &mut tally,
+    )
+    .await;
+    w.cool_hosts().await;
+
+    write_policy(&dir, 1, 1);
+    phase(
+        "scale-in",
+        kills,
+        &mut ctl,
+        &mut dice,
+        &mut w,
+        &Expect::size(1),
+        &mut tally,
+    )
+    .await;
+
+    println!(
+        "crash e2e (seed {seed}): {} kills survived over {} controller starts in {:.0}s; {}",
+        tally.kills,
+        ctl.starts,
+        total.elapsed().as_secs_f64(),
+        tally.summary()
+    );
+    w.clean().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(tally.violations.is_empty(), "{:#?}", tally.violations);
+    assert_eq!(tally.kills, 4 * kills as usize);
+}
