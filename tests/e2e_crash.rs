@@ -96,7 +96,23 @@ fn env_num(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn write_policy(dir: &Path, min: u32, max: u32) {
+/// The policy text with healing on: a per-instance probe and `healing.enabled: true`.
+fn healing_on(text: &str) -> String {
+    let probe = "    - name: instance\n      interval: 2s\n      perInstance: true\n      http:\n        \
+                 url: http://198.51.100.1/\n  telemetry:\n";
+    let out = text.replacen("  telemetry:\n", probe, 1).replacen(
+        "  healing:\n    enabled: false\n",
+        "  healing:\n    enabled: true\n    probe: instance\n",
+        1,
+    );
+    assert!(
+        out.contains("probe: instance") && out.contains("perInstance: true"),
+        "healing turned on"
+    );
+    out
+}
+
+fn write_policy(dir: &Path, min: u32, max: u32, healing: bool) {
     let src = lab::policy_path().with_file_name("lab-crash.yaml");
     let text = std::fs::read_to_string(&src).expect("lab-crash.yaml");
     let text = text.replace(
@@ -104,6 +120,7 @@ fn write_policy(dir: &Path, min: u32, max: u32) {
         &format!("      min: {min}\n      max: {max}\n"),
     );
     assert!(text.contains(&format!("min: {min}")), "size rewritten");
+    let text = if healing { healing_on(&text) } else { text };
     let policies = dir.join("policies");
     std::fs::create_dir_all(&policies).expect("policy dir");
     std::fs::copy(src.with_file_name("boot.sh"), policies.join("boot.sh")).expect("boot.sh");
@@ -123,8 +140,10 @@ async fn phase(
 ) {
     for _ in 0..kills {
         ctl.start();
-        // Connecting takes about 1–2 s, each action 1–5 s here: kill anywhere in that span.
-        let after = 1.0 + 7.0 * dice.unit();
+        // The first tick comes 3–10 s after the start (authentication, endpoint discovery, the
+        // template's image, flavor and network, the pool), each action takes 2–12 s here: kill
+        // anywhere in that span.
+        let after = 3.0 + 15.0 * dice.unit();
         tokio::time::sleep(Duration::from_secs_f64(after)).await;
         ctl.kill9();
         let busy = w.busy().await;
@@ -173,7 +192,7 @@ async fn kill_nine_of_sloop_run_leaves_no_duplicates_orphans_or_dangling_members
     };
     let mut tally = Tally::default();
 
-    write_policy(&dir, 2, 3);
+    write_policy(&dir, 2, 3, false);
     phase(
         "spawn",
         kills,
@@ -185,6 +204,7 @@ async fn kill_nine_of_sloop_run_leaves_no_duplicates_orphans_or_dangling_members
     )
     .await;
 
+    write_policy(&dir, 2, 3, true);
     let stopped = w.stop_one().await;
     phase(
         "reboot",
@@ -212,7 +232,7 @@ async fn kill_nine_of_sloop_run_leaves_no_duplicates_orphans_or_dangling_members
     .await;
     w.cool_hosts().await;
 
-    write_policy(&dir, 1, 1);
+    write_policy(&dir, 1, 1, false);
     phase(
         "scale-in",
         kills,
