@@ -1,9 +1,13 @@
 //! kill -9 of `sloop run --cloud` against the OpenStack lab (issue 7, crash safety, the lab
 //! half; tests/reliability/crash.rs is the simulator half). The real binary manages the
-//! `lab-crash.yaml` group while the test drives it through four phases — spawn to the minimum
-//! (servers + pool members), heal a server the cloud reports stopped (hard reboot), live-migrate
-//! off a host whose metric runs hot, scale in (drain, remove member, delete) — and kills it with
-//! SIGKILL at random instants of each, restarting it every time. After every kill and at the
+//! `lab-crash.yaml` group while the test drives it through three phases — spawn to the minimum
+//! of 2 (creates, pool admissions), grow to 3, scale in to 1 (drain, member removal, delete) —
+//! and kills it with SIGKILL at random instants of each, restarting it every time.
+//!
+//! Not covered here: kills during reboot and live migration. In `sloop run --cloud` those come
+//! only from healing, and healing stays frozen in the lab for want of per-instance probe data
+//! (the probe engine is not attached to `sloop run --cloud`, and lab servers have no reachable
+//! address); the simulator half covers them. After every kill and at the
 //! end of every phase: no two servers for one action key (duplicates), no server of the policy
 //! outside the group (orphans), no pool member without its live server; at the end of a phase
 //! the interrupted work is finished (or was abandoned and redone): the group is in the phase's
@@ -96,23 +100,7 @@ fn env_num(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// The policy text with healing on: a per-instance probe and `healing.enabled: true`.
-fn healing_on(text: &str) -> String {
-    let probe = "    - name: instance\n      interval: 2s\n      perInstance: true\n      http:\n        \
-                 url: http://198.51.100.1/\n  telemetry:\n";
-    let out = text.replacen("  telemetry:\n", probe, 1).replacen(
-        "  healing:\n    enabled: false\n",
-        "  healing:\n    enabled: true\n    probe: instance\n",
-        1,
-    );
-    assert!(
-        out.contains("probe: instance") && out.contains("perInstance: true"),
-        "healing turned on"
-    );
-    out
-}
-
-fn write_policy(dir: &Path, min: u32, max: u32, healing: bool) {
+fn write_policy(dir: &Path, min: u32, max: u32) {
     let src = lab::policy_path().with_file_name("lab-crash.yaml");
     let text = std::fs::read_to_string(&src).expect("lab-crash.yaml");
     let text = text.replace(
@@ -120,7 +108,6 @@ fn write_policy(dir: &Path, min: u32, max: u32, healing: bool) {
         &format!("      min: {min}\n      max: {max}\n"),
     );
     assert!(text.contains(&format!("min: {min}")), "size rewritten");
-    let text = if healing { healing_on(&text) } else { text };
     let policies = dir.join("policies");
     std::fs::create_dir_all(&policies).expect("policy dir");
     std::fs::copy(src.with_file_name("boot.sh"), policies.join("boot.sh")).expect("boot.sh");
@@ -192,7 +179,7 @@ async fn kill_nine_of_sloop_run_leaves_no_duplicates_orphans_or_dangling_members
     };
     let mut tally = Tally::default();
 
-    write_policy(&dir, 2, 3, false);
+    write_policy(&dir, 2, 3);
     phase(
         "spawn",
         kills,
@@ -203,36 +190,18 @@ async fn kill_nine_of_sloop_run_leaves_no_duplicates_orphans_or_dangling_members
         &mut tally,
     )
     .await;
-
-    write_policy(&dir, 2, 3, true);
-    let stopped = w.stop_one().await;
+    write_policy(&dir, 3, 3);
     phase(
-        "reboot",
+        "grow",
         kills,
         &mut ctl,
         &mut dice,
         &mut w,
-        &Expect::size(2),
+        &Expect::size(3),
         &mut tally,
     )
     .await;
-    assert!(w.running(&stopped).await, "the stopped server was healed");
-
-    let hot = w.heat_host_of_first().await;
-    let expect = Expect::size(2).off_host(&hot);
-    phase(
-        "live-migrate",
-        kills,
-        &mut ctl,
-        &mut dice,
-        &mut w,
-        &expect,
-        &mut tally,
-    )
-    .await;
-    w.cool_hosts().await;
-
-    write_policy(&dir, 1, 1, false);
+    write_policy(&dir, 1, 1);
     phase(
         "scale-in",
         kills,
@@ -254,5 +223,5 @@ async fn kill_nine_of_sloop_run_leaves_no_duplicates_orphans_or_dangling_members
     w.clean().await;
     let _ = std::fs::remove_dir_all(&dir);
     assert!(tally.violations.is_empty(), "{:#?}", tally.violations);
-    assert_eq!(tally.kills, 4 * kills as usize);
+    assert_eq!(tally.kills, 3 * kills as usize);
 }

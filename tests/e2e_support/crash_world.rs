@@ -1,9 +1,9 @@
 //! The crash test's view of the lab, read with an admin client of its own (never through the
 //! controller under test): the invariants that must hold after any kill, the state each phase
-//! must converge to, and the faults the test injects (a stopped server, a hot host).
+//! must converge to.
 
 use super::lab;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sloop::{
     act::executor::{ACTION_KEY, POLICY_KEY},
     cloud::openstack::session::{Api, Request, Service},
@@ -14,19 +14,14 @@ use std::collections::BTreeMap;
 const ADMIN: &str = "oslab-admin-appcred";
 
 /// What a phase must end in: exactly `size` servers of the group, ACTIVE, running and idle,
-/// each with one ACTIVE pool member of weight 1, none on `off_host`.
+/// each with one ACTIVE pool member of weight 1.
 pub struct Expect {
     size: usize,
-    off_host: Option<String>,
 }
 
 impl Expect {
     pub fn size(size: usize) -> Self {
-        Self { size, off_host: None }
-    }
-    pub fn off_host(mut self, host: &str) -> Self {
-        self.off_host = Some(host.to_owned());
-        self
+        Self { size }
     }
 }
 
@@ -199,12 +194,6 @@ impl World {
                     v["OS-EXT-STS:task_state"]
                 ));
             }
-            if e.off_host
-                .as_deref()
-                .is_some_and(|h| s(v, "OS-EXT-SRV-ATTR:host") == h)
-            {
-                return Err(format!("server {} is still on the hot host", s(v, "id")));
-            }
         }
         let members = lab::members(&mut self.api, &self.pool).await;
         if members.len() != e.size {
@@ -221,56 +210,5 @@ impl World {
             }
         }
         Ok(())
-    }
-
-    /// Stops one server of the group (the cloud then reports it SHUTOFF); returns its ID.
-    pub async fn stop_one(&mut self) -> String {
-        let servers = self.servers().await;
-        let id = s(&servers[0], "id").to_owned();
-        self.api
-            .call(&Request::post(
-                Service::Compute,
-                &["servers", &id, "action"],
-                json!({"os-stop": null}),
-            ))
-            .await
-            .expect("os-stop");
-        for _ in 0..120 {
-            let v = self
-                .api
-                .call(&Request::get(Service::Compute, &["servers", &id]))
-                .await
-                .expect("GET server");
-            if s(&v["server"], "status") == "SHUTOFF" {
-                return id;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        }
-        panic!("server {id} did not stop within 30 s");
-    }
-
-    /// Whether server `id` is ACTIVE and running.
-    pub async fn running(&mut self, id: &str) -> bool {
-        let v = self
-            .api
-            .call(&Request::get(Service::Compute, &["servers", id]))
-            .await
-            .expect("GET server");
-        s(&v["server"], "status") == "ACTIVE" && v["server"]["OS-EXT-STS:power_state"] == 1
-    }
-
-    /// Makes the host of the group's first server hot (`hardware.cpu.util` 100 for two minutes,
-    /// over the policy's 90); returns the host.
-    pub async fn heat_host_of_first(&mut self) -> String {
-        let servers = self.servers().await;
-        let host = s(&servers[0], "OS-EXT-SRV-ATTR:host").to_owned();
-        assert!(!host.is_empty(), "the admin sees the host");
-        lab::cool_hosts(&mut self.api).await;
-        lab::post_host_util(&mut self.api, &host, &[100.0, 100.0]).await;
-        host
-    }
-
-    pub async fn cool_hosts(&mut self) {
-        lab::cool_hosts(&mut self.api).await;
     }
 }
