@@ -134,11 +134,17 @@ pub fn classify(status: u16, body: &str) -> ErrorClass {
 }
 
 /// `Retry-After` as seconds (the HTTP-date form is not used by OpenStack services; it is
-/// treated as absent and the normal backoff applies).
+/// treated as absent and the normal backoff applies). Capped at [`MAX_RETRY_AFTER`]: a proxy
+/// that asks for `1e300` seconds (found by the `openstack_decode` fuzz target, where it made
+/// `Duration::from_secs_f64` panic) must neither crash sloop nor park an API for ever.
 pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
     let secs: f64 = value?.trim().parse().ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    (secs.is_finite() && secs >= 0.0)
+        .then(|| Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64())))
 }
+
+/// The longest `Retry-After` honoured; the breaker probes the API again after it.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// The human part of an OpenStack error body: Nova's `{"badRequest": {"message": …}}`,
 /// Octavia's `faultstring`, Keystone's `error.message`, Gnocchi's `description`, or the text
@@ -238,6 +244,14 @@ mod tests {
         assert_eq!(parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
         assert_eq!(parse_retry_after(Some("-1")), None);
         assert_eq!(parse_retry_after(None), None);
+        // Fuzz finding: huge but finite values panicked in Duration::from_secs_f64.
+        assert_eq!(parse_retry_after(Some("1e300")), Some(MAX_RETRY_AFTER));
+        assert_eq!(
+            parse_retry_after(Some("18446744073709551616")),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(parse_retry_after(Some("inf")), None);
+        assert_eq!(parse_retry_after(Some("NaN")), None);
     }
 
     #[test]
