@@ -8,7 +8,9 @@
 //! freshness, and the timeline of actions with their reasons. Pure: a function of the state.
 
 mod charts;
+mod instances;
 mod style;
+mod time;
 
 use crate::{
     clock::{Clock, SystemClock},
@@ -19,10 +21,11 @@ use crate::{
     run::status::{ObjectiveInfo, PolicyView, Status},
     serve::metrics::state_label,
     sim::report_html::plot::esc,
-    snapshot::{Instance, InstanceStatus, Time},
+    snapshot::Time,
 };
 use std::{fmt::Write, sync::Arc};
 use style::{AT_RISK, CSS, MET, NO_DATA, VIOLATED};
+use time::{ago, clock, date_time, page_now, zone};
 
 /// Timeline rows per policy.
 const TIMELINE_ROWS: usize = 25;
@@ -76,22 +79,6 @@ pub fn render(status: &Status, journal: &Journal, agents: Option<&[AgentStatus]>
     h
 }
 
-/// "Now" on the page: simulated time (the newest pass) under `--cloud sim`, else the wall clock.
-fn page_now(status: &Status) -> Time {
-    if status.sim.is_some() {
-        let newest = status
-            .policies
-            .values()
-            .filter_map(|p| p.last_tick)
-            .fold(f64::NAN, f64::max);
-        if newest.is_finite() {
-            return newest;
-        }
-        return status.sim.as_ref().map_or(0.0, |s| s.start);
-    }
-    SystemClock.now()
-}
-
 fn colours(s: Option<SloState>) -> (&'static str, &'static str) {
     match s {
         Some(SloState::Met) => MET,
@@ -110,49 +97,6 @@ fn state_pill(s: Option<SloState>) -> String {
         SloState::NoData => "NO DATA",
     });
     format!("<span class=\"state\" style=\"color:{fg};background:{bg}\">{text}</span>")
-}
-
-/// `HH:MM:SS` in the zone `offset` seconds east of UTC.
-fn clock(t: Time, offset: f64) -> String {
-    let s = crate::policy::units::Timestamp::from_unix((t + offset).floor()).to_string();
-    s.get(11..19).unwrap_or_default().to_owned()
-}
-
-fn date_time(t: Time, offset: f64) -> String {
-    let s = crate::policy::units::Timestamp::from_unix((t + offset).floor()).to_string();
-    format!(
-        "{} {}",
-        s.get(..10).unwrap_or_default(),
-        s.get(11..16).unwrap_or_default()
-    )
-}
-
-fn zone(offset: f64) -> String {
-    if offset == 0.0 {
-        return "UTC".into();
-    }
-    let m = (offset.abs() / 60.0).round() as i64;
-    format!(
-        "UTC{}{:02}:{:02}",
-        if offset < 0.0 { '-' } else { '+' },
-        m / 60,
-        m % 60
-    )
-}
-
-fn ago(now: Time, t: Option<Time>) -> String {
-    match t {
-        None => "never".into(),
-        Some(t) => {
-            let d = (now - t).max(0.0);
-            match d {
-                d if d < 1.5 => "just now".into(),
-                d if d < 120.0 => format!("{d:.0} s ago"),
-                d if d < 7200.0 => format!("{:.0} min ago", d / 60.0),
-                d => format!("{:.1} h ago", d / 3600.0),
-            }
-        }
-    }
 }
 
 fn top_bar(h: &mut String, s: &Status, now: Time) {
@@ -249,7 +193,7 @@ fn policy(h: &mut String, v: &PolicyView, journal: &[Arc<JournalEntry>], now: Ti
     tiles(h, v);
     charts(h, v, journal);
     h.push_str("<div class=\"cols\"><div>");
-    instances(h, v, now);
+    instances::instances(h, v, now);
     h.push_str("</div><div>");
     agents(h, v, now);
     h.push_str("</div></div>");
@@ -392,102 +336,6 @@ fn charts(h: &mut String, v: &PolicyView, journal: &[Arc<JournalEntry>]) {
         charts::instances(&frame, v, journal).render(),
     );
     h.push_str("</div>");
-}
-
-fn status_colour(s: InstanceStatus) -> &'static str {
-    match s {
-        InstanceStatus::Active => "#16a34a",
-        InstanceStatus::Building
-        | InstanceStatus::Rebooting
-        | InstanceStatus::Rebuilding
-        | InstanceStatus::Migrating => "#f59e0b",
-        InstanceStatus::Deleting | InstanceStatus::Shutoff => "#64748b",
-        InstanceStatus::Error => "#dc2626",
-    }
-}
-
-/// Servers shown in full; beyond that, the healthy routine ones are summarised.
-const SERVER_ROWS: usize = 14;
-
-/// Servers that need a look come first: not active, out of rotation, offline or busy.
-fn attention(v: &PolicyView, i: &Instance) -> u8 {
-    let busy = v
-        .in_flight
-        .iter()
-        .any(|f| f.instance.as_deref() == Some(i.id.as_str()));
-    let member_bad = i.member.is_some_and(|m| m.weight == 0 || !m.online);
-    match (i.status, member_bad, busy) {
-        (InstanceStatus::Error, _, _) => 0,
-        (InstanceStatus::Active, false, false) => 3,
-        (InstanceStatus::Active, _, _) => 1,
-        _ => 2,
-    }
-}
-
-fn instances(h: &mut String, v: &PolicyView, now: Time) {
-    let _ = write!(h, "<h3>Servers ({})</h3>", v.instances.len());
-    if v.instances.is_empty() {
-        h.push_str("<div class=\"empty\">No servers seen yet.</div>");
-        return;
-    }
-    let mut order: Vec<&Instance> = v.instances.iter().collect();
-    order.sort_by_key(|i| attention(v, i));
-    h.push_str("<table><tr><th>name</th><th>state</th><th>host</th><th>LB weight</th><th>age</th><th>busy with</th></tr>");
-    for i in order.iter().take(SERVER_ROWS) {
-        instance_row(h, v, i, now);
-    }
-    let rest = &order[order.len().min(SERVER_ROWS)..];
-    if !rest.is_empty() {
-        let routine = rest.iter().filter(|i| attention(v, i) == 3).count();
-        let hosts: std::collections::BTreeSet<&str> = rest.iter().filter_map(|i| i.host.as_deref()).collect();
-        let _ = write!(
-            h,
-            "<tr><td colspan=\"6\" class=\"muted\">… and {} more ({routine} active and in rotation) on {} hosts; \
-             every server is in <a href=\"/api/v1/status\">the status JSON</a></td></tr>",
-            rest.len(),
-            hosts.len()
-        );
-    }
-    h.push_str("</table>");
-}
-
-fn instance_row(h: &mut String, v: &PolicyView, i: &Instance, now: Time) {
-    let status = serde_json::to_value(i.status)
-        .ok()
-        .and_then(|s| s.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let weight = match i.member {
-        None => "<span class=\"muted\">not in pool</span>".to_owned(),
-        Some(m) => format!(
-            "<span class=\"weight\"><i style=\"width:{}%;background:{}\"></i></span>{}{}",
-            if m.weight > 0 { 100 } else { 0 },
-            if m.online { "#2563eb" } else { "#dc2626" },
-            m.weight,
-            if m.online {
-                ""
-            } else {
-                " <span class=\"muted\">offline</span>"
-            }
-        ),
-    };
-    let busy = v
-        .in_flight
-        .iter()
-        .find(|f| f.instance.as_deref() == Some(i.id.as_str()))
-        .map(|f| f.kind.label())
-        .unwrap_or("");
-    let _ = write!(
-        h,
-        "<tr><td><b>{}</b><div class=\"mono muted\">{}</div></td><td><span class=\"dot\" style=\"background:{}\"></span>{}</td>\
-         <td class=\"mono\">{}</td><td>{weight}</td><td class=\"t\">{}</td><td>{}</td></tr>",
-        esc(&i.name),
-        esc(&i.id),
-        status_colour(i.status),
-        esc(&status),
-        esc(i.host.as_deref().unwrap_or("–")),
-        esc(&ago(now, Some(i.created_at)).replace(" ago", "")),
-        esc(busy)
-    );
 }
 
 fn agents(h: &mut String, v: &PolicyView, now: Time) {
