@@ -4,6 +4,10 @@
 //! `fuzz/fuzz_targets/{scenario_parse,ingest_payload}.rs` dig deeper (README, "Safety
 //! guarantees").
 
+#[path = "../support/mutate.rs"]
+mod mutate;
+
+use mutate::{apply, mutation};
 use proptest::prelude::*;
 use sloop::{
     document::Diagnostic,
@@ -18,15 +22,6 @@ const SCENARIOS: [&str; 4] = [
     include_str!("../../policies/scenarios/csv-trace.yaml"),
 ];
 const TRACE: &str = include_str!("../../policies/scenarios/csv-trace.csv");
-
-#[derive(Debug, Clone)]
-enum Mutation {
-    DeleteLine(usize),
-    DuplicateLine(usize),
-    ReplaceValue(usize, String),
-    InsertGarbage(usize, Vec<u8>),
-    Truncate(usize),
-}
 
 fn nasty() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -50,50 +45,6 @@ fn nasty() -> impl Strategy<Value = String> {
     ]
 }
 
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        any::<usize>().prop_map(Mutation::DeleteLine),
-        any::<usize>().prop_map(Mutation::DuplicateLine),
-        (any::<usize>(), nasty()).prop_map(|(i, v)| Mutation::ReplaceValue(i, v)),
-        (any::<usize>(), proptest::collection::vec(any::<u8>(), 0..32))
-            .prop_map(|(i, g)| Mutation::InsertGarbage(i, g)),
-        any::<usize>().prop_map(Mutation::Truncate),
-    ]
-}
-
-fn apply(text: &str, mutations: &[Mutation]) -> Vec<u8> {
-    let mut lines: Vec<Vec<u8>> = text.lines().map(|l| l.as_bytes().to_vec()).collect();
-    for m in mutations {
-        if lines.is_empty() {
-            break;
-        }
-        let n = lines.len();
-        match m {
-            Mutation::DeleteLine(i) => {
-                lines.remove(i % n);
-            }
-            Mutation::DuplicateLine(i) => {
-                let l = lines[i % n].clone();
-                lines.insert(i % n, l);
-            }
-            Mutation::ReplaceValue(i, v) => {
-                let line = &mut lines[i % n];
-                if let Some(p) = line.iter().position(|&b| b == b':') {
-                    line.truncate(p + 1);
-                    line.push(b' ');
-                    line.extend_from_slice(v.as_bytes());
-                }
-            }
-            Mutation::InsertGarbage(i, g) => lines.insert(i % n, g.clone()),
-            Mutation::Truncate(i) => {
-                let keep = i % n;
-                lines.truncate(keep.max(1));
-            }
-        }
-    }
-    lines.join(&b'\n')
-}
-
 fn located(file: &str, errors: &[Diagnostic]) -> Result<(), TestCaseError> {
     prop_assert!(!errors.is_empty(), "an Err carries at least one problem");
     for e in errors {
@@ -110,7 +61,7 @@ proptest! {
     #[test]
     fn mutated_scenarios_parse_or_fail_with_located_errors(
         which in 0usize..SCENARIOS.len(),
-        mutations in proptest::collection::vec(mutation(), 1..5),
+        mutations in proptest::collection::vec(mutation(nasty().boxed()), 1..5),
     ) {
         let bytes = apply(SCENARIOS[which], &mutations);
         if let Err(errors) = parse_scenario("s.yaml", &bytes) {
@@ -127,7 +78,7 @@ proptest! {
 
     #[test]
     fn mutated_load_traces_parse_or_fail_with_located_errors(
-        mutations in proptest::collection::vec(mutation(), 1..5),
+        mutations in proptest::collection::vec(mutation(nasty().boxed()), 1..5),
     ) {
         let bytes = apply(TRACE, &mutations);
         let text = String::from_utf8_lossy(&bytes);
@@ -138,7 +89,7 @@ proptest! {
 
     #[test]
     fn mutated_agent_batches_decode_and_validate_without_panic(
-        mutations in proptest::collection::vec(mutation(), 1..5),
+        mutations in proptest::collection::vec(mutation(nasty().boxed()), 1..5),
     ) {
         let bytes = apply(BATCH, &mutations);
         if let Ok(batch) = serde_json::from_slice::<Batch>(&bytes) {
