@@ -15,6 +15,9 @@ mod agent;
 mod bench;
 mod bench_deciders;
 pub mod bench_engine;
+mod bench_ingest;
+pub mod bench_ingest_cloud;
+pub mod bench_ingest_load;
 mod bench_probes;
 mod bench_probes_load;
 mod bench_stats;
@@ -108,6 +111,12 @@ enum BenchWhat {
     /// Engine figures: decision pass at 10,000 VMs / 500 policies, SLO evaluator cost, burn-rate
     /// alert timing, rehearsal speed, detection delay against its lower bound.
     Engine(bench_engine::EngineArgs),
+    /// Overload: reconcile tick duration and lateness with and without 10,000 agent results/s
+    /// posted to the ingest endpoint by a separate process.
+    Ingest(bench_ingest::IngestArgs),
+    /// The load generator `bench ingest` starts (reads `NAME TOKEN` lines on stdin).
+    #[command(hide = true)]
+    IngestLoad(bench_ingest_load::LoadArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,6 +152,14 @@ pub fn main() -> ExitCode {
             what: Some(BenchWhat::Engine(args)),
             ..
         } => bench_engine::run(&args),
+        Command::Bench {
+            what: Some(BenchWhat::Ingest(args)),
+            ..
+        } => bench_ingest::run(&args),
+        Command::Bench {
+            what: Some(BenchWhat::IngestLoad(args)),
+            ..
+        } => bench_ingest_load::run(&args),
         Command::Bench { rounds, what: None } => bench::run(rounds),
         Command::Agent(args) => agent::run(&args),
         Command::AgentToken(args) => agent::token(&args),

@@ -21,6 +21,7 @@ pub mod source;
 pub mod status;
 mod supervisor;
 pub mod task;
+pub mod ticklog;
 pub mod trend;
 
 use crate::{
@@ -58,6 +59,8 @@ pub struct Shared {
     pub dry_run: bool,
     /// The journal, read back at a task's start to rebuild its action budget.
     pub journal: Arc<Journal>,
+    /// Where every pass's timing goes, when someone measures it (`sloop bench ingest`).
+    pub tick_log: Option<ticklog::TickLog>,
 }
 
 /// How to start a controller.
@@ -75,6 +78,8 @@ pub struct Options {
     /// Remote probe agents allowed to report (their tokens' hashes): mounts the ingest routes
     /// and shows the agents' freshness on the status page.
     pub agents: Option<TokenBook>,
+    /// Record every pass's start lateness and duration here (`sloop bench ingest`).
+    pub tick_log: Option<ticklog::TickLog>,
 }
 
 impl Default for Options {
@@ -86,6 +91,7 @@ impl Default for Options {
             dry_run: false,
             sim: None,
             agents: None,
+            tick_log: None,
         }
     }
 }
@@ -140,6 +146,7 @@ impl Controller {
             shutdown: shutdown_rx.clone(),
             dry_run: opts.dry_run,
             journal: opts.journal.clone(),
+            tick_log: opts.tick_log,
         };
         tokio::spawn(follow_leadership(
             opts.leadership.clone(),

@@ -7,7 +7,7 @@
 //! With `--port`, the target is an external server (nginx in `tests/bench/probes-vs-blackbox.sh`)
 //! so its CPU is not counted; without it an in-process server answers and its CPU is included.
 
-use super::bench_probes_load as load;
+use super::{bench_probes_load as load, bench_stats::cpu_seconds};
 use crate::{
     clock::{Clock, SystemClock, timer_now},
     observe::{
@@ -338,16 +338,6 @@ async fn measure(prober: Arc<LocalProber>, jobs: Vec<Job>, secs: f64, prefill_s:
         store_bytes,
         store_samples,
     }
-}
-
-/// User plus system CPU time of this process, in seconds (/proc/self/stat, USER_HZ = 100).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    // Fields 14 (utime) and 15 (stime), counted from 1, are 11 and 12 after the name.
-    (ticks(11) + ticks(12)) as f64 / 100.0
 }
 
 /// Resident set size now and at its peak, in MB (/proc/self/status).

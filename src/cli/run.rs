@@ -438,6 +438,7 @@ async fn serve_with<F: CloudFactory>(
             agents,
             leadership: kube.leadership,
             sinks: kube.sinks,
+            tick_log: None,
         },
     );
     if let Some(ingest) = controller.ingest() {

@@ -109,6 +109,11 @@ impl ProbeStore {
         }
     }
 
+    /// The retention of service and of per-instance series (what bounds the store's memory).
+    pub fn retention(&self) -> (Retention, Retention) {
+        (self.service, self.instance)
+    }
+
     /// Remembers when a per-instance series reaches `failures` failures in a row, so the
     /// reconcile loop can wake early on that evidence instead of waiting for its next tick.
     pub fn watch_streaks(&mut self, failures: u32) {

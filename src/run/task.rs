@@ -159,7 +159,7 @@ pub async fn run<C: LiveCloud>(
                     cursor += dt;
                     task.cloud.advance_to(cursor);
                     if cursor + 1e-9 >= next_tick || task.cloud.evidence_since(last_tick) {
-                        task.tick(cursor).await;
+                        task.tick(cursor, None).await;
                         last_tick = cursor;
                         while next_tick <= cursor + 1e-9 {
                             next_tick += interval;
@@ -178,14 +178,21 @@ pub async fn run<C: LiveCloud>(
             }
             None => {
                 if now >= next_tick || task.cloud.evidence_since(last_tick) {
-                    task.tick(now).await;
+                    let late = (now >= next_tick).then_some(now - next_tick);
+                    task.tick(now, late).await;
                     last_tick = now;
                     next_tick = now + interval;
                 }
             }
         }
+        // A real clock's next pass is slept towards exactly, so it starts on time rather than
+        // up to one `pace` late; the loop still looks round at least every `pace`.
+        let wait = match task.cloud.step() {
+            Some(_) => pace,
+            None => Duration::from_secs_f64((next_tick - clock.now()).clamp(0.0, pace.as_secs_f64())),
+        };
         tokio::select! {
-            _ = tokio::time::sleep(pace) => {}
+            _ = tokio::time::sleep(wait) => {}
             _ = task.shutdown.changed() => {}
             _ = updates.changed() => {}
         }
@@ -223,7 +230,21 @@ impl<C: LiveCloud> Task<C> {
         self.publish();
     }
 
-    async fn tick(&mut self, now: Time) {
+    /// One pass at `now`; `late` is how long after its scheduled instant it started (for the
+    /// tick log; `None` when woken early by evidence or under simulated time).
+    async fn tick(&mut self, now: Time, late: Option<f64>) {
+        let watch = Stopwatch::start();
+        self.pass(now).await;
+        if let Some(log) = &self.shared.tick_log {
+            log.push(super::ticklog::TickTiming {
+                at: now,
+                late,
+                took: watch.elapsed().as_secs_f64(),
+            });
+        }
+    }
+
+    async fn pass(&mut self, now: Time) {
         let watch = Stopwatch::start();
         let leader = self.shared.leadership.is_leader();
         let may_act = leader && !*self.shutdown.borrow();

@@ -15,6 +15,7 @@ mod cloud;
 mod converge;
 mod crash;
 mod dry_run;
+mod flood;
 mod freezes;
 mod restarts;
 mod secrets;

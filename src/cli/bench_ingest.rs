@@ -1,0 +1,289 @@
+//! `sloop bench ingest`: does a flood of agent results delay the reconcile loop? A real
+//! controller (the `sloop run` machinery: supervisor, reconcile task, HTTP server with the
+//! ingest routes, bearer tokens) manages the shipped election policy against the simulator on
+//! the wall clock, with `--agents` remote locations added to its probes. The reconcile pass's
+//! start lateness and duration are measured while nothing is sent (baseline), then while a
+//! separate process (`sloop bench ingest-load`) posts `--rate` results per second over
+//! loopback HTTP for `--seconds`; the two alternate `--rounds` times, since the machine is
+//! shared. Figures are printed, never asserted.
+
+use super::{
+    bench_ingest_cloud::{AgentFedFactory, bench_policy},
+    bench_ingest_load::LoadCounts,
+    bench_probes_load::quantile,
+    bench_stats::{cpu_seconds, machine, peak_rss_mib, rss_mib},
+};
+use crate::{
+    clock::{Clock, SystemClock},
+    ingest::{Token, TokenBook},
+    policy::units::Timestamp,
+    run::{Controller, Options, PolicyEvent, ticklog::TickLog},
+    serve,
+};
+use std::{
+    io::Write,
+    process::{ExitCode, Stdio},
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
+
+/// `sloop bench ingest` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IngestArgs {
+    /// Agent results per second during the load phases (over every agent).
+    #[arg(long, default_value_t = 10_000)]
+    rate: u32,
+    /// Seconds of each load phase (each baseline phase lasts as long).
+    #[arg(long, default_value_t = 60.0)]
+    seconds: f64,
+    /// Remote agents sending (each with its own token and its share of the rate).
+    #[arg(long, default_value_t = 10)]
+    agents: u32,
+    /// Baseline/load pairs, alternated.
+    #[arg(long, default_value_t = 2)]
+    rounds: u32,
+    /// The reconcile interval (the policy's service probe interval is set to it).
+    #[arg(long, default_value = "500ms")]
+    tick: String,
+    /// Seconds between one agent's batches.
+    #[arg(long, default_value_t = 1.0)]
+    batch_interval: f64,
+}
+
+const SCENARIO: &str = include_str!("../../policies/scenarios/steady-day.yaml");
+
+/// One measured phase.
+struct Phase {
+    label: String,
+    ticks: usize,
+    late: (f64, f64, f64),
+    took: (f64, f64, f64),
+    cpu: f64,
+    rss: f64,
+    load: Option<LoadCounts>,
+}
+
+/// Runs the benchmark and prints its figures.
+pub fn run(args: &IngestArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(bench(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench ingest: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn bench(args: &IngestArgs) -> Result<(), String> {
+    let names: Vec<String> = (1..=args.agents.max(1))
+        .map(|i| format!("bench-{i:02}"))
+        .collect();
+    let text = bench_policy(&names, &args.tick)?;
+    let mut scenario = crate::sim::parse_scenario("steady-day.yaml", SCENARIO.as_bytes())
+        .map_err(|e| format!("steady-day.yaml: {e:?}"))?;
+    scenario.start = Timestamp::from_unix(SystemClock.now().floor());
+    let mut book = TokenBook::default();
+    let mut secrets = String::new();
+    for n in &names {
+        let token = Token::generate().map_err(|e| format!("token: {e}"))?;
+        book = book.with(n, &token);
+        secrets.push_str(&format!("{n} {}\n", token.expose()));
+    }
+    let log = TickLog::default();
+    let factory = Arc::new(AgentFedFactory {
+        scenario,
+        ingest: OnceLock::new(),
+        agents: names.clone().into(),
+    });
+    let controller = Controller::start(
+        factory.clone(),
+        Options {
+            agents: Some(book),
+            tick_log: Some(log.clone()),
+            ..Options::default()
+        },
+    );
+    if let Some(i) = controller.ingest() {
+        use crate::run::CloudFactory;
+        factory.attach_ingest(i);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("bind 127.0.0.1:0: {e}"))?;
+    let url = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve::serve(
+        listener,
+        serve::router(controller.app_state()),
+        None,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    controller
+        .events()
+        .send(PolicyEvent::Upsert {
+            name: "bench".into(),
+            source_label: "election-web.yaml (bench)".into(),
+            text,
+        })
+        .await
+        .map_err(|_| "the supervisor is gone".to_string())?;
+    for _ in 0..300 {
+        if log.entries().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if log.entries().is_empty() {
+        return Err("the controller never ticked (see the log above)".into());
+    }
+    outln!(
+        "bench ingest: {} results/s from {} agents ({} s batches) for {} s over {url}; tick {}; {} round(s); {}",
+        args.rate,
+        names.len(),
+        args.batch_interval,
+        args.seconds,
+        args.tick,
+        args.rounds,
+        machine()
+    );
+    let mut phases = Vec::new();
+    for round in 1..=args.rounds.max(1) {
+        let t0 = SystemClock.now();
+        let c0 = cpu_seconds();
+        tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
+        phases.push(measure(format!("baseline {round}"), &log, t0, c0, None));
+        let t0 = SystemClock.now();
+        let c0 = cpu_seconds();
+        let counts = generate(&url, args, &secrets).await?;
+        phases.push(measure(format!("load {round}"), &log, t0, c0, Some(counts)));
+    }
+    for p in &phases {
+        print_phase(p);
+    }
+    let pick = |load: bool, f: &dyn Fn(&Phase) -> f64| -> Vec<f64> {
+        phases
+            .iter()
+            .filter(|p| p.load.is_some() == load)
+            .map(f)
+            .collect()
+    };
+    let med = |v: Vec<f64>| crate::cli::bench_stats::Spread::of(&v).median;
+    for (what, f) in [
+        (
+            "tick duration p50",
+            &(|p: &Phase| p.took.0) as &dyn Fn(&Phase) -> f64,
+        ),
+        ("tick duration p99", &|p: &Phase| p.took.1),
+        ("start lateness p50", &|p: &Phase| p.late.0),
+        ("start lateness p99", &|p: &Phase| p.late.1),
+    ] {
+        let (b, l) = (med(pick(false, f)), med(pick(true, f)));
+        outln!(
+            "  {what}: baseline {:.2} ms, under load {:.2} ms, ratio {:.2} (medians over rounds)",
+            b * 1e3,
+            l * 1e3,
+            l / b
+        );
+    }
+    outln!("  peak RSS {:.1} MiB", peak_rss_mib().unwrap_or(f64::NAN));
+    controller.stop().await;
+    let _ = stop.send(());
+    let _ = server.await;
+    Ok(())
+}
+
+/// Runs the generator process for one load phase and returns its counts.
+async fn generate(url: &str, args: &IngestArgs, secrets: &str) -> Result<LoadCounts, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
+    let mut child = std::process::Command::new(exe)
+        .args(["bench", "ingest-load", "--url", url])
+        .args(["--rate", &args.rate.to_string()])
+        .args(["--seconds", &args.seconds.to_string()])
+        .args(["--batch-interval", &args.batch_interval.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("start the load generator: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(secrets.as_bytes())
+            .map_err(|e| format!("load generator stdin: {e}"))?;
+    }
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .map_err(|e| format!("load generator: {e}"))?
+        .map_err(|e| format!("load generator: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("the load generator failed ({})", out.status));
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(line.trim()).map_err(|e| format!("load generator output `{line}`: {e}"))
+}
+
+fn measure(label: String, log: &TickLog, t0: f64, cpu0: f64, load: Option<LoadCounts>) -> Phase {
+    let t1 = SystemClock.now();
+    let ticks: Vec<_> = log
+        .entries()
+        .into_iter()
+        .filter(|t| t.at >= t0 && t.at < t1)
+        .collect();
+    let spread = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (
+            quantile(&v, 0.5),
+            quantile(&v, 0.99),
+            v.last().copied().unwrap_or(f64::NAN),
+        )
+    };
+    Phase {
+        label,
+        ticks: ticks.len(),
+        late: spread(ticks.iter().filter_map(|t| t.late).collect()),
+        took: spread(ticks.iter().map(|t| t.took).collect()),
+        cpu: (cpu_seconds() - cpu0) / (t1 - t0).max(1e-9),
+        rss: rss_mib().unwrap_or(f64::NAN),
+        load,
+    }
+}
+
+fn print_phase(p: &Phase) {
+    let ms = |x: (f64, f64, f64)| {
+        format!(
+            "p50 {:.2} / p99 {:.2} / max {:.2} ms",
+            x.0 * 1e3,
+            x.1 * 1e3,
+            x.2 * 1e3
+        )
+    };
+    outln!(
+        "  {:<11} {:>4} ticks  duration {}  lateness {}  controller CPU {:.0} %  RSS {:.1} MiB",
+        p.label,
+        p.ticks,
+        ms(p.took),
+        ms(p.late),
+        p.cpu * 100.0,
+        p.rss
+    );
+    if let Some(c) = &p.load {
+        outln!(
+            "              sent {} results in {} batches over {:.1} s ({:.0}/s): accepted {}, rejected {}, 429 {}, failed {}",
+            c.sent,
+            c.batches,
+            c.seconds,
+            c.sent as f64 / c.seconds.max(1e-9),
+            c.accepted,
+            c.rejected,
+            c.throttled,
+            c.failed
+        );
+    }
+}
