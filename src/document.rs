@@ -11,6 +11,7 @@
 //! against the same schema that `sloop check` walks. Pure.
 
 pub mod schema_check;
+mod shown;
 pub mod tree;
 
 use schemars::JsonSchema;
@@ -46,6 +47,10 @@ pub struct Diagnostic {
     pub message: String,
     /// How to fix it.
     pub hint: String,
+    /// The value at `pos` may be a secret (a field of the wrong type, an unknown field): an
+    /// excerpt of the source line must not show it.
+    #[serde(skip)]
+    pub withhold_value: bool,
 }
 
 impl Diagnostic {
@@ -57,7 +62,14 @@ impl Diagnostic {
             path: String::new(),
             message,
             hint: hint.into(),
+            withhold_value: false,
         }
+    }
+
+    /// Marks the value at `pos` as not to be shown (see `withhold_value`).
+    pub fn withholding_value(mut self) -> Self {
+        self.withhold_value = true;
+        self
     }
 
     /// Sets the field path.
@@ -122,7 +134,7 @@ pub fn load<T: DeserializeOwned + JsonSchema>(
         Ok(value) => Ok(Loaded { value, tree }),
         Err(e) => Err(vec![named(Diagnostic::at(
             tree.pos,
-            format!("invalid document: {e}"),
+            format!("invalid document: {}", unquoted(&e.to_string())),
             "compare the file with the reference example",
         ))]),
     }
@@ -156,4 +168,23 @@ pub fn locate(
     let mut d = Diagnostic::at(pos, message, hint).with_path(path);
     d.file = file.to_owned();
     d
+}
+
+/// `message` with every double-quoted part replaced by `"…"`: serde's messages quote the value
+/// they choke on (`invalid type: string "…"`), which may be a secret.
+fn unquoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '"' {
+            if inside {
+                out.push('…');
+            }
+            inside = !inside;
+            out.push('"');
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -76,11 +76,12 @@ pub fn render(d: &Diagnostic) -> String {
         let text = String::from_utf8_lossy(&bytes).into_owned();
         text.lines().nth(d.pos.line.saturating_sub(1)).map(str::to_owned)
     });
-    // The value of a field sloop does not know is never quoted: a misspelt `password:` or
-    // `token:` would otherwise print its secret into a terminal or a CI log. The key, file,
-    // line and column are enough to find it.
+    // The value of a field sloop does not know, or of a field given the wrong type, is never
+    // quoted: a misspelt `password:`, or a token a level off (`headers: Bearer …`), would
+    // otherwise print its secret into a terminal or a CI log. The key, file, line and column
+    // are enough to find it.
     let line = line.map(|l| {
-        if d.message.starts_with("unknown field") {
+        if d.withhold_value || d.message.starts_with("unknown field") {
             withhold_value(&l)
         } else {
             l
@@ -98,13 +99,18 @@ pub fn render(d: &Diagnostic) -> String {
     out
 }
 
-/// The source line up to its key's colon, the value replaced by a note.
+/// The source line up to its key's colon (or a list item's dash), the value replaced by a note.
 fn withhold_value(line: &str) -> String {
     match line.find(':') {
         Some(colon) if !line[colon + 1..].trim().is_empty() => {
             format!("{} (value not shown)", &line[..=colon])
         }
-        _ => line.to_owned(),
+        Some(_) => line.to_owned(),
+        None => {
+            let item = line.trim_start();
+            let lead = line.len() - item.len() + if item.starts_with("- ") { 2 } else { 0 };
+            format!("{}(value not shown)", &line[..lead])
+        }
     }
 }
 

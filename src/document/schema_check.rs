@@ -5,7 +5,12 @@
 //! Scalars are typed by what the schema expects, so `flavor: 2` is the string "2" and
 //! `port: "80"` is rejected only where a number is required. Pure.
 
-use super::{Diagnostic, PathSeg, tree::Node, tree::NodeKind};
+use super::{
+    Diagnostic, PathSeg,
+    shown::{boolean_like, described, format_name, numeric_like},
+    tree::Node,
+    tree::NodeKind,
+};
 use crate::policy::units::check_format;
 use serde_json::{Map, Value};
 
@@ -32,7 +37,7 @@ struct Walker<'s> {
     path: Vec<PathSeg>,
 }
 
-fn type_name(node: &Node) -> &'static str {
+pub(super) fn type_name(node: &Node) -> &'static str {
     match &node.kind {
         NodeKind::Scalar { .. } if node.is_null() => "nothing (null)",
         NodeKind::Scalar { .. } => "a value",
@@ -46,6 +51,32 @@ impl<'s> Walker<'s> {
         self.errors
             .push(Diagnostic::at(node.pos, message, hint).with_path(&self.path));
         None
+    }
+
+    /// An error about a value that is described, not quoted: the source excerpt hides it too.
+    fn withheld(&mut self, node: &Node, message: String, hint: impl Into<String>) -> Option<Value> {
+        self.errors.push(
+            Diagnostic::at(node.pos, message, hint)
+                .with_path(&self.path)
+                .withholding_value(),
+        );
+        None
+    }
+
+    /// `error` when `text` is quoted in the message because `shape` holds, else `withheld`.
+    fn shaped(
+        &mut self,
+        node: &Node,
+        text: &str,
+        shape: fn(&str) -> bool,
+        message: impl Fn(&str) -> String,
+        hint: &str,
+    ) -> Option<Value> {
+        if shape(text) {
+            self.error(node, message(&format!("`{text}`")), hint)
+        } else {
+            self.withheld(node, message(&described(node)), hint)
+        }
     }
 
     fn resolve(&self, schema: &'s Value) -> &'s Value {
@@ -144,11 +175,26 @@ impl<'s> Walker<'s> {
             if let Some(v) = allowed.iter().find(|v| v.as_str() == Some(text)) {
                 return Some(v.clone());
             }
-            let hint = match did_you_mean(text, &names) {
-                Some(s) => format!("did you mean `{s}`?"),
-                None => format!("use one of: {}", quoted(&names)),
+            // A near miss of an allowed word is no secret and quoting it helps; anything else
+            // is described by its kind only (see `described`).
+            let lower = text.to_lowercase();
+            let near = did_you_mean(text, &names).or_else(|| {
+                (text.chars().count() >= 3)
+                    .then(|| names.iter().find(|n| n.to_lowercase().contains(&lower)).copied())
+                    .flatten()
+            });
+            return match near {
+                Some(s) => self.error(
+                    node,
+                    format!("`{text}` is not one of {}", quoted(&names)),
+                    format!("did you mean `{s}`?"),
+                ),
+                None => self.withheld(
+                    node,
+                    format!("{} is not one of {}", described(node), quoted(&names)),
+                    format!("use one of: {}", quoted(&names)),
+                ),
             };
-            return self.error(node, format!("`{text}` is not one of {}", quoted(&names)), hint);
         }
         self.error(
             node,
@@ -176,9 +222,9 @@ impl<'s> Walker<'s> {
             }
             ("null", _) if node.is_null() => Some(Value::Null),
             // Containers first: a scalar where a map or list belongs deserves the container hint.
-            ("object", NodeKind::Scalar { text, .. }) if !node.is_null() => self.error(
+            ("object", NodeKind::Scalar { .. }) if !node.is_null() => self.withheld(
                 node,
-                format!("expected a map of fields, found `{text}`"),
+                format!("expected a map of fields, found {}", described(node)),
                 "write `key: value` lines indented under this field",
             ),
             ("object", _) => self.error(
@@ -186,9 +232,9 @@ impl<'s> Walker<'s> {
                 format!("expected a map of fields, found {}", type_name(node)),
                 "write `key: value` lines indented under this field",
             ),
-            ("array", NodeKind::Scalar { text, .. }) if !node.is_null() => self.error(
+            ("array", NodeKind::Scalar { .. }) if !node.is_null() => self.withheld(
                 node,
-                format!("expected a list, found `{text}`"),
+                format!("expected a list, found {}", described(node)),
                 "write a list, e.g. `[a, b]` or one `- item` per line",
             ),
             ("array", _) => self.error(
@@ -199,7 +245,7 @@ impl<'s> Walker<'s> {
             (_, NodeKind::Scalar { text, plain }) if !node.is_null() || t == "string" && !plain => {
                 self.scalar(node, text, t, schema)
             }
-            (t, _) => self.error(
+            (t, _) => self.withheld(
                 node,
                 format!("expected {}, found {}", expected(t), type_name(node)),
                 format!("write {} here", expected(t)),
@@ -214,7 +260,15 @@ impl<'s> Walker<'s> {
                 if let Some(format) = schema.get("format").and_then(Value::as_str)
                     && let Err(e) = check_format(format, text)
                 {
-                    return self.error(node, e.0, format_hint(format));
+                    // Unit and timestamp errors quote the value: only when it has the shape of
+                    // one (a near miss such as `30 parsecs`). Regular expressions are patterns
+                    // matched against public pages, and the regex error points into them.
+                    return if format == "regex" || numeric_like(text) {
+                        self.error(node, e.0, format_hint(format))
+                    } else {
+                        let message = format!("expected {}, found {}", format_name(format), described(node));
+                        self.withheld(node, message, format_hint(format))
+                    };
                 }
                 Some(Value::String(text.to_owned()))
             }
@@ -223,9 +277,11 @@ impl<'s> Walker<'s> {
                     .then(|| text.replace('_', ""))
                     .and_then(|t| t.parse::<i64>().ok());
                 let Some(n) = parsed else {
-                    return self.error(
+                    return self.shaped(
                         node,
-                        format!("expected a whole number, found `{text}`"),
+                        text,
+                        numeric_like,
+                        |v| format!("expected a whole number, found {v}"),
                         "write digits only, without quotes or units",
                     );
                 };
@@ -252,9 +308,11 @@ impl<'s> Walker<'s> {
                     .filter(|f| f.is_finite())
                 {
                     Some(f) => Some(Value::from(f)),
-                    None => self.error(
+                    None => self.shaped(
                         node,
-                        format!("expected a number, found `{text}`"),
+                        text,
+                        numeric_like,
+                        |v| format!("expected a number, found {v}"),
                         "write a plain number such as `95` or `99.9`, without quotes or units",
                     ),
                 }
@@ -262,15 +320,17 @@ impl<'s> Walker<'s> {
             "boolean" => match (plain, text) {
                 (true, "true" | "True" | "TRUE") => Some(Value::Bool(true)),
                 (true, "false" | "False" | "FALSE") => Some(Value::Bool(false)),
-                _ => self.error(
+                _ => self.shaped(
                     node,
-                    format!("expected true or false, found `{text}`"),
+                    text,
+                    boolean_like,
+                    |v| format!("expected true or false, found {v}"),
                     "write `true` or `false` (YAML 1.1 words such as yes/no/on/off are not accepted)",
                 ),
             },
-            t => self.error(
+            t => self.withheld(
                 node,
-                format!("expected {}, found `{text}`", expected(t)),
+                format!("expected {}, found {}", expected(t), described(node)),
                 format!("write {} here", expected(t)),
             ),
         }

@@ -11,6 +11,7 @@ mod support;
 
 mod api_faults;
 mod bad_input;
+mod check_secrets;
 mod cloud;
 mod converge;
 mod crash;
