@@ -3,6 +3,7 @@
 //! loop never know which one they drive.
 
 pub mod executor;
+pub mod journaled;
 
 use crate::{policy::ServerTemplate, snapshot::InstanceId};
 use std::{collections::BTreeMap, future::Future};

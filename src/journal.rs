@@ -36,6 +36,10 @@ pub enum EntryOutcome {
     Refused,
     /// Decided but not started: leadership was lost or the controller is shutting down.
     Skipped,
+    /// About to be executed: the intent, written to disk (synced) before the first call. An
+    /// entry with the same ID and the outcome follows, unless the process died in between;
+    /// then the next incarnation charges the intent to its budget (the call may have applied).
+    Started,
 }
 
 impl EntryOutcome {
@@ -47,6 +51,7 @@ impl EntryOutcome {
             EntryOutcome::Would => "would",
             EntryOutcome::Refused => "refused",
             EntryOutcome::Skipped => "skipped",
+            EntryOutcome::Started => "started",
         }
     }
 }
@@ -84,17 +89,19 @@ pub struct JournalEntry {
 
 impl JournalEntry {
     /// The budget charge this entry records, if any: an action decided and started (done,
-    /// failed, or skipped after the decision), never a dry-run, a refusal or an admission.
+    /// failed, skipped after the decision, or an intent whose outcome never came), never a
+    /// dry-run, a refusal or an admission. An intent without outcome is taken as applied: the
+    /// call may have reached the cloud before the process died.
     pub fn charge(&self) -> Option<crate::history::Charge> {
         let charged = matches!(
             self.outcome,
-            EntryOutcome::Done | EntryOutcome::Failed | EntryOutcome::Skipped
+            EntryOutcome::Done | EntryOutcome::Failed | EntryOutcome::Skipped | EntryOutcome::Started
         );
         (charged && self.kind != crate::decision::ActionKind::Admit).then(|| crate::history::Charge {
             at: self.at,
             kind: self.kind,
             id: self.id.clone().unwrap_or_default(),
-            took_effect: self.outcome == EntryOutcome::Done,
+            took_effect: matches!(self.outcome, EntryOutcome::Done | EntryOutcome::Started),
         })
     }
 
@@ -116,6 +123,11 @@ impl JournalEntry {
 pub trait ActionSink: Send + Sync {
     /// Records one entry.
     fn record(&self, entry: &JournalEntry);
+
+    /// Records an intent ([`EntryOutcome::Started`]) before the action's first call. Only a
+    /// store that outlives the process needs it (the disk journal, which syncs it); publishers
+    /// of news (Events, the status ring) wait for the outcome.
+    fn intend(&self, _entry: &JournalEntry) {}
 }
 
 /// Several sinks behind one.
@@ -134,6 +146,12 @@ impl ActionSink for Sinks {
     fn record(&self, entry: &JournalEntry) {
         for s in &self.0 {
             s.record(entry);
+        }
+    }
+
+    fn intend(&self, entry: &JournalEntry) {
+        for s in &self.0 {
+            s.intend(entry);
         }
     }
 }
@@ -178,11 +196,7 @@ impl Journal {
             return Vec::new();
         };
         match disk::read_dir(dir) {
-            Ok((entries, _)) => entries
-                .iter()
-                .filter(|e| e.policy == policy)
-                .filter_map(JournalEntry::charge)
-                .collect(),
+            Ok((entries, _)) => charges(&entries, policy),
             Err(e) => {
                 tracing::warn!(error = %e, "Journal unreadable; the budget is rebuilt from the cloud alone.");
                 Vec::new()
@@ -202,7 +216,29 @@ impl Journal {
     }
 }
 
+/// The budget charges of `policy` in `entries` (oldest first): one per started action, from
+/// its outcome line, or from its intent line when the process died before the outcome.
+pub fn charges(entries: &[JournalEntry], policy: &str) -> Vec<crate::history::Charge> {
+    let concluded: std::collections::HashSet<&str> = entries
+        .iter()
+        .filter(|e| e.policy == policy && e.outcome != EntryOutcome::Started)
+        .filter_map(|e| e.id.as_deref())
+        .collect();
+    entries
+        .iter()
+        .filter(|e| e.policy == policy)
+        .filter(|e| e.outcome != EntryOutcome::Started || !concluded.contains(e.id.as_deref().unwrap_or("")))
+        .filter_map(JournalEntry::charge)
+        .collect()
+}
+
 impl ActionSink for Journal {
+    fn intend(&self, entry: &JournalEntry) {
+        if let Some(disk) = &self.disk {
+            disk.lock().unwrap_or_else(|p| p.into_inner()).append(entry, true);
+        }
+    }
+
     fn record(&self, entry: &JournalEntry) {
         {
             let mut ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
@@ -212,7 +248,9 @@ impl ActionSink for Journal {
             ring.push_back(Arc::new(entry.clone()));
         }
         if let Some(disk) = &self.disk {
-            disk.lock().unwrap_or_else(|p| p.into_inner()).append(entry);
+            disk.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .append(entry, false);
         }
     }
 }

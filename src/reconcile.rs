@@ -5,10 +5,12 @@ use crate::{
     act::{
         Compute, Traffic,
         executor::{self, Outcome},
+        journaled,
     },
     decide::decide,
     decision::Decision,
     history::{Charge, History},
+    journal::ActionSink,
     observe::{Observe, ObserveError},
     policy::{Mode, Policy},
     replay::LogWriter,
@@ -123,6 +125,41 @@ impl Reconciler {
     ) -> Result<TickReport, ObserveError> {
         let (snapshot, decision) = self.decide(cloud, now, true).await?;
         let outcomes = executor::execute(&self.policy, &snapshot, &decision.actions, cloud).await;
+        self.settle(&executor::without_effect(&outcomes));
+        Ok(TickReport {
+            snapshot,
+            decision,
+            outcomes,
+        })
+    }
+
+    /// One pass as `sloop run` makes it: observe, decide, and execute each action between its
+    /// intent and outcome lines in `sink` (`act::journaled`), so a process killed in the
+    /// middle of an action leaves its intent behind for the next incarnation's budget.
+    pub async fn tick_journaled<C: Observe + Compute + Traffic>(
+        &mut self,
+        cloud: &mut C,
+        now: Time,
+        sink: &dyn ActionSink,
+    ) -> Result<TickReport, ObserveError> {
+        let (snapshot, decision) = self.decide(cloud, now, true).await?;
+        let mut outcomes = Vec::with_capacity(decision.actions.len());
+        let mut pass = executor::PassState::new(&snapshot);
+        for planned in &decision.actions {
+            let (out, entry) = journaled::execute_one(
+                &self.policy,
+                &snapshot,
+                planned,
+                cloud,
+                &mut pass,
+                sink,
+                now,
+                false,
+            )
+            .await;
+            sink.record(&entry);
+            outcomes.push(out);
+        }
         self.settle(&executor::without_effect(&outcomes));
         Ok(TickReport {
             snapshot,

@@ -156,24 +156,53 @@ pub async fn execute<C: Compute + Traffic>(
     actions: &[PlannedAction],
     cloud: &mut C,
 ) -> Vec<Outcome> {
+    let mut pass = PassState::new(snap);
     let mut out = Vec::with_capacity(actions.len());
-    let mut zone_seq = snap.inventory.len();
-    let mut breaker = Breaker::default();
     for planned in actions {
-        let mut created = Vec::new();
-        let mut ctx = Pass {
-            zone_seq: &mut zone_seq,
-            created: &mut created,
-            breaker: &mut breaker,
-        };
-        let result = run(policy, snap, planned, cloud, &mut ctx).await;
-        out.push(Outcome {
-            id: planned.id.clone(),
-            result: result.map_err(|e| e.to_string()),
-            created,
-        });
+        out.push(execute_in(policy, snap, planned, cloud, &mut pass).await);
     }
     out
+}
+
+/// What the actions of one pass share when a caller executes them one at a time: the
+/// breaker (an API that failed service-wide gets no more calls in the pass) and the
+/// availability-zone rotation.
+#[derive(Debug)]
+pub struct PassState {
+    zone_seq: usize,
+    breaker: Breaker,
+}
+
+impl PassState {
+    /// The state at the start of a pass over `snap`.
+    pub fn new(snap: &Snapshot) -> Self {
+        Self {
+            zone_seq: snap.inventory.len(),
+            breaker: Breaker::default(),
+        }
+    }
+}
+
+/// Executes one action of the pass `state` belongs to.
+pub async fn execute_in<C: Compute + Traffic>(
+    policy: &Policy,
+    snap: &Snapshot,
+    planned: &PlannedAction,
+    cloud: &mut C,
+    state: &mut PassState,
+) -> Outcome {
+    let mut created = Vec::new();
+    let mut ctx = Pass {
+        zone_seq: &mut state.zone_seq,
+        created: &mut created,
+        breaker: &mut state.breaker,
+    };
+    let result = run(policy, snap, planned, cloud, &mut ctx).await;
+    Outcome {
+        id: planned.id.clone(),
+        result: result.map_err(|e| e.to_string()),
+        created,
+    }
 }
 
 /// What one action's execution shares with the rest of the pass.

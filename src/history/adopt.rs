@@ -9,9 +9,10 @@
 //!   (scale-out, replace; a replacement reads as a scale-out, so its cooldown is assumed too,
 //!   the safe side).
 //! - the action journal, for actions that leave no server (reboot, rebuild, drain, migrate,
-//!   scale-in) and for failed attempts, which are charged too. It is written after each call
-//!   returns, so the one action in flight when the process is killed may be missing from it;
-//!   a server it created is still found by the first source.
+//!   scale-in) and for failed attempts, which are charged too. Each action's intent is synced
+//!   to it before the first call and its outcome appended after (`act::journaled`), so the one
+//!   action in flight when the process is killed is still charged, as applied (its call may
+//!   have reached the cloud).
 //!
 //! Charges found in both (same action ID) count once.
 

@@ -68,15 +68,16 @@ impl DiskJournal {
         })
     }
 
-    /// Appends one entry, rotating first if it would not fit.
-    pub(super) fn append(&mut self, entry: &JournalEntry) {
+    /// Appends one entry, rotating first if it would not fit; with `durable`, waits until the
+    /// line is on the disk (an intent must survive a kill -9 and a power cut that follow it).
+    pub(super) fn append(&mut self, entry: &JournalEntry, durable: bool) {
         let Ok(mut line) = serde_json::to_vec(entry) else {
             return;
         };
         line.push(b'\n');
         let result = self
             .rotate_if_needed(line.len() as u64)
-            .and_then(|()| self.write(&line));
+            .and_then(|()| self.write(&line, durable));
         match result {
             Ok(()) => {
                 if self.failing {
@@ -95,7 +96,7 @@ impl DiskJournal {
         }
     }
 
-    fn write(&mut self, line: &[u8]) -> std::io::Result<()> {
+    fn write(&mut self, line: &[u8], durable: bool) -> std::io::Result<()> {
         if self.file.is_none() {
             let f = OpenOptions::new()
                 .create(true)
@@ -107,6 +108,9 @@ impl DiskJournal {
         if let Some(f) = &mut self.file {
             f.write_all(line)?;
             f.flush()?;
+            if durable {
+                f.sync_data()?;
+            }
             self.size += line.len() as u64;
         }
         Ok(())

@@ -86,3 +86,54 @@ fn a_torn_line_is_skipped_and_counted() {
     assert_eq!((entries.len(), bad), (1, 1));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_intent_without_outcome_is_charged_as_applied_and_an_outcome_supersedes_its_intent() {
+    let with = |id: &str, outcome| JournalEntry {
+        id: Some(id.into()),
+        outcome,
+        ..entry(1.0, "a")
+    };
+    let entries = vec![
+        with("a-1-1", EntryOutcome::Started),
+        with("a-1-1", EntryOutcome::Failed),
+        with("a-1-2", EntryOutcome::Started),
+        with("a-1-3", EntryOutcome::Started),
+        with("a-1-3", EntryOutcome::Done),
+        JournalEntry {
+            policy: "b".into(),
+            ..with("b-1-1", EntryOutcome::Started)
+        },
+    ];
+    let got: Vec<(String, bool)> = charges(&entries, "a")
+        .into_iter()
+        .map(|c| (c.id, c.took_effect))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("a-1-1".to_owned(), false),
+            ("a-1-2".to_owned(), true),
+            ("a-1-3".to_owned(), true)
+        ],
+        "one charge per action: the outcome's, or the lone intent's (may have applied)"
+    );
+}
+
+#[test]
+fn intents_reach_the_disk_but_not_the_ring() {
+    let dir = std::env::temp_dir().join(format!("sloop-journal-intent-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let j = Journal::on_disk(&dir, DiskLimits::default(), 10).expect("journal opens");
+    j.intend(&JournalEntry {
+        outcome: EntryOutcome::Started,
+        ..entry(5.0, "a")
+    });
+    assert!(
+        j.recent(None, 10).is_empty(),
+        "the status page shows outcomes only"
+    );
+    let charged = j.persisted_charges("a");
+    assert_eq!(charged.len(), 1, "{charged:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -31,7 +31,7 @@ impl ActionSink for EventsSink {
             (EntryOutcome::Failed, _) => Verdict::Failed(e.detail.clone().unwrap_or_default()),
             (EntryOutcome::Would, _) => Verdict::WouldTake,
             (EntryOutcome::Refused, Some(r)) => Verdict::Refused(r),
-            (EntryOutcome::Refused, None) | (EntryOutcome::Skipped, _) => return,
+            (EntryOutcome::Refused, None) | (EntryOutcome::Skipped | EntryOutcome::Started, _) => return,
         };
         let cause = serde_json::to_value(e.cause)
             .ok()

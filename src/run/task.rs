@@ -12,7 +12,7 @@ use super::{
     trend::Trend,
 };
 use crate::{
-    act::executor,
+    act::{executor, journaled},
     clock::Stopwatch,
     decision::{Action, Decision, RefusalReason},
     journal::{EntryOutcome, JournalEntry},
@@ -264,20 +264,8 @@ impl<C: LiveCloud> Task<C> {
         // Actions that took no effect (failed, or not started because of a lost lease or a
         // shutdown) start no cooldown and advance no ladder rung (`History::settle`).
         let mut without_effect = Vec::new();
+        let mut pass = executor::PassState::new(&snap);
         for planned in &decision.actions {
-            let entry = |outcome, detail: Option<String>, ms: Option<f64>| JournalEntry {
-                at: now,
-                policy: name.clone(),
-                id: Some(planned.id.clone()),
-                kind: planned.action.kind(),
-                action: planned.action.clone(),
-                cause: planned.cause,
-                reason: None,
-                outcome,
-                detail,
-                duration_ms: ms,
-                evidence: planned.evidence.clone(),
-            };
             // Right before each action: a lost lease or a shutdown starts nothing new.
             let skip = if *self.shutdown.borrow() {
                 Some("shutting down")
@@ -289,36 +277,34 @@ impl<C: LiveCloud> Task<C> {
             let e = match skip {
                 Some(why) => {
                     without_effect.push(planned.id.clone());
-                    entry(EntryOutcome::Skipped, Some(why.into()), None)
+                    journaled::entry(&name, now, planned, EntryOutcome::Skipped, Some(why.into()), None)
                 }
                 None => {
-                    let t = Stopwatch::start();
-                    let out = executor::execute(
+                    let (out, e) = journaled::execute_one(
                         self.rec.policy(),
                         &snap,
-                        std::slice::from_ref(planned),
+                        planned,
                         &mut self.cloud,
+                        &mut pass,
+                        &*self.shared.sinks,
+                        now,
+                        self.shared.dry_run,
                     )
                     .await;
-                    let ms = t.elapsed().as_secs_f64() * 1000.0;
-                    without_effect.extend(executor::without_effect(&out));
-                    match out.into_iter().next().map(|o| o.result) {
-                        Some(Err(err)) => {
+                    if out.took_no_effect() {
+                        without_effect.push(out.id.clone());
+                    }
+                    match &out.result {
+                        Err(err) => {
                             let class = err.split(':').next().unwrap_or("fatal").trim().to_owned();
                             self.shared.metrics.api_error(&name, "act", &class);
                             tracing::warn!(policy = %name, action = planned.action.kind().label(), id = %planned.id, error = %err, "Action failed.");
-                            entry(EntryOutcome::Failed, Some(err), Some(ms))
                         }
-                        _ => {
-                            let outcome = if self.shared.dry_run {
-                                EntryOutcome::Would
-                            } else {
-                                EntryOutcome::Done
-                            };
+                        Ok(()) => {
                             tracing::info!(policy = %name, action = planned.action.kind().label(), target = %describe(&planned.action), cause = ?planned.cause, why = %planned.evidence.summary, "Action.");
-                            entry(outcome, None, Some(ms))
                         }
                     }
+                    e
                 }
             };
             self.record(e);

@@ -9,7 +9,7 @@
 use sloop::{
     act::{ActError, Compute, ServerRequest, Traffic, executor::ACTION_KEY},
     decision::{Action, ActionKind},
-    history::Charge,
+    journal::{DiskLimits, Journal},
     observe::{Observe, ObserveError},
     policy::Policy,
     reconcile::{Reconciler, TickReport},
@@ -234,9 +234,10 @@ pub struct Run<H> {
     pub attempted: Vec<(Time, ActionKind)>,
     /// Controller restarts.
     pub restarts: u32,
-    /// The action journal as `sloop run` writes it (after each executed action; nothing of a
-    /// killed tick), read back by the next incarnation.
-    pub journal: Vec<Charge>,
+    /// The action journal on disk, written as `sloop run` writes it (`act::journaled`: the
+    /// intent before the first call, the outcome after), read back by the next incarnation.
+    pub journal: Journal,
+    journal_dir: std::path::PathBuf,
     /// Whether a restart rebuilds the budget from the journal (the cloud's stamps are always
     /// read): off only to show what the rebuild prevents.
     pub rebuild_from_journal: bool,
@@ -248,6 +249,7 @@ impl<H: Hook + Send> Run<H> {
         let rec = Reconciler::new(policy.clone());
         let interval = rec.interval();
         let start = scenario.start_unix();
+        let (journal, journal_dir) = fresh_journal();
         Self {
             policy: policy.clone(),
             cloud: Wrapped {
@@ -265,7 +267,8 @@ impl<H: Hook + Send> Run<H> {
             decided: Vec::new(),
             attempted: Vec::new(),
             restarts: 0,
-            journal: Vec::new(),
+            journal,
+            journal_dir,
             rebuild_from_journal: true,
         }
     }
@@ -284,7 +287,7 @@ impl<H: Hook + Send> Run<H> {
                 self.next_tick += self.interval;
             }
             let before = self.rec.history().clone();
-            let tick = match drive(self.rec.tick(&mut self.cloud, t)) {
+            let tick = match drive(self.rec.tick_journaled(&mut self.cloud, t, &self.journal)) {
                 Some(Ok(report)) => Tick::Done(Box::new(report)),
                 Some(Err(e)) => Tick::Blind(e),
                 None => Tick::Killed,
@@ -345,20 +348,6 @@ impl<H: Hook + Send> Run<H> {
                     self.attempted.push((t, kind));
                 }
             }
-            if let Tick::Done(report) = &tick {
-                for a in &report.decision.actions {
-                    let ok = report
-                        .outcomes
-                        .iter()
-                        .any(|o| o.id == a.id && !o.took_no_effect());
-                    self.journal.push(Charge {
-                        at: t,
-                        kind: a.action.kind(),
-                        id: a.id.clone(),
-                        took_effect: ok,
-                    });
-                }
-            }
             return Some((t, tick));
         }
         None
@@ -368,12 +357,32 @@ impl<H: Hook + Send> Run<H> {
     /// which rebuilds its budget from the servers' stamps and the journal, as `sloop run` does.
     pub fn restart(&mut self) {
         let journal = if self.rebuild_from_journal {
-            self.journal.clone()
+            self.journal.persisted_charges(&self.policy.metadata.name)
         } else {
             Vec::new()
         };
         self.rec = Reconciler::new(self.policy.clone()).with_charges(journal);
         self.restarts += 1;
+    }
+}
+
+/// An empty on-disk journal of its own for one run.
+fn fresh_journal() -> (Journal, std::path::PathBuf) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static RUNS: AtomicU32 = AtomicU32::new(0);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "reliability-journal-{}-{}",
+        std::process::id(),
+        RUNS.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let journal = Journal::on_disk(&dir, DiskLimits::default(), 16).expect("journal directory");
+    (journal, dir)
+}
+
+impl<H> Drop for Run<H> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.journal_dir);
     }
 }
 
