@@ -102,6 +102,7 @@ impl JournalEntry {
             kind: self.kind,
             id: self.id.clone().unwrap_or_default(),
             took_effect: matches!(self.outcome, EntryOutcome::Done | EntryOutcome::Started),
+            instance: self.action.instance().cloned(),
         })
     }
 

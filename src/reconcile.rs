@@ -180,9 +180,8 @@ impl Reconciler {
     ) -> Result<(Snapshot, Decision), ObserveError> {
         let snapshot = cloud.observe(now).await?;
         if let Some(mut prior) = self.prior.take() {
-            let name = &self.policy.metadata.name;
-            prior.extend(executor::stamped_charges(name, &snapshot));
-            self.history.adopt(name, &prior, now);
+            prior.extend(executor::stamped_charges(&self.policy.metadata.name, &snapshot));
+            self.history.adopt(&self.policy, &prior, now);
         }
         let policy = if may_act || self.policy.spec.mode == Mode::DryRun {
             &self.policy

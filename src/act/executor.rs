@@ -64,6 +64,7 @@ pub fn stamped_charges(policy: &str, snap: &Snapshot) -> Vec<Charge> {
                 kind: crate::decision::ActionKind::ScaleOut,
                 id: tag.split('/').next()?.to_owned(),
                 took_effect: true,
+                instance: None,
             })
         })
         .collect()

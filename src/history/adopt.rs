@@ -15,9 +15,19 @@
 //!   have reached the cloud).
 //!
 //! Charges found in both (same action ID) count once.
+//!
+//! The same charges rebuild the healing memory: the ladder rung each instance reached (the
+//! latest repair that took effect, or whose outcome never came) and the live migrations
+//! started in the last hour, so a restarted controller continues at the next rung instead of
+//! starting the ladder over, and does not move a server it has just moved. A lost journal
+//! loses this memory too; the budget still bounds what repeating it costs.
 
-use super::History;
-use crate::{decision::ActionKind, snapshot::Time};
+use super::{History, LadderState};
+use crate::{
+    decision::ActionKind,
+    policy::{Policy, Rung},
+    snapshot::{InstanceId, Time},
+};
 use std::collections::BTreeSet;
 
 /// One budget charge found outside the process.
@@ -31,6 +41,20 @@ pub struct Charge {
     pub id: String,
     /// Whether it took effect (a failed attempt is charged but starts no cooldown).
     pub took_effect: bool,
+    /// The instance a repair or migration concerned (none for scaling).
+    pub instance: Option<InstanceId>,
+}
+
+/// The ladder rung an action kind applies.
+fn rung_of(kind: ActionKind) -> Option<Rung> {
+    match kind {
+        ActionKind::Drain => Some(Rung::Drain),
+        ActionKind::RebootSoft => Some(Rung::RebootSoft),
+        ActionKind::RebootHard => Some(Rung::RebootHard),
+        ActionKind::Rebuild => Some(Rung::Rebuild),
+        ActionKind::Replace => Some(Rung::Replace),
+        _ => None,
+    }
 }
 
 /// Parses an idempotency key `POLICY-UNIXTIME-SEQ` (with an optional `/INDEX`) of `policy`:
@@ -45,8 +69,58 @@ pub fn parse_action_key(policy: &str, key: &str) -> Option<(Time, u64)> {
 impl History {
     /// Adopts the charges of the hour before `now` (each ID once), the cooldowns their
     /// effective scale-outs and scale-ins started, and a sequence number past every adopted
-    /// key so new keys never collide with old ones.
-    pub fn adopt(&mut self, policy: &str, charges: &[Charge], now: Time) {
+    /// key so new keys never collide with old ones; then the healing memory
+    /// ([`History::adopt_healing`]).
+    pub fn adopt(&mut self, policy: &Policy, charges: &[Charge], now: Time) {
+        self.adopt_budget(&policy.metadata.name, charges, now);
+        self.adopt_healing(&policy.spec.healing.ladder, charges, now);
+    }
+
+    /// Rebuilds the ladder state and migration times of the hour before `now` from the
+    /// repairs that took effect (or may have: an intent without outcome): per instance, the
+    /// rung of its latest repair, drained if any drain was among them, and its latest
+    /// migration. A state already in the history that is newer wins.
+    pub fn adopt_healing(&mut self, ladder: &[Rung], charges: &[Charge], now: Time) {
+        let mut sorted: Vec<&Charge> = charges
+            .iter()
+            .filter(|c| c.took_effect && c.at <= now && now - c.at < 3600.0)
+            .collect();
+        sorted.sort_by(|a, b| a.at.total_cmp(&b.at));
+        for c in sorted {
+            let Some(instance) = &c.instance else { continue };
+            if c.kind == ActionKind::Migrate {
+                let t = self.migrated_at.entry(instance.clone()).or_insert(c.at);
+                *t = t.max(c.at);
+                continue;
+            }
+            let Some(rung) = rung_of(c.kind).and_then(|r| ladder.iter().position(|x| *x == r)) else {
+                continue;
+            };
+            let drained = c.kind == ActionKind::Drain;
+            match self.ladders.get_mut(instance) {
+                Some(s) if s.since > c.at => s.drained |= drained,
+                Some(s) => {
+                    s.drained |= drained;
+                    if s.since < c.at || rung > s.rung {
+                        s.rung = rung;
+                        s.since = c.at;
+                    }
+                }
+                None => {
+                    self.ladders.insert(
+                        instance.clone(),
+                        LadderState {
+                            rung,
+                            since: c.at,
+                            drained,
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn adopt_budget(&mut self, policy: &str, charges: &[Charge], now: Time) {
         let mut seen: BTreeSet<&str> = BTreeSet::new();
         let mut adopted: Vec<(Time, ActionKind)> = Vec::new();
         for c in charges {
@@ -82,7 +156,23 @@ mod tests {
             kind,
             id: id.into(),
             took_effect,
+            instance: None,
         }
+    }
+
+    fn repair(at: Time, kind: ActionKind, instance: &str, took_effect: bool) -> Charge {
+        Charge {
+            instance: Some(instance.into()),
+            ..charge(at, kind, &format!("web-{at}-1"), took_effect)
+        }
+    }
+
+    fn web() -> Policy {
+        let mut p = crate::policy::load_file(std::path::Path::new("policies/election-web.yaml"))
+            .expect("shipped policy")
+            .policy;
+        p.metadata.name = "web".into();
+        p
     }
 
     #[test]
@@ -90,7 +180,7 @@ mod tests {
         let mut h = History::default();
         let now = 10_000.0;
         h.adopt(
-            "web",
+            &web(),
             &[
                 charge(9_000.0, ActionKind::ScaleOut, "web-9000-4", true),
                 charge(9_000.0, ActionKind::ScaleOut, "web-9000-4", true),
@@ -110,5 +200,65 @@ mod tests {
             Some((1.7e9, 12))
         );
         assert_eq!(parse_action_key("web", "other-1-2/0"), None);
+    }
+
+    #[test]
+    fn the_ladder_continues_after_the_latest_repair_that_took_effect_and_migrations_are_remembered() {
+        use Rung::*;
+        let ladder = [Drain, RebootSoft, RebootHard, Replace];
+        let now = 10_000.0;
+        let mut h = History::default();
+        h.adopt_healing(
+            &ladder,
+            &[
+                repair(9_000.0, ActionKind::Drain, "a", true),
+                repair(9_100.0, ActionKind::RebootSoft, "a", true),
+                repair(9_400.0, ActionKind::RebootHard, "a", false),
+                repair(9_500.0, ActionKind::RebootSoft, "b", true),
+                repair(5_000.0, ActionKind::RebootHard, "c", true),
+                repair(9_600.0, ActionKind::Migrate, "d", true),
+                repair(9_700.0, ActionKind::Migrate, "e", false),
+                repair(9_800.0, ActionKind::Rebuild, "f", true),
+            ],
+            now,
+        );
+        let a = h.ladders.get("a").expect("a's ladder");
+        assert_eq!(
+            (a.rung, a.since, a.drained),
+            (1, 9_100.0, true),
+            "a failed hard reboot advances nothing"
+        );
+        let b = h.ladders.get("b").expect("b's ladder");
+        assert_eq!((b.rung, b.drained), (1, false), "no drain for b");
+        assert!(!h.ladders.contains_key("c"), "older than an hour");
+        assert!(!h.ladders.contains_key("f"), "rebuild is not on this ladder");
+        assert_eq!(h.migrated_at.get("d"), Some(&9_600.0));
+        assert!(
+            !h.migrated_at.contains_key("e"),
+            "a failed migration moved nothing"
+        );
+    }
+
+    #[test]
+    fn a_newer_ladder_state_in_memory_is_kept() {
+        let mut h = History::default();
+        h.ladders.insert(
+            "a".into(),
+            LadderState {
+                rung: 2,
+                since: 9_900.0,
+                drained: false,
+            },
+        );
+        h.adopt_healing(
+            &[Rung::Drain, Rung::RebootSoft, Rung::RebootHard],
+            &[
+                repair(9_000.0, ActionKind::Drain, "a", true),
+                repair(9_100.0, ActionKind::RebootSoft, "a", true),
+            ],
+            10_000.0,
+        );
+        let a = h.ladders.get("a").expect("kept");
+        assert_eq!((a.rung, a.since, a.drained), (2, 9_900.0, true));
     }
 }
