@@ -147,11 +147,31 @@ if "--viewer-token-file=/etc/sloop/viewer/token" not in c["args"] \
     fail("a viewer token Secret must be mounted read-only and passed to sloop run")
 if sm["spec"]["endpoints"][0].get("authorization", {}).get("credentials", {}).get("name") != "sloop-viewer":
     fail("the ServiceMonitor must present the viewer token when one is set")
+for want in ("--tls-listen=0.0.0.0:8443", "--tls-cert=/etc/sloop/tls/tls.crt", "--tls-key=/etc/sloop/tls/tls.key",
+             "--agent-tokens=/etc/sloop/agents/tokens"):
+    if want not in c["args"]: fail(f"TLS/agent args lack {want}: {c['args']}")
+for path in ("/etc/sloop/tls", "/etc/sloop/agents"):
+    if not mounts.get(path, {}).get("readOnly"): fail(f"{path} must be mounted read-only")
+vols = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+if vols[mounts["/etc/sloop/tls"]["name"]]["secret"] != {"secretName": "sloop-tls", "defaultMode": 0o440,
+        "items": [{"key": "tls.crt", "path": "tls.crt"}, {"key": "tls.key", "path": "tls.key"}]}:
+    fail(f"TLS volume: {vols[mounts['/etc/sloop/tls']['name']]}")
+if vols[mounts["/etc/sloop/agents"]["name"]]["secret"].get("items") != [{"key": "tokens.txt", "path": "tokens"}]:
+    fail("agent tokens must come from the Secret's key")
+if {"name": "https", "containerPort": 8443, "protocol": "TCP"} not in c["ports"]: fail(f"ports: {c['ports']}")
+svc_ports = {p["name"]: p for p in every[("Service", "sloop")]["spec"]["ports"]}
+if svc_ports.get("https", {}).get("port") != 8443 or svc_ports["https"].get("targetPort") != "https":
+    fail(f"the Service must expose https: {svc_ports}")
+np_ports = [p["port"] for p in every[("NetworkPolicy", "sloop")]["spec"]["ingress"][0]["ports"]]
+if "https" not in np_ports: fail(f"the NetworkPolicy must admit https: {np_ports}")
+if any(a.startswith(("--tls-", "--agent-tokens")) for a in args) \
+        or [p["name"] for p in default[("Service", "sloop")]["spec"]["ports"]] != ["http"]:
+    fail("no HTTPS listener or agent tokens by default")
 if any(a.startswith("--viewer-token-file") for a in args):
     fail("no viewer token by default")
 pol = every[("ConfigMap", "sloop-policies")]
 if "sloop.io/policy" in pol["metadata"].get("labels", {}): fail("directory mode ConfigMap must not be watched too")
-print("chart promises hold: RBAC, security context, probes, ICMP, policies, clouds, viewer token, ServiceMonitor, dashboard")
+print("chart promises hold: RBAC, security context, probes, ICMP, policies, clouds, viewer token, TLS listener, agent tokens, ServiceMonitor, dashboard")
 PY
 
 step "the Deployment's arguments are ones \`sloop run\` accepts"
@@ -188,6 +208,8 @@ reject --set policies.source=etcd
 reject --set port=70000
 reject --set-string replicaCount=two
 reject --set unknownKey=1
+reject --set tls.port=0
+reject --set tls.unknown=1
 "$HELM" template sloop "$CHART" --set replicaCount=1 --set leaderElection.enabled=false >/dev/null \
   || fail "a single replica without election must render"
 step "systemd unit"
