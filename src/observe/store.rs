@@ -20,6 +20,7 @@ use crate::{
 use std::collections::HashMap;
 
 mod packed;
+mod retune;
 mod series;
 
 pub use series::SeriesStore;

@@ -178,6 +178,11 @@ impl<C: LiveCloud> LiveCloud for Probed<C> {
         self.inner.policy_changed(policy);
         if *policy != self.policy {
             self.policy = policy.clone();
+            // A new window or probe interval resizes the series, keeping the newest samples.
+            self.store
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retune(policy);
             self.sync();
         }
     }

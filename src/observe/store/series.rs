@@ -100,6 +100,43 @@ impl SeriesStore {
         self.evicted_total += 1;
     }
 
+    /// Applies a new retention (a reloaded policy changed its window or probe interval): drops
+    /// the oldest samples the new one no longer keeps (their counts go into the minute buckets,
+    /// as on any eviction), resizes the ring to the new expected size (never below what it
+    /// holds), and drops minute buckets beyond a shorter count horizon.
+    pub fn resize(&mut self, r: &Retention) {
+        let max_raw = r.max_raw.max(1);
+        let newest = self.raw.back().map(|s| s.at());
+        while let (Some(old), Some(newest)) = (self.raw.front().copied(), newest) {
+            let too_many = self.raw.len() > max_raw;
+            let too_old = newest - old.at() > r.raw_window && self.raw.len() > r.keep_last;
+            if !(too_many || too_old) {
+                break;
+            }
+            self.raw.pop_front();
+            self.evict(old, r);
+        }
+        let want = r.expected_raw.max(r.keep_last).min(max_raw).max(self.raw.len());
+        if self.raw.capacity() > want {
+            self.raw.shrink_to(want);
+        } else if self.raw.capacity() > 0 {
+            self.raw.reserve_exact(want - self.raw.len());
+        }
+        if r.count_horizon <= 0.0 {
+            self.buckets = VecDeque::new();
+        } else if let Some(last) = self.buckets.back().map(|b| b.minute) {
+            while self
+                .buckets
+                .front()
+                .is_some_and(|b| f64::from(last - b.minute) * 60.0 > r.count_horizon)
+            {
+                self.buckets.pop_front();
+            }
+            let limit = (r.count_horizon / 60.0).ceil() as usize + 2;
+            self.buckets.shrink_to(limit.max(self.buckets.len()));
+        }
+    }
+
     /// Raw samples started in `(now − window, now]`, oldest first.
     pub fn window(&self, now: Time, window: f64) -> impl Iterator<Item = Sample> + '_ {
         let from = self.raw.partition_point(|s| s.at() <= now - window);
