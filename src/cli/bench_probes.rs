@@ -52,6 +52,10 @@ pub struct ProbesArgs {
     /// 5-minute window, so RSS is read at steady state); 0 starts empty.
     #[arg(long, default_value_t = 300)]
     prefill: u32,
+    /// Also run each kind with this many busy child processes spinning on the cores (a noisy
+    /// neighbour), printing the figures without and with load; 0 runs without load only.
+    #[arg(long, default_value_t = 0)]
+    load_threads: u32,
 }
 
 const KINDS: [&str; 6] = ["http-v4", "http-v6", "tcp", "icmp", "mixed", "targets"];
@@ -98,11 +102,21 @@ pub fn run(args: &ProbesArgs) -> ExitCode {
                 "targets" => (args.targets, 1.0),
                 _ => (args.rate, 1.0),
             };
+            let loads = if args.load_threads > 0 { vec![0, args.load_threads] } else { vec![0] };
+            for load_n in loads {
             let jobs = jobs(kind, n, interval, port, icmp4);
             let prefill = if kind == "targets" { args.prefill } else { 0 };
+            let busy = match load::BusyLoad::start(load_n) {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("cannot start the background load (sh): {e}");
+                    return ExitCode::from(1);
+                }
+            };
             let f = measure(prober.clone(), jobs, args.duration, prefill).await;
+            drop(busy);
             println!(
-                "probes kind={kind} jobs={n} interval={interval}s probes={} failures={} cpu_s={:.3} cpu_per_1000={:.4} jitter_p50_ms={:.3} jitter_p99_ms={:.3} jitter_max_ms={:.3} overruns={} rss_mb={:.1} hwm_mb={:.1} machine_noise_p50_ms={:.3} machine_noise_p99_ms={:.3} machine_noise_max_ms={:.3}",
+                "probes kind={kind} load_procs={load_n} jobs={n} interval={interval}s probes={} failures={} cpu_s={:.3} cpu_per_1000={:.4} jitter_p50_ms={:.3} jitter_p99_ms={:.3} jitter_max_ms={:.3} overruns={} rss_mb={:.1} hwm_mb={:.1} machine_noise_p50_ms={:.3} machine_noise_p99_ms={:.3} machine_noise_max_ms={:.3}",
                 f.probes,
                 f.failures,
                 f.cpu_s,
@@ -125,6 +139,7 @@ pub fn run(args: &ProbesArgs) -> ExitCode {
                     f.store_bytes as f64 / 1e6,
                     f.store_samples as f64 / f64::from(n.max(1)),
                 );
+            }
             }
         }
         ExitCode::SUCCESS
@@ -315,7 +330,7 @@ async fn measure(prober: Arc<LocalProber>, jobs: Vec<Job>, secs: f64, prefill_s:
     let (probes1, failures1) = *tally.0.lock().unwrap_or_else(|e| e.into_inner());
     let overruns1 = crate::observe::probe::schedule::Counters::get(&counters.overruns);
     let mut late = std::mem::take(&mut *timed.lateness.lock().unwrap_or_else(|e| e.into_inner()));
-    let (rss_mb, hwm_mb) = memory_mb();
+    let (rss_mb, hwm_mb) = load::memory_mb();
     let _ = stop.send(());
     let _ = running.await;
     let (store_bytes, store_samples) = {
@@ -338,20 +353,6 @@ async fn measure(prober: Arc<LocalProber>, jobs: Vec<Job>, secs: f64, prefill_s:
         store_bytes,
         store_samples,
     }
-}
-
-/// Resident set size now and at its peak, in MB (/proc/self/status).
-fn memory_mb() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb = |key: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    (kb("VmRSS:") / 1024.0, kb("VmHWM:") / 1024.0)
 }
 
 /// A minimal HTTP/1.1 server on 127.0.0.1 and ::1 (same port) answering 200 to everything.

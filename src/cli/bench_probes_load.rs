@@ -80,6 +80,50 @@ impl NoiseMeter {
     }
 }
 
+/// Background CPU load: `n` child processes spinning (`sh -c 'while :; do :; done'`) until
+/// dropped, so the jitter figures can be read with the cores busy. Children, not threads, so
+/// their CPU does not count in this process's CPU-seconds per probe.
+pub struct BusyLoad(Vec<std::process::Child>);
+
+impl BusyLoad {
+    /// Starts `n` spinning children (none for 0).
+    pub fn start(n: u32) -> std::io::Result<Self> {
+        let mut children = Self(Vec::new());
+        for _ in 0..n {
+            children.0.push(
+                std::process::Command::new("sh")
+                    .args(["-c", "while :; do :; done"])
+                    .stdin(std::process::Stdio::null())
+                    .spawn()?,
+            );
+        }
+        Ok(children)
+    }
+}
+
+impl Drop for BusyLoad {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Resident set size now and at its peak, in MB (/proc/self/status).
+pub fn memory_mb() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |key: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (kb("VmRSS:") / 1024.0, kb("VmHWM:") / 1024.0)
+}
+
 /// The `p` quantile of sorted values (NaN when empty).
 pub fn quantile(sorted: &[f64], p: f64) -> f64 {
     sorted

@@ -38,10 +38,10 @@ pub const MAX_SERIES: usize = 1024;
 /// Labels of the result counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
-    /// Probe name from the policy.
-    pub probe: String,
+    /// Probe name from the policy (shared with the series key, not copied per label set).
+    pub probe: Arc<str>,
     /// `local` or the agent's name.
-    pub location: String,
+    pub location: Arc<str>,
     /// `v6` or `v4`.
     pub family: &'static str,
     /// `service` (through the load balancer) or `instance` (straight to one instance).
@@ -53,10 +53,10 @@ pub struct ResultLabels {
 /// Labels of the duration histogram.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PhaseLabels {
-    /// Probe name from the policy.
-    pub probe: String,
+    /// Probe name from the policy (shared with the series key, not copied per label set).
+    pub probe: Arc<str>,
     /// `local` or the agent's name.
-    pub location: String,
+    pub location: Arc<str>,
     /// `v6` or `v4`.
     pub family: &'static str,
     /// `service` or `instance`.
@@ -70,6 +70,9 @@ fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_25, 2.0, 17))
 }
 
+/// A (probe, location) pair admitted to the labels.
+type Pair = (Arc<str>, Arc<str>);
+
 type Durations = Family<PhaseLabels, Histogram, fn() -> Histogram>;
 
 /// The probe engine's metrics; cheap to clone (shared handles).
@@ -78,7 +81,7 @@ pub struct ProbeMetrics {
     results: Family<ResultLabels, Counter>,
     durations: Durations,
     overflow: Counter,
-    admitted: Arc<Mutex<HashSet<(String, String)>>>,
+    admitted: Arc<Mutex<HashSet<Pair>>>,
 }
 
 /// Registers the probe metrics into `registry` and returns the handle that records them.
@@ -123,7 +126,7 @@ impl ProbeMetrics {
 
     fn admit(&self, key: &SeriesKey) -> bool {
         let mut admitted = self.admitted.lock().unwrap_or_else(|e| e.into_inner());
-        let pair = (key.probe.to_string(), key.location.to_string());
+        let pair = (key.probe.clone(), key.location.clone());
         if admitted.contains(&pair) {
             return true;
         }
@@ -149,8 +152,8 @@ impl ProbeMetrics {
         };
         self.results
             .get_or_create(&ResultLabels {
-                probe: key.probe.to_string(),
-                location: key.location.to_string(),
+                probe: key.probe.clone(),
+                location: key.location.clone(),
                 family,
                 target,
                 result,
@@ -159,8 +162,8 @@ impl ProbeMetrics {
         let phase = |phase: &'static str, secs: f64| {
             self.durations
                 .get_or_create(&PhaseLabels {
-                    probe: key.probe.to_string(),
-                    location: key.location.to_string(),
+                    probe: key.probe.clone(),
+                    location: key.location.clone(),
                     family,
                     target,
                     phase,

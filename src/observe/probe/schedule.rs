@@ -21,6 +21,7 @@ use crate::{
 use std::{
     future::Future,
     hash::{DefaultHasher, Hash, Hasher},
+    pin::Pin,
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -287,12 +288,26 @@ impl<P: Prober> Scheduler<P> {
     }
 }
 
+/// One job's ticks. The run in flight is a boxed future driven by this same task (not a task of
+/// its own): it is freed the moment it completes, where a spawned run's task cell (sized for the
+/// largest probe future) stayed allocated until the next tick reaped its handle, one per job.
 async fn job_loop<P: Prober>(job: Arc<Job>, first: tokio::time::Instant, shared: Arc<Shared<P>>) {
     let interval = job.interval.max(Duration::from_millis(1));
     let mut next = first;
-    let mut runs = JoinSet::new();
+    let mut in_flight: Option<Pin<Box<dyn Future<Output = ()> + Send>>> = None;
     loop {
-        tokio::time::sleep_until(next).await;
+        let tick = tokio::time::sleep_until(next);
+        tokio::pin!(tick);
+        while let Some(run) = in_flight.as_mut() {
+            tokio::select! {
+                biased;
+                () = &mut tick => break,
+                () = run.as_mut() => in_flight = None,
+            }
+        }
+        if in_flight.is_none() {
+            tick.await;
+        }
         let now = timer_now();
         let late_us = now
             .saturating_duration_since(next)
@@ -302,9 +317,8 @@ async fn job_loop<P: Prober>(job: Arc<Job>, first: tokio::time::Instant, shared:
         c.ticks.fetch_add(1, Ordering::Relaxed);
         c.lateness_sum_us.fetch_add(late_us, Ordering::Relaxed);
         c.lateness_max_us.fetch_max(late_us, Ordering::Relaxed);
-        while runs.try_join_next().is_some() {}
-        if runs.is_empty() {
-            runs.spawn(run_once(job.clone(), shared.clone()));
+        if in_flight.is_none() {
+            in_flight = Some(Box::pin(run_once(job.clone(), shared.clone())));
         } else {
             c.overruns.fetch_add(1, Ordering::Relaxed);
         }
