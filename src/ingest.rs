@@ -51,6 +51,11 @@ pub struct IngestLimits {
     pub stale_after: f64,
     /// How often agents should send a batch, their heartbeat (seconds).
     pub batch_interval: f64,
+    /// Most samples stored per series per probe interval: a sample closer than
+    /// `interval / samples_per_interval` to the series' previous one is refused (counted as
+    /// rejected). A probe yields one result per interval, so more is a flood; storing it would
+    /// crowd the series' window into its last seconds and grow every snapshot. 0 turns it off.
+    pub samples_per_interval: f64,
 }
 
 impl Default for IngestLimits {
@@ -64,6 +69,7 @@ impl Default for IngestLimits {
             },
             stale_after: 30.0,
             batch_interval: 5.0,
+            samples_per_interval: 2.0,
         }
     }
 }

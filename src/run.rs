@@ -80,6 +80,8 @@ pub struct Options {
     pub agents: Option<TokenBook>,
     /// Record every pass's start lateness and duration here (`sloop bench ingest`).
     pub tick_log: Option<ticklog::TickLog>,
+    /// Limits of the agents' ingest endpoints.
+    pub ingest_limits: IngestLimits,
 }
 
 impl Default for Options {
@@ -92,6 +94,7 @@ impl Default for Options {
             sim: None,
             agents: None,
             tick_log: None,
+            ingest_limits: IngestLimits::default(),
         }
     }
 }
@@ -120,7 +123,7 @@ impl Controller {
         }));
         // Agents live in real time (their batches are stamped on receipt by the wall clock).
         let ingest = opts.agents.map(|book| {
-            let state = IngestState::new(book, Arc::new(SystemClock), IngestLimits::default());
+            let state = IngestState::new(book, Arc::new(SystemClock), opts.ingest_limits);
             match probe_metrics {
                 Some(m) => state.with_metrics(m),
                 None => state,

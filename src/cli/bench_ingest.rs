@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     clock::{Clock, SystemClock},
-    ingest::{Token, TokenBook},
+    ingest::{IngestLimits, Token, TokenBook},
     policy::units::Timestamp,
     run::{Controller, Options, PolicyEvent, ticklog::TickLog},
     serve,
@@ -33,27 +33,43 @@ pub struct IngestArgs {
     /// Agent results per second during the load phases (over every agent).
     #[arg(long, default_value_t = 10_000)]
     rate: u32,
-    /// Seconds of each load phase (each baseline phase lasts as long).
+    /// Seconds of each phase.
     #[arg(long, default_value_t = 60.0)]
     seconds: f64,
     /// Remote agents sending (each with its own token and its share of the rate).
     #[arg(long, default_value_t = 10)]
     agents: u32,
-    /// Baseline/load pairs, alternated.
+    /// Rounds of three phases (idle, normal agents, flood), alternated.
     #[arg(long, default_value_t = 2)]
     rounds: u32,
     /// The reconcile interval (the policy's service probe interval is set to it).
-    #[arg(long, default_value = "500ms")]
+    #[arg(long, default_value = "1s")]
     tick: String,
     /// Seconds between one agent's batches.
     #[arg(long, default_value_t = 1.0)]
     batch_interval: f64,
+    /// The ingest's per-series density limit (`IngestLimits::samples_per_interval`); 0 turns
+    /// it off, to measure what it saves.
+    #[arg(long, default_value_t = 2.0)]
+    samples_per_interval: f64,
 }
 
 const SCENARIO: &str = include_str!("../../policies/scenarios/steady-day.yaml");
 
+/// What the agents do during a phase.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// Nothing is sent.
+    Idle,
+    /// Every agent sends one result per assigned series per probe interval.
+    Normal,
+    /// `--rate` results per second over all agents.
+    Flood,
+}
+
 /// One measured phase.
 struct Phase {
+    kind: Kind,
     label: String,
     ticks: usize,
     late: (f64, f64, f64),
@@ -107,6 +123,10 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
         Options {
             agents: Some(book),
             tick_log: Some(log.clone()),
+            ingest_limits: IngestLimits {
+                samples_per_interval: args.samples_per_interval,
+                ..IngestLimits::default()
+            },
             ..Options::default()
         },
     );
@@ -146,13 +166,14 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
         return Err("the controller never ticked (see the log above)".into());
     }
     outln!(
-        "bench ingest: {} results/s from {} agents ({} s batches) for {} s over {url}; tick {}; {} round(s); {}",
+        "bench ingest: {} results/s from {} agents ({} s batches) for {} s over {url}; tick {}; {} round(s); ingest density limit {} per probe interval; {}",
         args.rate,
         names.len(),
         args.batch_interval,
         args.seconds,
         args.tick,
         args.rounds,
+        args.samples_per_interval,
         machine()
     );
     let mut phases = Vec::new();
@@ -160,38 +181,36 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
         let t0 = SystemClock.now();
         let c0 = cpu_seconds();
         tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
-        phases.push(measure(format!("baseline {round}"), &log, t0, c0, None));
-        let t0 = SystemClock.now();
-        let c0 = cpu_seconds();
-        let counts = generate(&url, args, &secrets).await?;
-        phases.push(measure(format!("load {round}"), &log, t0, c0, Some(counts)));
+        phases.push(measure(Kind::Idle, round, &log, t0, c0, None));
+        for kind in [Kind::Normal, Kind::Flood] {
+            let t0 = SystemClock.now();
+            let c0 = cpu_seconds();
+            let counts = generate(&url, args, &secrets, kind == Kind::Normal).await?;
+            phases.push(measure(kind, round, &log, t0, c0, Some(counts)));
+        }
     }
     for p in &phases {
         print_phase(p);
     }
-    let pick = |load: bool, f: &dyn Fn(&Phase) -> f64| -> Vec<f64> {
-        phases
-            .iter()
-            .filter(|p| p.load.is_some() == load)
-            .map(f)
-            .collect()
+    let med = |kind: Kind, f: &dyn Fn(&Phase) -> f64| {
+        let v: Vec<f64> = phases.iter().filter(|p| p.kind == kind).map(f).collect();
+        crate::cli::bench_stats::Spread::of(&v).median
     };
-    let med = |v: Vec<f64>| crate::cli::bench_stats::Spread::of(&v).median;
-    for (what, f) in [
-        (
-            "tick duration p50",
-            &(|p: &Phase| p.took.0) as &dyn Fn(&Phase) -> f64,
-        ),
-        ("tick duration p99", &|p: &Phase| p.took.1),
-        ("start lateness p50", &|p: &Phase| p.late.0),
-        ("start lateness p99", &|p: &Phase| p.late.1),
-    ] {
-        let (b, l) = (med(pick(false, f)), med(pick(true, f)));
+    let figures: [(&str, &dyn Fn(&Phase) -> f64); 4] = [
+        ("tick duration p50", &|p| p.took.0),
+        ("tick duration p99", &|p| p.took.1),
+        ("start lateness p50", &|p| p.late.0),
+        ("start lateness p99", &|p| p.late.1),
+    ];
+    for (what, f) in figures {
+        let (idle, normal, flood) = (med(Kind::Idle, f), med(Kind::Normal, f), med(Kind::Flood, f));
         outln!(
-            "  {what}: baseline {:.2} ms, under load {:.2} ms, ratio {:.2} (medians over rounds)",
-            b * 1e3,
-            l * 1e3,
-            l / b
+            "  {what}: idle {:.2} ms, normal agents {:.2} ms, flood {:.2} ms; flood/idle {:.2}, flood/normal {:.2} (medians over rounds)",
+            idle * 1e3,
+            normal * 1e3,
+            flood * 1e3,
+            flood / idle,
+            flood / normal
         );
     }
     outln!("  peak RSS {:.1} MiB", peak_rss_mib().unwrap_or(f64::NAN));
@@ -202,13 +221,14 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
 }
 
 /// Runs the generator process for one load phase and returns its counts.
-async fn generate(url: &str, args: &IngestArgs, secrets: &str) -> Result<LoadCounts, String> {
+async fn generate(url: &str, args: &IngestArgs, secrets: &str, normal: bool) -> Result<LoadCounts, String> {
     let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
     let mut child = std::process::Command::new(exe)
         .args(["bench", "ingest-load", "--url", url])
         .args(["--rate", &args.rate.to_string()])
         .args(["--seconds", &args.seconds.to_string()])
         .args(["--batch-interval", &args.batch_interval.to_string()])
+        .args(normal.then_some("--normal"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -229,7 +249,8 @@ async fn generate(url: &str, args: &IngestArgs, secrets: &str) -> Result<LoadCou
     serde_json::from_str(line.trim()).map_err(|e| format!("load generator output `{line}`: {e}"))
 }
 
-fn measure(label: String, log: &TickLog, t0: f64, cpu0: f64, load: Option<LoadCounts>) -> Phase {
+fn measure(kind: Kind, round: u32, log: &TickLog, t0: f64, cpu0: f64, load: Option<LoadCounts>) -> Phase {
+    let label = format!("{} {round}", format!("{kind:?}").to_lowercase());
     let t1 = SystemClock.now();
     let ticks: Vec<_> = log
         .entries()
@@ -245,6 +266,7 @@ fn measure(label: String, log: &TickLog, t0: f64, cpu0: f64, load: Option<LoadCo
         )
     };
     Phase {
+        kind,
         label,
         ticks: ticks.len(),
         late: spread(ticks.iter().filter_map(|t| t.late).collect()),

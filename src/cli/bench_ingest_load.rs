@@ -33,6 +33,10 @@ pub struct LoadArgs {
     /// Seconds between one agent's batches.
     #[arg(long, default_value_t = 1.0)]
     pub batch_interval: f64,
+    /// Send what real agents send instead of `--rate`: one result per assigned series per
+    /// probe interval.
+    #[arg(long)]
+    pub normal: bool,
 }
 
 /// What the generator saw, printed as one JSON line.
@@ -106,6 +110,7 @@ async fn load(args: &LoadArgs, agents: Vec<(String, String)>) -> Result<LoadCoun
         }
         let (client, url) = (client.clone(), args.url.clone());
         let (interval, seconds) = (args.batch_interval, args.seconds);
+        let per_batch = (!args.normal).then_some(per_batch);
         // Agents start spread over one interval, as independent agents would.
         let offset = interval * k as f64 / 16.0;
         tasks.push(tokio::spawn(async move {
@@ -191,6 +196,32 @@ pub fn batch(jobs: &[AssignedJob], n: usize, now: f64, interval: f64, seq: u64) 
     }
 }
 
+/// What a real agent sends for the `interval` before `now`: one result per job at each
+/// multiple of its probe's interval.
+pub fn scheduled(jobs: &[AssignedJob], now: f64, interval: f64) -> Batch {
+    let template = batch(jobs, jobs.len(), now, interval, 0);
+    let mut b = Batch {
+        series: Vec::with_capacity(jobs.len()),
+        ..template
+    };
+    for (job, mut s) in jobs.iter().zip(template.series) {
+        let every = job.probe.interval.secs().max(0.1);
+        let Some(proto) = s.samples.first().copied() else {
+            continue;
+        };
+        s.samples.clear();
+        let mut t = ((now - interval) / every).floor() * every + every;
+        while t <= now {
+            s.samples.push(BatchSample { at: t, ..proto });
+            t += every;
+        }
+        if !s.samples.is_empty() {
+            b.series.push(s);
+        }
+    }
+    b
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn agent(
     client: reqwest::Client,
@@ -198,7 +229,7 @@ async fn agent(
     name: String,
     token: String,
     jobs: Vec<AssignedJob>,
-    per_batch: usize,
+    per_batch: Option<usize>,
     interval: f64,
     seconds: f64,
 ) -> LoadCounts {
@@ -210,13 +241,17 @@ async fn agent(
     while start.elapsed().as_secs_f64() < seconds {
         ticker.tick().await;
         seq += 1;
-        let body = batch(&jobs, per_batch, SystemClock.now(), interval, seq);
+        let now = SystemClock.now();
+        let body = match per_batch {
+            Some(n) => batch(&jobs, n, now, interval, seq),
+            None => scheduled(&jobs, now, interval),
+        };
         let Ok(bytes) = serde_json::to_vec(&body) else {
             c.failed += 1;
             continue;
         };
         c.batches += 1;
-        c.sent += per_batch as u64;
+        c.sent += body.series.iter().map(|s| s.samples.len() as u64).sum::<u64>();
         let r = client
             .post(format!("{url}{RESULTS_PATH}"))
             .bearer_auth(&token)

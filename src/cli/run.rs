@@ -439,6 +439,7 @@ async fn serve_with<F: CloudFactory>(
             leadership: kube.leadership,
             sinks: kube.sinks,
             tick_log: None,
+            ingest_limits: Default::default(),
         },
     );
     if let Some(ingest) = controller.ingest() {

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     observe::store::SeriesId,
-    policy::Policy,
+    policy::{Policy, Probe},
     snapshot::{IpFamily, SeriesKey, Time},
 };
 
@@ -89,24 +89,23 @@ impl IngestState {
     }
 }
 
-/// Whether `policy` assigns the series to `agent` (so an agent cannot create series, and with
-/// them labels, that nobody asked for).
-fn assigned(
-    policy: &Policy,
+/// The probe of the series if `policy` assigns it to `agent` (so an agent cannot create
+/// series, and with them labels, that nobody asked for).
+fn assigned<'p>(
+    policy: &'p Policy,
     instances: &[crate::snapshot::Instance],
     agent: &str,
     s: &super::wire::BatchSeries,
-) -> bool {
-    let Some(probe) = policy.spec.probes.iter().find(|p| p.name == s.probe) else {
-        return false;
-    };
+) -> Option<&'p Probe> {
+    let probe = policy.spec.probes.iter().find(|p| p.name == s.probe)?;
     if !probe.locations.iter().any(|l| l == agent) || !IpFamily::expand(probe.family).contains(&s.family) {
-        return false;
+        return None;
     }
-    match &s.instance {
+    let ok = match &s.instance {
         None => true,
         Some(id) => probe.per_instance && instances.iter().any(|i| &i.id == id),
-    }
+    };
+    ok.then_some(probe)
 }
 
 /// Stores the samples of a validated batch from `agent`, received at `received`; returns
@@ -122,10 +121,16 @@ fn store(state: &IngestState, agent: &str, batch: &Batch, received: Time) -> (u6
             rejected += n;
             continue;
         };
-        if !assigned(&p.policy, &p.instances, agent, s) {
+        let Some(probe) = assigned(&p.policy, &p.instances, agent, s) else {
             rejected += n;
             continue;
-        }
+        };
+        let per = state.inner.limits.samples_per_interval;
+        let min_gap = if per > 0.0 {
+            probe.interval.secs() / per
+        } else {
+            0.0
+        };
         let key = SeriesKey {
             probe: s.probe.as_str().into(),
             location: location.clone(),
@@ -136,10 +141,18 @@ fn store(state: &IngestState, agent: &str, batch: &Batch, received: Time) -> (u6
             Some(i) => SeriesId::Instance(i.clone(), key),
         };
         let mut store = lock(&p.store);
-        let mut floor = store.get(&id).and_then(|x| x.latest()).map_or(f64::MIN, |x| x.at);
+        let latest = store.get(&id).and_then(|x| x.latest()).map(|x| x.at);
+        let mut floor = latest.unwrap_or(f64::MIN);
+        let mut next = latest.map_or(f64::MIN, |t| t + min_gap);
+        let mut excess = 0u64;
         for x in &s.samples {
             let at = (x.at + offset).min(received).max(floor);
+            if at < next {
+                excess += 1;
+                continue;
+            }
             floor = at;
+            next = at + min_gap;
             let sample = x.sample_at(at);
             store.record(&id, sample);
             if let Some(m) = &state.inner.metrics {
@@ -149,7 +162,8 @@ fn store(state: &IngestState, agent: &str, batch: &Batch, received: Time) -> (u6
                 m.observe(key, s.instance.is_some(), &sample, x.failure);
             }
         }
-        accepted += n;
+        accepted += n - excess;
+        rejected += excess;
     }
     (accepted, rejected)
 }
@@ -177,6 +191,45 @@ mod tests {
                 }],
             }],
         }
+    }
+
+    /// A clock stopped at 1000 s.
+    struct Stopped;
+    impl crate::clock::Clock for Stopped {
+        fn now(&self) -> Time {
+            1000.0
+        }
+    }
+
+    #[test]
+    fn samples_denser_than_the_probe_interval_are_refused() {
+        let policy = crate::policy::parse("p", include_bytes!("../../policies/election-web.yaml")).unwrap();
+        let state = IngestState::new(
+            crate::ingest::TokenBook::default(),
+            std::sync::Arc::new(Stopped),
+            super::super::IngestLimits::default(),
+        );
+        let store = std::sync::Arc::new(std::sync::Mutex::new(
+            crate::observe::store::ProbeStore::for_policy(&policy),
+        ));
+        state.publish(&policy, &[], store);
+        // `site` probes every 10 s from fra: one sample per second is a flood; every 5 s is
+        // the most the default limit (2 per interval) stores.
+        let mut b = batch(0.2);
+        b.series[0].policy = policy.metadata.name.clone();
+        b.series[0].probe = "site".into();
+        b.series[0].samples = (0..60)
+            .map(|k| BatchSample {
+                at: 930.0 + k as f64,
+                ..b.series[0].samples[0]
+            })
+            .collect();
+        let r = state.ingest("fra", &b).unwrap();
+        assert_eq!((r.accepted, r.rejected), (12, 48));
+        // A later batch continues from the stored series' newest sample.
+        b.series[0].samples.truncate(3);
+        let r = state.ingest("fra", &b).unwrap();
+        assert_eq!((r.accepted, r.rejected), (0, 3), "older than what is stored");
     }
 
     #[test]

@@ -135,7 +135,8 @@ impl BatchSample {
 pub struct BatchReply {
     /// Samples stored.
     pub accepted: u64,
-    /// Samples of series the controller does not (or no longer) assign to this agent.
+    /// Samples of series the controller does not (or no longer) assign to this agent, and
+    /// samples denser than the probe's interval allows (`IngestLimits::samples_per_interval`).
     pub rejected: u64,
     /// Controller receipt time minus the agent's `sent_at`, in seconds.
     pub offset_s: f64,

@@ -127,6 +127,7 @@ pub fn limits() -> IngestLimits {
         },
         stale_after: 5.0,
         batch_interval: 0.2,
+        ..IngestLimits::default()
     }
 }
 

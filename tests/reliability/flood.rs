@@ -3,8 +3,8 @@
 //! full batches, many requests in flight at once, for a bounded number of requests. Required:
 //! the excess is answered with the documented statuses (429 with Retry-After past the agent's
 //! request budget, 413 for a batch over the sample limit, 401 for a wrong token, never a 5xx),
-//! the reconcile loop keeps ticking through it, and the probe store stays within its
-//! retention however many samples were accepted.
+//! the reconcile loop keeps ticking through it, results denser than the probe interval are
+//! refused, and the probe store stays within its retention however many were sent.
 
 use sloop::{
     cli::{
@@ -105,7 +105,7 @@ async fn an_ingest_flood_is_throttled_while_the_loop_keeps_ticking_in_bounded_me
 
     let ticks_before = log.entries().len();
     let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
-    let (mut sent, mut accepted, mut without_retry_after) = (0usize, 0u64, 0usize);
+    let (mut sent, mut accepted, mut refused, mut without_retry_after) = (0usize, 0u64, 0u64, 0usize);
     let deadline = SystemClock.now() + 120.0;
     while sent < FLOOD || log.entries().len() < ticks_before + 3 {
         assert!(
@@ -130,7 +130,9 @@ async fn an_ingest_flood_is_throttled_while_the_loop_keeps_ticking_in_bounded_me
                 without_retry_after += 1;
             }
             if status == 200 {
-                accepted += r.json::<BatchReply>().await.expect("reply").accepted;
+                let reply = r.json::<BatchReply>().await.expect("reply");
+                accepted += reply.accepted;
+                refused += reply.rejected;
             }
         }
     }
@@ -159,7 +161,7 @@ async fn an_ingest_flood_is_throttled_while_the_loop_keeps_ticking_in_bounded_me
     crate::figure(
         "flood",
         &format!(
-            "{sent} requests of {PER_BATCH} results ({IN_FLIGHT} in flight): statuses {statuses:?}, {accepted} results stored, {ticks_during} ticks during the flood; longest service series {longest} samples (retention cap {cap}) over {series} series"
+            "{sent} requests of {PER_BATCH} results ({IN_FLIGHT} in flight): statuses {statuses:?}; of the results admitted {accepted} stored, {refused} refused as denser than the probe interval; {ticks_during} ticks during the flood; longest service series {longest} samples (retention cap {cap}) over {series} series"
         ),
     );
     let mut failures = Vec::new();
@@ -187,10 +189,14 @@ async fn an_ingest_flood_is_throttled_while_the_loop_keeps_ticking_in_bounded_me
             "a series holds {longest} samples, over its retention cap {cap}"
         ));
     }
-    if accepted < (cap * 4) as u64 {
+    if accepted + refused < (cap * 4) as u64 {
         failures.push(format!(
-            "only {accepted} results stored: the flood never tested the retention cap"
+            "only {} results admitted: the flood never tested the store's bounds",
+            accepted + refused
         ));
+    }
+    if refused == 0 {
+        failures.push("no result was refused as too dense: the per-series limit is not enforced".into());
     }
     controller.stop().await;
     let _ = stop.send(());
