@@ -56,6 +56,9 @@ pub struct IngestArgs {
 
 const SCENARIO: &str = include_str!("../../policies/scenarios/steady-day.yaml");
 
+/// One figure of a phase.
+type Figure = fn(&Phase) -> f64;
+
 /// What the agents do during a phase.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
@@ -192,11 +195,11 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
     for p in &phases {
         print_phase(p);
     }
-    let med = |kind: Kind, f: &dyn Fn(&Phase) -> f64| {
+    let med = |kind: Kind, f: Figure| {
         let v: Vec<f64> = phases.iter().filter(|p| p.kind == kind).map(f).collect();
         crate::cli::bench_stats::Spread::of(&v).median
     };
-    let figures: [(&str, &dyn Fn(&Phase) -> f64); 4] = [
+    let figures: [(&str, Figure); 4] = [
         ("tick duration p50", &|p| p.took.0),
         ("tick duration p99", &|p| p.took.1),
         ("start lateness p50", &|p| p.late.0),
