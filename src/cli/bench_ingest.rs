@@ -200,10 +200,10 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
         crate::cli::bench_stats::Spread::of(&v).median
     };
     let figures: [(&str, Figure); 4] = [
-        ("tick duration p50", &|p| p.took.0),
-        ("tick duration p99", &|p| p.took.1),
-        ("start lateness p50", &|p| p.late.0),
-        ("start lateness p99", &|p| p.late.1),
+        ("tick duration p50", |p| p.took.0),
+        ("tick duration p99", |p| p.took.1),
+        ("start lateness p50", |p| p.late.0),
+        ("start lateness p99", |p| p.late.1),
     ];
     for (what, f) in figures {
         let (idle, normal, flood) = (med(Kind::Idle, f), med(Kind::Normal, f), med(Kind::Flood, f));
