@@ -196,8 +196,13 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
         print_phase(p);
     }
     let med = |kind: Kind, f: Figure| {
-        let v: Vec<f64> = phases.iter().filter(|p| p.kind == kind).map(f).collect();
-        crate::cli::bench_stats::Spread::of(&v).median
+        let mut v: Vec<f64> = phases.iter().filter(|p| p.kind == kind).map(f).collect();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => f64::NAN,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
     };
     let figures: [(&str, Figure); 4] = [
         ("tick duration p50", |p| p.took.0),

@@ -44,6 +44,8 @@ pub enum TaskEnd {
 /// How often a task looks at the clock between ticks (evidence, shutdown, policy updates).
 const PACE_SIM: Duration = Duration::from_millis(200);
 const PACE_REAL: Duration = Duration::from_secs(1);
+/// How often (policy time, s) the status page's charts get a fresh copy of the trend.
+const TREND_EVERY: f64 = 10.0;
 /// Under catch-up (a simulated cloud far behind `now`), yield to other tasks this often.
 const YIELD_EVERY: u32 = 20;
 
@@ -54,7 +56,11 @@ struct Task<C: LiveCloud> {
     source: String,
     shared: Shared,
     view: PolicyView,
-    trend: Arc<Trend>,
+    /// The charts' history, never shared (so recording a pass appends in place); a copy goes
+    /// to the status page every [`TREND_EVERY`].
+    trend: Trend,
+    /// When a copy of `trend` was last published.
+    trend_published: Time,
     /// Refusals of the previous pass, so a refusal is journalled when it starts, not every pass.
     refusals: HashSet<String>,
     shutdown: watch::Receiver<bool>,
@@ -117,7 +123,8 @@ pub async fn run<C: LiveCloud>(
         view: PolicyView::new(&first.policy, &first.source, 0.0),
         policy: first.policy,
         source: first.source,
-        trend: Arc::new(Trend::default()),
+        trend: Trend::default(),
+        trend_published: f64::NEG_INFINITY,
         refusals: HashSet::new(),
         shutdown,
         shared,
@@ -224,6 +231,7 @@ impl<C: LiveCloud> Task<C> {
         view.decision = self.view.decision.take();
         view.instances = std::mem::take(&mut self.view.instances);
         view.locations = std::mem::take(&mut self.view.locations);
+        view.trend = self.view.trend.clone();
         self.view = view;
         self.policy = u.policy;
         self.source = u.source;
@@ -314,12 +322,12 @@ impl<C: LiveCloud> Task<C> {
         self.shared
             .metrics
             .pass(&name, watch.elapsed().as_secs_f64(), &snap, &decision);
-        Arc::make_mut(&mut self.trend).record(now, &decision, &snap.inventory);
+        self.trend.record(now, &decision, &snap.inventory);
         self.view.ticks += 1;
         self.view.last_tick = Some(now);
         self.view.last_error = None;
         self.view.actions_last_hour = self.rec.history().actions_last_hour(now);
-        self.fill_view(snap, decision);
+        self.fill_view(snap, decision, now);
         self.publish();
     }
 
@@ -389,12 +397,17 @@ impl<C: LiveCloud> Task<C> {
         self.refusals = current;
     }
 
-    fn fill_view(&mut self, snap: Snapshot, decision: Decision) {
+    fn fill_view(&mut self, snap: Snapshot, decision: Decision, now: Time) {
         self.view.instances = snap.inventory;
         self.view.in_flight = snap.in_flight;
         self.view.locations = snap.locations;
         self.view.decision = Some(decision);
-        self.view.trend = self.trend.clone();
+        // Copying the trend (thousands of points per line, a line per objective, location and
+        // family) on every pass made the pass grow with the history; the charts can lag.
+        if now - self.trend_published >= TREND_EVERY || now < self.trend_published {
+            self.view.trend = Arc::new(self.trend.clone());
+            self.trend_published = now;
+        }
     }
 
     fn publish(&self) {
