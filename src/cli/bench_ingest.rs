@@ -54,6 +54,9 @@ pub struct IngestArgs {
     samples_per_interval: f64,
 }
 
+/// Simulated history before the first pass (longer than the policy's 300 s windows).
+const WARMUP: f64 = 600.0;
+
 const SCENARIO: &str = include_str!("../../policies/scenarios/steady-day.yaml");
 
 /// One figure of a phase.
@@ -107,7 +110,9 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
     let text = bench_policy(&names, &args.tick)?;
     let mut scenario = crate::sim::parse_scenario("steady-day.yaml", SCENARIO.as_bytes())
         .map_err(|e| format!("steady-day.yaml: {e:?}"))?;
-    scenario.start = Timestamp::from_unix(SystemClock.now().floor());
+    // The simulated world starts WARMUP ago, so the first observation steps through that much
+    // history and every probe window is full before anything is measured.
+    scenario.start = Timestamp::from_unix(SystemClock.now().floor() - WARMUP);
     let mut book = TokenBook::default();
     let mut secrets = String::new();
     for n in &names {
