@@ -13,18 +13,17 @@
 //! [`MAX_SERIES`] (probe, location) pairs are admitted; later ones are counted in
 //! `sloop_probe_series_overflow_total` and not exported.
 
+mod phase_histogram;
+
 use super::{
     probe::{Failure, Outcome, schedule::Sink},
     store::SeriesId,
 };
 use crate::snapshot::{IpFamily, Sample, SeriesKey};
+use phase_histogram::PhaseHistogram;
 use prometheus_client::{
-    encoding::EncodeLabelSet,
-    metrics::{
-        counter::Counter,
-        family::Family,
-        histogram::{Histogram, exponential_buckets},
-    },
+    encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
+    metrics::{counter::Counter, family::Family},
     registry::{Registry, Unit},
 };
 use std::{
@@ -50,7 +49,9 @@ pub struct ResultLabels {
     pub result: &'static str,
 }
 
-/// Labels of the duration histogram.
+/// Labels of the duration histogram. One label set per (probe, location, family, target kind,
+/// phase) is a hash-map key, so its size is the engine's memory: the closed-set labels are
+/// one byte each ([`Word`]) rather than a 16-byte `&str`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PhaseLabels {
     /// Probe name from the policy (shared with the series key, not copied per label set).
@@ -58,22 +59,48 @@ pub struct PhaseLabels {
     /// `local` or the agent's name.
     pub location: Arc<str>,
     /// `v6` or `v4`.
-    pub family: &'static str,
+    pub family: Word,
     /// `service` or `instance`.
-    pub target: &'static str,
+    pub target: Word,
     /// `dns`, `connect`, `tls`, `ttfb`, `transfer` or `total`.
-    pub phase: &'static str,
+    pub phase: Word,
 }
 
-fn duration_histogram() -> Histogram {
-    // 250 µs … ~16 s, doubling: loopback probes and slow intercontinental ones both resolve.
-    Histogram::new(exponential_buckets(0.000_25, 2.0, 17))
+/// A label value from the closed set of [`Word::TEXT`], stored as its index.
+#[derive(Debug, Clone, Copy, Hash, PartialEq, Eq)]
+pub struct Word(u8);
+
+impl Word {
+    const TEXT: [&'static str; 10] = [
+        "v6", "v4", "service", "instance", "dns", "connect", "tls", "ttfb", "transfer", "total",
+    ];
+    const V6: Word = Word(0);
+    const V4: Word = Word(1);
+    const SERVICE: Word = Word(2);
+    const INSTANCE: Word = Word(3);
+    const DNS: Word = Word(4);
+    const CONNECT: Word = Word(5);
+    const TLS: Word = Word(6);
+    const TTFB: Word = Word(7);
+    const TRANSFER: Word = Word(8);
+    const TOTAL: Word = Word(9);
+
+    /// The label value as exported.
+    pub fn as_str(self) -> &'static str {
+        Self::TEXT[usize::from(self.0)]
+    }
+}
+
+impl EncodeLabelValue for Word {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.as_str())
+    }
 }
 
 /// A (probe, location) pair admitted to the labels.
 type Pair = (Arc<str>, Arc<str>);
 
-type Durations = Family<PhaseLabels, Histogram, fn() -> Histogram>;
+type Durations = Family<PhaseLabels, PhaseHistogram>;
 
 /// The probe engine's metrics; cheap to clone (shared handles).
 #[derive(Debug, Clone)]
@@ -106,10 +133,10 @@ pub fn register(registry: &mut Registry) -> ProbeMetrics {
     m
 }
 
-fn family_label(f: IpFamily) -> &'static str {
+fn family_label(f: IpFamily) -> Word {
     match f {
-        IpFamily::V6 => "v6",
-        IpFamily::V4 => "v4",
+        IpFamily::V6 => Word::V6,
+        IpFamily::V4 => Word::V4,
     }
 }
 
@@ -118,7 +145,7 @@ impl ProbeMetrics {
     pub fn unregistered() -> Self {
         Self {
             results: Family::default(),
-            durations: Family::new_with_constructor(duration_histogram as fn() -> Histogram),
+            durations: Family::default(),
             overflow: Counter::default(),
             admitted: Arc::default(),
         }
@@ -143,7 +170,7 @@ impl ProbeMetrics {
             self.overflow.inc();
             return;
         }
-        let target = if instance { "instance" } else { "service" };
+        let target = if instance { Word::INSTANCE } else { Word::SERVICE };
         let family = family_label(key.family);
         let result = match (sample.ok, failure) {
             (true, _) => "success",
@@ -154,12 +181,12 @@ impl ProbeMetrics {
             .get_or_create(&ResultLabels {
                 probe: key.probe.clone(),
                 location: key.location.clone(),
-                family,
-                target,
+                family: family.as_str(),
+                target: target.as_str(),
                 result,
             })
             .inc();
-        let phase = |phase: &'static str, secs: f64| {
+        let phase = |phase: Word, secs: f64| {
             self.durations
                 .get_or_create(&PhaseLabels {
                     probe: key.probe.clone(),
@@ -170,14 +197,14 @@ impl ProbeMetrics {
                 })
                 .observe(secs);
         };
-        phase("total", sample.latency);
+        phase(Word::TOTAL, sample.latency);
         if let Some(p) = sample.phases {
             for (name, secs) in [
-                ("dns", p.dns),
-                ("connect", p.connect),
-                ("tls", p.tls),
-                ("ttfb", p.ttfb),
-                ("transfer", p.transfer),
+                (Word::DNS, p.dns),
+                (Word::CONNECT, p.connect),
+                (Word::TLS, p.tls),
+                (Word::TTFB, p.ttfb),
+                (Word::TRANSFER, p.transfer),
             ] {
                 if secs > 0.0 {
                     phase(name, secs);
