@@ -92,10 +92,19 @@ async fn agents(State(state): State<IngestState>) -> Response {
     Json(state.agents()).into_response()
 }
 
+/// A refusal sent before the request body was read: the connection cannot carry another
+/// request (the unread body is still on it), so say so. Without `Connection: close` a client
+/// may reuse the connection from its pool and lose its next request when the server closes it.
+fn closing(mut r: Response) -> Response {
+    r.headers_mut()
+        .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    r
+}
+
 async fn results(State(state): State<IngestState>, headers: HeaderMap, body: Body) -> Response {
     let agent = match admit(&state, &headers) {
         Ok(a) => a,
-        Err(r) => return *r,
+        Err(r) => return closing(*r),
     };
     let limit = state.inner.limits.max_body;
     let too_large = || {
@@ -109,7 +118,7 @@ async fn results(State(state): State<IngestState>, headers: HeaderMap, body: Bod
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return too_large();
+        return closing(too_large());
     }
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,

@@ -106,6 +106,8 @@ async fn an_ingest_flood_is_throttled_while_the_loop_keeps_ticking_in_bounded_me
     let ticks_before = log.entries().len();
     let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
     let (mut sent, mut accepted, mut refused, mut without_retry_after) = (0usize, 0u64, 0u64, 0usize);
+    // Refused before the body was read: the connection must not go back to the client's pool.
+    let mut without_close = 0usize;
     let deadline = SystemClock.now() + 120.0;
     while sent < FLOOD || log.entries().len() < ticks_before + 3 {
         assert!(
@@ -128,6 +130,13 @@ async fn an_ingest_flood_is_throttled_while_the_loop_keeps_ticking_in_bounded_me
             *statuses.entry(status).or_default() += 1;
             if status == 429 && r.headers().get(reqwest::header::RETRY_AFTER).is_none() {
                 without_retry_after += 1;
+            }
+            let closes = r
+                .headers()
+                .get(reqwest::header::CONNECTION)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+            if status == 429 && !closes {
+                without_close += 1;
             }
             if status == 200 {
                 let reply = r.json::<BatchReply>().await.expect("reply");
@@ -170,6 +179,9 @@ async fn an_ingest_flood_is_throttled_while_the_loop_keeps_ticking_in_bounded_me
     }
     if statuses.get(&429).copied().unwrap_or(0) == 0 {
         failures.push("no request was throttled (429): the per-agent budget is not enforced".into());
+    }
+    if without_close > 0 {
+        failures.push(format!("{without_close} 429 answers without `Connection: close`"));
     }
     if without_retry_after > 0 {
         failures.push(format!("{without_retry_after} 429 answers without Retry-After"));
