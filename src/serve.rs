@@ -19,6 +19,7 @@
 
 pub mod metrics;
 pub mod page;
+pub mod running;
 pub mod tls;
 pub mod viewer;
 
@@ -31,6 +32,7 @@ use axum::{
     routing::get,
 };
 use metrics::Metrics;
+pub use running::Running;
 use serde::Deserialize;
 use std::{future::Future, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::watch};

@@ -118,15 +118,7 @@ async fn every_endpoint_answers_over_a_real_socket() {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve::serve(
-        listener,
-        serve::router(c.app_state()),
-        None,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let server = serve::Running::http(listener, serve::router(c.app_state()));
 
     let (code, _, body) = get_async(addr, "/healthz", None).await;
     assert_eq!((code, body.as_str()), (200, "ok\n"));
@@ -198,8 +190,7 @@ async fn every_endpoint_answers_over_a_real_socket() {
     assert!(open.trim_end().ends_with("# EOF"), "OpenMetrics ends with # EOF");
 
     c.stop().await;
-    let _ = stop.send(());
-    server.await.expect("join").expect("server ran");
+    server.stop().await.expect("server ran");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

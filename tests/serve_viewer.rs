@@ -30,11 +30,8 @@ async fn reads_need_the_viewer_token_and_nothing_writes() {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let router = serve::router_for(c.app_state(), Some(Viewer::new(&Token::new(VIEWER))));
-    let server = tokio::spawn(serve::serve(listener, router, None, async {
-        let _ = stopped.await;
-    }));
+    let server = serve::Running::http(listener, router);
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))
         .build()
@@ -134,7 +131,6 @@ async fn reads_need_the_viewer_token_and_nothing_writes() {
         "the viewer token is not an agent token"
     );
 
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await.expect("server ran");
     c.stop().await;
 }

@@ -451,17 +451,9 @@ async fn serve_with<F: CloudFactory>(
     if let (Some(client), Some(source)) = (kube.client, s.configmap_policies.clone()) {
         crate::k8s::watch_configmaps(client, source, controller.events());
     }
-    let (stop_server, server_stopped) = tokio::sync::oneshot::channel::<()>();
     let router = serve::router_for(controller.app_state(), viewer);
-    let (stop_tls, tls_stopped) = tokio::sync::oneshot::channel::<()>();
-    let tls_server = tls.map(|listener| {
-        tokio::spawn(serve::serve_tls(listener, router.clone(), async {
-            let _ = tls_stopped.await;
-        }))
-    });
-    let server = tokio::spawn(serve::serve(listener, router, None, async {
-        let _ = server_stopped.await;
-    }));
+    let tls_server = tls.map(|listener| serve::Running::https(listener, router.clone()));
+    let server = serve::Running::http(listener, router);
     tracing::info!(
         listen = %s.listen,
         cloud = %factory.label(),
@@ -472,20 +464,11 @@ async fn serve_with<F: CloudFactory>(
     );
     shutdown_signal().await;
     controller.stop().await;
-    let _ = stop_server.send(());
-    let _ = stop_tls.send(());
-    if let Some(t) = tls_server {
-        match t.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(format!("HTTPS server: {e}")),
-            Err(e) => return Err(format!("HTTPS server task: {e}")),
-        }
-    }
-    match server.await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(format!("HTTP server: {e}")),
-        Err(e) => Err(format!("HTTP server task: {e}")),
-    }
+    let tls_stopped = match tls_server {
+        Some(t) => t.stop().await,
+        None => Ok(()),
+    };
+    server.stop().await.and(tls_stopped)
 }
 
 /// The Kubernetes parts `sloop run` was asked for.

@@ -12,7 +12,11 @@ use super::{
     tree::NodeKind,
 };
 use crate::policy::units::check_format;
-use serde_json::{Map, Value};
+use serde_json::Value;
+use wording::{did_you_mean, expected, format_hint, quoted};
+
+mod object;
+mod wording;
 
 /// Walks `tree` against `schema` (a root schema with `$defs`).
 pub fn check(tree: &Node, schema: &Value) -> Result<Value, Vec<Diagnostic>> {
@@ -335,148 +339,6 @@ impl<'s> Walker<'s> {
             ),
         }
     }
-
-    fn object(&mut self, node: &Node, entries: &[super::tree::Entry], schema: &'s Value) -> Option<Value> {
-        static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
-        let props = schema
-            .get("properties")
-            .and_then(Value::as_object)
-            .unwrap_or(&EMPTY);
-        let additional = schema.get("additionalProperties");
-        let mut out = Map::new();
-        let mut ok = true;
-        // Required fields that an unknown key here is probably a typo of: the "did you mean"
-        // already says so, and a second "missing field" error would only repeat it.
-        let mut suggested: Vec<&str> = Vec::new();
-        for entry in entries {
-            self.path.push(PathSeg::Key(entry.key.clone()));
-            let sub = match props.get(&entry.key) {
-                Some(s) => Some(s),
-                None => match additional {
-                    Some(Value::Bool(false)) => None,
-                    Some(s @ Value::Object(_)) => Some(s),
-                    _ if props.is_empty() => Some(&Value::Bool(true)),
-                    _ => None,
-                },
-            };
-            match sub {
-                Some(s) => match self.node(&entry.value, s) {
-                    Some(v) => {
-                        out.insert(entry.key.clone(), v);
-                    }
-                    None => ok = false,
-                },
-                None => {
-                    ok = false;
-                    let names: Vec<&str> = props.keys().map(String::as_str).collect();
-                    let suggestion = did_you_mean(&entry.key, &names);
-                    suggested.extend(suggestion);
-                    let hint = match suggestion {
-                        Some(s) => format!("did you mean `{s}`? Valid fields here: {}", quoted(&names)),
-                        None => format!("valid fields here: {}", quoted(&names)),
-                    };
-                    self.errors.push(
-                        Diagnostic::at(entry.key_pos, format!("unknown field `{}`", entry.key), hint)
-                            .with_path(&self.path),
-                    );
-                }
-            }
-            self.path.pop();
-        }
-        for req in schema
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-        {
-            if !entries.iter().any(|e| e.key == req) {
-                ok = false;
-                if suggested.contains(&req) {
-                    continue;
-                }
-                let desc = props
-                    .get(req)
-                    .map(|p| self.resolve(p))
-                    .and_then(|p| p.get("description"))
-                    .and_then(Value::as_str);
-                let hint = match desc {
-                    Some(d) => format!("add `{req}:` ({})", first_sentence(d)),
-                    None => format!("add `{req}:`"),
-                };
-                self.errors.push(
-                    Diagnostic::at(node.pos, format!("missing required field `{req}`"), hint)
-                        .with_path(&self.path),
-                );
-            }
-        }
-        ok.then_some(Value::Object(out))
-    }
-}
-
-fn first_sentence(text: &str) -> &str {
-    let t = text.split("\n\n").next().unwrap_or(text).trim();
-    // Cut at the first full stop that ends a sentence, not at "e.g." or "i.e.".
-    let mut end = t.len();
-    for (i, _) in t.match_indices(". ") {
-        let before = &t[..i];
-        if !(before.ends_with("e.g") || before.ends_with("i.e") || before.ends_with("etc")) {
-            end = i;
-            break;
-        }
-    }
-    t[..end].trim_end_matches('.')
-}
-
-fn expected(t: &str) -> &'static str {
-    match t {
-        "string" => "text",
-        "integer" => "a whole number",
-        "number" => "a number",
-        "boolean" => "true or false",
-        "object" => "a map of fields",
-        "array" => "a list",
-        _ => "a value",
-    }
-}
-
-fn format_hint(format: &str) -> &'static str {
-    match format {
-        "duration" => "durations look like `30s`, `1m 30s`, `500ms`, `2h`, `3d`",
-        "percent" => "percentages look like `99.9%`",
-        "byte-size" => "sizes look like `512MiB`, `4GiB`",
-        "date-time" => "timestamps look like `2026-09-27T18:00:00+02:00`",
-        "regex" => "fix the regular expression (Rust regex syntax)",
-        _ => "see the schema for the expected format",
-    }
-}
-
-fn quoted(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("`{n}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The closest candidate to a misspelt name, if any is close enough to be a likely typo.
-pub fn did_you_mean<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    let norm = |s: &str| {
-        s.chars()
-            .filter(|c| c.is_alphanumeric())
-            .collect::<String>()
-            .to_lowercase()
-    };
-    let n_input = norm(input);
-    if let Some(exact) = candidates.iter().find(|c| norm(c) == n_input) {
-        return Some(exact);
-    }
-    candidates
-        .iter()
-        .map(|c| (strsim::damerau_levenshtein(&n_input, &norm(c)), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
 }
 
 /// A node converted without a schema, using YAML 1.2 core-schema rules for plain scalars.
@@ -504,18 +366,5 @@ fn untyped(node: &Node) -> Value {
                 .map(|e| (e.key.clone(), untyped(&e.value)))
                 .collect(),
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn typos_get_a_suggestion_and_strangers_do_not() {
-        let c = ["interval", "timeout", "family", "locations", "perInstance"];
-        assert_eq!(did_you_mean("intervall", &c), Some("interval"));
-        assert_eq!(did_you_mean("per_instance", &c), Some("perInstance"));
-        assert_eq!(did_you_mean("colour", &c), None);
     }
 }

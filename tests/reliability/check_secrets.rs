@@ -83,7 +83,8 @@ fn broken_policy() -> String {
     out
 }
 
-fn check(file: &std::path::Path, format: &str) -> (bool, String) {
+/// `sloop check --format FORMAT FILE`: whether it accepted the file, and stdout + stderr.
+pub(crate) fn check(file: &std::path::Path, format: &str) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sloop"))
         .args(["check", "--format", format])
         .arg(file)

@@ -60,15 +60,7 @@ async fn an_ingest_flood_is_throttled_while_the_loop_keeps_ticking_in_bounded_me
     factory.attach_ingest(&ingest);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve::serve(
-        listener,
-        serve::router(controller.app_state()),
-        None,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let server = serve::Running::http(listener, serve::router(controller.app_state()));
     controller
         .events()
         .send(PolicyEvent::Upsert {
@@ -211,8 +203,7 @@ async fn an_ingest_flood_is_throttled_while_the_loop_keeps_ticking_in_bounded_me
         failures.push("no result was refused as too dense: the per-series limit is not enforced".into());
     }
     controller.stop().await;
-    let _ = stop.send(());
-    let _ = server.await;
+    server.stop().await.expect("server ran");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
