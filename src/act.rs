@@ -4,6 +4,7 @@
 
 pub mod executor;
 pub mod journaled;
+pub mod stamp;
 
 use crate::{policy::ServerTemplate, snapshot::InstanceId};
 use std::{collections::BTreeMap, future::Future};
@@ -69,6 +70,13 @@ pub trait Compute {
     fn rebuild_server(&mut self, id: &str, image: &str) -> impl Future<Output = Result<(), ActError>> + Send;
     /// Starts a live migration to a host the scheduler picks (never the current one).
     fn live_migrate(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send;
+    /// Merges `metadata` into the server's metadata, leaving other keys alone (the repair
+    /// stamps of [`stamp`]). A mutating call: dry-run never makes it.
+    fn stamp_server(
+        &mut self,
+        id: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), ActError>> + Send;
 }
 
 /// Load-balancer pool membership (Octavia).

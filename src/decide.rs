@@ -20,6 +20,8 @@ pub fn decide(policy: &Policy, snap: &Snapshot, history: &History, now: Time) ->
     let mut history = history.clone();
     // The previous decision's actions that were not reported failed took effect.
     history.unsettled.clear();
+    // The servers remember their repairs even when this process and its journal do not.
+    history.adopt_stamps(&policy.spec.healing.ladder, &snap.inventory, now);
     let charged = (history.actions.clone(), history.failed.clone());
     track_hot_hosts(policy, snap, &mut history, now);
     if let Some(load) = snap.offered_load {

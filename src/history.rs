@@ -4,6 +4,7 @@
 //! decision log replays exactly. Bounded: every collection is pruned by time or by the group.
 
 mod adopt;
+mod stamped;
 
 pub use adopt::{Charge, parse_action_key};
 
@@ -81,9 +82,14 @@ pub struct Undo {
 /// concerns (a scale-out or scale-in concerns the group). Two attempts with the same intent are
 /// one action tried twice, so a retry after a failure is charged to the budget once.
 pub fn intent(action: &Action) -> String {
-    match action.instance() {
-        Some(id) => format!("{}:{id}", action.kind().label()),
-        None => action.kind().label().to_owned(),
+    intent_of(action.kind(), action.instance().map(String::as_str))
+}
+
+/// [`intent`] from its parts.
+pub fn intent_of(kind: ActionKind, instance: Option<&str>) -> String {
+    match instance {
+        Some(id) => format!("{}:{id}", kind.label()),
+        None => kind.label().to_owned(),
     }
 }
 

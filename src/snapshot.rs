@@ -310,6 +310,21 @@ pub struct Instance {
     /// Idempotency key of the action that created it (from server metadata).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
+    /// The repair stamps sloop left on it (`sloop.heal`, `sloop.migrated`), when any parse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamps: Option<RepairStamps>,
+}
+
+/// What sloop wrote on a server before repairing or moving it (`act::stamp`): the healing
+/// memory that outlives the controller and its journal, read back by every observation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RepairStamps {
+    /// The last ladder rung started on it, and the decision time (whole seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rung: Option<(crate::policy::Rung, Time)>,
+    /// When its last live migration was decided (whole seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrated: Option<Time>,
 }
 
 /// An action the cloud is still carrying out.

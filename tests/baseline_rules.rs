@@ -123,6 +123,7 @@ fn instance(id: &str, status: InstanceStatus, created_at: f64, online: bool) -> 
             online,
         }),
         created_by: None,
+        stamps: None,
     }
 }
 

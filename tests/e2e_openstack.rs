@@ -30,7 +30,7 @@ use sloop::{
     },
     decision::{Action, Cause, Evidence, PlannedAction},
     observe::Observe,
-    policy::{Aggregation, MetricScope, MetricSpec, Policy},
+    policy::{Aggregation, MetricScope, MetricSpec, Policy, Rung},
     reconcile::Reconciler,
     snapshot::{InstanceStatus, IpFamily, Snapshot},
 };
@@ -620,5 +620,82 @@ async fn faults_on_the_real_apis_get_the_designed_behaviour() {
         .filter(|w| *w == "POST servers")
         .count();
     assert_eq!(creates, 1, "stops at the first refusal");
+    lab::clean(&mut admin, &policy, None).await;
+}
+
+/// Repair stamps on the real Nova: the executor merges `sloop.heal` into the server's metadata
+/// before a soft reboot (leaving the group's keys alone), the inventory reads it back, and a
+/// fresh history (no journal) adopts the rung from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repair_stamp_reaches_the_server_and_comes_back_through_the_inventory() {
+    let _lab = lab::LAB.read().await;
+    let mut policy = lab::policy();
+    policy.metadata.name = "e2e-stamp".into();
+    policy.spec.group.selector = [("sloop.group".to_owned(), "e2e-stamp".to_owned())].into();
+    policy.spec.traffic = None;
+    policy.spec.telemetry = None;
+    let mut admin = lab::api(ADMIN).await;
+    lab::clean(&mut admin, &policy, None).await;
+    let mut cloud = lab::cloud(ADMIN, policy.clone()).await;
+    let now = lab::clock().now();
+    let key = format!("e2e-stamp-{}-1", now.floor() as i64);
+    let created = executor::execute(
+        &policy,
+        &observe(&mut cloud).await,
+        &[planned(&key, Action::ScaleOut { count: 1 })],
+        &mut cloud,
+    )
+    .await;
+    assert_eq!(created[0].result, Ok(()), "create");
+    let id = created[0].created[0].clone();
+    let snap = observe(&mut cloud).await;
+    assert_eq!(snap.inventory.len(), 1);
+    assert_eq!(snap.inventory[0].stamps, None, "a new server carries no stamp");
+
+    let reboot = format!("e2e-stamp-{}-2", now.floor() as i64);
+    let soft = Action::Reboot {
+        instance: id.clone(),
+        hard: false,
+    };
+    let out = executor::execute(&policy, &snap, &[planned(&reboot, soft)], &mut cloud).await;
+    assert_eq!(out[0].result, Ok(()), "stamp and soft reboot");
+    let writes: Vec<&String> = cloud.api().stats().recent_writes.iter().collect();
+    let stamp = writes
+        .iter()
+        .position(|w| *w == &format!("POST servers/{id}/metadata"));
+    let action = writes
+        .iter()
+        .position(|w| *w == &format!("POST servers/{id}/action"));
+    assert!(
+        stamp.is_some() && stamp < action,
+        "stamp before the reboot: {writes:?}"
+    );
+
+    let v = admin
+        .call(&Request::get(Service::Compute, &["servers", &id]))
+        .await
+        .expect("GET server");
+    let meta = &v["server"]["metadata"];
+    assert_eq!(meta["sloop.heal"], format!("reboot-soft@{}", now.floor() as i64));
+    assert_eq!(meta["sloop.group"], "e2e-stamp", "a merge, not a replacement");
+    assert_eq!(meta[ACTION_KEY], format!("{key}/0"));
+    let snap = observe(&mut cloud).await;
+    let stamps = snap.inventory[0]
+        .stamps
+        .expect("the inventory reads the stamp back");
+    assert_eq!(stamps.rung, Some((Rung::RebootSoft, now.floor())));
+    let mut history = sloop::history::History::default();
+    history.adopt_stamps(&policy.spec.healing.ladder, &snap.inventory, lab::clock().now());
+    let rung = policy
+        .spec
+        .healing
+        .ladder
+        .iter()
+        .position(|r| *r == Rung::RebootSoft);
+    assert_eq!(
+        history.ladders.get(&id).map(|s| s.rung),
+        rung,
+        "adopted without a journal"
+    );
     lab::clean(&mut admin, &policy, None).await;
 }

@@ -141,6 +141,13 @@ impl Compute for FakeCloud {
     async fn live_migrate(&mut self, _: &str) -> Result<(), ActError> {
         Ok(())
     }
+    async fn stamp_server(
+        &mut self,
+        _: &str,
+        _: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ActError> {
+        Ok(())
+    }
 }
 
 impl Traffic for FakeCloud {
@@ -165,6 +172,7 @@ fn instance(id: &str) -> Instance {
         active_since: Some(0.0),
         member: None,
         created_by: None,
+        stamps: None,
     }
 }
 

@@ -337,6 +337,7 @@ fn the_election_policy_becomes_local_jobs_per_family_and_per_instance_address() 
         active_since: Some(0.0),
         member: None,
         created_by: None,
+        stamps: None,
     };
     let instances = [
         instance("vm-1", "2001:db8::1", "192.0.2.1"),

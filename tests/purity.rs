@@ -8,6 +8,7 @@ const PURE: &[&str] = &[
     "src/decide.rs",
     "src/decision.rs",
     "src/history.rs",
+    "src/history",
     "src/snapshot.rs",
     "src/judge.rs",
     "src/judge",

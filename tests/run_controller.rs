@@ -86,6 +86,14 @@ impl Compute for Recorded {
         self.log.push(format!("migrate {id}"));
         self.inner.live_migrate(id)
     }
+    fn stamp_server(
+        &mut self,
+        id: &str,
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), ActError>> + Send {
+        self.log.push(format!("stamp {id}"));
+        self.inner.stamp_server(id, metadata)
+    }
 }
 
 impl Traffic for Recorded {

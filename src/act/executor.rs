@@ -257,6 +257,40 @@ async fn traffic<F: std::future::Future<Output = Result<(), ActError>>>(
     breaker.note(Service::Traffic, r)
 }
 
+/// Writes the repair stamp of `planned` on its server before the first call of the repair
+/// ([`super::stamp`]), as the journal writes the intent first: a `kill -9` between the stamp
+/// and the call leaves the repair charged, on the server itself.
+///
+/// A failed stamp blocks the repair: the action fails with the stamp's error, takes no effect
+/// and is re-decided from the next observation. The stamp goes to the same Nova API as a
+/// reboot or a migration, so a failing stamp mostly means the repair would fail too, and a
+/// repair sent without its stamp is one a lost journal could not account for. One exception:
+/// Nova refuses metadata updates (409) on a server in ERROR or with a task running, exactly the
+/// servers a hard reboot or a rebuild must still reach; then the repair goes ahead unstamped,
+/// with a warning, and the journal's intent is its record.
+async fn stamp<C: Compute>(
+    policy: &Policy,
+    snap: &Snapshot,
+    planned: &PlannedAction,
+    cloud: &mut C,
+    breaker: &mut Breaker,
+) -> Result<(), ActError> {
+    let at = parse_action_key(&policy.metadata.name, &planned.id).map_or(snap.observed_at, |(t, _)| t);
+    let Some((server, metadata)) = super::stamp::for_action(&planned.action, at) else {
+        return Ok(());
+    };
+    breaker.check(Service::Compute)?;
+    let r = cloud.stamp_server(&server, &metadata).await;
+    match breaker.note(Service::Compute, r) {
+        Err(ActError::Conflict(e)) => {
+            tracing::warn!(%server, action = %planned.id, error = %e,
+                "Nova refused the repair stamp in this server state; repairing unstamped (the journal records it).");
+            Ok(())
+        }
+        r => r,
+    }
+}
+
 async fn run<C: Compute + Traffic>(
     policy: &Policy,
     snap: &Snapshot,
@@ -266,6 +300,7 @@ async fn run<C: Compute + Traffic>(
 ) -> Result<(), ActError> {
     let weight = policy.spec.traffic.as_ref().map_or(1, |t| t.weight);
     let has_pool = policy.spec.traffic.is_some();
+    stamp(policy, snap, planned, cloud, ctx.breaker).await?;
     let b = &mut *ctx.breaker;
     match &planned.action {
         Action::ScaleOut { count } => {

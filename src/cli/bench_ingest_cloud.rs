@@ -156,6 +156,13 @@ impl Compute for AgentFed {
     fn live_migrate(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send {
         self.sim.live_migrate(id)
     }
+    fn stamp_server(
+        &mut self,
+        id: &str,
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), ActError>> + Send {
+        self.sim.stamp_server(id, metadata)
+    }
 }
 
 impl Traffic for AgentFed {

@@ -19,8 +19,9 @@
 //! The same charges rebuild the healing memory: the ladder rung each instance reached (the
 //! latest repair that took effect, or whose outcome never came) and the live migrations
 //! started in the last hour, so a restarted controller continues at the next rung instead of
-//! starting the ladder over, and does not move a server it has just moved. A lost journal
-//! loses this memory too; the budget still bounds what repeating it costs.
+//! starting the ladder over, and does not move a server it has just moved. The servers carry
+//! the same memory in their repair stamps (`History::adopt_stamps`, adopted by every decision),
+//! so a lost journal no longer loses it; the journal adds which stamped attempts failed.
 
 use super::{History, LadderState};
 use crate::{
@@ -46,7 +47,7 @@ pub struct Charge {
 }
 
 /// The ladder rung an action kind applies.
-fn rung_of(kind: ActionKind) -> Option<Rung> {
+pub(super) fn rung_of(kind: ActionKind) -> Option<Rung> {
     match kind {
         ActionKind::Drain => Some(Rung::Drain),
         ActionKind::RebootSoft => Some(Rung::RebootSoft),
@@ -83,11 +84,24 @@ impl History {
     pub fn adopt_healing(&mut self, ladder: &[Rung], charges: &[Charge], now: Time) {
         let mut sorted: Vec<&Charge> = charges
             .iter()
-            .filter(|c| c.took_effect && c.at <= now && now - c.at < 3600.0)
+            .filter(|c| c.at <= now && now - c.at < 3600.0)
             .collect();
         sorted.sort_by(|a, b| a.at.total_cmp(&b.at));
         for c in sorted {
             let Some(instance) = &c.instance else { continue };
+            if c.kind != ActionKind::Migrate && rung_of(c.kind).is_none() {
+                continue;
+            }
+            // The latest attempt of each repair that took no effect is remembered as failed,
+            // as `settle` does in-process, so a stamp it left on the server is not taken for
+            // a repair that happened (`adopt_stamps`); a later attempt that took effect
+            // clears it.
+            let key = super::intent_of(c.kind, Some(instance));
+            if !c.took_effect {
+                self.failed.insert(key, c.at);
+                continue;
+            }
+            self.failed.remove(&key);
             if c.kind == ActionKind::Migrate {
                 let t = self.migrated_at.entry(instance.clone()).or_insert(c.at);
                 *t = t.max(c.at);

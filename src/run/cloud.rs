@@ -252,6 +252,15 @@ impl<C: Compute + Send> Compute for DryRunGate<C> {
         let real = (!self.skip("live_migrate", id)).then(|| self.inner.live_migrate(id));
         gated(real)
     }
+
+    fn stamp_server(
+        &mut self,
+        id: &str,
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), ActError>> + Send {
+        let real = (!self.skip("stamp_server", id)).then(|| self.inner.stamp_server(id, metadata));
+        gated(real)
+    }
 }
 
 impl<C: Traffic + Send> Traffic for DryRunGate<C> {

@@ -138,6 +138,13 @@ impl<C: Compute + Send> Compute for Probed<C> {
     fn live_migrate(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send {
         self.inner.live_migrate(id)
     }
+    fn stamp_server(
+        &mut self,
+        id: &str,
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), ActError>> + Send {
+        self.inner.stamp_server(id, metadata)
+    }
 }
 
 impl<C: Traffic + Send> Traffic for Probed<C> {

@@ -24,7 +24,10 @@ use crate::{
     policy::Policy,
     snapshot::{InFlight, Instance, IpFamily, LbMember, LocationStatus, SeriesKey, Snapshot, Time},
 };
-use std::future::{Future, ready};
+use std::{
+    collections::BTreeMap,
+    future::{Future, ready},
+};
 
 /// One scheduled probe series.
 #[derive(Debug, Clone)]
@@ -248,6 +251,7 @@ impl SimCloud {
                         online: vm.answer(now) == super::world::Answer::Serves,
                     }),
                     created_by: vm.metadata.get("sloop.action").cloned(),
+                    stamps: crate::act::stamp::read(&vm.metadata),
                 }
             })
             .collect()
@@ -388,6 +392,14 @@ impl Compute for SimCloud {
 
     fn live_migrate(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send {
         ready(self.world.live_migrate(id))
+    }
+
+    fn stamp_server(
+        &mut self,
+        id: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), ActError>> + Send {
+        ready(self.world.stamp_server(id, metadata))
     }
 }
 

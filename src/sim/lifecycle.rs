@@ -337,6 +337,24 @@ impl World {
     }
 }
 
+impl World {
+    /// Merges `metadata` into the server's (Nova `POST /servers/{id}/metadata`). As Nova, only
+    /// for a server that is ACTIVE or stopped with no task running: a server in ERROR, or
+    /// rebooting, migrating, building, is refused with a conflict.
+    pub fn stamp_server(&mut self, id: &str, metadata: &BTreeMap<String, String>) -> Result<(), ActError> {
+        self.api_call()?;
+        let vm = self.vm_mut(id).ok_or_else(|| not_found(id))?;
+        let settled =
+            matches!(vm.status, InstanceStatus::Active | InstanceStatus::Shutoff) && vm.op == Op::Idle;
+        if !settled {
+            return Err(conflict(id, vm.status, "update metadata"));
+        }
+        vm.metadata
+            .extend(metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Ok(())
+    }
+}
+
 fn not_found(id: &str) -> ActError {
     ActError::NotFound(format!("server {id} not found"))
 }

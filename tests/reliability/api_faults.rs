@@ -101,15 +101,18 @@ impl Hook for FaultHook {
     }
 }
 
-/// The calls an action makes when nothing fails (an upper bound for one execution).
+/// The calls an action makes when nothing fails (an upper bound for one execution): a repair
+/// or a migration is preceded by its stamp on the server (`act::stamp`).
 fn calls_for(action: &Action, has_pool: bool) -> usize {
     let pool = usize::from(has_pool);
-    match action {
-        Action::ScaleOut { count } => *count as usize,
-        Action::ScaleIn { instances } => instances.len() * (1 + pool),
-        Action::Replace { .. } => 2 + pool,
-        _ => 1,
-    }
+    let stamp = usize::from(sloop::act::stamp::for_action(action, 0.0).is_some());
+    stamp
+        + match action {
+            Action::ScaleOut { count } => *count as usize,
+            Action::ScaleIn { instances } => instances.len() * (1 + pool),
+            Action::Replace { .. } => 2 + pool,
+            _ => 1,
+        }
 }
 
 fn is_compute(c: Call) -> bool {

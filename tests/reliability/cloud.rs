@@ -17,6 +17,7 @@ use sloop::{
     snapshot::{InstanceId, Snapshot, Time},
 };
 use std::{
+    collections::BTreeMap,
     future::Future,
     pin::{Pin, pin},
     task::{Context, Poll, Waker},
@@ -32,6 +33,8 @@ pub enum Call {
     Migrate,
     SetWeight,
     RemoveMember,
+    /// A repair stamp (server metadata merge).
+    Stamp,
 }
 
 impl Call {
@@ -44,6 +47,7 @@ impl Call {
             Call::Migrate => "live-migrate",
             Call::SetWeight => "member-weight",
             Call::RemoveMember => "member-remove",
+            Call::Stamp => "stamp",
         }
     }
 }
@@ -104,6 +108,9 @@ pub struct Wrapped<H> {
     pub sim: SimCloud,
     pub hook: H,
     pub calls: Vec<CallRecord>,
+    /// Whether stamps reach the simulated servers: off only to show what they prevent (a
+    /// cloud that accepts the call and forgets the metadata, as before stamps existed).
+    pub keep_stamps: bool,
 }
 
 impl<H: Hook> Wrapped<H> {
@@ -176,6 +183,17 @@ impl<H: Hook + Send> Compute for Wrapped<H> {
     }
     fn live_migrate(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send {
         self.dispatch(Call::Migrate, id, |s| run_ready(s.live_migrate(id)))
+    }
+    fn stamp_server(
+        &mut self,
+        id: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), ActError>> + Send {
+        let keep = self.keep_stamps;
+        self.dispatch(Call::Stamp, id, |s| match keep {
+            true => run_ready(s.stamp_server(id, metadata)),
+            false => Ok(()),
+        })
     }
 }
 
@@ -256,6 +274,7 @@ impl<H: Hook + Send> Run<H> {
                 sim,
                 hook,
                 calls: Vec::new(),
+                keep_stamps: true,
             },
             rec,
             end: scenario.end_unix(),

@@ -129,6 +129,12 @@ fn check_adopted(kill: &Kill, snap: &Snapshot, run: &Run<KillHook>) -> Result<()
             busy(&kill.target) || world.vm(&kill.target).is_none_or(|vm| vm.op == Op::Idle)
         }
         Call::SetWeight | Call::RemoveMember => true,
+        // A stamp the cloud took is on the server the next observation reads.
+        Call::Stamp => snap
+            .inventory
+            .iter()
+            .find(|i| i.id == kill.target)
+            .is_none_or(|i| i.stamps.is_some()),
     };
     if ok {
         Ok(())

@@ -1,5 +1,5 @@
 //! Dry-run is inert: every shipped scenario runs with the policy in `mode: dry-run` against a
-//! cloud that fails the test on any mutating call (create, delete, reboot, rebuild, migrate,
+//! cloud that fails the test on any mutating call (create, delete, reboot, rebuild, migrate, repair stamps,
 //! member changes), while the decisions are still made and recorded as "would" (dry-run
 //! refusals), so an operator sees what enforcement would have done.
 

@@ -31,11 +31,18 @@ fn persistent_crash() -> sloop::sim::Scenario {
     sloop::sim::parse_scenario("persistent-crash", text.as_bytes()).expect("parses")
 }
 
-/// Runs the scenario, restarting after every tick that repaired something; returns the
-/// repairs sent per instance, in order, and the restarts.
-fn repairs_with_restarts(scenario: &sloop::sim::Scenario) -> (BTreeMap<String, Vec<String>>, u32) {
+/// Runs the scenario, restarting after every tick that repaired something (with the journal
+/// read back, or lost, and with or without the servers' repair stamps); returns the repairs
+/// sent per instance, in order, and the restarts.
+fn repairs_with_restarts(
+    scenario: &sloop::sim::Scenario,
+    journal: bool,
+    stamps: bool,
+) -> (BTreeMap<String, Vec<String>>, u32) {
     let policy = crate::policy();
     let mut run = Run::new(&policy, scenario, scenario.seed, Calm);
+    run.rebuild_from_journal = journal;
+    run.cloud.keep_stamps = stamps;
     let mut repairs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     while let Some((_, tick)) = run.next() {
         let Tick::Done(report) = tick else { continue };
@@ -63,15 +70,9 @@ fn repairs_with_restarts(scenario: &sloop::sim::Scenario) -> (BTreeMap<String, V
     (repairs, run.restarts)
 }
 
-#[test]
-fn a_restarted_controller_continues_the_ladder_at_the_next_rung() {
-    let (repairs, restarts) = repairs_with_restarts(&persistent_crash());
-    crate::figure(
-        "ladder-restarts",
-        &format!("persistent-crash, restart after every repair: {restarts} restarts, repairs {repairs:?}"),
-    );
-    assert!(restarts >= 2, "too few repairs to test anything: {repairs:?}");
-    for (instance, kinds) in &repairs {
+/// Fails when a rung was applied twice to one instance: the ladder started over.
+fn assert_each_rung_once(repairs: &BTreeMap<String, Vec<String>>) {
+    for (instance, kinds) in repairs {
         let mut seen = std::collections::BTreeSet::new();
         for k in kinds {
             assert!(
@@ -80,4 +81,50 @@ fn a_restarted_controller_continues_the_ladder_at_the_next_rung() {
             );
         }
     }
+}
+
+#[test]
+fn a_restarted_controller_continues_the_ladder_at_the_next_rung() {
+    let (repairs, restarts) = repairs_with_restarts(&persistent_crash(), true, true);
+    crate::figure(
+        "ladder-restarts",
+        &format!("persistent-crash, restart after every repair: {restarts} restarts, repairs {repairs:?}"),
+    );
+    assert!(restarts >= 2, "too few repairs to test anything: {repairs:?}");
+    assert_each_rung_once(&repairs);
+}
+
+/// The journal deleted at every restart (a new pod on a new node, a lost volume, another
+/// replica taking the lease): the rungs stamped on the server (`sloop.heal`) carry the ladder.
+#[test]
+fn the_ladder_survives_a_lost_journal_through_the_servers_stamps() {
+    let scenario = persistent_crash();
+    let (blind, blind_restarts) = repairs_with_restarts(&scenario, false, false);
+    let (repairs, restarts) = repairs_with_restarts(&scenario, false, true);
+    let count =
+        |r: &BTreeMap<String, Vec<String>>, k: &str| r.values().flatten().filter(|x| x.as_str() == k).count();
+    crate::figure(
+        "ladder-lost-journal",
+        &format!(
+            "persistent-crash, journal deleted at every restart: without stamps {blind_restarts} restarts, \
+             {} soft reboots, repairs {blind:?}; with stamps {restarts} restarts, {} soft reboots, repairs {repairs:?}",
+            count(&blind, "reboot-soft"),
+            count(&repairs, "reboot-soft"),
+        ),
+    );
+    assert!(
+        count(&blind, "reboot-soft") >= 2,
+        "without stamps or journal the ladder should start over (else this test shows nothing): {blind:?}"
+    );
+    assert!(restarts >= 2, "too few repairs to test anything: {repairs:?}");
+    assert_each_rung_once(&repairs);
+    let climbed: Vec<&str> = ["drain", "reboot-soft", "reboot-hard", "replace"]
+        .into_iter()
+        .filter(|k| count(&repairs, k) == 1)
+        .collect();
+    assert_eq!(
+        climbed,
+        ["drain", "reboot-soft", "reboot-hard", "replace"],
+        "the whole ladder, once each: {repairs:?}"
+    );
 }

@@ -166,6 +166,7 @@ impl Fixture {
                     online: true,
                 }),
                 created_by: None,
+                stamps: None,
             });
             let mut cpu = BTreeMap::new();
             cpu.insert(

@@ -69,6 +69,7 @@ pub fn instance_of(s: &ServerView, members: &[MemberView], member_port: Option<u
         active_since: (status == InstanceStatus::Active).then(|| parse_time(&s.updated)),
         member,
         created_by: s.metadata.get(ACTION_KEY).cloned(),
+        stamps: crate::act::stamp::read(&s.metadata),
     }
 }
 
@@ -203,5 +204,16 @@ mod tests {
         assert_eq!(i.created_by.as_deref(), Some("abc/0"));
         assert_eq!(i.active_since, Some(parse_time("2026-11-26T15:01:00Z")));
         assert!(i.member.is_none());
+        assert_eq!(i.stamps, None);
+        let mut s = server("ACTIVE", None, 1);
+        s.metadata
+            .insert("sloop.heal".into(), "reboot-soft@1764205200".into());
+        s.metadata.insert("sloop.migrated".into(), "1764205100".into());
+        let stamps = instance_of(&s, &[], None).stamps.expect("read back");
+        assert_eq!(
+            stamps.rung,
+            Some((crate::policy::Rung::RebootSoft, 1_764_205_200.0))
+        );
+        assert_eq!(stamps.migrated, Some(1_764_205_100.0));
     }
 }

@@ -279,6 +279,33 @@ pub async fn action(api: &mut Api, id: &str, body: Value) -> Result<(), ApiError
         .map(drop)
 }
 
+/// The body of a metadata merge: the given keys are set, every other key is left alone.
+pub fn metadata_body(metadata: &BTreeMap<String, String>) -> Value {
+    json!({ "metadata": metadata })
+}
+
+/// Merges `metadata` into server `id`'s metadata (`POST /servers/{id}/metadata`; a `PUT`
+/// would replace all of it, selector and action key included).
+pub async fn update_metadata(
+    api: &mut Api,
+    id: &str,
+    metadata: &BTreeMap<String, String>,
+) -> Result<(), ApiError> {
+    api.call(&metadata_request(id, metadata)).await.map(drop)
+}
+
+/// The metadata merge request: a POST, but safe to repeat after an ambiguous failure (setting
+/// the same keys to the same values twice is one update), so the session may retry it.
+pub fn metadata_request(id: &str, metadata: &BTreeMap<String, String>) -> Request {
+    let mut req = Request::post(
+        Service::Compute,
+        &["servers", id, "metadata"],
+        metadata_body(metadata),
+    );
+    req.idempotent = true;
+    req
+}
+
 /// Starts a delete; a server that is already gone counts as deleted.
 pub async fn delete_server(api: &mut Api, id: &str) -> Result<(), ApiError> {
     match api
@@ -387,6 +414,18 @@ mod tests {
         assert_eq!(b["server"]["security_groups"][0]["name"], "web");
         assert_eq!(b["server"]["metadata"]["sloop.action"], "a/0");
         assert_eq!(b["os:scheduler_hints"]["group"], "sg-1");
+    }
+
+    #[test]
+    fn a_stamp_is_a_metadata_merge_of_its_keys_only() {
+        let stamp = BTreeMap::from([("sloop.heal".to_owned(), "reboot-soft@1764205200".to_owned())]);
+        assert_eq!(
+            metadata_body(&stamp),
+            json!({ "metadata": { "sloop.heal": "reboot-soft@1764205200" } })
+        );
+        let req = metadata_request("s1", &stamp);
+        assert_eq!(req.what(), "POST servers/s1/metadata");
+        assert!(req.idempotent && !req.read_only, "a retryable write");
     }
 
     #[test]

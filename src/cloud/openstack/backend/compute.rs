@@ -9,7 +9,7 @@ use super::{
     OpenStackCloud, act,
 };
 use crate::act::{ActError, Compute, ServerRequest};
-use std::time::Duration;
+use std::{collections::BTreeMap, time::Duration};
 
 impl OpenStackCloud {
     async fn wait_settled(
@@ -112,5 +112,11 @@ impl Compute for OpenStackCloud {
 
     async fn live_migrate(&mut self, id: &str) -> Result<(), ActError> {
         self.live_migrate_to(id, None).await.map_err(act)
+    }
+
+    async fn stamp_server(&mut self, id: &str, metadata: &BTreeMap<String, String>) -> Result<(), ActError> {
+        nova::update_metadata(&mut self.api, id, metadata)
+            .await
+            .map_err(act)
     }
 }
