@@ -697,5 +697,29 @@ async fn a_repair_stamp_reaches_the_server_and_comes_back_through_the_inventory(
         rung,
         "adopted without a journal"
     );
+
+    // Nova refuses metadata on a server in ERROR (409): the hard reboot it needs still goes
+    // out, unstamped, and the old stamp stays.
+    admin
+        .call(&Request::post(
+            Service::Compute,
+            &["servers", &id, "action"],
+            json!({"os-resetState": {"state": "error"}}),
+        ))
+        .await
+        .expect("reset to ERROR");
+    let snap = observe(&mut cloud).await;
+    assert_eq!(snap.inventory[0].status, InstanceStatus::Error);
+    let hard = Action::Reboot {
+        instance: id.clone(),
+        hard: true,
+    };
+    let key = format!("e2e-stamp-{}-3", now.floor() as i64 + 1);
+    let out = executor::execute(&policy, &snap, &[planned(&key, hard)], &mut cloud).await;
+    assert_eq!(out[0].result, Ok(()), "an ERROR server is repaired unstamped");
+    let snap = observe(&mut cloud).await;
+    assert_eq!(snap.inventory[0].status, InstanceStatus::Active);
+    let stamps = snap.inventory[0].stamps.expect("the old stamp");
+    assert_eq!(stamps.rung, Some((Rung::RebootSoft, now.floor())), "not stamped");
     lab::clean(&mut admin, &policy, None).await;
 }

@@ -109,8 +109,10 @@ impl ServerView {
         self.task_state.is_none() && self.status != "BUILD"
     }
 
+    /// Why the server is failed: in ERROR with no task running. A server in ERROR with a task
+    /// (a hard reboot, rebuild or delete sent to repair or remove it) is still being worked on.
     fn failure(&self) -> Option<String> {
-        (self.status == "ERROR").then(|| {
+        (self.status == "ERROR" && self.task_state.is_none()).then(|| {
             let why = self
                 .fault
                 .as_ref()
@@ -414,6 +416,20 @@ mod tests {
         assert_eq!(b["server"]["security_groups"][0]["name"], "web");
         assert_eq!(b["server"]["metadata"]["sloop.action"], "a/0");
         assert_eq!(b["os:scheduler_hints"]["group"], "sg-1");
+    }
+
+    #[test]
+    fn an_error_server_under_repair_is_not_yet_failed() {
+        let view = |task: Option<&str>| {
+            parse_server(json!({"server": {"id": "s1", "status": "ERROR", "OS-EXT-STS:task_state": task}}))
+                .expect("parses")
+        };
+        assert!(
+            view(Some("rebooting_hard")).failure().is_none(),
+            "hard reboot under way"
+        );
+        assert!(view(Some("deleting")).failure().is_none(), "delete under way");
+        assert!(view(None).failure().is_some(), "settled in ERROR");
     }
 
     #[test]
