@@ -6,7 +6,8 @@
 mod adopt;
 mod stamped;
 
-pub use adopt::{Charge, parse_action_key};
+pub use adopt::{Charge, parse_action_key, repair_charge_id};
+pub use stamped::kind_of;
 
 use crate::{
     decision::{Action, ActionKind},

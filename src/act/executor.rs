@@ -10,10 +10,11 @@
 
 use super::{ActError, Compute, ServerRequest, Traffic};
 use crate::{
+    decision::ActionKind,
     decision::{Action, PlannedAction},
-    history::{Charge, parse_action_key},
+    history::{Charge, kind_of, parse_action_key, repair_charge_id},
     policy::Policy,
-    snapshot::Snapshot,
+    snapshot::{RepairStamps, Snapshot},
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -51,23 +52,43 @@ pub fn without_effect(outcomes: &[Outcome]) -> Vec<String> {
 }
 
 /// The budget charges the cloud itself remembers: one per action key found on the group's
-/// servers (`sloop.action`), dated by the decision time the key names. Only creating actions
-/// leave such a stamp; they read as scale-outs (see [`crate::history::Charge`]).
+/// servers (`sloop.action`), dated by the decision time the key names, which read as
+/// scale-outs (see [`crate::history::Charge`]); and one per repair stamp (`sloop.heal`,
+/// `sloop.migrated`: only the latest repair and migration of each server), matched with the
+/// journal's charge of the same repair by [`repair_charge_id`]. A replacement whose old server
+/// still exists reads as two charges without the journal (its stamp and its new server's key):
+/// the safe side.
 pub fn stamped_charges(policy: &str, snap: &Snapshot) -> Vec<Charge> {
-    snap.inventory
+    let created = snap
+        .inventory
         .iter()
         .filter_map(|i| i.created_by.as_deref())
         .filter_map(|tag| {
             let (at, _) = parse_action_key(policy, tag)?;
             Some(Charge {
                 at,
-                kind: crate::decision::ActionKind::ScaleOut,
+                kind: ActionKind::ScaleOut,
                 id: tag.split('/').next()?.to_owned(),
                 took_effect: true,
                 instance: None,
             })
+        });
+    let repaired = snap.inventory.iter().flat_map(|i| {
+        let stamps = i.stamps.unwrap_or(RepairStamps {
+            rung: None,
+            migrated: None,
+        });
+        let rung = stamps.rung.map(|(r, at)| (kind_of(r), at));
+        let migrated = stamps.migrated.map(|at| (ActionKind::Migrate, at));
+        [rung, migrated].into_iter().flatten().map(|(kind, at)| Charge {
+            at,
+            kind,
+            id: repair_charge_id(kind, &i.id, at),
+            took_effect: true,
+            instance: None,
         })
-        .collect()
+    });
+    created.chain(repaired).collect()
 }
 
 /// Metadata key holding the idempotency key of the action that created a server.

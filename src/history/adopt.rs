@@ -58,6 +58,15 @@ pub(super) fn rung_of(kind: ActionKind) -> Option<Rung> {
     }
 }
 
+/// The budget identity of a repair or migration of `instance` decided at `at`, whichever
+/// source it comes from: a repair stamp names no action key, so a journal charge and the stamp
+/// of the same repair are matched by kind, instance and decision second instead. Stamp charges
+/// carry it as their ID (and no instance: the ladder is adopted from the stamps themselves,
+/// see `History::adopt_stamps`).
+pub fn repair_charge_id(kind: ActionKind, instance: &str, at: Time) -> String {
+    format!("stamp:{}:{instance}:{}", kind.label(), at.floor() as i64)
+}
+
 /// Parses an idempotency key `POLICY-UNIXTIME-SEQ` (with an optional `/INDEX`) of `policy`:
 /// the decision time and the sequence number.
 pub fn parse_action_key(policy: &str, key: &str) -> Option<(Time, u64)> {
@@ -135,13 +144,19 @@ impl History {
     }
 
     fn adopt_budget(&mut self, policy: &str, charges: &[Charge], now: Time) {
-        let mut seen: BTreeSet<&str> = BTreeSet::new();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
         let mut adopted: Vec<(Time, ActionKind)> = Vec::new();
         for c in charges {
             if let Some((_, seq)) = parse_action_key(policy, &c.id) {
                 self.next_action = self.next_action.max(seq);
             }
-            if c.kind == ActionKind::Admit || c.at > now || now - c.at >= 3600.0 || !seen.insert(&c.id) {
+            let repair = c.instance.as_deref().map(|i| repair_charge_id(c.kind, i, c.at));
+            if c.kind == ActionKind::Admit
+                || c.at > now
+                || now - c.at >= 3600.0
+                || !seen.insert(c.id.clone())
+                || repair.is_some_and(|r| !seen.insert(r))
+            {
                 continue;
             }
             adopted.push((c.at, c.kind));
@@ -250,6 +265,34 @@ mod tests {
         assert!(
             !h.migrated_at.contains_key("e"),
             "a failed migration moved nothing"
+        );
+    }
+
+    #[test]
+    fn a_repair_in_the_journal_and_on_its_server_is_charged_once() {
+        let mut h = History::default();
+        let stamp = |kind, instance: &str, at: Time| Charge {
+            id: repair_charge_id(kind, instance, at),
+            ..charge(at, kind, "", true)
+        };
+        h.adopt(
+            &web(),
+            &[
+                repair(9_100.4, ActionKind::RebootSoft, "a", true),
+                stamp(ActionKind::RebootSoft, "a", 9_100.0),
+                stamp(ActionKind::RebootHard, "b", 9_200.0),
+                stamp(ActionKind::Migrate, "b", 9_300.0),
+            ],
+            10_000.0,
+        );
+        assert_eq!(
+            h.actions_last_hour(10_000.0),
+            3,
+            "a's reboot once, b's two from stamps"
+        );
+        assert!(
+            !h.ladders.contains_key("b"),
+            "the ladder comes from the stamps themselves, not their charges"
         );
     }
 

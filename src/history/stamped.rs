@@ -25,7 +25,7 @@ use crate::{
 const STAMP_MEMORY: f64 = 3600.0;
 
 /// The action kind that applies a rung.
-fn kind_of(r: Rung) -> ActionKind {
+pub fn kind_of(r: Rung) -> ActionKind {
     match r {
         Rung::Drain => ActionKind::Drain,
         Rung::RebootSoft => ActionKind::RebootSoft,

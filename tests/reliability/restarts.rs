@@ -88,8 +88,8 @@ fn a_crash_looping_controller_never_exceeds_the_hourly_budget() {
 }
 
 /// Kills the controller right after the cloud accepted each healing call (reboot, rebuild,
-/// live migration): actions that leave no stamp on a server, so only the journal's intent
-/// line tells the next incarnation that they were attempted.
+/// live migration). Their repair stamps went out before them, so the servers tell the next
+/// incarnation too; the journal's intent line is the record that also names the action.
 struct KillAfterHealing(usize);
 
 impl Hook for KillAfterHealing {
