@@ -14,9 +14,9 @@ use super::{
 use crate::{
     act::{executor, journaled},
     clock::Stopwatch,
-    decision::{Action, Decision, RefusalReason},
-    journal::{EntryOutcome, JournalEntry},
-    policy::{Mode, Policy},
+    decision::{Action, Decision},
+    journal::EntryOutcome,
+    policy::Policy,
     reconcile::Reconciler,
     snapshot::{Instance, Snapshot, Time},
 };
@@ -48,6 +48,8 @@ const PACE_REAL: Duration = Duration::from_secs(1);
 const TREND_EVERY: f64 = 10.0;
 /// Under catch-up (a simulated cloud far behind `now`), yield to other tasks this often.
 const YIELD_EVERY: u32 = 20;
+
+mod journaling;
 
 struct Task<C: LiveCloud> {
     cloud: DryRunGate<C>,
@@ -331,72 +333,6 @@ impl<C: LiveCloud> Task<C> {
         self.publish();
     }
 
-    fn record(&self, e: JournalEntry) {
-        self.shared
-            .metrics
-            .action(&e.policy, e.kind.label(), cause_label(&e), e.outcome.label());
-        self.shared.sinks.record(&e);
-    }
-
-    /// Journals refusals that were not there the pass before. A follower's dry-run refusals
-    /// are what the leader does; they are not journalled here.
-    fn journal_refusals(&mut self, decision: &Decision, now: Time, may_act: bool) {
-        let dry = self.policy.spec.mode == Mode::DryRun;
-        let mut current = HashSet::with_capacity(decision.refusals.len());
-        for r in &decision.refusals {
-            if r.reason == RefusalReason::DryRun && !dry && !may_act {
-                continue;
-            }
-            // A scale-out's count changes with the load; the refusal is the same one.
-            let target = match &r.action {
-                Action::ScaleOut { .. } => String::new(),
-                a => describe(a),
-            };
-            let key = format!(
-                "{}|{target}|{:?}|{:?}",
-                r.action.kind().label(),
-                r.cause,
-                r.reason
-            );
-            let new = !self.refusals.contains(&key);
-            current.insert(key);
-            if !new {
-                continue;
-            }
-            let would = r.reason == RefusalReason::DryRun;
-            if would {
-                tracing::info!(policy = %self.name(), action = r.action.kind().label(), target = %describe(&r.action), why = %r.evidence.summary, "Dry run: would act.");
-            } else {
-                self.shared
-                    .metrics
-                    .refusal(self.name(), r.action.kind().label(), r.reason.label());
-            }
-            let e = JournalEntry {
-                at: now,
-                policy: self.name().to_owned(),
-                id: None,
-                kind: r.action.kind(),
-                action: r.action.clone(),
-                cause: r.cause,
-                reason: (!would).then_some(r.reason),
-                outcome: if would {
-                    EntryOutcome::Would
-                } else {
-                    EntryOutcome::Refused
-                },
-                detail: None,
-                duration_ms: None,
-                evidence: r.evidence.clone(),
-            };
-            if would {
-                self.record(e);
-            } else {
-                self.shared.sinks.record(&e);
-            }
-        }
-        self.refusals = current;
-    }
-
     fn fill_view(&mut self, snap: Snapshot, decision: Decision, now: Time) {
         self.view.instances = snap.inventory;
         self.view.in_flight = snap.in_flight;
@@ -440,27 +376,6 @@ impl<C: LiveCloud> Task<C> {
         });
     }
 }
-
-fn cause_label(e: &JournalEntry) -> &'static str {
-    match serde_json::to_value(e.cause)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-    {
-        Some(s) => CAUSES.iter().find(|c| **c == s).copied().unwrap_or("other"),
-        None => "other",
-    }
-}
-
-const CAUSES: [&str; 8] = [
-    "capacity",
-    "scheduled-peak",
-    "below-minimum",
-    "over-provisioned",
-    "instance-fault",
-    "host-fault",
-    "serving",
-    "above-maximum",
-];
 
 /// What an action concerns, for logs and refusal keys.
 pub fn describe(a: &Action) -> String {
