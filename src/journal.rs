@@ -103,6 +103,10 @@ impl JournalEntry {
             id: self.id.clone().unwrap_or_default(),
             took_effect: matches!(self.outcome, EntryOutcome::Done | EntryOutcome::Started),
             instance: self.action.instance().cloned(),
+            from_host: match &self.action {
+                Action::Migrate { from_host, .. } => Some(from_host.clone()),
+                _ => None,
+            },
         })
     }
 

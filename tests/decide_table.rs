@@ -6,8 +6,8 @@ mod support;
 use sloop::{
     decide::decide,
     decision::{Action, ActionKind, Cause, Decision, Diagnosis, RefusalReason, SloState},
-    history::{History, LadderState},
-    policy::{Mode, Policy, units::Timestamp},
+    history::{Charge, History, LadderState},
+    policy::{Mode, Policy, Rung, units::Timestamp},
     snapshot::IpFamily,
 };
 use support::{Fixture, election_policy};
@@ -279,6 +279,47 @@ fn cases() -> Vec<Case> {
                         .iter()
                         .any(|a| a.action.instance().is_some_and(|i| i == "vm-1")),
                     "moved an already migrated server again",
+                )
+            },
+        },
+        Case {
+            name: "after_a_restart_a_server_left_on_a_host_it_was_evacuating_is_moved_not_rebooted",
+            why: "the executor runs one action at a time: killed while moving vm-4 off h1, the \
+                  controller never started vm-1's move; the journal's migration keeps h1 faulty \
+                  after the restart, so vm-1, now failing alone there, is moved rather than \
+                  drained, rebooted and replaced (seen in tests/e2e_heal_crash.rs)",
+            fixture: Fixture::healthy(6).instance_down("vm-1"),
+            history: |now| {
+                let mut h = fresh(now);
+                let moved = Charge {
+                    at: now - 20.0,
+                    kind: ActionKind::Migrate,
+                    id: "web-1-1".into(),
+                    took_effect: true,
+                    instance: Some("vm-4".into()),
+                    from_host: Some("h1".into()),
+                };
+                h.adopt_healing(&[Rung::Drain, Rung::RebootSoft], &[moved], now);
+                h
+            },
+            policy: same,
+            expect: |d| {
+                check(
+                    d.actions.iter().any(|a| {
+                        a.action
+                            == Action::Migrate {
+                                instance: "vm-1".into(),
+                                from_host: "h1".into(),
+                            }
+                    }),
+                    format!("actions: {:?}", d.actions),
+                )?;
+                check(
+                    !d.actions.iter().any(|a| {
+                        a.action.instance().is_some_and(|i| i == "vm-4")
+                            || matches!(a.action.kind(), ActionKind::Drain | ActionKind::RebootSoft)
+                    }),
+                    format!("vm-1 walked down the ladder or vm-4 moved again: {:?}", d.actions),
                 )
             },
         },

@@ -4,11 +4,13 @@
 //! of 2 (creates, pool admissions), grow to 3, scale in to 1 (drain, member removal, delete) —
 //! and kills it with SIGKILL at random instants of each, restarting it every time.
 //!
-//! Not covered here: kills during reboot and live migration. In `sloop run --cloud` those come
-//! only from healing, and healing stays frozen in the lab for want of per-instance probe data
-//! (the probe engine is not attached to `sloop run --cloud`, and lab servers have no reachable
-//! address); the simulator half covers them. After every kill and at the
-//! end of every phase: no two servers for one action key (duplicates), no server of the policy
+//! Kills during reboot and live migration are in tests/e2e_heal_crash.rs: in `sloop run --cloud`
+//! those come only from healing, which needs per-instance probe data the lab cannot give (its
+//! servers have no reachable address), so that test plays two remote probe agents over the
+//! real ingest endpoint and makes servers fail on purpose (last run, 2 kills per phase: 4
+//! kills, 0 repairs started twice, 0 duplicates, orphans or dangling members).
+//!
+//! Here, after every kill and at the end of every phase: no two servers for one action key (duplicates), no server of the policy
 //! outside the group (orphans), no pool member without its live server; at the end of a phase
 //! the interrupted work is finished (or was abandoned and redone): the group is in the phase's
 //! expected state with nothing in flight.
@@ -18,87 +20,17 @@
 //! --test e2e_crash -- --nocapture`.
 #![cfg(feature = "e2e")]
 
+#[path = "e2e_support/controller.rs"]
+mod controller;
 #[path = "e2e_support/lab.rs"]
 mod lab;
 #[path = "e2e_support/crash_world.rs"]
 mod world;
 
+use controller::{Controller, Dice, env_num};
 use sloop::clock::Stopwatch;
-use std::{
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::{path::Path, time::Duration};
 use world::{Expect, Tally};
-
-/// `sloop run` as a child process that the test kills with SIGKILL.
-struct Controller {
-    dir: PathBuf,
-    child: Option<Child>,
-    starts: u32,
-}
-
-impl Controller {
-    fn start(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("sloop.log"))
-            .expect("controller log");
-        let err = log.try_clone().expect("log handle");
-        let child = Command::new(env!("CARGO_BIN_EXE_sloop"))
-            .arg("run")
-            .args(["--cloud", "oslab-admin-appcred"])
-            .arg("--policies")
-            .arg(self.dir.join("policies"))
-            .args(["--listen", "127.0.0.1:0"])
-            .arg("--journal")
-            .arg(self.dir.join("journal"))
-            .env("OS_CLIENT_CONFIG_FILE", lab::clouds_yaml())
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err)
-            .spawn()
-            .expect("start sloop run");
-        self.child = Some(child);
-        self.starts += 1;
-    }
-
-    /// SIGKILL: no chance to finish anything or write anything down.
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for Controller {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-/// A small seeded generator (xorshift), so a failing run can be repeated with its seed.
-struct Dice(u64);
-
-impl Dice {
-    fn unit(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-fn env_num(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn write_policy(dir: &Path, min: u32, max: u32) {
     let src = lab::policy_path().with_file_name("lab-crash.yaml");
@@ -172,11 +104,7 @@ async fn kill_nine_of_sloop_run_leaves_no_duplicates_orphans_or_dangling_members
     let _ = std::fs::remove_dir_all(&dir);
     let mut w = world::World::new().await;
     w.clean().await;
-    let mut ctl = Controller {
-        dir: dir.clone(),
-        child: None,
-        starts: 0,
-    };
+    let mut ctl = Controller::new(dir.clone(), "127.0.0.1:0", Vec::new());
     let mut tally = Tally::default();
 
     write_policy(&dir, 2, 3);

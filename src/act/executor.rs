@@ -71,6 +71,7 @@ pub fn stamped_charges(policy: &str, snap: &Snapshot) -> Vec<Charge> {
                 id: tag.split('/').next()?.to_owned(),
                 took_effect: true,
                 instance: None,
+                from_host: None,
             })
         });
     let repaired = snap.inventory.iter().flat_map(|i| {
@@ -86,6 +87,7 @@ pub fn stamped_charges(policy: &str, snap: &Snapshot) -> Vec<Charge> {
             id: repair_charge_id(kind, &i.id, at),
             took_effect: true,
             instance: None,
+            from_host: None,
         })
     });
     created.chain(repaired).collect()

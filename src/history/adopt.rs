@@ -19,9 +19,14 @@
 //! The same charges rebuild the healing memory: the ladder rung each instance reached (the
 //! latest repair that took effect, or whose outcome never came) and the live migrations
 //! started in the last hour, so a restarted controller continues at the next rung instead of
-//! starting the ladder over, and does not move a server it has just moved. The servers carry
-//! the same memory in their repair stamps (`History::adopt_stamps`, adopted by every decision),
-//! so a lost journal no longer loses it; the journal adds which stamped attempts failed.
+//! starting the ladder over, and does not move a server it has just moved. The hosts those
+//! migrations left are remembered as faulty from the first one's decision time, so a server
+//! still on such a host (its migration was decided but never started: the executor runs one
+//! action at a time and the process died during an earlier one) is moved, not walked down the
+//! reboot ladder as if it were faulty on its own. The servers carry the same ladder and
+//! migration memory in their repair stamps (`History::adopt_stamps`, adopted by every
+//! decision), so a lost journal no longer loses it (the faulty hosts excepted); the journal
+//! adds which stamped attempts failed.
 
 use super::{History, LadderState};
 use crate::{
@@ -44,6 +49,8 @@ pub struct Charge {
     pub took_effect: bool,
     /// The instance a repair or migration concerned (none for scaling).
     pub instance: Option<InstanceId>,
+    /// For a migration: the hypervisor it moved the instance off (the host found faulty).
+    pub from_host: Option<String>,
 }
 
 /// The ladder rung an action kind applies.
@@ -88,8 +95,9 @@ impl History {
 
     /// Rebuilds the ladder state and migration times of the hour before `now` from the
     /// repairs that took effect (or may have: an intent without outcome): per instance, the
-    /// rung of its latest repair, drained if any drain was among them, and its latest
-    /// migration. A state already in the history that is newer wins.
+    /// rung of its latest repair, drained if any drain was among them, its latest migration,
+    /// and the hosts migrations left (faulty since the first). A state already in the history
+    /// that is newer wins.
     pub fn adopt_healing(&mut self, ladder: &[Rung], charges: &[Charge], now: Time) {
         let mut sorted: Vec<&Charge> = charges
             .iter()
@@ -112,6 +120,10 @@ impl History {
             }
             self.failed.remove(&key);
             if c.kind == ActionKind::Migrate {
+                if let Some(host) = &c.from_host {
+                    let since = self.host_faults.entry(host.clone()).or_insert(c.at);
+                    *since = since.min(c.at);
+                }
                 let t = self.migrated_at.entry(instance.clone()).or_insert(c.at);
                 *t = t.max(c.at);
                 continue;
@@ -186,6 +198,7 @@ mod tests {
             id: id.into(),
             took_effect,
             instance: None,
+            from_host: None,
         }
     }
 
@@ -293,6 +306,30 @@ mod tests {
         assert!(
             !h.ladders.contains_key("b"),
             "the ladder comes from the stamps themselves, not their charges"
+        );
+    }
+
+    #[test]
+    fn the_hosts_journalled_migrations_left_stay_faulty_from_the_first_one() {
+        let off = |at: Time, instance: &str, host: &str, took_effect: bool| Charge {
+            from_host: Some(host.into()),
+            ..repair(at, ActionKind::Migrate, instance, took_effect)
+        };
+        let mut h = History::default();
+        h.adopt_healing(
+            &[Rung::Drain],
+            &[
+                off(9_700.0, "e", "compute1", true),
+                off(9_600.0, "d", "compute1", true),
+                off(9_650.0, "f", "compute2", false),
+            ],
+            9_800.0,
+        );
+        assert_eq!(h.host_faults.get("compute1"), Some(&9_600.0));
+        assert!(h.host_fault_stands("compute1", 9_800.0));
+        assert!(
+            !h.host_faults.contains_key("compute2"),
+            "a failed migration moved nothing"
         );
     }
 

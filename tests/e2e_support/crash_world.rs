@@ -57,7 +57,7 @@ impl Tally {
 
 /// The lab as the crash test sees it.
 pub struct World {
-    api: Api,
+    pub api: Api,
     policy: Policy,
     pool: String,
 }
@@ -68,8 +68,15 @@ fn s<'a>(v: &'a Value, key: &str) -> &'a str {
 
 impl World {
     pub async fn new() -> Self {
-        let path = lab::policy_path().with_file_name("lab-crash.yaml");
-        let policy = policy::load_file(&path).expect("lab-crash.yaml is valid").policy;
+        Self::for_policy("lab-crash.yaml").await
+    }
+
+    /// The lab as seen for the policy in `tests/data/e2e/FILE`.
+    pub async fn for_policy(file: &str) -> Self {
+        let path = lab::policy_path().with_file_name(file);
+        let policy = policy::load_file(&path)
+            .unwrap_or_else(|e| panic!("{file} is valid: {e:?}"))
+            .policy;
         let mut api = lab::api(ADMIN).await;
         let (_lb, pool) = lab::ensure_pool(&mut api, &policy).await;
         Self { api, policy, pool }
@@ -80,7 +87,7 @@ impl World {
         lab::cool_hosts(&mut self.api).await;
     }
 
-    async fn servers(&mut self) -> Vec<Value> {
+    pub async fn servers(&mut self) -> Vec<Value> {
         lab::group_servers(&mut self.api, &self.policy).await
     }
 

@@ -1,0 +1,105 @@
+//! `sloop run --cloud oslab-admin-appcred` as a child process the crash tests kill with SIGKILL,
+//! and the seeded dice that choose when.
+
+#![allow(dead_code)]
+
+use super::lab;
+use std::{
+    ffi::OsString,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+};
+
+/// The real binary, restarted after every kill with the same flags, policy directory and
+/// journal (its log appended to `dir/sloop.log`).
+pub struct Controller {
+    pub dir: PathBuf,
+    child: Option<Child>,
+    pub starts: u32,
+    listen: String,
+    extra: Vec<OsString>,
+}
+
+impl Controller {
+    /// A controller for the policies in `dir/policies`, journalling to `dir/journal`,
+    /// listening on `listen`, with `extra` flags.
+    pub fn new(dir: PathBuf, listen: &str, extra: Vec<OsString>) -> Self {
+        Self {
+            dir,
+            child: None,
+            starts: 0,
+            listen: listen.to_owned(),
+            extra,
+        }
+    }
+
+    /// The journal directory (outlives every run).
+    pub fn journal(&self) -> PathBuf {
+        self.dir.join("journal")
+    }
+
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("sloop.log"))
+            .expect("controller log");
+        let err = log.try_clone().expect("log handle");
+        let child = Command::new(env!("CARGO_BIN_EXE_sloop"))
+            .arg("run")
+            .args(["--cloud", "oslab-admin-appcred"])
+            .arg("--policies")
+            .arg(self.dir.join("policies"))
+            .args(["--listen", &self.listen])
+            .arg("--journal")
+            .arg(self.journal())
+            .args(&self.extra)
+            .env("OS_CLIENT_CONFIG_FILE", lab::clouds_yaml())
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err)
+            .spawn()
+            .expect("start sloop run");
+        self.child = Some(child);
+        self.starts += 1;
+    }
+
+    /// SIGKILL: no chance to finish anything or write anything down.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn running(&self) -> bool {
+        self.child.is_some()
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A small seeded generator (xorshift), so a failing run can be repeated with its seed.
+pub struct Dice(pub u64);
+
+impl Dice {
+    pub fn unit(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+pub fn env_num(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
