@@ -313,6 +313,7 @@ async fn kill_nine_during_reboots_and_live_migrations_repeats_no_repair() {
         println!("  nova {id}{mark}: {actions:?}");
     }
     println!("  agents: {:?}", run.agents.stats());
+    println!("  journal: {}", repairs::timeline(&run.ctl.journal()).join("; "));
 
     // The victims: repaired, the movers elsewhere (or replaced), each rung at most once.
     let reboots = j.of(&victim.id, &[ActionKind::RebootSoft, ActionKind::RebootHard]);

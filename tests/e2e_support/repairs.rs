@@ -101,6 +101,28 @@ impl Journalled {
     }
 }
 
+/// The journal's healing lines, one per entry (`+SECONDS kind instance outcome`), seconds
+/// from the first: what the figures print so a run can be followed.
+pub fn timeline(dir: &Path) -> Vec<String> {
+    let Ok((entries, _)) = journal::read_dir(dir) else {
+        return Vec::new();
+    };
+    let t0 = entries.first().map_or(0.0, |e| e.at);
+    entries
+        .iter()
+        .filter(|e| e.kind.is_healing() || e.kind == ActionKind::Admit)
+        .map(|e| {
+            format!(
+                "+{:.0}s {} {} {}",
+                e.at - t0,
+                e.kind.label(),
+                e.target(),
+                e.outcome.label()
+            )
+        })
+        .collect()
+}
+
 /// Nova's actions on one server (`create`, `reboot`, `live-migration`, …); empty once the
 /// server is gone.
 pub async fn nova_actions(api: &mut Api, id: &str) -> Vec<String> {
