@@ -198,6 +198,7 @@ mod tests {
             id: format!("web-{at}-1"),
             took_effect,
             instance: Some("a".into()),
+            from_host: None,
         };
         let mut h = History::default();
         h.adopt_healing(
