@@ -21,6 +21,7 @@ pub mod bench_ingest_load;
 mod bench_probes;
 mod bench_probes_load;
 mod bench_stats;
+mod bench_uptime;
 mod check;
 mod history;
 mod out;
@@ -117,6 +118,9 @@ enum BenchWhat {
     /// The load generator `bench ingest` starts (reads `NAME TOKEN` lines on stdin).
     #[command(hide = true)]
     IngestLoad(bench_ingest_load::LoadArgs),
+    /// Reconcile pass cost against uptime (hours of simulated 1 s ticks) and the SLO
+    /// evaluation's cost against the history it holds (10 min to 30 days).
+    Uptime(bench_uptime::UptimeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -160,6 +164,10 @@ pub fn main() -> ExitCode {
             what: Some(BenchWhat::IngestLoad(args)),
             ..
         } => bench_ingest_load::run(&args),
+        Command::Bench {
+            what: Some(BenchWhat::Uptime(args)),
+            ..
+        } => bench_uptime::run(&args),
         Command::Bench { rounds, what: None } => bench::run(rounds),
         Command::Agent(args) => agent::run(&args),
         Command::AgentToken(args) => agent::token(&args),

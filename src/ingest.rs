@@ -56,6 +56,13 @@ pub struct IngestLimits {
     /// rejected). A probe yields one result per interval, so more is a flood; storing it would
     /// crowd the series' window into its last seconds and grow every snapshot. 0 turns it off.
     pub samples_per_interval: f64,
+    /// Over any `budget_intervals` probe intervals a series stores at most
+    /// `budget_intervals + 1` samples: one per interval, with one to spare for a probe's
+    /// jitter. The density limit above still lets a flood store two samples per interval,
+    /// which doubled the agent samples every reconcile pass judges; with this, a flood stores
+    /// at most 1/`budget_intervals` more than a working agent (5 % at 20). 0 turns it off.
+    /// (Per-instance series keep their last 12 samples only, so for them it binds up to 11.)
+    pub budget_intervals: u32,
 }
 
 impl Default for IngestLimits {
@@ -70,6 +77,7 @@ impl Default for IngestLimits {
             stale_after: 30.0,
             batch_interval: 5.0,
             samples_per_interval: 2.0,
+            budget_intervals: 20,
         }
     }
 }

@@ -8,7 +8,7 @@
 //! shared. Figures are printed, never asserted.
 
 use super::{
-    bench_ingest_cloud::{AgentFedFactory, bench_policy},
+    bench_ingest_cloud::{AgentFedFactory, JudgedLog, bench_policy},
     bench_ingest_load::LoadCounts,
     bench_probes_load::quantile,
     bench_stats::{cpu_seconds, machine, peak_rss_mib, rss_mib},
@@ -23,7 +23,7 @@ use crate::{
 use std::{
     io::Write,
     process::{ExitCode, Stdio},
-    sync::{Arc, OnceLock},
+    sync::Arc,
     time::Duration,
 };
 
@@ -39,7 +39,8 @@ pub struct IngestArgs {
     /// Remote agents sending (each with its own token and its share of the rate).
     #[arg(long, default_value_t = 10)]
     agents: u32,
-    /// Rounds of three phases (idle, normal agents, flood), alternated.
+    /// Rounds of three phases: idle, then normal agents and flood, in that order in odd rounds
+    /// and reversed in even ones (ABBA), so a drift over the run does not pass for load.
     #[arg(long, default_value_t = 2)]
     rounds: u32,
     /// The reconcile interval (the policy's service probe interval is set to it).
@@ -52,6 +53,11 @@ pub struct IngestArgs {
     /// it off, to measure what it saves.
     #[arg(long, default_value_t = 2.0)]
     samples_per_interval: f64,
+    /// Run the load generator under `taskset -c CPUS` (e.g. `1`, with the controller started
+    /// under `taskset -c 0`), to tell CPU contention from the load apart from its effect on the
+    /// controller itself.
+    #[arg(long)]
+    load_cpus: Option<String>,
 }
 
 /// Simulated history before the first pass (longer than the policy's 300 s windows).
@@ -83,6 +89,8 @@ struct Phase {
     cpu: f64,
     rss: f64,
     load: Option<LoadCounts>,
+    /// Median samples judged per pass (service windows and per-instance recents).
+    judged: f64,
 }
 
 /// Runs the benchmark and prints its figures.
@@ -121,10 +129,10 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
         secrets.push_str(&format!("{n} {}\n", token.expose()));
     }
     let log = TickLog::default();
+    let judged = JudgedLog::default();
     let factory = Arc::new(AgentFedFactory {
-        scenario,
-        ingest: OnceLock::new(),
-        agents: names.clone().into(),
+        judged: judged.clone(),
+        ..AgentFedFactory::wall_clock(scenario, names.clone().into())
     });
     let controller = Controller::start(
         factory.clone(),
@@ -189,12 +197,17 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
         let t0 = SystemClock.now();
         let c0 = cpu_seconds();
         tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
-        phases.push(measure(Kind::Idle, round, &log, t0, c0, None));
-        for kind in [Kind::Normal, Kind::Flood] {
+        phases.push(measure(Kind::Idle, round, (&log, &judged), t0, c0, None));
+        let order = if round % 2 == 1 {
+            [Kind::Normal, Kind::Flood]
+        } else {
+            [Kind::Flood, Kind::Normal]
+        };
+        for kind in order {
             let t0 = SystemClock.now();
             let c0 = cpu_seconds();
             let counts = generate(&url, args, &secrets, kind == Kind::Normal).await?;
-            phases.push(measure(kind, round, &log, t0, c0, Some(counts)));
+            phases.push(measure(kind, round, (&log, &judged), t0, c0, Some(counts)));
         }
     }
     for p in &phases {
@@ -226,6 +239,24 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
             flood / normal
         );
     }
+    // Paired by round (the flood against the normal phase next to it), so a slow stretch of the
+    // shared machine weighs on both sides of a ratio.
+    for (what, f) in figures {
+        let mut ratios: Vec<f64> = phases
+            .chunks(3)
+            .filter_map(|round| {
+                let of = |k: Kind| round.iter().find(|p| p.kind == k).map(f);
+                Some(of(Kind::Flood)? / of(Kind::Normal)?)
+            })
+            .collect();
+        ratios.sort_by(f64::total_cmp);
+        let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        outln!(
+            "  {what}, flood/normal per round: {} (median {:.2})",
+            shown.join(", "),
+            quantile(&ratios, 0.5)
+        );
+    }
     outln!("  peak RSS {:.1} MiB", peak_rss_mib().unwrap_or(f64::NAN));
     controller.stop().await;
     let _ = stop.send(());
@@ -236,7 +267,15 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
 /// Runs the generator process for one load phase and returns its counts.
 async fn generate(url: &str, args: &IngestArgs, secrets: &str, normal: bool) -> Result<LoadCounts, String> {
     let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
-    let mut child = std::process::Command::new(exe)
+    let mut command = match &args.load_cpus {
+        Some(cpus) => {
+            let mut c = std::process::Command::new("taskset");
+            c.args(["-c", cpus]).arg(exe);
+            c
+        }
+        None => std::process::Command::new(exe),
+    };
+    let mut child = command
         .args(["bench", "ingest-load", "--url", url])
         .args(["--rate", &args.rate.to_string()])
         .args(["--seconds", &args.seconds.to_string()])
@@ -245,7 +284,7 @@ async fn generate(url: &str, args: &IngestArgs, secrets: &str, normal: bool) -> 
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("start the load generator: {e}"))?;
+        .map_err(|e| format!("start the load generator (taskset for --load-cpus): {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(secrets.as_bytes())
@@ -262,7 +301,14 @@ async fn generate(url: &str, args: &IngestArgs, secrets: &str, normal: bool) -> 
     serde_json::from_str(line.trim()).map_err(|e| format!("load generator output `{line}`: {e}"))
 }
 
-fn measure(kind: Kind, round: u32, log: &TickLog, t0: f64, cpu0: f64, load: Option<LoadCounts>) -> Phase {
+fn measure(
+    kind: Kind,
+    round: u32,
+    (log, judged): (&TickLog, &JudgedLog),
+    t0: f64,
+    cpu0: f64,
+    load: Option<LoadCounts>,
+) -> Phase {
     let label = format!("{} {round}", format!("{kind:?}").to_lowercase());
     let t1 = SystemClock.now();
     let ticks: Vec<_> = log
@@ -287,6 +333,7 @@ fn measure(kind: Kind, round: u32, log: &TickLog, t0: f64, cpu0: f64, load: Opti
         cpu: (cpu_seconds() - cpu0) / (t1 - t0).max(1e-9),
         rss: rss_mib().unwrap_or(f64::NAN),
         load,
+        judged: spread(judged.between(t0, t1)).0,
     }
 }
 
@@ -300,11 +347,12 @@ fn print_phase(p: &Phase) {
         )
     };
     outln!(
-        "  {:<11} {:>4} ticks  duration {}  lateness {}  controller CPU {:.0} %  RSS {:.1} MiB",
+        "  {:<11} {:>4} ticks  duration {}  lateness {}  samples judged p50 {:.0}  controller CPU {:.0} %  RSS {:.1} MiB",
         p.label,
         p.ticks,
         ms(p.took),
         ms(p.late),
+        p.judged,
         p.cpu * 100.0,
         p.rss
     );

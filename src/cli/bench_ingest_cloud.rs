@@ -7,11 +7,14 @@
 
 use crate::{
     act::{ActError, Compute, ServerRequest, Traffic},
-    clock::{Clock, SystemClock},
+    clock::{Clock, ScaledClock, Stopwatch, SystemClock},
     ingest::IngestState,
     observe::{Observe, ObserveError, store::ProbeStore},
     policy::Policy,
-    run::{CloudFactory, LiveCloud},
+    run::{
+        CloudFactory, LiveCloud,
+        ticklog::{TickLog, TickTiming},
+    },
     sim::{Scenario, SimCloud},
     snapshot::{Instance, InstanceId, Snapshot, Time},
 };
@@ -43,6 +46,29 @@ pub fn bench_policy(agents: &[String], tick: &str) -> Result<String, String> {
     Ok(text)
 }
 
+/// The samples in each pass's snapshot (service windows and per-instance recents), by the
+/// pass's time: what the decision core had to judge.
+#[derive(Debug, Clone, Default)]
+pub struct JudgedLog(Arc<Mutex<Vec<(Time, usize)>>>);
+
+impl JudgedLog {
+    fn push(&self, at: Time, samples: usize) {
+        let mut v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if v.len() < super::super::run::ticklog::TICK_LOG_CAP {
+            v.push((at, samples));
+        }
+    }
+
+    /// Samples per pass for the passes in `[from, to)`.
+    pub fn between(&self, from: Time, to: Time) -> Vec<f64> {
+        let v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        v.iter()
+            .filter(|(t, _)| *t >= from && *t < to)
+            .map(|(_, n)| *n as f64)
+            .collect()
+    }
+}
+
 /// Connections to the simulator, with the agents' ingest attached once the controller runs.
 pub struct AgentFedFactory {
     /// The scenario (its start moved to the wall clock's now).
@@ -51,6 +77,30 @@ pub struct AgentFedFactory {
     pub ingest: OnceLock<IngestState>,
     /// The agents' location names (not in the scenario's network: only agents report them).
     pub agents: Arc<[String]>,
+    /// `Some(speed)`: simulated time at `speed` × real time from the scenario's start, walked in
+    /// 1 s steps like `sloop run --cloud sim` (for `sloop bench uptime`, which needs hours of
+    /// uptime in seconds); the world's stepping then happens between passes, timed into
+    /// `world_log`. `None`: the wall clock.
+    pub simulated: Option<f64>,
+    /// Under `simulated`: how long each step of the simulated world took (not part of a pass).
+    pub world_log: Option<TickLog>,
+    /// Samples judged per pass.
+    pub judged: JudgedLog,
+}
+
+impl AgentFedFactory {
+    /// The simulator on the wall clock (`scenario` started where the caller wants it), with
+    /// `agents` reporting through the ingest.
+    pub fn wall_clock(scenario: Scenario, agents: Arc<[String]>) -> Self {
+        Self {
+            scenario,
+            ingest: OnceLock::new(),
+            agents,
+            simulated: None,
+            world_log: None,
+            judged: JudgedLog::default(),
+        }
+    }
 }
 
 impl CloudFactory for AgentFedFactory {
@@ -66,13 +116,19 @@ impl CloudFactory for AgentFedFactory {
             ingest: self.ingest.get().cloned(),
             published: Vec::new(),
             agents: self.agents.clone(),
+            step: self.simulated.map(|_| 1.0),
+            world_log: self.world_log.clone(),
+            judged: self.judged.clone(),
         };
         cloud.publish(&[]);
         std::future::ready(Ok(cloud))
     }
 
     fn clock(&self) -> Arc<dyn Clock> {
-        Arc::new(SystemClock)
+        match self.simulated {
+            Some(speed) => Arc::new(ScaledClock::new(self.scenario.start_unix(), speed)),
+            None => Arc::new(SystemClock),
+        }
     }
 
     fn label(&self) -> String {
@@ -92,6 +148,9 @@ pub struct AgentFed {
     ingest: Option<IngestState>,
     published: Vec<InstanceId>,
     agents: Arc<[String]>,
+    step: Option<f64>,
+    world_log: Option<TickLog>,
+    judged: JudgedLog,
 }
 
 impl AgentFed {
@@ -133,6 +192,13 @@ impl Observe for AgentFed {
             snap.locations
                 .extend(view.locations.into_iter().filter(|l| agent(&l.name)));
         }
+        let samples = snap.service.iter().map(|s| s.recent.len()).sum::<usize>()
+            + snap
+                .instances_probed
+                .iter()
+                .map(|s| s.recent.len())
+                .sum::<usize>();
+        self.judged.push(now, samples);
         Ok(snap)
     }
 }
@@ -178,8 +244,29 @@ impl Traffic for AgentFed {
     }
 }
 
-/// Ticks on the wall clock (no `step`), so passes start when scheduled, not when walked to.
+/// Ticks on the wall clock (no `step`), so passes start when scheduled, not when walked to;
+/// under `simulated`, walks simulated time as the simulator does under `sloop run`.
 impl LiveCloud for AgentFed {
+    fn step(&self) -> Option<f64> {
+        self.step
+    }
+    fn now(&self) -> Option<Time> {
+        self.step.map(|_| self.sim.now())
+    }
+    fn advance_to(&mut self, t: Time) {
+        let watch = Stopwatch::start();
+        self.sim.advance_to(t);
+        if let Some(log) = &self.world_log {
+            log.push(TickTiming {
+                at: t,
+                late: None,
+                took: watch.elapsed().as_secs_f64(),
+            });
+        }
+    }
+    fn end(&self) -> Option<Time> {
+        self.step.map(|_| self.sim.world().end())
+    }
     fn evidence_since(&self, t: Time) -> bool {
         self.sim.evidence_since(t)
             || self

@@ -144,10 +144,18 @@ fn store(state: &IngestState, agent: &str, batch: &Batch, received: Time) -> (u6
         let latest = store.get(&id).and_then(|x| x.latest()).map(|x| x.at);
         let mut floor = latest.unwrap_or(f64::MIN);
         let mut next = latest.map_or(f64::MIN, |t| t + min_gap);
+        let budget = state.inner.limits.budget_intervals;
+        let budget_window = f64::from(budget) * probe.interval.secs();
         let mut excess = 0u64;
         for x in &s.samples {
             let at = (x.at + offset).min(received).max(floor);
-            if at < next {
+            let over_budget = || {
+                budget > 0
+                    && store
+                        .get(&id)
+                        .is_some_and(|h| h.counts(at, budget_window).total > u64::from(budget))
+            };
+            if at < next || over_budget() {
                 excess += 1;
                 continue;
             }
@@ -230,6 +238,44 @@ mod tests {
         b.series[0].samples.truncate(3);
         let r = state.ingest("fra", &b).unwrap();
         assert_eq!((r.accepted, r.rejected), (0, 3), "older than what is stored");
+    }
+
+    #[test]
+    fn a_flood_stores_what_a_working_agent_stores_and_a_jittery_one_loses_nothing() {
+        let policy = crate::policy::parse("p", include_bytes!("../../policies/election-web.yaml")).unwrap();
+        let state = IngestState::new(
+            crate::ingest::TokenBook::default(),
+            std::sync::Arc::new(Stopped),
+            super::super::IngestLimits::default(),
+        );
+        let store = std::sync::Arc::new(std::sync::Mutex::new(
+            crate::observe::store::ProbeStore::for_policy(&policy),
+        ));
+        state.publish(&policy, &[], store);
+        let mut b = batch(0.2);
+        b.series[0].policy = policy.metadata.name.clone();
+        b.series[0].probe = "site".into();
+        let proto = b.series[0].samples[0];
+        // `site` probes every 10 s: 1,000 s are 100 intervals. Flooded with a result every
+        // second, fra stores 21 per 20 intervals (the density limit alone stored 200).
+        b.series[0].samples = (0..1000)
+            .map(|k| BatchSample {
+                at: 0.5 + k as f64,
+                ..proto
+            })
+            .collect();
+        let r = state.ingest("fra", &b).unwrap();
+        assert!((100..=106).contains(&r.accepted), "{r:?}");
+        assert_eq!(r.accepted + r.rejected, 1000);
+        // ams probes on schedule with up to ±2.4 s of jitter: every result is stored.
+        b.series[0].samples = (1..100)
+            .map(|k| BatchSample {
+                at: k as f64 * 10.0 + ((k * 37) % 49) as f64 / 10.0 - 2.4,
+                ..proto
+            })
+            .collect();
+        let r = state.ingest("ams", &b).unwrap();
+        assert_eq!((r.accepted, r.rejected), (99, 0));
     }
 
     #[test]

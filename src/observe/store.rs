@@ -19,6 +19,8 @@ use crate::{
 };
 use std::collections::HashMap;
 
+#[cfg(test)]
+mod counts_props;
 mod packed;
 mod retune;
 mod series;

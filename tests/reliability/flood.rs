@@ -21,11 +21,7 @@ use sloop::{
     run::{CloudFactory, Controller, Options, PolicyEvent, ticklog::TickLog},
     serve,
 };
-use std::{
-    collections::BTreeMap,
-    sync::{Arc, OnceLock},
-    time::Duration,
-};
+use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 /// Requests in the flood (at least; it goes on until the loop has ticked during it).
 const FLOOD: usize = 400;
@@ -43,11 +39,10 @@ async fn an_ingest_flood_is_throttled_while_the_loop_keeps_ticking_in_bounded_me
     scenario.start = Timestamp::from_unix(SystemClock.now().floor());
     let token = Token::generate().expect("token");
     let log = TickLog::default();
-    let factory = Arc::new(AgentFedFactory {
+    let factory = Arc::new(AgentFedFactory::wall_clock(
         scenario,
-        ingest: OnceLock::new(),
-        agents: vec![agent.to_owned()].into(),
-    });
+        vec![agent.to_owned()].into(),
+    ));
     let controller = Controller::start(
         factory.clone(),
         Options {
