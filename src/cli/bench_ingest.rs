@@ -58,6 +58,11 @@ pub struct IngestArgs {
     /// controller itself.
     #[arg(long)]
     load_cpus: Option<String>,
+    /// Seconds each load phase runs before its `--seconds` of measurement, so the policy's
+    /// 300 s windows hold that phase's traffic only (not the phases before it); with it, the
+    /// idle phase is measured in the first round only, before any agent has sent.
+    #[arg(long, default_value_t = 0.0)]
+    settle: f64,
 }
 
 /// Simulated history before the first pass (longer than the policy's 300 s windows).
@@ -82,6 +87,7 @@ enum Kind {
 /// One measured phase.
 struct Phase {
     kind: Kind,
+    round: u32,
     label: String,
     ticks: usize,
     late: (f64, f64, f64),
@@ -182,32 +188,41 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
         return Err("the controller never ticked (see the log above)".into());
     }
     outln!(
-        "bench ingest: {} results/s from {} agents ({} s batches) for {} s over {url}; tick {}; {} round(s); ingest density limit {} per probe interval; {}",
+        "bench ingest: {} results/s from {} agents ({} s batches) for {} s measured after {} s settling over {url}; tick {}; {} round(s); ingest density limit {} per probe interval; {}",
         args.rate,
         names.len(),
         args.batch_interval,
         args.seconds,
+        args.settle,
         args.tick,
         args.rounds,
         args.samples_per_interval,
         machine()
     );
     let mut phases = Vec::new();
+    let settle = args.settle.max(0.0);
     for round in 1..=args.rounds.max(1) {
-        let t0 = SystemClock.now();
-        let c0 = cpu_seconds();
-        tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
-        phases.push(measure(Kind::Idle, round, (&log, &judged), t0, c0, None));
+        if round == 1 || settle == 0.0 {
+            let t0 = SystemClock.now();
+            let c0 = cpu_seconds();
+            tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
+            phases.push(measure(Kind::Idle, round, (&log, &judged), t0, c0, None));
+        }
         let order = if round % 2 == 1 {
             [Kind::Normal, Kind::Flood]
         } else {
             [Kind::Flood, Kind::Normal]
         };
         for kind in order {
-            let t0 = SystemClock.now();
-            let c0 = cpu_seconds();
-            let counts = generate(&url, args, &secrets, kind == Kind::Normal).await?;
-            phases.push(measure(kind, round, (&log, &judged), t0, c0, Some(counts)));
+            let settled = async {
+                tokio::time::sleep(Duration::from_secs_f64(settle)).await;
+                (SystemClock.now(), cpu_seconds())
+            };
+            let (counts, (t0, c0)) = tokio::join!(
+                generate(&url, args, settle + args.seconds, &secrets, kind == Kind::Normal),
+                settled
+            );
+            phases.push(measure(kind, round, (&log, &judged), t0, c0, Some(counts?)));
         }
     }
     for p in &phases {
@@ -242,10 +257,9 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
     // Paired by round (the flood against the normal phase next to it), so a slow stretch of the
     // shared machine weighs on both sides of a ratio.
     for (what, f) in figures {
-        let mut ratios: Vec<f64> = phases
-            .chunks(3)
+        let mut ratios: Vec<f64> = (1..=args.rounds.max(1))
             .filter_map(|round| {
-                let of = |k: Kind| round.iter().find(|p| p.kind == k).map(f);
+                let of = |k: Kind| phases.iter().find(|p| p.round == round && p.kind == k).map(f);
                 Some(of(Kind::Flood)? / of(Kind::Normal)?)
             })
             .collect();
@@ -265,7 +279,13 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
 }
 
 /// Runs the generator process for one load phase and returns its counts.
-async fn generate(url: &str, args: &IngestArgs, secrets: &str, normal: bool) -> Result<LoadCounts, String> {
+async fn generate(
+    url: &str,
+    args: &IngestArgs,
+    seconds: f64,
+    secrets: &str,
+    normal: bool,
+) -> Result<LoadCounts, String> {
     let exe = std::env::current_exe().map_err(|e| format!("own executable: {e}"))?;
     let mut command = match &args.load_cpus {
         Some(cpus) => {
@@ -278,7 +298,7 @@ async fn generate(url: &str, args: &IngestArgs, secrets: &str, normal: bool) -> 
     let mut child = command
         .args(["bench", "ingest-load", "--url", url])
         .args(["--rate", &args.rate.to_string()])
-        .args(["--seconds", &args.seconds.to_string()])
+        .args(["--seconds", &seconds.to_string()])
         .args(["--batch-interval", &args.batch_interval.to_string()])
         .args(normal.then_some("--normal"))
         .stdin(Stdio::piped())
@@ -326,6 +346,7 @@ fn measure(
     };
     Phase {
         kind,
+        round,
         label,
         ticks: ticks.len(),
         late: spread(ticks.iter().filter_map(|t| t.late).collect()),
