@@ -10,8 +10,9 @@
 //! - migrate phase: two servers on one hypervisor fail together while their peer elsewhere
 //!   answers (the decision core's host-fault diagnosis) until they are on another host.
 //!
-//! The controller is killed with SIGKILL at random instants of each phase (seeded dice,
-//! `SLOOP_CRASH_KILLS` per phase, default 2) and restarted. After every kill and at the end:
+//! The controller is killed with SIGKILL `SLOOP_CRASH_KILLS` times per phase (default 2), each
+//! time at a random instant (seeded dice) of the first 3 s of a reboot or migration whose
+//! journal intent just appeared (of an idle stretch once no repair is left), and restarted. After every kill and at the end:
 //! no duplicate or orphan server, no dangling pool member (crash_world.rs), no rung or
 //! migration started twice for one server, no Nova reboot or live migration that no journal
 //! intent accounts for (Nova's `os-instance-actions` against the journal), the hourly budget
