@@ -160,15 +160,7 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("bind 127.0.0.1:0: {e}"))?;
     let url = format!("http://{}", listener.local_addr().map_err(|e| e.to_string())?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve::serve(
-        listener,
-        serve::router(controller.app_state()),
-        None,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let server = serve::Running::http(listener, serve::router(controller.app_state()));
     controller
         .events()
         .send(PolicyEvent::Upsert {
@@ -228,15 +220,7 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
     for p in &phases {
         print_phase(p);
     }
-    let med = |kind: Kind, f: Figure| {
-        let mut v: Vec<f64> = phases.iter().filter(|p| p.kind == kind).map(f).collect();
-        v.sort_by(f64::total_cmp);
-        match v.len() {
-            0 => f64::NAN,
-            n if n % 2 == 1 => v[n / 2],
-            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-        }
-    };
+    let med = |kind: Kind, f: Figure| median(phases.iter().filter(|p| p.kind == kind).map(f).collect());
     let figures: [(&str, Figure); 4] = [
         ("tick duration p50", |p| p.took.0),
         ("tick duration p99", |p| p.took.1),
@@ -257,25 +241,32 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
     // Paired by round (the flood against the normal phase next to it), so a slow stretch of the
     // shared machine weighs on both sides of a ratio.
     for (what, f) in figures {
-        let mut ratios: Vec<f64> = (1..=args.rounds.max(1))
+        let ratios: Vec<f64> = (1..=args.rounds.max(1))
             .filter_map(|round| {
                 let of = |k: Kind| phases.iter().find(|p| p.round == round && p.kind == k).map(f);
                 Some(of(Kind::Flood)? / of(Kind::Normal)?)
             })
             .collect();
-        ratios.sort_by(f64::total_cmp);
         let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
         outln!(
             "  {what}, flood/normal per round: {} (median {:.2})",
             shown.join(", "),
-            quantile(&ratios, 0.5)
+            median(ratios)
         );
     }
     outln!("  peak RSS {:.1} MiB", peak_rss_mib().unwrap_or(f64::NAN));
     controller.stop().await;
-    let _ = stop.send(());
-    let _ = server.await;
-    Ok(())
+    server.stop().await
+}
+
+/// The median, the mean of the middle two for an even count (NaN for none).
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
 }
 
 /// Runs the generator process for one load phase and returns its counts.
@@ -389,5 +380,17 @@ fn print_phase(p: &Phase) {
             c.throttled,
             c.failed
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::median;
+
+    #[test]
+    fn the_median_of_two_rounds_is_their_mean_not_the_upper_one() {
+        assert!((median(vec![1.53, 1.09]) - 1.31).abs() < 1e-12);
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert!(median(Vec::new()).is_nan());
     }
 }
