@@ -17,7 +17,7 @@
 
 use crate::{
     decision::Action,
-    policy::Rung,
+    policy::{Rung, validate::rung_name},
     snapshot::{RepairStamps, Time},
 };
 use std::collections::BTreeMap;
@@ -26,17 +26,6 @@ use std::collections::BTreeMap;
 pub const HEAL_KEY: &str = "sloop.heal";
 /// Metadata key of the last live migration decided for a server: `UNIX`.
 pub const MIGRATED_KEY: &str = "sloop.migrated";
-
-/// The rung's name as the policy spells it.
-pub fn rung_name(r: Rung) -> &'static str {
-    match r {
-        Rung::Drain => "drain",
-        Rung::RebootSoft => "reboot-soft",
-        Rung::RebootHard => "reboot-hard",
-        Rung::Rebuild => "rebuild",
-        Rung::Replace => "replace",
-    }
-}
 
 fn rung_named(s: &str) -> Option<Rung> {
     [
