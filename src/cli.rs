@@ -184,3 +184,20 @@ pub fn main() -> ExitCode {
 pub fn schema_text() -> String {
     serde_json::to_string_pretty(&crate::policy::json_schema()).unwrap_or_default()
 }
+
+/// Runs `work` on a multi-threaded runtime: success, or its error on stderr after `label: ` and
+/// exit code 1 (also when the runtime cannot start).
+fn block_on(label: &str, work: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the async runtime: {e}"))
+        .and_then(|runtime| runtime.block_on(work));
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{label}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -101,20 +101,7 @@ struct Phase {
 
 /// Runs the benchmark and prints its figures.
 pub fn run(args: &IngestArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(bench(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bench ingest: {e}");
-            ExitCode::from(1)
-        }
-    }
+    super::block_on("bench ingest", bench(args))
 }
 
 async fn bench(args: &IngestArgs) -> Result<(), String> {

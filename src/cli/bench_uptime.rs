@@ -53,20 +53,7 @@ pub fn run(args: &UptimeArgs) -> ExitCode {
         eprintln!("bench uptime: {e}");
         return ExitCode::from(1);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(pass_vs_uptime(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("bench uptime: {e}");
-            ExitCode::from(1)
-        }
-    }
+    super::block_on("bench uptime", pass_vs_uptime(args))
 }
 
 /// Figure 1: the cost of evaluating one series as its history fills.

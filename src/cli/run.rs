@@ -340,20 +340,7 @@ pub fn run(args: RunArgs) -> ExitCode {
         }
     };
     init_logs(settings.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    match runtime.block_on(main(settings)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(1)
-        }
-    }
+    super::block_on("error", main(settings))
 }
 
 async fn main(s: Settings) -> Result<(), String> {
