@@ -5,6 +5,10 @@
 //! good/total counts for the burn-rate windows, and consecutive-failure counters per instance.
 //! That keeps a snapshot small enough to log every tick. Pure data.
 
+mod host_digest;
+
+pub use host_digest::HostDigest;
+
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -317,7 +321,7 @@ pub struct Instance {
 
 /// What sloop wrote on a server before repairing or moving it (`act::stamp`): the healing
 /// memory that outlives the controller and its journal, read back by every observation.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct RepairStamps {
     /// The last ladder rung started on it, and the decision time (whole seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -325,6 +329,11 @@ pub struct RepairStamps {
     /// When its last live migration was decided (whole seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migrated: Option<Time>,
+    /// The host that migration moved it off, as a digest (stamps older than the digest have
+    /// none): the host was found faulty, which the decision core must remember even when
+    /// the journal that named it is lost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrated_from: Option<HostDigest>,
 }
 
 /// An action the cloud is still carrying out.

@@ -324,6 +324,60 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "after_a_restart_with_a_lost_journal_a_server_left_on_an_evacuated_host_is_moved",
+            why: "the same restart as above, but on a new node without the journal: vm-4's \
+                  migration stamp names h1 (by digest), so h1 is still faulty and vm-1, failing \
+                  alone there, is moved rather than drained, rebooted and replaced",
+            fixture: Fixture::healthy(6)
+                .instance_down("vm-1")
+                .migrated_off("vm-4", "h1", "h2", 20.0),
+            history: fresh,
+            policy: same,
+            expect: |d| {
+                check(has_diag(d, "host-fault"), format!("diagnoses: {:?}", d.diagnoses))?;
+                check(
+                    d.actions.iter().any(|a| {
+                        a.action
+                            == Action::Migrate {
+                                instance: "vm-1".into(),
+                                from_host: "h1".into(),
+                            }
+                    }),
+                    format!("actions: {:?}", d.actions),
+                )?;
+                check(
+                    !d.actions.iter().any(|a| {
+                        a.action.instance().is_some_and(|i| i == "vm-4")
+                            || matches!(
+                                a.action.kind(),
+                                ActionKind::Drain | ActionKind::RebootSoft | ActionKind::RebootHard
+                            )
+                    }),
+                    format!("vm-1 walked down the ladder or vm-4 moved again: {:?}", d.actions),
+                )
+            },
+        },
+        Case {
+            name: "a_lost_journal_with_an_old_migration_stamp_keeps_no_host_fault",
+            why: "the migration off h1 was 15 minutes ago: that fault is over (10 min hold), so \
+                  vm-1 failing alone on h1 is an instance fault and starts the ladder",
+            fixture: Fixture::healthy(6)
+                .instance_down("vm-1")
+                .migrated_off("vm-4", "h1", "h2", 900.0),
+            history: fresh,
+            policy: same,
+            expect: |d| {
+                check(
+                    !has_diag(d, "host-fault"),
+                    format!("diagnoses: {:?}", d.diagnoses),
+                )?;
+                check(
+                    kinds(d).contains(&ActionKind::Drain) && !kinds(d).contains(&ActionKind::Migrate),
+                    format!("actions: {:?}", kinds(d)),
+                )
+            },
+        },
+        Case {
             name: "a_host_fault_without_fresh_evidence_expires",
             why: "a fault found 11 minutes ago whose metric no longer holds is over: a new server \
                   there is admitted and nothing moves",

@@ -10,6 +10,7 @@ const PURE: &[&str] = &[
     "src/history.rs",
     "src/history",
     "src/snapshot.rs",
+    "src/snapshot",
     "src/judge.rs",
     "src/judge",
     "src/plan.rs",

@@ -14,7 +14,7 @@ use crate::{
     decision::{Action, PlannedAction},
     history::{Charge, kind_of, parse_action_key, repair_charge_id},
     policy::Policy,
-    snapshot::{RepairStamps, Snapshot},
+    snapshot::Snapshot,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -75,10 +75,7 @@ pub fn stamped_charges(policy: &str, snap: &Snapshot) -> Vec<Charge> {
             })
         });
     let repaired = snap.inventory.iter().flat_map(|i| {
-        let stamps = i.stamps.unwrap_or(RepairStamps {
-            rung: None,
-            migrated: None,
-        });
+        let stamps = i.stamps.unwrap_or_default();
         let rung = stamps.rung.map(|(r, at)| (kind_of(r), at));
         let migrated = stamps.migrated.map(|at| (ActionKind::Migrate, at));
         [rung, migrated].into_iter().flatten().map(|(kind, at)| Charge {

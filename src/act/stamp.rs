@@ -7,24 +7,29 @@
 //! | key              | value                 | written before                                   |
 //! |------------------|-----------------------|--------------------------------------------------|
 //! | `sloop.heal`     | `RUNG@UNIX`           | a drain, reboot, rebuild or replacement (a rung) |
-//! | `sloop.migrated` | `UNIX`                | a live migration                                 |
+//! | `sloop.migrated` | `HOST@UNIX`           | a live migration                                 |
 //!
 //! `RUNG` is the policy's rung name (`drain`, `reboot-soft`, `reboot-hard`, `rebuild`,
-//! `replace`) and `UNIX` the decision time in whole seconds, e.g. `reboot-hard@1764205200`:
-//! at most 24 characters, far below Nova's 255, and nothing but a rung and a time (never a
-//! secret). Each observation reads them back into [`RepairStamps`], and the decision core
-//! adopts them (`History::adopt_stamps`). Pure: formatting and parsing only.
+//! `replace`), `UNIX` the decision time in whole seconds, e.g. `reboot-hard@1764205200`, and
+//! `HOST` the [`HostDigest`] of the hypervisor the migration moves the server off (12 hex
+//! digits, e.g. `d02434e0be28@1764205260`): the host was found faulty, and the digest lets a
+//! controller that lost its journal remember that without writing the hypervisor's name into
+//! metadata the tenant can read. Stamps written before the digest (`sloop.migrated=UNIX`)
+//! still read, without a host. At most 33 characters, far below Nova's 255, and nothing but
+//! a rung, a digest and a time (never a secret). Each observation reads them back into
+//! [`RepairStamps`], and the decision core adopts them (`History::adopt_stamps`). Pure:
+//! formatting and parsing only.
 
 use crate::{
     decision::Action,
     policy::{Rung, validate::rung_name},
-    snapshot::{RepairStamps, Time},
+    snapshot::{HostDigest, RepairStamps, Time},
 };
 use std::collections::BTreeMap;
 
 /// Metadata key of the last ladder rung started on a server: `RUNG@UNIX`.
 pub const HEAL_KEY: &str = "sloop.heal";
-/// Metadata key of the last live migration decided for a server: `UNIX`.
+/// Metadata key of the last live migration decided for a server: `HOST@UNIX` (or `UNIX`).
 pub const MIGRATED_KEY: &str = "sloop.migrated";
 
 fn rung_named(s: &str) -> Option<Rung> {
@@ -57,7 +62,8 @@ pub fn for_action(action: &Action, at: Time) -> Option<(String, BTreeMap<String,
     let instance = action.instance()?.clone();
     let secs = at.floor() as i64;
     let (key, value) = match action {
-        Action::Migrate { .. } => (MIGRATED_KEY, secs.to_string()),
+        Action::Migrate { from_host, .. } if from_host.is_empty() => (MIGRATED_KEY, secs.to_string()),
+        Action::Migrate { from_host, .. } => (MIGRATED_KEY, format!("{}@{secs}", HostDigest::of(from_host))),
         a => (HEAL_KEY, format!("{}@{secs}", rung_name(rung_of(a)?))),
     };
     Some((instance, BTreeMap::from([(key.to_owned(), value)])))
@@ -71,8 +77,16 @@ pub fn read(metadata: &BTreeMap<String, String>) -> Option<RepairStamps> {
         let (name, at) = v.split_once('@')?;
         Some((rung_named(name)?, secs(at)?))
     });
-    let migrated = metadata.get(MIGRATED_KEY).and_then(|v| secs(v));
-    (rung.is_some() || migrated.is_some()).then_some(RepairStamps { rung, migrated })
+    let migration = metadata.get(MIGRATED_KEY).and_then(|v| match v.split_once('@') {
+        Some((host, at)) => Some((secs(at)?, Some(HostDigest::parse(host)?))),
+        None => Some((secs(v)?, None)),
+    });
+    let (migrated, migrated_from) = migration.map_or((None, None), |(at, from)| (Some(at), from));
+    (rung.is_some() || migrated.is_some()).then_some(RepairStamps {
+        rung,
+        migrated,
+        migrated_from,
+    })
 }
 
 #[cfg(test)]
@@ -93,12 +107,17 @@ mod tests {
             from_host: "h1".into(),
         };
         let (_, m) = for_action(&migrate, 1_764_205_260.0).expect("a migration");
-        assert_eq!(m[MIGRATED_KEY], "1764205260");
+        assert_eq!(m[MIGRATED_KEY], format!("{}@1764205260", HostDigest::of("h1")));
+        assert!(
+            !m[MIGRATED_KEY].contains("h1"),
+            "the host's name stays out of tenant metadata"
+        );
         let mut both = meta.clone();
         both.extend(m);
         let s = read(&both).expect("stamps");
         assert_eq!(s.rung, Some((Rung::RebootHard, 1_764_205_200.0)));
         assert_eq!(s.migrated, Some(1_764_205_260.0));
+        assert_eq!(s.migrated_from, Some(HostDigest::of("h1")));
         for r in [Rung::Drain, Rung::RebootSoft, Rung::Rebuild, Rung::Replace] {
             let v = format!("{}@{}", rung_name(r), i64::MAX);
             assert!(v.len() <= 255, "{v}");
@@ -121,8 +140,45 @@ mod tests {
             let meta = BTreeMap::from([(HEAL_KEY.to_owned(), v.to_owned())]);
             assert_eq!(read(&meta), None, "{v:?}");
         }
-        let meta = BTreeMap::from([(MIGRATED_KEY.to_owned(), "soon".to_owned())]);
-        assert_eq!(read(&meta), None);
+        let digest = HostDigest::of("h1").to_string();
+        for v in [
+            "soon".to_owned(),
+            String::new(),
+            "@".to_owned(),
+            "@1764205260".to_owned(),
+            format!("{digest}@"),
+            format!("{digest}@soon"),
+            "h1@1764205260".to_owned(),
+            format!("{}@1764205260", digest.to_uppercase()),
+            format!("{digest}x@1764205260"),
+            format!("{digest}@1764205260@1"),
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}@1".to_owned(),
+        ] {
+            let meta = BTreeMap::from([(MIGRATED_KEY.to_owned(), v.clone())]);
+            assert_eq!(read(&meta), None, "{v:?}");
+        }
         assert_eq!(read(&BTreeMap::new()), None);
+    }
+
+    #[test]
+    fn migration_stamps_without_a_host_still_read() {
+        let old = BTreeMap::from([(MIGRATED_KEY.to_owned(), "1764205260".to_owned())]);
+        let s = read(&old).expect("an old stamp");
+        assert_eq!((s.migrated, s.migrated_from), (Some(1_764_205_260.0), None));
+        let nowhere = Action::Migrate {
+            instance: "b".into(),
+            from_host: String::new(),
+        };
+        let (_, m) = for_action(&nowhere, 1_764_205_260.0).expect("a migration");
+        assert_eq!(m[MIGRATED_KEY], "1764205260", "no host known, none named");
+        let with_rung = BTreeMap::from([
+            (MIGRATED_KEY.to_owned(), "garbage".to_owned()),
+            (HEAL_KEY.to_owned(), "drain@5".to_owned()),
+        ]);
+        let s = read(&with_rung).expect("the rung still reads");
+        assert_eq!(
+            (s.rung, s.migrated, s.migrated_from),
+            (Some((Rung::Drain, 5.0)), None, None)
+        );
     }
 }

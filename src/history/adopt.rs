@@ -25,8 +25,8 @@
 //! action at a time and the process died during an earlier one) is moved, not walked down the
 //! reboot ladder as if it were faulty on its own. The servers carry the same ladder and
 //! migration memory in their repair stamps (`History::adopt_stamps`, adopted by every
-//! decision), so a lost journal no longer loses it (the faulty hosts excepted); the journal
-//! adds which stamped attempts failed.
+//! decision), the hosts migrations left included (by digest), so a lost journal no longer
+//! loses it; the journal adds which stamped attempts failed.
 
 use super::{History, LadderState};
 use crate::{

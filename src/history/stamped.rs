@@ -11,13 +11,25 @@
 //! time, from `settle` or from the journal's failed outcomes) is not a repair and is ignored.
 //! After a lost journal that knowledge is gone too, and such a stamp counts as a repair that
 //! happened: the side an intent without outcome is taken on as well.
+//!
+//! A migration stamp also names, by digest, the host it moved the server off: that host was
+//! found faulty. Matched against the hosts the inventory shows, it restores
+//! [`History::host_faults`] as the journal would (`adopt_healing`): faulty since the first
+//! believed migration off it, and only while such a fault still stands
+//! ([`HOST_FAULT_HOLD`]). So a server still on that host when the controller restarts between
+//! two migrations with its journal lost is moved too, not walked down the reboot ladder.
+//! Unlike ladders, a fault is never renewed by a newer stamp (each migration off the host would
+//! otherwise extend it), and a fault already remembered is kept: a stale one would otherwise
+//! come back from the stamps after `prune` dropped it, and hold back the first diagnosis of a
+//! new fault on that host.
 
-use super::{History, LadderState, intent_of};
+use super::{HOST_FAULT_HOLD, History, LadderState, intent_of};
 use crate::{
     decision::ActionKind,
     policy::Rung,
-    snapshot::{Instance, Time},
+    snapshot::{HostDigest, Instance, Time},
 };
+use std::collections::BTreeMap;
 
 /// How far from `now` a stamp is believed: the budget window, which is also how long the
 /// planner keeps a recovered instance's ladder. A stamp from further in the future than that
@@ -37,9 +49,15 @@ pub fn kind_of(r: Rung) -> ActionKind {
 
 impl History {
     /// Adopts the ladder rungs (positions in `ladder`; a rung the policy no longer has is
-    /// skipped) and migration times stamped on `inventory`'s servers within the hour around
-    /// `now`.
+    /// skipped), migration times and the hosts those migrations left, stamped on `inventory`'s
+    /// servers within the hour around `now`.
     pub fn adopt_stamps(&mut self, ladder: &[Rung], inventory: &[Instance], now: Time) {
+        let hosts: BTreeMap<HostDigest, &str> = inventory
+            .iter()
+            .filter_map(|i| i.host.as_deref())
+            .map(|h| (HostDigest::of(h), h))
+            .collect();
+        let mut left: BTreeMap<&str, Time> = BTreeMap::new();
         for inst in inventory {
             let Some(stamps) = &inst.stamps else { continue };
             let believed = |kind: ActionKind, at: Time| {
@@ -78,6 +96,15 @@ impl History {
             if let Some(at) = migrated {
                 let t = self.migrated_at.entry(inst.id.clone()).or_insert(at);
                 *t = t.max(at);
+                if let Some(host) = stamps.migrated_from.and_then(|d| hosts.get(&d)) {
+                    let since = left.entry(host).or_insert(at);
+                    *since = since.min(at);
+                }
+            }
+        }
+        for (host, since) in left {
+            if now - since < HOST_FAULT_HOLD {
+                self.host_faults.entry(host.to_owned()).or_insert(since);
             }
         }
     }
@@ -92,17 +119,31 @@ mod tests {
     const LADDER: [Rung; 4] = [Drain, RebootSoft, RebootHard, Replace];
 
     fn stamped(id: &str, rung: Option<(Rung, Time)>, migrated: Option<Time>) -> Instance {
+        on_host(id, None, rung, migrated, None)
+    }
+
+    fn on_host(
+        id: &str,
+        host: Option<&str>,
+        rung: Option<(Rung, Time)>,
+        migrated: Option<Time>,
+        from: Option<&str>,
+    ) -> Instance {
         Instance {
             id: id.into(),
             name: id.into(),
             status: InstanceStatus::Active,
-            host: None,
+            host: host.map(Into::into),
             addresses: Vec::new(),
             created_at: 0.0,
             active_since: None,
             member: None,
             created_by: None,
-            stamps: Some(RepairStamps { rung, migrated }),
+            stamps: Some(RepairStamps {
+                rung,
+                migrated,
+                migrated_from: from.map(HostDigest::of),
+            }),
         }
     }
 
@@ -220,5 +261,52 @@ mod tests {
             (1, 9_100.0),
             "the failed hard reboot is not adopted"
         );
+    }
+
+    #[test]
+    fn the_hosts_stamped_migrations_left_are_faulty_from_the_first_while_that_stands() {
+        let now = 10_000.0;
+        let mut h = History::default();
+        h.failed.insert("migrate:failed".into(), 9_950.0);
+        h.adopt_stamps(
+            &LADDER,
+            &[
+                // Two servers moved off h1 (now on h2), one still there.
+                on_host("a", Some("h2"), None, Some(9_700.0), Some("h1")),
+                on_host("b", Some("h2"), None, Some(9_600.0), Some("h1")),
+                on_host("c", Some("h1"), None, None, None),
+                // Off h3 long ago: that fault no longer stands.
+                on_host("d", Some("h2"), None, Some(9_300.0), Some("h3")),
+                on_host("e", Some("h3"), None, None, None),
+                // Off a host this inventory does not show: nothing to match.
+                on_host("f", Some("h2"), None, Some(9_900.0), Some("h9")),
+                // An old stamp names no host.
+                on_host("g", Some("h2"), None, Some(9_900.0), None),
+                // Its migration failed: h4 was not left.
+                on_host("failed", Some("h4"), None, Some(9_900.0), Some("h4")),
+            ],
+            now,
+        );
+        assert_eq!(h.host_faults, BTreeMap::from([("h1".to_owned(), 9_600.0)]));
+        assert!(h.host_fault_stands("h1", now));
+        assert_eq!(h.migrated_at.get("g"), Some(&9_900.0), "an old stamp still reads");
+    }
+
+    #[test]
+    fn a_remembered_host_fault_is_kept_and_never_renewed_by_stamps() {
+        let now = 10_000.0;
+        let mut h = History::default();
+        h.host_faults.insert("h1".into(), 9_800.0);
+        let inventory = [
+            on_host("a", Some("h2"), None, Some(9_500.0), Some("h1")),
+            on_host("c", Some("h1"), None, None, None),
+        ];
+        h.adopt_stamps(&LADDER, &inventory, now);
+        assert_eq!(h.host_faults["h1"], 9_800.0, "memory wins over an older stamp");
+        // Later, the fault is over and pruned: the old stamp does not bring it back.
+        let later = 10_200.0;
+        h.host_faults.clear();
+        h.adopt_stamps(&LADDER, &inventory, later);
+        assert!(h.host_faults.is_empty(), "{:?}", h.host_faults);
     }
 }

@@ -111,6 +111,9 @@ pub struct Wrapped<H> {
     /// Whether stamps reach the simulated servers: off only to show what they prevent (a
     /// cloud that accepts the call and forgets the metadata, as before stamps existed).
     pub keep_stamps: bool,
+    /// Whether migration stamps keep the digest of the host they left: off only to show what
+    /// it prevents (`sloop.migrated=UNIX`, as stamps were before it).
+    pub host_digests: bool,
 }
 
 impl<H: Hook> Wrapped<H> {
@@ -190,8 +193,15 @@ impl<H: Hook + Send> Compute for Wrapped<H> {
         metadata: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), ActError>> + Send {
         let keep = self.keep_stamps;
+        let mut metadata = metadata.clone();
+        if !self.host_digests
+            && let Some(v) = metadata.get_mut(sloop::act::stamp::MIGRATED_KEY)
+            && let Some((_, at)) = v.split_once('@')
+        {
+            *v = at.to_owned();
+        }
         self.dispatch(Call::Stamp, id, |s| match keep {
-            true => run_ready(s.stamp_server(id, metadata)),
+            true => run_ready(s.stamp_server(id, &metadata)),
             false => Ok(()),
         })
     }
@@ -275,6 +285,7 @@ impl<H: Hook + Send> Run<H> {
                 hook,
                 calls: Vec::new(),
                 keep_stamps: true,
+                host_digests: true,
             },
             rec,
             end: scenario.end_unix(),

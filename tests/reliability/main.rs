@@ -18,6 +18,7 @@ mod crash;
 mod dry_run;
 mod flood;
 mod freezes;
+mod host_restarts;
 mod ladder_restarts;
 mod restarts;
 mod secrets;

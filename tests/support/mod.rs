@@ -43,6 +43,9 @@ pub struct Fixture {
     pub spikes: usize,
     /// Instances not (yet) in the load balancer's pool: new servers waiting to be admitted.
     pub outside_pool: Vec<String>,
+    /// Instances live-migrated by sloop: (from host, to host, seconds ago), with the
+    /// migration stamp (`sloop.migrated`) that says so on the server.
+    pub migrated: BTreeMap<String, (String, String, f64)>,
 }
 
 impl Fixture {
@@ -65,7 +68,14 @@ impl Fixture {
             error_status: Vec::new(),
             spikes: 0,
             outside_pool: Vec::new(),
+            migrated: BTreeMap::new(),
         }
+    }
+    /// `id` was moved off `from` to `to` `secs_ago`, and carries the stamp of that migration.
+    pub fn migrated_off(mut self, id: &str, from: &str, to: &str, secs_ago: f64) -> Self {
+        self.migrated
+            .insert(id.into(), (from.into(), to.into(), secs_ago));
+        self
     }
     /// `id` is a new server that has not joined the pool yet.
     pub fn outside_pool(mut self, id: &str) -> Self {
@@ -156,7 +166,10 @@ impl Fixture {
                 } else {
                     InstanceStatus::Active
                 },
-                host: Some(self.host_of(i)),
+                host: Some(match self.migrated.get(&id) {
+                    Some((_, to, _)) => to.clone(),
+                    None => self.host_of(i),
+                }),
                 addresses: vec![(IpFamily::V6, format!("2001:db8::{i}"))],
                 created_at: now - 7200.0 + i as f64,
                 active_since: Some(now - 7000.0 + i as f64),
@@ -166,7 +179,11 @@ impl Fixture {
                     online: true,
                 }),
                 created_by: None,
-                stamps: None,
+                stamps: self.migrated.get(&id).map(|(from, _, ago)| RepairStamps {
+                    migrated: Some((now - ago).floor()),
+                    migrated_from: Some(HostDigest::of(from)),
+                    ..RepairStamps::default()
+                }),
             });
             let mut cpu = BTreeMap::new();
             cpu.insert(
