@@ -11,6 +11,7 @@
 //! ```
 
 pub mod batch;
+pub mod budget;
 pub mod freshness;
 mod routes;
 pub mod tokens;
@@ -61,7 +62,8 @@ pub struct IngestLimits {
     /// jitter. The density limit above still lets a flood store two samples per interval,
     /// which doubled the agent samples every reconcile pass judges; with this, a flood stores
     /// at most 1/`budget_intervals` more than a working agent (5 % at 20). 0 turns it off.
-    /// (Per-instance series keep their last 12 samples only, so for them it binds up to 11.)
+    /// Per-instance series keep their last 12 samples only, so their budget is kept apart
+    /// ([`budget::SeriesBudgets`]).
     pub budget_intervals: u32,
 }
 
@@ -87,6 +89,9 @@ struct Published {
     policy: Arc<Policy>,
     instances: Vec<Instance>,
     store: Arc<Mutex<ProbeStore>>,
+    /// The sample budgets of its per-instance series (kept across publishes for the
+    /// instances still in the inventory).
+    budgets: Mutex<budget::SeriesBudgets>,
 }
 
 struct Inner {
@@ -148,12 +153,18 @@ impl IngestState {
     /// the inventory changes; agents pick the change up with their next batch.
     pub fn publish(&self, policy: &Policy, instances: &[Instance], store: Arc<Mutex<ProbeStore>>) {
         let mut published = self.inner.published.write().unwrap_or_else(|e| e.into_inner());
+        let mut budgets = published
+            .remove(&policy.metadata.name)
+            .map(|old| old.budgets.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .unwrap_or_default();
+        budgets.retain(instances);
         published.insert(
             policy.metadata.name.clone(),
             Published {
                 policy: Arc::new(policy.clone()),
                 instances: instances.to_vec(),
                 store,
+                budgets: Mutex::new(budgets),
             },
         );
         lock(&self.inner.versions).clear();

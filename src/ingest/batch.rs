@@ -141,6 +141,8 @@ fn store(state: &IngestState, agent: &str, batch: &Batch, received: Time) -> (u6
             Some(i) => SeriesId::Instance(i.clone(), key),
         };
         let mut store = lock(&p.store);
+        // A per-instance series keeps too few samples to count its budget from: its own.
+        let mut budgets = s.instance.is_some().then(|| lock(&p.budgets));
         let latest = store.get(&id).and_then(|x| x.latest()).map(|x| x.at);
         let mut floor = latest.unwrap_or(f64::MIN);
         let mut next = latest.map_or(f64::MIN, |t| t + min_gap);
@@ -149,11 +151,14 @@ fn store(state: &IngestState, agent: &str, batch: &Batch, received: Time) -> (u6
         let mut excess = 0u64;
         for x in &s.samples {
             let at = (x.at + offset).min(received).max(floor);
-            let over_budget = || {
-                budget > 0
-                    && store
-                        .get(&id)
-                        .is_some_and(|h| h.counts(at, budget_window).total > u64::from(budget))
+            let over_budget = || match &budgets {
+                Some(b) => !b.admits(&id, at, budget, budget_window),
+                None => {
+                    budget > 0
+                        && store
+                            .get(&id)
+                            .is_some_and(|h| h.counts(at, budget_window).total > u64::from(budget))
+                }
             };
             if at < next || over_budget() {
                 excess += 1;
@@ -163,6 +168,9 @@ fn store(state: &IngestState, agent: &str, batch: &Batch, received: Time) -> (u6
             next = at + min_gap;
             let sample = x.sample_at(at);
             store.record(&id, sample);
+            if let Some(b) = budgets.as_mut() {
+                b.record(&id, at, budget);
+            }
             if let Some(m) = &state.inner.metrics {
                 let key = match &id {
                     SeriesId::Service(k) | SeriesId::Instance(_, k) => k,
