@@ -6,7 +6,10 @@ pub mod executor;
 pub mod journaled;
 pub mod stamp;
 
-use crate::{policy::ServerTemplate, snapshot::InstanceId};
+use crate::{
+    policy::ServerTemplate,
+    snapshot::{InstanceId, Time},
+};
 use std::{collections::BTreeMap, future::Future};
 
 /// Why a call to the cloud failed, classified for retry decisions.
@@ -55,6 +58,26 @@ pub struct ServerRequest {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// One action the cloud recorded on a server (Nova's `os-instance-actions`): what reached the
+/// API, whatever the caller heard back. Read after a restart to tell whether an interrupted
+/// call was sent (`crate::resolve`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerAction {
+    /// Nova's name: `create`, `delete`, `reboot`, `rebuild`, `live-migration`, …
+    pub action: String,
+    /// When the cloud started it (its clock), seconds since the Unix epoch.
+    pub started: Time,
+    /// The API request that started it (`req-…`), for the audit line; not a secret.
+    pub request_id: Option<String>,
+}
+
+/// Nova's action name for a reboot (soft or hard alike).
+pub const NOVA_REBOOT: &str = "reboot";
+/// Nova's action name for a rebuild.
+pub const NOVA_REBUILD: &str = "rebuild";
+/// Nova's action name for a live migration.
+pub const NOVA_LIVE_MIGRATION: &str = "live-migration";
+
 /// Server lifecycle operations (Nova).
 pub trait Compute {
     /// Starts creating a server; returns its ID once the API accepted the request.
@@ -77,6 +100,19 @@ pub trait Compute {
         id: &str,
         metadata: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), ActError>> + Send;
+    /// The actions the cloud recorded on server `id` that started at or after `since`, oldest
+    /// first; empty when the server is gone. Read-only (dry-run makes it too): a restarted
+    /// controller asks it whether the call of an interrupted repair reached the cloud.
+    fn server_actions(
+        &mut self,
+        id: &str,
+        since: Time,
+    ) -> impl Future<Output = Result<Vec<ServerAction>, ActError>> + Send {
+        let _ = (id, since);
+        std::future::ready(Err(ActError::Fatal(
+            "this cloud does not report server actions".into(),
+        )))
+    }
 }
 
 /// Load-balancer pool membership (Octavia).

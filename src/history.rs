@@ -3,6 +3,7 @@
 //! capacity. A value passed in and returned (never a map read with a clock), so a recorded
 //! decision log replays exactly. Bounded: every collection is pruned by time or by the group.
 
+mod abandon;
 mod adopt;
 mod stamped;
 

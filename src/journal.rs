@@ -38,8 +38,13 @@ pub enum EntryOutcome {
     Skipped,
     /// About to be executed: the intent, written to disk (synced) before the first call. An
     /// entry with the same ID and the outcome follows, unless the process died in between;
-    /// then the next incarnation charges the intent to its budget (the call may have applied).
+    /// then the next incarnation asks the cloud what became of it (`crate::resolve`) and writes
+    /// the outcome (`Done` with a detail, or `Abandoned`), charged to its budget either way.
     Started,
+    /// An intent the process died in, whose call never reached the cloud (found after the
+    /// restart, see `crate::resolve`): charged, but it changed nothing, so a repair is retried
+    /// at the same rung.
+    Abandoned,
 }
 
 impl EntryOutcome {
@@ -52,6 +57,7 @@ impl EntryOutcome {
             EntryOutcome::Refused => "refused",
             EntryOutcome::Skipped => "skipped",
             EntryOutcome::Started => "started",
+            EntryOutcome::Abandoned => "abandoned",
         }
     }
 }
@@ -89,13 +95,17 @@ pub struct JournalEntry {
 
 impl JournalEntry {
     /// The budget charge this entry records, if any: an action decided and started (done,
-    /// failed, skipped after the decision, or an intent whose outcome never came), never a
-    /// dry-run, a refusal or an admission. An intent without outcome is taken as applied: the
-    /// call may have reached the cloud before the process died.
+    /// failed, skipped after the decision, abandoned, or an intent whose outcome never came),
+    /// never a dry-run, a refusal or an admission. An intent without outcome is taken as
+    /// applied: the call may have reached the cloud before the process died.
     pub fn charge(&self) -> Option<crate::history::Charge> {
         let charged = matches!(
             self.outcome,
-            EntryOutcome::Done | EntryOutcome::Failed | EntryOutcome::Skipped | EntryOutcome::Started
+            EntryOutcome::Done
+                | EntryOutcome::Failed
+                | EntryOutcome::Skipped
+                | EntryOutcome::Started
+                | EntryOutcome::Abandoned
         );
         (charged && self.kind != crate::decision::ActionKind::Admit).then(|| crate::history::Charge {
             at: self.at,
@@ -209,6 +219,21 @@ impl Journal {
         }
     }
 
+    /// The intents of `policy` that earlier runs wrote to disk and never concluded: the actions
+    /// in flight when a process died, oldest first, for the next one to resolve.
+    pub fn open_intents(&self, policy: &str) -> Vec<JournalEntry> {
+        let Some(dir) = &self.dir else {
+            return Vec::new();
+        };
+        match disk::read_dir(dir) {
+            Ok((entries, _)) => open_intents(&entries, policy),
+            Err(e) => {
+                tracing::warn!(error = %e, "Journal unreadable; interrupted actions cannot be resolved.");
+                Vec::new()
+            }
+        }
+    }
+
     /// The newest `n` entries (of `policy`, if given), newest first.
     pub fn recent(&self, policy: Option<&str>, n: usize) -> Vec<Arc<JournalEntry>> {
         let ring = self.ring.lock().unwrap_or_else(|p| p.into_inner());
@@ -234,6 +259,25 @@ pub fn charges(entries: &[JournalEntry], policy: &str) -> Vec<crate::history::Ch
         .filter(|e| e.policy == policy)
         .filter(|e| e.outcome != EntryOutcome::Started || !concluded.contains(e.id.as_deref().unwrap_or("")))
         .filter_map(JournalEntry::charge)
+        .collect()
+}
+
+/// The intents of `policy` in `entries` (oldest first) that no later line concludes, each once.
+pub fn open_intents(entries: &[JournalEntry], policy: &str) -> Vec<JournalEntry> {
+    let concluded: std::collections::HashSet<&str> = entries
+        .iter()
+        .filter(|e| e.policy == policy && e.outcome != EntryOutcome::Started)
+        .filter_map(|e| e.id.as_deref())
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    entries
+        .iter()
+        .filter(|e| e.policy == policy && e.outcome == EntryOutcome::Started)
+        .filter(|e| {
+            e.id.as_deref()
+                .is_some_and(|id| !concluded.contains(id) && seen.insert(id))
+        })
+        .cloned()
         .collect()
 }
 

@@ -27,6 +27,7 @@ pub mod plan;
 pub mod policy;
 pub mod reconcile;
 pub mod replay;
+pub mod resolve;
 pub mod run;
 pub mod serve;
 pub mod sim;

@@ -10,10 +10,11 @@ use crate::{
     decide::decide,
     decision::Decision,
     history::{Charge, History},
-    journal::ActionSink,
+    journal::{ActionSink, JournalEntry},
     observe::{Observe, ObserveError},
     policy::{Mode, Policy},
     replay::LogWriter,
+    resolve::{self, Resolution, Resolved},
     snapshot::{Snapshot, Time},
 };
 
@@ -26,6 +27,9 @@ pub struct TickReport {
     pub decision: Decision,
     /// What happened to each action.
     pub outcomes: Vec<Outcome>,
+    /// Actions an earlier incarnation left in flight, resolved in this pass (already recorded
+    /// in the sink by [`Reconciler::tick_journaled`]).
+    pub resolved: Vec<Resolved>,
 }
 
 /// The loop's state for one policy.
@@ -40,6 +44,14 @@ pub struct Reconciler {
     /// Charges from before this process (the journal), adopted with the cloud's stamps on the
     /// first observation; `None` once adopted.
     prior: Option<Vec<Charge>>,
+    /// Intents earlier incarnations left without outcome, not yet resolved, with the passes
+    /// whose query failed and the last error (`crate::resolve`).
+    open: Vec<(JournalEntry, u32, String)>,
+    /// The charges adopted at the restart, kept while intents are open: a late abandonment
+    /// re-adopts its instance's earlier repairs from them (`History::abandon`).
+    adopted: Vec<Charge>,
+    /// Resolutions of the last observation, for the caller to journal.
+    resolved: Vec<Resolved>,
 }
 
 impl Reconciler {
@@ -52,7 +64,29 @@ impl Reconciler {
             log: None,
             unlogged_failures: Vec::new(),
             prior: Some(Vec::new()),
+            open: Vec::new(),
+            adopted: Vec::new(),
+            resolved: Vec::new(),
         }
+    }
+
+    /// Intents earlier incarnations left without outcome (`Journal::open_intents`): each is
+    /// resolved against the cloud from the first observation on, and its resolution adopted
+    /// instead of the intent's charge (`crate::resolve`).
+    pub fn with_open_intents(mut self, intents: Vec<JournalEntry>) -> Self {
+        self.open = intents.into_iter().map(|e| (e, 0, String::new())).collect();
+        self
+    }
+
+    /// The interrupted actions resolved by the last observation (each once), for the caller
+    /// to journal, count and publish.
+    pub fn take_resolved(&mut self) -> Vec<Resolved> {
+        std::mem::take(&mut self.resolved)
+    }
+
+    /// Intents still waiting for the cloud's answer.
+    pub fn unresolved(&self) -> usize {
+        self.open.len()
     }
 
     /// Budget charges of earlier incarnations of this controller (from the action journal),
@@ -130,6 +164,7 @@ impl Reconciler {
             snapshot,
             decision,
             outcomes,
+            resolved: self.take_resolved(),
         })
     }
 
@@ -143,6 +178,10 @@ impl Reconciler {
         sink: &dyn ActionSink,
     ) -> Result<TickReport, ObserveError> {
         let (snapshot, decision) = self.decide(cloud, now, true).await?;
+        let resolved = self.take_resolved();
+        for r in &resolved {
+            sink.record(&r.entry);
+        }
         let mut outcomes = Vec::with_capacity(decision.actions.len());
         let mut pass = executor::PassState::new(&snapshot);
         for planned in &decision.actions {
@@ -165,24 +204,97 @@ impl Reconciler {
             snapshot,
             decision,
             outcomes,
+            resolved,
         })
+    }
+
+    /// Resolves the open intents against `snapshot` and, for reboots, rebuilds and migrations,
+    /// the actions the cloud recorded (queried here, the IO; the rules are pure). Returns the
+    /// resolutions made; those still unanswered wait for the next pass, up to
+    /// [`resolve::QUERY_PASSES`], then are reported unknown.
+    async fn resolve_open<C: Compute>(&mut self, cloud: &mut C, snapshot: &Snapshot) -> Vec<Resolved> {
+        let mut made = Vec::new();
+        let mut waiting = Vec::new();
+        for (intent, failures, last) in std::mem::take(&mut self.open) {
+            let answer = match resolve::query_for(&intent, snapshot) {
+                Some((server, since)) => Some(cloud.server_actions(server, since).await),
+                None => None,
+            };
+            let recorded = match &answer {
+                Some(Ok(actions)) => Some(actions.as_slice()),
+                _ => None,
+            };
+            match resolve::rule(&intent, snapshot, recorded) {
+                Some(r) => made.push(r),
+                None => {
+                    let error = match answer {
+                        Some(Err(e)) => e.to_string(),
+                        _ => last,
+                    };
+                    if failures + 1 >= resolve::QUERY_PASSES {
+                        made.push(resolve::unknown(&intent, &error));
+                    } else {
+                        waiting.push((intent, failures + 1, error));
+                    }
+                }
+            }
+        }
+        for r in &made {
+            let id = r.entry.id.as_deref().unwrap_or("");
+            match r.resolution {
+                Resolution::Abandoned => {
+                    tracing::warn!(policy = %r.entry.policy, id, action = r.entry.kind.label(), target = %r.entry.target(), detail = r.entry.detail.as_deref().unwrap_or(""), "Interrupted action abandoned: it never reached the cloud.")
+                }
+                _ => {
+                    tracing::info!(policy = %r.entry.policy, id, action = r.entry.kind.label(), target = %r.entry.target(), resolution = r.resolution.label(), detail = r.entry.detail.as_deref().unwrap_or(""), "Interrupted action resolved.")
+                }
+            }
+        }
+        self.open = waiting;
+        made
     }
 
     /// Observes and decides without acting; the caller executes `decision.actions` (one at a
     /// time, so it can stop between them). With `may_act` false (a follower, a lost lease) the
     /// pass is made as in dry-run mode: what would be done comes back as refusals with reason
     /// `dry-run`, and the history does not believe it happened.
-    pub async fn decide<C: Observe>(
+    ///
+    /// The first observation also resolves the intents earlier incarnations left without
+    /// outcome ([`Reconciler::with_open_intents`]); [`Reconciler::take_resolved`] hands the
+    /// resolutions to the caller.
+    pub async fn decide<C: Observe + Compute>(
         &mut self,
         cloud: &mut C,
         now: Time,
         may_act: bool,
     ) -> Result<(Snapshot, Decision), ObserveError> {
         let snapshot = cloud.observe(now).await?;
+        let resolved = if self.open.is_empty() {
+            Vec::new()
+        } else {
+            self.resolve_open(cloud, &snapshot).await
+        };
         if let Some(mut prior) = self.prior.take() {
+            // A resolved intent is charged as its resolution says, not as applied.
+            for r in &resolved {
+                prior.retain(|c| Some(&c.id) != r.entry.id.as_ref());
+                prior.extend(r.entry.charge());
+            }
             prior.extend(executor::stamped_charges(&self.policy.metadata.name, &snapshot));
             self.history.adopt(&self.policy, &prior, now);
+            self.adopted = prior;
+        } else {
+            let ladder = self.policy.spec.healing.ladder.clone();
+            for r in resolved.iter().filter(|r| r.resolution == Resolution::Abandoned) {
+                if let Some(c) = r.entry.charge() {
+                    self.history.abandon(&ladder, &self.adopted, &c, now);
+                }
+            }
         }
+        if self.open.is_empty() {
+            self.adopted = Vec::new();
+        }
+        self.resolved.extend(resolved);
         let policy = if may_act || self.policy.spec.mode == Mode::DryRun {
             &self.policy
         } else {

@@ -148,6 +148,9 @@ impl Compute for FakeCloud {
     ) -> Result<(), ActError> {
         Ok(())
     }
+    async fn server_actions(&mut self, _: &str, _: f64) -> Result<Vec<sloop::act::ServerAction>, ActError> {
+        Ok(Vec::new())
+    }
 }
 
 impl Traffic for FakeCloud {

@@ -7,6 +7,8 @@ use std::path::Path;
 const PURE: &[&str] = &[
     "src/decide.rs",
     "src/decision.rs",
+    "src/resolve.rs",
+    "src/resolve",
     "src/history.rs",
     "src/history",
     "src/snapshot.rs",

@@ -94,6 +94,13 @@ impl Compute for Recorded {
         self.log.push(format!("stamp {id}"));
         self.inner.stamp_server(id, metadata)
     }
+    fn server_actions(
+        &mut self,
+        id: &str,
+        since: Time,
+    ) -> impl Future<Output = Result<Vec<sloop::act::ServerAction>, ActError>> + Send {
+        self.inner.server_actions(id, since)
+    }
 }
 
 impl Traffic for Recorded {

@@ -137,3 +137,42 @@ fn intents_reach_the_disk_but_not_the_ring() {
     assert_eq!(charged.len(), 1, "{charged:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn open_intents_are_those_no_line_concludes_and_an_abandoned_one_is_charged_without_effect() {
+    let with = |id: &str, outcome| JournalEntry {
+        id: Some(id.into()),
+        outcome,
+        ..entry(1.0, "a")
+    };
+    let entries = vec![
+        with("a-1-1", EntryOutcome::Started),
+        with("a-1-1", EntryOutcome::Done),
+        with("a-1-2", EntryOutcome::Started),
+        with("a-1-2", EntryOutcome::Abandoned),
+        with("a-1-3", EntryOutcome::Started),
+        with("a-1-4", EntryOutcome::Started),
+        with("a-1-4", EntryOutcome::Started),
+        JournalEntry {
+            policy: "b".into(),
+            ..with("b-1-1", EntryOutcome::Started)
+        },
+    ];
+    let open: Vec<String> = open_intents(&entries, "a")
+        .into_iter()
+        .filter_map(|e| e.id)
+        .collect();
+    assert_eq!(
+        open,
+        ["a-1-3", "a-1-4"],
+        "each open intent once, other policies apart"
+    );
+    let abandoned = charges(&entries, "a")
+        .into_iter()
+        .find(|c| c.id == "a-1-2")
+        .expect("an abandoned intent stays charged");
+    assert!(!abandoned.took_effect, "it changed nothing");
+    assert_eq!(EntryOutcome::Abandoned.label(), "abandoned");
+    let line = serde_json::to_string(&with("a-1-2", EntryOutcome::Abandoned)).expect("serialises");
+    assert!(line.contains("\"outcome\":\"abandoned\""), "{line}");
+}

@@ -104,6 +104,9 @@ pub enum Verdict {
     Refused(RefusalReason),
     /// Decided but not started: leadership was lost or the controller is shutting down.
     Skipped,
+    /// In flight when the controller died, and found after the restart never to have reached
+    /// the cloud (`crate::resolve`).
+    Abandoned,
 }
 
 impl ActionEvent {
@@ -161,7 +164,7 @@ impl ActionEvent {
     pub fn event_type(&self) -> &'static str {
         use RefusalReason::*;
         match &self.verdict {
-            Verdict::Failed(_) => "Warning",
+            Verdict::Failed(_) | Verdict::Abandoned => "Warning",
             Verdict::Refused(
                 FreezeUnhealthy | FreezeDataMissing | ResourceCap | Budget | MinHealthy | MaxSize,
             ) => "Warning",
@@ -182,6 +185,7 @@ impl ActionEvent {
             Verdict::WouldTake => "WouldTake".into(),
             Verdict::Refused(r) => format!("Refused{}", pascal(r.label())),
             Verdict::Skipped => "Skipped".into(),
+            Verdict::Abandoned => "Abandoned".into(),
         }
     }
 }

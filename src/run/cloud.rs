@@ -7,7 +7,7 @@
 
 use super::probed::Probed;
 use crate::{
-    act::{ActError, Compute, ServerRequest, Traffic},
+    act::{ActError, Compute, ServerAction, ServerRequest, Traffic},
     clock::{Clock, ScaledClock, SystemClock},
     cloud::openstack::{self, OpenStackCloud},
     observe::{Observe, ObserveError},
@@ -260,6 +260,15 @@ impl<C: Compute + Send> Compute for DryRunGate<C> {
     ) -> impl Future<Output = Result<(), ActError>> + Send {
         let real = (!self.skip("stamp_server", id)).then(|| self.inner.stamp_server(id, metadata));
         gated(real)
+    }
+
+    fn server_actions(
+        &mut self,
+        id: &str,
+        since: Time,
+    ) -> impl Future<Output = Result<Vec<ServerAction>, ActError>> + Send {
+        // Read-only: made in dry-run too.
+        self.inner.server_actions(id, since)
     }
 }
 

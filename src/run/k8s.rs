@@ -20,14 +20,15 @@ pub fn leadership(elector: Elector) -> Leadership {
     })
 }
 
-/// Journal entries as Kubernetes Events (executed, failed, would-be and refused actions; a
-/// skipped one is not news for the cluster).
+/// Journal entries as Kubernetes Events (executed, failed, would-be and refused actions, and
+/// interrupted ones resolved after a restart; a skipped one is not news for the cluster).
 pub struct EventsSink(pub EventSink);
 
 impl ActionSink for EventsSink {
     fn record(&self, e: &JournalEntry) {
         let verdict = match (e.outcome, e.reason) {
             (EntryOutcome::Done, _) => Verdict::Taken,
+            (EntryOutcome::Abandoned, _) => Verdict::Abandoned,
             (EntryOutcome::Failed, _) => Verdict::Failed(e.detail.clone().unwrap_or_default()),
             (EntryOutcome::Would, _) => Verdict::WouldTake,
             (EntryOutcome::Refused, Some(r)) => Verdict::Refused(r),
@@ -42,8 +43,13 @@ impl ActionSink for EventsSink {
             EntryOutcome::Refused => "refused ",
             _ => "",
         };
+        // An action resolved after a restart says so (its detail names the resolution).
+        let resolved = match (e.outcome, &e.detail) {
+            (EntryOutcome::Done | EntryOutcome::Abandoned, Some(d)) => format!(" [{d}]"),
+            _ => String::new(),
+        };
         let note = format!(
-            "{}: {verb}{} {} ({cause}): {}",
+            "{}: {verb}{} {} ({cause}): {}{resolved}",
             e.policy,
             e.kind.label(),
             e.target(),

@@ -10,7 +10,7 @@
 
 use super::cloud::LiveCloud;
 use crate::{
-    act::{ActError, Compute, ServerRequest, Traffic},
+    act::{ActError, Compute, ServerAction, ServerRequest, Traffic},
     clock::Clock,
     ingest::IngestState,
     observe::{
@@ -144,6 +144,14 @@ impl<C: Compute + Send> Compute for Probed<C> {
         metadata: &std::collections::BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), ActError>> + Send {
         self.inner.stamp_server(id, metadata)
+    }
+
+    fn server_actions(
+        &mut self,
+        id: &str,
+        since: Time,
+    ) -> impl Future<Output = Result<Vec<ServerAction>, ActError>> + Send {
+        self.inner.server_actions(id, since)
     }
 }
 

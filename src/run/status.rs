@@ -178,6 +178,11 @@ pub struct PolicyView {
     pub locations: Vec<LocationStatus>,
     /// Actions taken in the last hour (the hourly budget).
     pub actions_last_hour: u32,
+    /// Actions an earlier incarnation left in flight (killed mid-action), by how this one
+    /// resolved them against the cloud: `done`, `abandoned`, `unknown`; and how many still
+    /// wait for the cloud's answer (`pending`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub interrupted: std::collections::BTreeMap<&'static str, u32>,
     /// Offset from UTC (s) to show clock times in: the zone of the policy's schedule.
     pub tz_offset: f64,
     /// Recent history for the charts (not in the JSON).
@@ -205,6 +210,7 @@ impl PolicyView {
             in_flight: Vec::new(),
             locations: Vec::new(),
             actions_last_hour: 0,
+            interrupted: std::collections::BTreeMap::new(),
             tz_offset: crate::sim::report_html::display_offset(policy),
             trend: Arc::new(Trend::default()),
         }

@@ -121,7 +121,8 @@ pub async fn run<C: LiveCloud>(
     let mut task = Task {
         cloud: DryRunGate::new(cloud, shared.dry_run),
         rec: Reconciler::new((*first.policy).clone())
-            .with_charges(shared.journal.persisted_charges(&first.policy.metadata.name)),
+            .with_charges(shared.journal.persisted_charges(&first.policy.metadata.name))
+            .with_open_intents(shared.journal.open_intents(&first.policy.metadata.name)),
         view: PolicyView::new(&first.policy, &first.source, 0.0),
         policy: first.policy,
         source: first.source,
@@ -234,6 +235,7 @@ impl<C: LiveCloud> Task<C> {
         view.instances = std::mem::take(&mut self.view.instances);
         view.locations = std::mem::take(&mut self.view.locations);
         view.trend = self.view.trend.clone();
+        view.interrupted = std::mem::take(&mut self.view.interrupted);
         self.view = view;
         self.policy = u.policy;
         self.source = u.source;
@@ -271,6 +273,7 @@ impl<C: LiveCloud> Task<C> {
                 return;
             }
         };
+        self.journal_resolved();
         // Actions that took no effect (failed, or not started because of a lost lease or a
         // shutdown) start no cooldown and advance no ladder rung (`History::settle`).
         let mut without_effect = Vec::new();

@@ -55,6 +55,17 @@ pub struct ActionLabels {
     pub outcome: String,
 }
 
+/// `{policy, kind, resolution}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct InterruptedLabels {
+    /// Policy name.
+    pub policy: String,
+    /// Action kind.
+    pub kind: String,
+    /// done, abandoned or unknown (`crate::resolve::Resolution`).
+    pub resolution: String,
+}
+
 /// `{policy, kind, reason}`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RefusalLabels {
@@ -153,6 +164,7 @@ pub struct Metrics {
     passes: Family<PassLabels, Counter>,
     actions: Family<ActionLabels, Counter>,
     refusals: Family<RefusalLabels, Counter>,
+    interrupted: Family<InterruptedLabels, Counter>,
     objective_state: Family<StateLabels, FGauge>,
     sli: Family<SeriesLabels, FGauge>,
     samples: Family<SeriesLabels, FGauge>,
@@ -255,6 +267,7 @@ impl Metrics {
             passes: Family::default(),
             actions: Family::default(),
             refusals: Family::default(),
+            interrupted: Family::default(),
             objective_state: Family::default(),
             sli: Family::default(),
             samples: Family::default(),
@@ -284,6 +297,11 @@ impl Metrics {
             "sloop_refusals",
             "Refusals by kind and reason (counted when a refusal starts, not every pass it persists)",
             m.refusals.clone(),
+        );
+        r.register(
+            "sloop_interrupted_actions",
+            "Actions a killed controller left in flight, by how the restarted one resolved them against the cloud (done, abandoned, unknown)",
+            m.interrupted.clone(),
         );
         r.register(
             "sloop_objective_state",
@@ -490,6 +508,17 @@ impl Metrics {
                 kind: kind.into(),
                 cause: cause.into(),
                 outcome: outcome.into(),
+            })
+            .inc();
+    }
+
+    /// An interrupted action resolved after a restart.
+    pub fn interrupted(&self, policy: &str, kind: &str, resolution: &str) {
+        self.interrupted
+            .get_or_create(&InterruptedLabels {
+                policy: policy.into(),
+                kind: kind.into(),
+                resolution: resolution.into(),
             })
             .inc();
     }

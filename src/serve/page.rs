@@ -299,11 +299,19 @@ fn tiles(h: &mut String, v: &PolicyView) {
         v.size.0,
         v.size.1
     );
+    // Actions a killed predecessor left in flight, as this incarnation resolved them.
+    let interrupted = if v.interrupted.is_empty() {
+        String::new()
+    } else {
+        let parts: Vec<String> = v.interrupted.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        format!(" · interrupted by a restart: {}", parts.join(", "))
+    };
     let _ = write!(
         h,
-        "<div class=\"tile\"><div class=\"label\">actions</div><div class=\"value\">{}</div><div class=\"sub\">in the last hour · {} in flight</div></div>",
+        "<div class=\"tile\"><div class=\"label\">actions</div><div class=\"value\">{}</div><div class=\"sub\">in the last hour · {} in flight{}</div></div>",
         v.actions_last_hour,
-        v.in_flight.len()
+        v.in_flight.len(),
+        esc(&interrupted)
     );
     h.push_str("</div>");
 }

@@ -15,7 +15,7 @@ use super::{
     world::{Op, World},
 };
 use crate::{
-    act::{ActError, Compute, ServerRequest, Traffic},
+    act::{ActError, Compute, ServerAction, ServerRequest, Traffic},
     decision::ActionKind,
     observe::{
         Observe, ObserveError,
@@ -66,7 +66,13 @@ pub struct SimCloud {
     telemetry: Telemetry,
     latency_windows: Vec<f64>,
     count_windows: Vec<f64>,
+    /// What reached this cloud, per server, as Nova's `os-instance-actions` records it (the
+    /// newest [`ACTION_MEMORY`]).
+    actions: std::collections::VecDeque<(String, ServerAction)>,
 }
+
+/// How many server actions the simulated cloud remembers.
+const ACTION_MEMORY: usize = 4096;
 
 impl SimCloud {
     /// A simulated cloud for `scenario`, observed and acted on as `policy` says, seeded by `seed`.
@@ -136,6 +142,7 @@ impl SimCloud {
             telemetry,
             latency_windows,
             count_windows,
+            actions: std::collections::VecDeque::new(),
             rng,
             world,
         };
@@ -364,6 +371,27 @@ impl Observe for SimCloud {
     }
 }
 
+impl SimCloud {
+    /// Remembers an accepted call as Nova would list it.
+    fn recorded<T>(&mut self, id: &str, action: &str, r: Result<T, ActError>) -> Result<T, ActError> {
+        if r.is_ok() {
+            if self.actions.len() == ACTION_MEMORY {
+                self.actions.pop_front();
+            }
+            let n = self.actions.len();
+            self.actions.push_back((
+                id.to_owned(),
+                ServerAction {
+                    action: action.to_owned(),
+                    started: self.world.now(),
+                    request_id: Some(format!("req-sim-{n}")),
+                },
+            ));
+        }
+        r
+    }
+}
+
 impl Compute for SimCloud {
     fn create_server(
         &mut self,
@@ -371,15 +399,22 @@ impl Compute for SimCloud {
     ) -> impl Future<Output = Result<String, ActError>> + Send {
         let mut metadata = req.template.metadata.clone();
         metadata.extend(req.metadata.iter().map(|(k, v)| (k.clone(), v.clone())));
-        ready(self.world.create_server(req.name.clone(), metadata))
+        let r = self.world.create_server(req.name.clone(), metadata);
+        if let Ok(id) = &r {
+            let id = id.clone();
+            let _ = self.recorded(&id, "create", Ok(()));
+        }
+        ready(r)
     }
 
     fn delete_server(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send {
-        ready(self.world.delete_server(id))
+        let r = self.world.delete_server(id);
+        ready(self.recorded(id, "delete", r))
     }
 
     fn reboot_server(&mut self, id: &str, hard: bool) -> impl Future<Output = Result<(), ActError>> + Send {
-        ready(self.world.reboot_server(id, hard))
+        let r = self.world.reboot_server(id, hard);
+        ready(self.recorded(id, crate::act::NOVA_REBOOT, r))
     }
 
     fn rebuild_server(
@@ -387,11 +422,13 @@ impl Compute for SimCloud {
         id: &str,
         _image: &str,
     ) -> impl Future<Output = Result<(), ActError>> + Send {
-        ready(self.world.rebuild_server(id))
+        let r = self.world.rebuild_server(id);
+        ready(self.recorded(id, crate::act::NOVA_REBUILD, r))
     }
 
     fn live_migrate(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send {
-        ready(self.world.live_migrate(id))
+        let r = self.world.live_migrate(id);
+        ready(self.recorded(id, crate::act::NOVA_LIVE_MIGRATION, r))
     }
 
     fn stamp_server(
@@ -400,6 +437,20 @@ impl Compute for SimCloud {
         metadata: &BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), ActError>> + Send {
         ready(self.world.stamp_server(id, metadata))
+    }
+
+    fn server_actions(
+        &mut self,
+        id: &str,
+        since: Time,
+    ) -> impl Future<Output = Result<Vec<ServerAction>, ActError>> + Send {
+        let found = self
+            .actions
+            .iter()
+            .filter(|(server, a)| server == id && a.started >= since)
+            .map(|(_, a)| a.clone())
+            .collect();
+        ready(Ok(found))
     }
 }
 

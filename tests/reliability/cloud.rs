@@ -7,7 +7,7 @@
 //! `Reconciler`, decision core and executor run unchanged.
 
 use sloop::{
-    act::{ActError, Compute, ServerRequest, Traffic, executor::ACTION_KEY},
+    act::{ActError, Compute, ServerAction, ServerRequest, Traffic, executor::ACTION_KEY},
     decision::{Action, ActionKind},
     journal::{DiskLimits, Journal},
     observe::{Observe, ObserveError},
@@ -75,6 +75,10 @@ pub trait Hook {
     fn observe(&mut self, _now: Time) -> Result<(), ObserveError> {
         Ok(())
     }
+    /// The read-only query of a server's recorded actions (after a restart).
+    fn query(&mut self, _target: &str, _now: Time) -> Result<(), ActError> {
+        Ok(())
+    }
 }
 
 /// One call as the cloud saw it.
@@ -114,6 +118,8 @@ pub struct Wrapped<H> {
     /// Whether migration stamps keep the digest of the host they left: off only to show what
     /// it prevents (`sloop.migrated=UNIX`, as stamps were before it).
     pub host_digests: bool,
+    /// Queries of recorded server actions made (read-only, never killed).
+    pub queries: usize,
 }
 
 impl<H: Hook> Wrapped<H> {
@@ -205,6 +211,19 @@ impl<H: Hook + Send> Compute for Wrapped<H> {
             false => Ok(()),
         })
     }
+    fn server_actions(
+        &mut self,
+        id: &str,
+        since: Time,
+    ) -> impl Future<Output = Result<Vec<ServerAction>, ActError>> + Send {
+        let now = self.sim.now();
+        self.queries += 1;
+        let r = match self.hook.query(id, now) {
+            Ok(()) => run_ready(self.sim.server_actions(id, since)),
+            Err(e) => Err(e),
+        };
+        Answer(Some(r))
+    }
 }
 
 impl<H: Hook + Send> Traffic for Wrapped<H> {
@@ -286,6 +305,7 @@ impl<H: Hook + Send> Run<H> {
                 calls: Vec::new(),
                 keep_stamps: true,
                 host_digests: true,
+                queries: 0,
             },
             rec,
             end: scenario.end_unix(),
@@ -391,7 +411,14 @@ impl<H: Hook + Send> Run<H> {
         } else {
             Vec::new()
         };
-        self.rec = Reconciler::new(self.policy.clone()).with_charges(journal);
+        let open = if self.rebuild_from_journal {
+            self.journal.open_intents(&self.policy.metadata.name)
+        } else {
+            Vec::new()
+        };
+        self.rec = Reconciler::new(self.policy.clone())
+            .with_charges(journal)
+            .with_open_intents(open);
         self.restarts += 1;
     }
 }

@@ -7,7 +7,7 @@ use super::{
     errors::{ApiError, ErrorClass},
     session::{Api, Request, Service},
 };
-use crate::snapshot::IpFamily;
+use crate::{act::ServerAction, snapshot::IpFamily};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::{collections::BTreeMap, time::Duration};
@@ -319,6 +319,42 @@ pub async fn delete_server(api: &mut Api, id: &str) -> Result<(), ApiError> {
     }
 }
 
+/// Server `id`'s recorded actions (`GET /servers/{id}/os-instance-actions`, all of them: the
+/// `changes-since` filter needs microversion 2.58), oldest first; `None` when the server is
+/// gone.
+pub async fn instance_actions(api: &mut Api, id: &str) -> Result<Option<Vec<ServerAction>>, ApiError> {
+    let req = Request::get(Service::Compute, &["servers", id, "os-instance-actions"]);
+    match api.call(&req).await {
+        Ok(body) => parse_instance_actions(body)
+            .map(Some)
+            .map_err(|e| ApiError::local(ErrorClass::Invalid, "compute", &req.what(), e)),
+        Err(e) if e.class == ErrorClass::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The answer of `os-instance-actions`, oldest first (Nova lists newest first). An entry
+/// without an action name or a readable start time is skipped: it cannot match anything.
+pub fn parse_instance_actions(body: Value) -> Result<Vec<ServerAction>, String> {
+    let list = body
+        .get("instanceActions")
+        .and_then(Value::as_array)
+        .ok_or("no instanceActions list in the answer")?;
+    let mut out: Vec<ServerAction> = list
+        .iter()
+        .filter_map(|a| {
+            let started = parse_time(a.get("start_time")?.as_str()?);
+            Some(ServerAction {
+                action: a.get("action")?.as_str()?.to_owned(),
+                started: (started > 0.0).then_some(started)?,
+                request_id: a.get("request_id").and_then(Value::as_str).map(str::to_owned),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.started.total_cmp(&b.started));
+    Ok(out)
+}
+
 /// The body of a live migration: the scheduler picks the host (`host: null`), or `host` names one.
 pub fn live_migrate_body(host: Option<&str>) -> Value {
     json!({ "os-migrateLive": { "host": host, "block_migration": "auto" } })
@@ -380,6 +416,23 @@ pub fn base64(data: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn instance_actions_parse_oldest_first_and_skip_unreadable_entries() {
+        let body = json!({"instanceActions": [
+            {"action": "reboot", "start_time": "2026-11-27T04:30:05.000000", "request_id": "req-2"},
+            {"action": "create", "start_time": "2026-11-27T04:00:00.000000", "request_id": "req-1"},
+            {"action": "rebuild", "start_time": "soon"},
+            {"start_time": "2026-11-27T04:31:00.000000"}
+        ]});
+        let a = parse_instance_actions(body).expect("parses");
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].action, "create");
+        assert_eq!(a[1].action, "reboot");
+        assert_eq!(a[1].request_id.as_deref(), Some("req-2"));
+        assert_eq!(a[1].started - a[0].started, 30.0 * 60.0 + 5.0);
+        assert!(parse_instance_actions(json!({"servers": []})).is_err());
+    }
     use super::*;
 
     #[test]

@@ -19,6 +19,22 @@ impl<C: LiveCloud> Task<C> {
         self.shared.sinks.record(&e);
     }
 
+    /// Journals, counts and shows the interrupted actions of an earlier incarnation that the
+    /// last observation resolved (`crate::resolve`).
+    pub(super) fn journal_resolved(&mut self) {
+        for r in self.rec.take_resolved() {
+            self.shared
+                .metrics
+                .interrupted(&r.entry.policy, r.entry.kind.label(), r.resolution.label());
+            *self.view.interrupted.entry(r.resolution.label()).or_default() += 1;
+            self.record(r.entry);
+        }
+        match self.rec.unresolved() {
+            0 => self.view.interrupted.remove("pending"),
+            n => self.view.interrupted.insert("pending", n as u32),
+        };
+    }
+
     /// Journals refusals that were not there the pass before. A follower's dry-run refusals
     /// are what the leader does; they are not journalled here.
     pub(super) fn journal_refusals(&mut self, decision: &Decision, now: Time, may_act: bool) {

@@ -8,7 +8,10 @@ use super::{
     },
     OpenStackCloud, act,
 };
-use crate::act::{ActError, Compute, ServerRequest};
+use crate::{
+    act::{ActError, Compute, ServerAction, ServerRequest},
+    snapshot::Time,
+};
 use std::{collections::BTreeMap, time::Duration};
 
 impl OpenStackCloud {
@@ -118,5 +121,14 @@ impl Compute for OpenStackCloud {
         nova::update_metadata(&mut self.api, id, metadata)
             .await
             .map_err(act)
+    }
+
+    async fn server_actions(&mut self, id: &str, since: Time) -> Result<Vec<ServerAction>, ActError> {
+        let all = nova::instance_actions(&mut self.api, id).await.map_err(act)?;
+        Ok(all
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| a.started >= since)
+            .collect())
     }
 }
