@@ -423,6 +423,15 @@ impl<H: Hook + Send> Run<H> {
     }
 }
 
+impl<H> Run<H> {
+    /// Every line the journal holds on disk, oldest first.
+    pub fn journal_entries(&self) -> Vec<sloop::journal::JournalEntry> {
+        sloop::journal::read_dir(&self.journal_dir)
+            .map(|(entries, _)| entries)
+            .unwrap_or_default()
+    }
+}
+
 /// An empty on-disk journal of its own for one run.
 fn fresh_journal() -> (Journal, std::path::PathBuf) {
     use std::sync::atomic::{AtomicU32, Ordering};

@@ -20,7 +20,7 @@ impl Hook for Calm {
 }
 
 /// instance-crash with a crash no reboot clears: the whole ladder is needed.
-fn persistent_crash() -> sloop::sim::Scenario {
+pub fn persistent_crash() -> sloop::sim::Scenario {
     let text = std::fs::read_to_string("policies/scenarios/instance-crash.yaml").expect("shipped");
     let one = "fault: {kind: instance-crash, instance: 2, mode: process}";
     assert!(text.contains(one), "instance-crash.yaml changed shape");

@@ -19,6 +19,7 @@ mod dry_run;
 mod flood;
 mod freezes;
 mod host_restarts;
+mod interrupted;
 mod ladder_restarts;
 mod restarts;
 mod secrets;
