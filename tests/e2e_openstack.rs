@@ -723,3 +723,126 @@ async fn a_repair_stamp_reaches_the_server_and_comes_back_through_the_inventory(
     assert_eq!(stamps.rung, Some((Rung::RebootSoft, now.floor())), "not stamped");
     lab::clean(&mut admin, &policy, None).await;
 }
+
+/// What a restarted controller asks Nova about an interrupted repair
+/// (`GET /servers/{id}/os-instance-actions`, `sloop::resolve`): before a soft reboot the
+/// server shows no reboot newer than the call's time; after it, a `reboot` that started at or
+/// after it. The reconcile loop then resolves two open intents against the real cloud: the
+/// reboot that was sent (done) and a rebuild that never was (abandoned).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instance_actions_query_tells_a_sent_reboot_from_one_never_sent() {
+    use sloop::{
+        journal::{EntryOutcome, JournalEntry},
+        resolve::{Resolution, SKEW},
+    };
+    let _lab = lab::LAB.read().await;
+    let mut policy = lab::policy();
+    policy.metadata.name = "e2e-actions".into();
+    policy.spec.group.selector = [("sloop.group".to_owned(), "e2e-actions".to_owned())].into();
+    policy.spec.traffic = None;
+    policy.spec.telemetry = None;
+    let mut admin = lab::api(ADMIN).await;
+    lab::clean(&mut admin, &policy, None).await;
+    let mut cloud = lab::cloud(ADMIN, policy.clone()).await;
+    let start = lab::clock().now();
+    let key = format!("e2e-actions-{}-1", start.floor() as i64);
+    let created = executor::execute(
+        &policy,
+        &observe(&mut cloud).await,
+        &[planned(&key, Action::ScaleOut { count: 1 })],
+        &mut cloud,
+    )
+    .await;
+    assert_eq!(created[0].result, Ok(()), "create");
+    let id = created[0].created[0].clone();
+
+    let call = lab::clock().now();
+    let before = cloud
+        .server_actions(&id, call)
+        .await
+        .expect("os-instance-actions");
+    println!("  before the reboot (since {call:.3}): {before:?}");
+    assert!(
+        !before.iter().any(|a| a.action == "reboot"),
+        "no reboot yet: {before:?}"
+    );
+    let all = cloud.server_actions(&id, 0.0).await.expect("os-instance-actions");
+    assert!(
+        all.iter().any(|a| a.action == "create"),
+        "Nova lists the create: {all:?}"
+    );
+
+    cloud.reboot_server(&id, false).await.expect("soft reboot");
+    let after = cloud
+        .server_actions(&id, call - SKEW)
+        .await
+        .expect("os-instance-actions");
+    println!("  after the reboot: {after:?}");
+    let reboot = after
+        .iter()
+        .find(|a| a.action == "reboot")
+        .expect("Nova recorded the reboot");
+    // Same machine, same clock (Nova keeps microseconds): the reboot starts after the call.
+    println!(
+        "  call at {call:.3}, Nova's reboot started at {:.3}",
+        reboot.started
+    );
+    assert!(
+        reboot.started >= call,
+        "the reboot started at {:.3}, before the call at {call:.3}",
+        reboot.started
+    );
+    assert!(
+        reboot
+            .request_id
+            .as_deref()
+            .is_some_and(|r| r.starts_with("req-")),
+        "{reboot:?}"
+    );
+
+    let intent = |n: u32, at: f64, action: Action| JournalEntry {
+        at,
+        policy: policy.metadata.name.clone(),
+        id: Some(format!("e2e-actions-{}-{n}", at.floor() as i64)),
+        kind: action.kind(),
+        action,
+        cause: Cause::InstanceFault,
+        reason: None,
+        outcome: EntryOutcome::Started,
+        detail: None,
+        duration_ms: None,
+        evidence: Evidence::default(),
+    };
+    let sent = intent(
+        2,
+        call,
+        Action::Reboot {
+            instance: id.clone(),
+            hard: false,
+        },
+    );
+    // Dated after the reboot by more than the allowed skew, so the reboot cannot count for it.
+    let later = lab::clock().now().max(call + 3.0 * SKEW);
+    let never = intent(3, later, Action::Rebuild { instance: id.clone() });
+    let mut rec = Reconciler::new(policy.clone()).with_open_intents(vec![sent, never]);
+    rec.decide(&mut cloud, lab::clock().now(), false)
+        .await
+        .expect("observe");
+    let resolved: Vec<(String, Resolution, Option<String>)> = rec
+        .take_resolved()
+        .into_iter()
+        .map(|r| (r.entry.kind.label().to_owned(), r.resolution, r.entry.detail))
+        .collect();
+    println!("  resolved: {resolved:?}");
+    assert_eq!(resolved.len(), 2, "{resolved:?}");
+    assert_eq!(
+        (resolved[0].0.as_str(), resolved[0].1),
+        ("reboot-soft", Resolution::Done)
+    );
+    assert_eq!(
+        (resolved[1].0.as_str(), resolved[1].1),
+        ("rebuild", Resolution::Abandoned)
+    );
+    assert_eq!(rec.unresolved(), 0);
+    lab::clean(&mut admin, &policy, None).await;
+}

@@ -1,8 +1,10 @@
 //! One planned action executed between its two journal lines: the intent, written durably
 //! before the first call, and the outcome after the last. A `kill -9` between them leaves the
-//! intent alone in the journal, and the next incarnation charges it to its budget
-//! (`journal::charges`, `History::adopt`): the call may have reached the cloud. The cloud stays
-//! the source of truth for what exists; the journal only remembers what was attempted.
+//! intent alone in the journal; the next incarnation charges it to its budget
+//! (`journal::charges`, `History::adopt`) and asks the cloud what became of it
+//! (`crate::resolve`): done, or abandoned (then retried as an attempt without effect). The
+//! cloud stays the source of truth for what exists; the journal only remembers what was
+//! attempted.
 //!
 //! Shared by `sloop run` and the reliability harness, so the write order the crash tests check
 //! is the one the controller uses.

@@ -22,6 +22,9 @@ pub struct Journalled {
     pub started: BTreeMap<(String, ActionKind), BTreeSet<String>>,
     pub done: BTreeMap<(String, ActionKind), BTreeSet<String>>,
     pub failed: BTreeMap<(String, ActionKind), BTreeSet<String>>,
+    /// Intents a restarted controller found never to have reached Nova (`sloop::resolve`):
+    /// they changed nothing, so the same rung is started again.
+    pub abandoned: BTreeMap<(String, ActionKind), BTreeSet<String>>,
     /// Every executed action's ID with its decision time (the budget's view).
     pub charged: BTreeMap<String, f64>,
 }
@@ -36,7 +39,7 @@ impl Journalled {
             let Some(id) = e.id.clone() else { continue };
             if matches!(
                 e.outcome,
-                EntryOutcome::Started | EntryOutcome::Done | EntryOutcome::Failed
+                EntryOutcome::Started | EntryOutcome::Done | EntryOutcome::Failed | EntryOutcome::Abandoned
             ) {
                 me.charged.entry(id.clone()).or_insert(e.at);
             }
@@ -51,6 +54,7 @@ impl Journalled {
                 EntryOutcome::Started => &mut me.started,
                 EntryOutcome::Done => &mut me.done,
                 EntryOutcome::Failed => &mut me.failed,
+                EntryOutcome::Abandoned => &mut me.abandoned,
                 _ => continue,
             };
             slot.entry(key).or_default().insert(id);
@@ -85,6 +89,7 @@ impl Journalled {
             .filter(|(k, id)| {
                 !self.done.get(k).is_some_and(|d| d.contains(*id))
                     && !self.failed.get(k).is_some_and(|d| d.contains(*id))
+                    && !self.abandoned.get(k).is_some_and(|d| d.contains(*id))
             })
             .map(|((i, k), id)| format!("{} of {i} ({id})", k.label()))
             .collect()
@@ -156,6 +161,15 @@ pub fn times(actions: &[String], action: &str) -> usize {
 pub fn check(when: &str, j: &Journalled, nova: &BTreeMap<String, Vec<String>>, budget: usize) -> Vec<String> {
     let mut out = Vec::new();
     for ((instance, kind), ids) in &j.started {
+        // An abandoned attempt never reached Nova: its retry is the rung's one start.
+        let ids: BTreeSet<&String> = ids
+            .iter()
+            .filter(|id| {
+                !j.abandoned
+                    .get(&(instance.clone(), *kind))
+                    .is_some_and(|a| a.contains(*id))
+            })
+            .collect();
         if *kind != ActionKind::Admit && ids.len() > 1 {
             out.push(format!(
                 "{when}: {} of {instance} started {} times: {ids:?}",
