@@ -13,7 +13,8 @@
 //! The controller is killed with SIGKILL `SLOOP_CRASH_KILLS` times per phase (default 2), each
 //! time at a random instant (seeded dice) of the first 3 s of a reboot or migration whose
 //! journal intent just appeared (of an idle stretch once no repair is left), and restarted. After every kill and at the end:
-//! no duplicate or orphan server, no dangling pool member (crash_world.rs), no rung or
+//! no duplicate or orphan server, no dangling pool member (crash_world.rs), every interrupted
+//! action resolved by the restarted controller (done or abandoned, journalled), no rung or
 //! migration started twice for one server, no Nova reboot or live migration that no journal
 //! intent accounts for (Nova's `os-instance-actions` against the journal), the hourly budget
 //! never exceeded; at the end of each phase the victims are repaired (migrated ones on another
@@ -128,8 +129,12 @@ impl Run {
         loop {
             self.check(&format!("{name}: converging"), victims).await;
             let failing = self.agents.failing();
+            // The restarted controller resolves every intent a kill left without outcome
+            // against Nova (`sloop::resolve`): done or abandoned, in the journal.
+            let open = Journalled::read(&self.ctl.journal()).open();
             let state = match self.w.converged(&Expect::size(3)).await {
-                Ok(()) if failing.is_empty() => break,
+                Ok(()) if failing.is_empty() && open.is_empty() => break,
+                Ok(()) if failing.is_empty() => format!("interrupted actions not resolved: {open:?}"),
                 Ok(()) => format!("still failing: {failing:?}"),
                 Err(why) => why,
             };
@@ -290,6 +295,11 @@ async fn kill_nine_during_reboots_and_live_migrations_repeats_no_repair() {
     })
     .collect();
     run.interrupted = j.open().len();
+    println!(
+        "  interrupted actions resolved after restarts: {} done, {} abandoned (retried at the same rung)",
+        j.resolved_done,
+        j.abandoned.values().map(|ids| ids.len()).sum::<usize>()
+    );
     println!(
         "heal-crash e2e (seed {seed}): {} kills survived over {} controller starts in {:.0}s; {}",
         run.tally.kills,

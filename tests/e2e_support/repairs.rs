@@ -25,6 +25,8 @@ pub struct Journalled {
     /// Intents a restarted controller found never to have reached Nova (`sloop::resolve`):
     /// they changed nothing, so the same rung is started again.
     pub abandoned: BTreeMap<(String, ActionKind), BTreeSet<String>>,
+    /// Intents a restarted controller confirmed done (or took as done, unknown).
+    pub resolved_done: usize,
     /// Every executed action's ID with its decision time (the budget's view).
     pub charged: BTreeMap<String, f64>,
 }
@@ -37,6 +39,12 @@ impl Journalled {
         };
         for e in entries {
             let Some(id) = e.id.clone() else { continue };
+            let resolution = e.detail.as_deref().is_some_and(|d| {
+                d.starts_with("confirmed after restart") || d.starts_with("interrupted, outcome unknown")
+            });
+            if e.outcome == EntryOutcome::Done && resolution {
+                me.resolved_done += 1;
+            }
             if matches!(
                 e.outcome,
                 EntryOutcome::Started | EntryOutcome::Done | EntryOutcome::Failed | EntryOutcome::Abandoned
