@@ -135,9 +135,9 @@ fn interrupted_run(
             tally.kills += 1;
             for intent in run.journal.open_intents(&pname) {
                 let id = intent.id.clone().unwrap_or_default();
-                if !expect.contains_key(&id) {
+                if let std::collections::btree_map::Entry::Vacant(slot) = expect.entry(id) {
                     let reached = expected(&intent, &run, t);
-                    expect.insert(id, (intent, reached));
+                    slot.insert((intent, reached));
                 }
             }
             run.restart();
