@@ -81,7 +81,7 @@ mod tests {
             created_by: None,
             stamps: Some(crate::snapshot::RepairStamps {
                 rung: Some((rung, at)),
-                migrated: None,
+                ..Default::default()
             }),
         }
     }
