@@ -172,3 +172,74 @@ async fn an_unreachable_api_server_costs_the_loop_nothing_and_is_counted() {
     assert!(failed.is_ok(), "the failure was not counted");
     assert_eq!(sink.stats().published.load(Ordering::Relaxed), 0);
 }
+
+/// An action a killed controller left in flight, resolved by the next one (`sloop::resolve`),
+/// becomes an Event through the journal's sink: Warning `Abandoned` with the resolution in the
+/// note, or Normal `Taken` when the cloud confirmed it.
+#[tokio::test]
+async fn interrupted_actions_resolved_after_a_restart_land_as_events() {
+    use sloop::{
+        journal::{ActionSink, EntryOutcome, JournalEntry},
+        run::k8s::EventsSink,
+    };
+    let fake = FakeK8s::start().await;
+    let (sink, _task) = EventSink::spawn(
+        fake.client(),
+        EventSinkConfig::for_pod("sloop", "sloop-7f9c-abcde"),
+    );
+    let events_sink = EventsSink(sink);
+    let resolved = |outcome, detail: &str| JournalEntry {
+        at: 1_790_524_800.0,
+        policy: "election-web".into(),
+        id: Some("election-web-1790524800-7".into()),
+        kind: sloop::decision::ActionKind::RebootSoft,
+        action: Action::Reboot {
+            instance: "vm-3".into(),
+            hard: false,
+        },
+        cause: Cause::InstanceFault,
+        reason: None,
+        outcome,
+        detail: Some(detail.into()),
+        duration_ms: None,
+        evidence: Evidence {
+            summary: "vm-3 fails every probe from 3 locations".into(),
+            ..Default::default()
+        },
+    };
+    // The intent itself is never news for the cluster.
+    events_sink.intend(&resolved(EntryOutcome::Started, ""));
+    events_sink.record(&resolved(
+        EntryOutcome::Abandoned,
+        "interrupted, abandoned: the cloud recorded no reboot since the intent",
+    ));
+    events_sink.record(&resolved(
+        EntryOutcome::Done,
+        "confirmed after restart: the cloud recorded reboot at 1790524801 (req-1)",
+    ));
+    let evs = events(&fake, 2).await;
+    assert_eq!(
+        (
+            evs[0]["type"].as_str(),
+            evs[0]["action"].as_str(),
+            evs[0]["reason"].as_str()
+        ),
+        (Some("Warning"), Some("Abandoned"), Some("RebootSoft"))
+    );
+    let note = evs[0]["note"].as_str().expect("note");
+    assert!(
+        note.contains("vm-3") && note.contains("interrupted, abandoned"),
+        "{note}"
+    );
+    assert_eq!(
+        (evs[1]["type"].as_str(), evs[1]["action"].as_str()),
+        (Some("Normal"), Some("Taken"))
+    );
+    assert!(
+        evs[1]["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("confirmed after restart")),
+        "{}",
+        evs[1]
+    );
+}
