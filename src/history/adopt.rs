@@ -11,8 +11,9 @@
 //! - the action journal, for actions that leave no server (reboot, rebuild, drain, migrate,
 //!   scale-in) and for failed attempts, which are charged too. Each action's intent is synced
 //!   to it before the first call and its outcome appended after (`act::journaled`), so the one
-//!   action in flight when the process is killed is still charged, as applied (its call may
-//!   have reached the cloud).
+//!   action in flight when the process is killed is still charged: as the cloud says it ended
+//!   (`crate::resolve`: done, or abandoned, then charged as an attempt without effect), or as
+//!   applied while the cloud cannot tell (its call may have reached the cloud).
 //!
 //! Charges found in both (same action ID) count once.
 //!

@@ -4,7 +4,8 @@
 //! The cloud's state and server metadata must be enough for the new incarnation: no duplicate
 //! servers, no orphaned or stranded servers, no pool member on a deleted server, every
 //! interrupted operation visible to (and adopted by) the next observation, and the action
-//! budget held across restarts.
+//! budget held across restarts. What the new incarnation reports about each interrupted
+//! action (done or abandoned, asked of the cloud) is checked in `interrupted.rs`.
 
 use super::cloud::{Call, Fate, Hook, Run, Tick, max_in_window};
 use crate::cloud::Dice;
