@@ -215,5 +215,14 @@ mod tests {
             Some((crate::policy::Rung::RebootSoft, 1_764_205_200.0))
         );
         assert_eq!(stamps.migrated, Some(1_764_205_100.0));
+        assert_eq!(stamps.migrated_from, None, "a stamp from before host digests");
+        s.metadata
+            .insert("sloop.migrated".into(), "d02434e0be28@1764205160".into());
+        let stamps = instance_of(&s, &[], None).stamps.expect("read back");
+        assert_eq!(stamps.migrated, Some(1_764_205_160.0));
+        assert_eq!(
+            stamps.migrated_from,
+            Some(crate::snapshot::HostDigest::of("compute1"))
+        );
     }
 }
