@@ -63,6 +63,15 @@ pub struct IngestArgs {
     /// idle phase is measured in the first round only, before any agent has sent.
     #[arg(long, default_value_t = 0.0)]
     settle: f64,
+    /// Write every measured pass to this CSV file (phase, start time, lateness, duration,
+    /// samples judged), to look at the distributions behind the printed quantiles.
+    #[arg(long)]
+    passes: Option<std::path::PathBuf>,
+    /// Seconds measured with nothing sent right after each load phase (0: none). The samples
+    /// judged are then those of the phase before, without its traffic, which tells the cost of
+    /// the data from the cost of receiving it.
+    #[arg(long, default_value_t = 0.0)]
+    quiet: f64,
 }
 
 /// Simulated history before the first pass (longer than the policy's 300 s windows).
@@ -82,11 +91,17 @@ enum Kind {
     Normal,
     /// `--rate` results per second over all agents.
     Flood,
+    /// Nothing sent, right after a normal phase: the same samples judged, no traffic.
+    AfterNormal,
+    /// Nothing sent, right after a flood: the same samples judged, no traffic.
+    AfterFlood,
 }
 
 /// One measured phase.
 struct Phase {
     kind: Kind,
+    /// Wall-clock span measured, `[from, to)`.
+    span: (f64, f64),
     round: u32,
     label: String,
     ticks: usize,
@@ -202,10 +217,24 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
                 settled
             );
             phases.push(measure(kind, round, (&log, &judged), t0, c0, Some(counts?)));
+            if args.quiet > 0.0 {
+                let (t0, c0) = (SystemClock.now(), cpu_seconds());
+                tokio::time::sleep(Duration::from_secs_f64(args.quiet)).await;
+                let after = if kind == Kind::Flood {
+                    Kind::AfterFlood
+                } else {
+                    Kind::AfterNormal
+                };
+                phases.push(measure(after, round, (&log, &judged), t0, c0, None));
+            }
         }
     }
     for p in &phases {
         print_phase(p);
+    }
+    if let Some(path) = &args.passes {
+        write_passes(path, &phases, &log, &judged)?;
+        outln!("  every measured pass written to {}", path.display());
     }
     let med = |kind: Kind, f: Figure| median(phases.iter().filter(|p| p.kind == kind).map(f).collect());
     let figures: [(&str, Figure); 4] = [
@@ -227,19 +256,30 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
     }
     // Paired by round (the flood against the normal phase next to it), so a slow stretch of the
     // shared machine weighs on both sides of a ratio.
+    let pairs: &[(&str, Kind, Kind)] = if args.quiet > 0.0 {
+        &[
+            ("flood/normal", Kind::Flood, Kind::Normal),
+            ("flood/quiet after it", Kind::Flood, Kind::AfterFlood),
+            ("normal/quiet after it", Kind::Normal, Kind::AfterNormal),
+        ]
+    } else {
+        &[("flood/normal", Kind::Flood, Kind::Normal)]
+    };
     for (what, f) in figures {
-        let ratios: Vec<f64> = (1..=args.rounds.max(1))
-            .filter_map(|round| {
-                let of = |k: Kind| phases.iter().find(|p| p.round == round && p.kind == k).map(f);
-                Some(of(Kind::Flood)? / of(Kind::Normal)?)
-            })
-            .collect();
-        let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
-        outln!(
-            "  {what}, flood/normal per round: {} (median {:.2})",
-            shown.join(", "),
-            median(ratios)
-        );
+        for (pair, a, b) in pairs {
+            let ratios: Vec<f64> = (1..=args.rounds.max(1))
+                .filter_map(|round| {
+                    let of = |k: Kind| phases.iter().find(|p| p.round == round && p.kind == k).map(f);
+                    Some(of(*a)? / of(*b)?)
+                })
+                .collect();
+            let shown: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+            outln!(
+                "  {what}, {pair} per round: {} (median {:.2})",
+                shown.join(", "),
+                median(ratios)
+            );
+        }
     }
     outln!("  peak RSS {:.1} MiB", peak_rss_mib().unwrap_or(f64::NAN));
     controller.stop().await;
@@ -307,7 +347,14 @@ fn measure(
     cpu0: f64,
     load: Option<LoadCounts>,
 ) -> Phase {
-    let label = format!("{} {round}", format!("{kind:?}").to_lowercase());
+    let name = match kind {
+        Kind::Idle => "idle",
+        Kind::Normal => "normal",
+        Kind::Flood => "flood",
+        Kind::AfterNormal => "quiet (n)",
+        Kind::AfterFlood => "quiet (f)",
+    };
+    let label = format!("{name} {round}");
     let t1 = SystemClock.now();
     let ticks: Vec<_> = log
         .entries()
@@ -324,6 +371,7 @@ fn measure(
     };
     Phase {
         kind,
+        span: (t0, t1),
         round,
         label,
         ticks: ticks.len(),
@@ -334,6 +382,33 @@ fn measure(
         load,
         judged: spread(judged.between(t0, t1)).0,
     }
+}
+
+/// One CSV line per pass inside a measured phase.
+fn write_passes(
+    path: &std::path::Path,
+    phases: &[Phase],
+    log: &TickLog,
+    judged: &JudgedLog,
+) -> Result<(), String> {
+    let entries = log.entries();
+    let mut out = String::from("phase,at,late_ms,took_ms,judged\n");
+    for p in phases {
+        let samples = judged.by_time(p.span.0, p.span.1);
+        for t in entries.iter().filter(|t| t.at >= p.span.0 && t.at < p.span.1) {
+            let late = t.late.map_or(String::new(), |l| format!("{:.4}", l * 1e3));
+            let n = samples
+                .get(&t.at.to_bits())
+                .map_or(String::new(), |n| n.to_string());
+            out.push_str(&format!(
+                "{},{:.6},{late},{:.4},{n}\n",
+                p.label,
+                t.at,
+                t.took * 1e3
+            ));
+        }
+    }
+    std::fs::write(path, out).map_err(|e| format!("write {}: {e}", path.display()))
 }
 
 fn print_phase(p: &Phase) {

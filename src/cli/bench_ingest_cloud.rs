@@ -67,6 +67,15 @@ impl JudgedLog {
             .map(|(_, n)| *n as f64)
             .collect()
     }
+
+    /// Samples per pass for the passes in `[from, to)`, by the bits of the pass's time.
+    pub fn by_time(&self, from: Time, to: Time) -> std::collections::HashMap<u64, usize> {
+        let v = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        v.iter()
+            .filter(|(t, _)| *t >= from && *t < to)
+            .map(|(t, n)| (t.to_bits(), *n))
+            .collect()
+    }
 }
 
 /// Connections to the simulator, with the agents' ingest attached once the controller runs.

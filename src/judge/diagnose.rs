@@ -241,8 +241,7 @@ fn latency_needed(policy: &Policy, snap: &Snapshot, name: &str, load: f64, mu: f
         .filter(|s| *s.key.probe == *l.probe)
         .filter_map(|s| {
             let mut ok: Vec<f64> = s.recent.iter().filter(|x| x.ok).map(|x| x.latency).collect();
-            ok.sort_by(f64::total_cmp);
-            ok.get(ok.len() / 20).copied()
+            floor_of(&mut ok)
         })
         .collect();
     floors.sort_by(f64::total_cmp);
@@ -461,8 +460,7 @@ fn network_path(policy: &Policy, snap: &Snapshot, v: &Verdict) -> Option<Diagnos
                 .iter()
                 .find(|s| *s.key.probe == *l.probe && &*s.key.location == loc && s.key.family == fam)?;
             let mut ok: Vec<f64> = s.recent.iter().filter(|x| x.ok).map(|x| x.latency).collect();
-            ok.sort_by(f64::total_cmp);
-            let floor = ok.get(ok.len() / 20).copied()?;
+            let floor = floor_of(&mut ok)?;
             Some(if estimate.is_finite() {
                 (estimate - floor).max(0.0)
             } else {
@@ -505,5 +503,32 @@ fn network_path(policy: &Policy, snap: &Snapshot, v: &Verdict) -> Option<Diagnos
         })
     } else {
         None
+    }
+}
+
+/// A path's latency floor: the 5th percentile of its successful latencies (the 0-based
+/// `len/20`th smallest), read off by selection rather than a full sort, since the pass does it
+/// for every series at every tick. `None` for no samples.
+fn floor_of(ok: &mut [f64]) -> Option<f64> {
+    if ok.is_empty() {
+        return None;
+    }
+    let k = ok.len() / 20;
+    Some(*ok.select_nth_unstable_by(k, f64::total_cmp).1)
+}
+
+#[cfg(test)]
+mod floor_tests {
+    use super::floor_of;
+
+    #[test]
+    fn the_floor_is_the_same_order_statistic_a_full_sort_gives() {
+        for n in [1usize, 2, 19, 20, 21, 57, 300] {
+            let mut v: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1009) as f64 * 1e-4).collect();
+            let mut sorted = v.clone();
+            sorted.sort_by(f64::total_cmp);
+            assert_eq!(floor_of(&mut v), Some(sorted[n / 20]), "n = {n}");
+        }
+        assert_eq!(floor_of(&mut []), None);
     }
 }
