@@ -623,22 +623,30 @@ async fn faults_on_the_real_apis_get_the_designed_behaviour() {
     lab::clean(&mut admin, &policy, None).await;
 }
 
-/// Repair stamps on the real Nova: the executor merges `sloop.heal` into the server's metadata
-/// before a soft reboot (leaving the group's keys alone), the inventory reads it back, and a
-/// fresh history (no journal) adopts the rung from it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_repair_stamp_reaches_the_server_and_comes_back_through_the_inventory() {
-    let _lab = lab::LAB.read().await;
+/// A group of its own holding one server sloop created (no pool, no telemetry), for the tests
+/// that act on a single server.
+struct LoneServer {
+    policy: Policy,
+    admin: Api,
+    cloud: OpenStackCloud,
+    id: String,
+    /// The idempotency key it was created with.
+    key: String,
+    /// Lab time just before the server was created.
+    created_at: f64,
+}
+
+async fn lone_server(group: &str) -> LoneServer {
     let mut policy = lab::policy();
-    policy.metadata.name = "e2e-stamp".into();
-    policy.spec.group.selector = [("sloop.group".to_owned(), "e2e-stamp".to_owned())].into();
+    policy.metadata.name = group.into();
+    policy.spec.group.selector = [("sloop.group".to_owned(), group.to_owned())].into();
     policy.spec.traffic = None;
     policy.spec.telemetry = None;
     let mut admin = lab::api(ADMIN).await;
     lab::clean(&mut admin, &policy, None).await;
     let mut cloud = lab::cloud(ADMIN, policy.clone()).await;
-    let now = lab::clock().now();
-    let key = format!("e2e-stamp-{}-1", now.floor() as i64);
+    let created_at = lab::clock().now();
+    let key = format!("{group}-{}-1", created_at.floor() as i64);
     let created = executor::execute(
         &policy,
         &observe(&mut cloud).await,
@@ -648,6 +656,30 @@ async fn a_repair_stamp_reaches_the_server_and_comes_back_through_the_inventory(
     .await;
     assert_eq!(created[0].result, Ok(()), "create");
     let id = created[0].created[0].clone();
+    LoneServer {
+        policy,
+        admin,
+        cloud,
+        id,
+        key,
+        created_at,
+    }
+}
+
+/// Repair stamps on the real Nova: the executor merges `sloop.heal` into the server's metadata
+/// before a soft reboot (leaving the group's keys alone), the inventory reads it back, and a
+/// fresh history (no journal) adopts the rung from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repair_stamp_reaches_the_server_and_comes_back_through_the_inventory() {
+    let _lab = lab::LAB.read().await;
+    let LoneServer {
+        policy,
+        mut admin,
+        mut cloud,
+        id,
+        key,
+        created_at: now,
+    } = lone_server("e2e-stamp").await;
     let snap = observe(&mut cloud).await;
     assert_eq!(snap.inventory.len(), 1);
     assert_eq!(snap.inventory[0].stamps, None, "a new server carries no stamp");
@@ -736,25 +768,13 @@ async fn the_instance_actions_query_tells_a_sent_reboot_from_one_never_sent() {
         resolve::{Resolution, SKEW},
     };
     let _lab = lab::LAB.read().await;
-    let mut policy = lab::policy();
-    policy.metadata.name = "e2e-actions".into();
-    policy.spec.group.selector = [("sloop.group".to_owned(), "e2e-actions".to_owned())].into();
-    policy.spec.traffic = None;
-    policy.spec.telemetry = None;
-    let mut admin = lab::api(ADMIN).await;
-    lab::clean(&mut admin, &policy, None).await;
-    let mut cloud = lab::cloud(ADMIN, policy.clone()).await;
-    let start = lab::clock().now();
-    let key = format!("e2e-actions-{}-1", start.floor() as i64);
-    let created = executor::execute(
-        &policy,
-        &observe(&mut cloud).await,
-        &[planned(&key, Action::ScaleOut { count: 1 })],
-        &mut cloud,
-    )
-    .await;
-    assert_eq!(created[0].result, Ok(()), "create");
-    let id = created[0].created[0].clone();
+    let LoneServer {
+        policy,
+        mut admin,
+        mut cloud,
+        id,
+        ..
+    } = lone_server("e2e-actions").await;
 
     let call = lab::clock().now();
     let before = cloud
