@@ -19,6 +19,7 @@ use sloop::{
     act::{
         ActError, Compute,
         executor::{self, ACTION_KEY, POLICY_KEY},
+        journaled,
     },
     clock::Stopwatch,
     cloud::openstack::{
@@ -764,7 +765,7 @@ async fn a_repair_stamp_reaches_the_server_and_comes_back_through_the_inventory(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_instance_actions_query_tells_a_sent_reboot_from_one_never_sent() {
     use sloop::{
-        journal::{EntryOutcome, JournalEntry},
+        journal::EntryOutcome,
         resolve::{Resolution, SKEW},
     };
     let _lab = lab::LAB.read().await;
@@ -820,18 +821,16 @@ async fn the_instance_actions_query_tells_a_sent_reboot_from_one_never_sent() {
         "{reboot:?}"
     );
 
-    let intent = |n: u32, at: f64, action: Action| JournalEntry {
-        at,
-        policy: policy.metadata.name.clone(),
-        id: Some(format!("e2e-actions-{}-{n}", at.floor() as i64)),
-        kind: action.kind(),
-        action,
-        cause: Cause::InstanceFault,
-        reason: None,
-        outcome: EntryOutcome::Started,
-        detail: None,
-        duration_ms: None,
-        evidence: Evidence::default(),
+    let intent = |n: u32, at: f64, action: Action| {
+        let id = format!("e2e-actions-{}-{n}", at.floor() as i64);
+        journaled::entry(
+            &policy.metadata.name,
+            at,
+            &planned(&id, action),
+            EntryOutcome::Started,
+            None,
+            None,
+        )
     };
     let sent = intent(
         2,

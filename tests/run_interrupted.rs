@@ -7,7 +7,8 @@
 //! Every wait is on the published status (with a generous deadline), never a fixed sleep.
 
 use sloop::{
-    decision::{Action, Cause, Evidence},
+    act::journaled,
+    decision::{Action, Cause, Evidence, PlannedAction},
     journal::{ActionSink, DiskLimits, EntryOutcome, Journal, JournalEntry, read_dir},
     run::{Controller, Options, SimFactory, status::Status},
     sim::load_scenario,
@@ -28,19 +29,13 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn intent(at: f64, n: u32, action: Action) -> JournalEntry {
-    JournalEntry {
-        at,
-        policy: "minimal-web".into(),
-        id: Some(format!("minimal-web-{}-{n}", at.floor() as i64)),
-        kind: action.kind(),
+    let planned = PlannedAction {
+        id: format!("minimal-web-{}-{n}", at.floor() as i64),
         action,
         cause: Cause::InstanceFault,
-        reason: None,
-        outcome: EntryOutcome::Started,
-        detail: None,
-        duration_ms: None,
         evidence: Evidence::default(),
-    }
+    };
+    journaled::entry("minimal-web", at, &planned, EntryOutcome::Started, None, None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

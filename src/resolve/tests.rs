@@ -7,19 +7,13 @@ use crate::{
 const AT: Time = 10_000.0;
 
 fn intent(action: Action) -> JournalEntry {
-    JournalEntry {
-        at: AT,
-        policy: "web".into(),
-        id: Some("web-10000-7".into()),
-        kind: action.kind(),
+    let planned = crate::decision::PlannedAction {
+        id: "web-10000-7".into(),
         action,
         cause: Cause::InstanceFault,
-        reason: None,
-        outcome: EntryOutcome::Started,
-        detail: None,
-        duration_ms: None,
         evidence: Evidence::default(),
-    }
+    };
+    crate::act::journaled::entry("web", AT, &planned, EntryOutcome::Started, None, None)
 }
 
 fn server(id: &str) -> Instance {
