@@ -7,7 +7,7 @@
 //!   agent ── GET  assignments ─► jobs_for_location(policy, instances, agent)
 //!   agent ── POST results ─► auth (401) ─► rate (429) ─► size (413) ─► parse (400)
 //!            ─► re-time by receipt − sent_at ─► ProbeStore + ProbeMetrics ─► freshness
-//! daemon ── probe_view(policy, now) ─► snapshot parts (stale locations marked, series out)
+//! daemon ── probe_view(policy, now) ─► snapshot parts (the collector's freshness rule)
 //! ```
 
 pub mod batch;
@@ -24,10 +24,12 @@ pub use tokens::{Token, TokenBook};
 use crate::{
     clock::Clock,
     observe::{
+        collect::Collector,
         metrics::ProbeMetrics,
         probe::{Address, schedule::jobs_for_location},
+        sources::ProbeSource,
         store::{BuildFnv, ProbeStore, SeriesId},
-        view::{ProbeView, probe_view},
+        view::ProbeView,
     },
     policy::Policy,
     snapshot::{Instance, LocationStatus, Time},
@@ -194,15 +196,24 @@ impl IngestState {
         lock(&self.inner.agents).statuses(now)
     }
 
+    /// When `agent`'s last batch arrived (controller clock), if it ever sent one.
+    pub fn last_batch(&self, agent: &str) -> Option<Time> {
+        lock(&self.inner.agents).last_batch(agent)
+    }
+
     /// The snapshot's probe parts for a published policy at `now`, local and agent samples
-    /// together, stale locations marked and their series left out; `None` if `policy` was not
-    /// published.
+    /// together under the collector's freshness rule (the controller's engine counts as
+    /// running, agents speak with their batches, the floor is `stale_after`); `None` if
+    /// `policy` was not published.
     pub fn probe_view(&self, policy: &str, now: Time) -> Option<ProbeView> {
         let published = self.inner.published.read().unwrap_or_else(|e| e.into_inner());
         let p = published.get(policy)?;
-        let store = lock(&p.store);
-        let agents = lock(&self.inner.agents);
-        Some(probe_view(&p.policy, &store, |l| agents.location(l, now), now))
+        let source = PublishedProbes {
+            store: &lock(&p.store),
+            agents: &lock(&self.inner.agents),
+            stale_after: self.inner.limits.stale_after,
+        };
+        Some(Collector::new(&p.policy).probe_view(&[&source], now))
     }
 
     /// What `agent` must probe, across every published policy.
@@ -253,5 +264,39 @@ impl IngestState {
         let v = self.assignments(agent).version;
         lock(&self.inner.versions).insert(agent.to_owned(), v.clone());
         v
+    }
+}
+
+/// A published policy's store as the collector reads it, with the agents' batches as their
+/// heartbeats.
+struct PublishedProbes<'a> {
+    store: &'a ProbeStore,
+    agents: &'a Freshness,
+    stale_after: f64,
+}
+
+impl ProbeSource for PublishedProbes<'_> {
+    fn summaries(
+        &self,
+        latency_windows: &[f64],
+        count_windows: &[f64],
+        now: Time,
+    ) -> (
+        Vec<crate::snapshot::ServiceSeries>,
+        Vec<crate::snapshot::InstanceSeries>,
+    ) {
+        self.store.summaries(now, latency_windows, count_windows)
+    }
+
+    fn heartbeat(&self, location: &str, now: Time) -> Option<Time> {
+        self.agents.location(location, now).last_seen
+    }
+
+    fn evidence_since(&self, t: Time) -> bool {
+        self.store.streak_reached_since(t)
+    }
+
+    fn stale_floor(&self) -> Option<f64> {
+        Some(self.stale_after)
     }
 }

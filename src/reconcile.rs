@@ -11,7 +11,7 @@ use crate::{
     decision::Decision,
     history::{Charge, History},
     journal::{ActionSink, JournalEntry},
-    observe::{Observe, ObserveError},
+    observe::{Collector, NoProbes, ObserveError, ProbeSource, Sources},
     policy::{Mode, Policy},
     replay::LogWriter,
     resolve::{self, Resolution, Resolved},
@@ -35,6 +35,8 @@ pub struct TickReport {
 /// The loop's state for one policy.
 pub struct Reconciler {
     policy: Policy,
+    /// The observe stage for the policy in force.
+    collector: Collector,
     /// The policy in dry-run mode, for passes that must not act (a follower, a lost lease).
     gated: Option<Policy>,
     history: History,
@@ -58,6 +60,7 @@ impl Reconciler {
     /// A loop for `policy` with empty history.
     pub fn new(policy: Policy) -> Self {
         Self {
+            collector: Collector::new(&policy),
             policy,
             gated: None,
             history: History::default(),
@@ -111,6 +114,7 @@ impl Reconciler {
     /// Puts a new version of the policy in force (hot reload). The history is kept, so
     /// cooldowns, stabilisation windows and healing ladders carry over.
     pub fn set_policy(&mut self, policy: Policy) {
+        self.collector = Collector::new(&policy);
         self.policy = policy;
         self.gated = None;
     }
@@ -151,13 +155,13 @@ impl Reconciler {
         self.unlogged_failures.extend_from_slice(failed);
     }
 
-    /// One pass: observe, decide, act.
-    pub async fn tick<C: Observe + Compute + Traffic>(
+    /// One pass: observe (the cloud's own capabilities, no other probes), decide, act.
+    pub async fn tick<C: Sources + Compute + Traffic + Send>(
         &mut self,
         cloud: &mut C,
         now: Time,
     ) -> Result<TickReport, ObserveError> {
-        let (snapshot, decision) = self.decide(cloud, now, true).await?;
+        let (snapshot, decision) = self.decide(cloud, &NoProbes, now, true).await?;
         let outcomes = executor::execute(&self.policy, &snapshot, &decision.actions, cloud).await;
         self.settle(&executor::without_effect(&outcomes));
         Ok(TickReport {
@@ -171,13 +175,13 @@ impl Reconciler {
     /// One pass as `sloop run` makes it: observe, decide, and execute each action between its
     /// intent and outcome lines in `sink` (`act::journaled`), so a process killed in the
     /// middle of an action leaves its intent behind for the next incarnation's budget.
-    pub async fn tick_journaled<C: Observe + Compute + Traffic>(
+    pub async fn tick_journaled<C: Sources + Compute + Traffic + Send>(
         &mut self,
         cloud: &mut C,
         now: Time,
         sink: &dyn ActionSink,
     ) -> Result<TickReport, ObserveError> {
-        let (snapshot, decision) = self.decide(cloud, now, true).await?;
+        let (snapshot, decision) = self.decide(cloud, &NoProbes, now, true).await?;
         let resolved = self.take_resolved();
         for r in &resolved {
             sink.record(&r.entry);
@@ -254,7 +258,8 @@ impl Reconciler {
         made
     }
 
-    /// Observes and decides without acting; the caller executes `decision.actions` (one at a
+    /// Observes (through the observe stage, with `probes` beside the cloud's own) and decides
+    /// without acting; the caller executes `decision.actions` (one at a
     /// time, so it can stop between them). With `may_act` false (a follower, a lost lease) the
     /// pass is made as in dry-run mode: what would be done comes back as refusals with reason
     /// `dry-run`, and the history does not believe it happened.
@@ -262,13 +267,18 @@ impl Reconciler {
     /// The first observation also resolves the intents earlier incarnations left without
     /// outcome ([`Reconciler::with_open_intents`]); [`Reconciler::take_resolved`] hands the
     /// resolutions to the caller.
-    pub async fn decide<C: Observe + Compute>(
+    pub async fn decide<C, P>(
         &mut self,
         cloud: &mut C,
+        probes: &P,
         now: Time,
         may_act: bool,
-    ) -> Result<(Snapshot, Decision), ObserveError> {
-        let snapshot = cloud.observe(now).await?;
+    ) -> Result<(Snapshot, Decision), ObserveError>
+    where
+        C: Sources + Compute + Send,
+        P: ProbeSource + Sync,
+    {
+        let snapshot = self.collector.collect(cloud, probes, now).await?;
         let resolved = if self.open.is_empty() {
             Vec::new()
         } else {

@@ -16,7 +16,6 @@
 pub mod cloud;
 pub mod k8s;
 pub mod leader;
-pub mod probed;
 pub mod source;
 pub mod status;
 mod supervisor;
@@ -61,6 +60,11 @@ pub struct Shared {
     pub journal: Arc<Journal>,
     /// Where every pass's timing goes, when someone measures it (`sloop bench ingest`).
     pub tick_log: Option<ticklog::TickLog>,
+    /// Where each step of a simulated world's time goes, when someone measures it.
+    pub world_log: Option<ticklog::TickLog>,
+    /// The agents' side, when agents are configured: tasks whose factory wants agents publish
+    /// their policies to it (`observe::Probes`).
+    pub ingest: Option<IngestState>,
 }
 
 /// How to start a controller.
@@ -80,6 +84,8 @@ pub struct Options {
     pub agents: Option<TokenBook>,
     /// Record every pass's start lateness and duration here (`sloop bench ingest`).
     pub tick_log: Option<ticklog::TickLog>,
+    /// Record how long each step of a simulated world took here (`sloop bench uptime`).
+    pub world_log: Option<ticklog::TickLog>,
     /// Limits of the agents' ingest endpoints.
     pub ingest_limits: IngestLimits,
 }
@@ -94,6 +100,7 @@ impl Default for Options {
             sim: None,
             agents: None,
             tick_log: None,
+            world_log: None,
             ingest_limits: IngestLimits::default(),
         }
     }
@@ -150,6 +157,8 @@ impl Controller {
             dry_run: opts.dry_run,
             journal: opts.journal.clone(),
             tick_log: opts.tick_log,
+            world_log: opts.world_log,
+            ingest: ingest.clone(),
         };
         tokio::spawn(follow_leadership(
             opts.leadership.clone(),
@@ -171,8 +180,8 @@ impl Controller {
         }
     }
 
-    /// The remote agents' side, when agents are configured (for a cloud connection that
-    /// publishes its probe stores to them).
+    /// The remote agents' side, when agents are configured (the tasks publish their probe
+    /// stores to it).
     pub fn ingest(&self) -> Option<&IngestState> {
         self.ingest.as_ref()
     }

@@ -4,13 +4,13 @@
 //!  scenario.yaml ─► Scenario ─► World (pure: hosts, VMs, load, queues, faults, truth)
 //!                                  ▲ step(dt)          │ probe samples, telemetry counters
 //!                                  │                   ▼
-//!                 Compute/Traffic ─┴── SimCloud ──► Observe ─► Snapshot ─► decide
+//!                 Compute/Traffic ─┴── SimCloud ──► observe::Collector ─► Snapshot ─► decide
 //! ```
 //!
 //! Pure: `rng`, `load`, `network`, `world`, `lifecycle`, `faults`, `probe`, `truth` (time advances
 //! only through `World::step`; randomness is seeded). `scenario` reads files only in
-//! `load_scenario`; `driver` (with `telemetry`) adapts the world to the observe/act traits
-//! without real IO.
+//! `load_scenario`; `driver` (with `telemetry`) adapts the world to the observe capabilities and
+//! the act traits without real IO.
 
 pub mod baseline;
 pub mod decider;

@@ -30,7 +30,7 @@ use sloop::{
         session::{Api, Request, Service},
     },
     decision::{Action, Cause, Evidence, PlannedAction},
-    observe::Observe,
+    observe::NoProbes,
     policy::{Aggregation, MetricScope, MetricSpec, Policy, Rung},
     reconcile::Reconciler,
     snapshot::{InstanceStatus, IpFamily, Snapshot},
@@ -844,7 +844,7 @@ async fn the_instance_actions_query_tells_a_sent_reboot_from_one_never_sent() {
     let later = lab::clock().now().max(call + 3.0 * SKEW);
     let never = intent(3, later, Action::Rebuild { instance: id.clone() });
     let mut rec = Reconciler::new(policy.clone()).with_open_intents(vec![sent, never]);
-    rec.decide(&mut cloud, lab::clock().now(), false)
+    rec.decide(&mut cloud, &NoProbes, lab::clock().now(), false)
         .await
         .expect("observe");
     let resolved: Vec<(String, Resolution, Option<String>)> = rec

@@ -1,19 +1,21 @@
-//! The local probe engine attached to a real-cloud connection (`sloop run --cloud NAME` wraps
-//! its OpenStack connection in `run::probed::Probed`): a loopback HTTP server is probed, the
-//! results reach the snapshot, and the job set follows the inventory and the policy (new
-//! instances get per-instance jobs, unchanged jobs are not restarted, dropping the connection
-//! stops every job).
+//! The local probe engine beside a real-cloud connection (`sloop run --cloud NAME` runs it in
+//! the reconcile task's `observe::Probes`, and the observe stage reads it with the cloud's
+//! inventory): a loopback HTTP server is probed, the results reach the snapshot, and the job
+//! set follows the inventory and the policy (new instances get per-instance jobs, unchanged
+//! jobs are not restarted, dropping the probes stops every job).
 
 use sloop::{
-    act::{ActError, Compute, ServerRequest, Traffic},
     clock::SystemClock,
-    observe::{Observe, ObserveError, probe::schedule::Counters, store::ProbeStore, view},
+    observe::{
+        Collector, Inventory, Listing, LoadSource, ObserveError, ProbeSource, Probes, TelemetrySource,
+        probe::{engine::ProbeEngine, schedule::Counters},
+        store::ProbeStore,
+    },
     policy::Policy,
-    run::{cloud::LiveCloud, probed::Probed},
-    snapshot::{Instance, InstanceStatus, IpFamily, Snapshot, Time},
+    snapshot::{Hosts, Instance, InstanceStatus, IpFamily, Snapshot, TelemetryReadings, Time},
 };
 use std::{
-    future::Future,
+    future::{Future, ready},
     sync::{
         Arc, Mutex,
         atomic::{AtomicU64, Ordering},
@@ -104,65 +106,62 @@ spec:
     sloop::policy::parse("probed.yaml", yaml.as_bytes()).unwrap_or_else(|e| panic!("test policy: {e:?}"))
 }
 
-/// A cloud whose inventory the test sets, and whose snapshots read the shared probe store the
-/// way the OpenStack backend does.
+/// A cloud whose inventory the test sets. Like a real cloud it runs no probes of its own.
 struct FakeCloud {
-    policy: Policy,
-    store: Arc<Mutex<ProbeStore>>,
     inventory: Arc<Mutex<Vec<Instance>>>,
 }
 
-impl Observe for FakeCloud {
-    fn observe(&mut self, now: Time) -> impl Future<Output = Result<Snapshot, ObserveError>> + Send {
-        let mut snap = Snapshot {
-            observed_at: now,
-            inventory: self.inventory.lock().unwrap().clone(),
-            ..Snapshot::default()
-        };
-        let store = self.store.lock().unwrap();
-        view::probe_view(&self.policy, &store, view::local_only, now).apply(&mut snap);
-        std::future::ready(Ok(snap))
+impl Inventory for FakeCloud {
+    fn list(&mut self, now: Time) -> impl Future<Output = Result<Listing, ObserveError>> + Send {
+        ready(Ok(Listing {
+            at: now,
+            instances: self.inventory.lock().unwrap().clone(),
+            ..Listing::default()
+        }))
+    }
+    fn hosts(&mut self, _: Time) -> impl Future<Output = Hosts> + Send {
+        ready(Hosts::default())
     }
 }
 
-impl Compute for FakeCloud {
-    async fn create_server(&mut self, _: &ServerRequest) -> Result<String, ActError> {
-        Ok("new".into())
-    }
-    async fn delete_server(&mut self, _: &str) -> Result<(), ActError> {
-        Ok(())
-    }
-    async fn reboot_server(&mut self, _: &str, _: bool) -> Result<(), ActError> {
-        Ok(())
-    }
-    async fn rebuild_server(&mut self, _: &str, _: &str) -> Result<(), ActError> {
-        Ok(())
-    }
-    async fn live_migrate(&mut self, _: &str) -> Result<(), ActError> {
-        Ok(())
-    }
-    async fn stamp_server(
-        &mut self,
-        _: &str,
-        _: &std::collections::BTreeMap<String, String>,
-    ) -> Result<(), ActError> {
-        Ok(())
-    }
-    async fn server_actions(&mut self, _: &str, _: f64) -> Result<Vec<sloop::act::ServerAction>, ActError> {
-        Ok(Vec::new())
+impl TelemetrySource for FakeCloud {
+    fn readings(&mut self, _: &Listing, _: Time) -> impl Future<Output = TelemetryReadings> + Send {
+        ready(TelemetryReadings::default())
     }
 }
 
-impl Traffic for FakeCloud {
-    async fn set_member_weight(&mut self, _: &str, _: u16) -> Result<(), ActError> {
-        Ok(())
-    }
-    async fn remove_member(&mut self, _: &str) -> Result<(), ActError> {
-        Ok(())
+impl LoadSource for FakeCloud {
+    fn offered_load(&mut self, _: Time) -> impl Future<Output = Option<f64>> + Send {
+        ready(None)
     }
 }
 
-impl LiveCloud for FakeCloud {}
+impl ProbeSource for FakeCloud {}
+
+/// What a reconcile task holds for one policy: the connection, the run loop's probes, and the
+/// observe stage; each observation is followed by the probes (as `run::task` does).
+struct Connection {
+    cloud: FakeCloud,
+    probes: Probes,
+    collector: Collector,
+}
+
+impl Connection {
+    async fn observe(&mut self, now: Time) -> Result<Snapshot, ObserveError> {
+        let snap = self.collector.collect(&mut self.cloud, &self.probes, now).await?;
+        self.probes.saw(&snap.inventory);
+        Ok(snap)
+    }
+
+    fn engine(&self) -> &ProbeEngine {
+        self.probes.engine().expect("the local engine runs")
+    }
+
+    fn policy_changed(&mut self, policy: &Policy) {
+        self.collector = Collector::new(policy);
+        self.probes.policy_changed(policy);
+    }
+}
 
 fn instance(id: &str) -> Instance {
     Instance {
@@ -185,12 +184,7 @@ fn now() -> Time {
 }
 
 /// Observes every 100 ms until `done` holds for the snapshot (at most `secs`).
-async fn observe_until(
-    cloud: &mut Probed<FakeCloud>,
-    secs: u64,
-    what: &str,
-    done: impl Fn(&Snapshot) -> bool,
-) {
+async fn observe_until(cloud: &mut Connection, secs: u64, what: &str, done: impl Fn(&Snapshot) -> bool) {
     let watch = sloop::clock::Stopwatch::start();
     loop {
         let snap = cloud.observe(now()).await.unwrap();
@@ -209,14 +203,14 @@ async fn observe_until(
 async fn local_probes_reach_the_snapshot_and_follow_inventory_and_policy() {
     let (port, hits) = http_server().await;
     let first = policy(port, "200ms");
-    let store = Arc::new(Mutex::new(ProbeStore::for_policy(&first)));
     let inventory = Arc::new(Mutex::new(Vec::new()));
-    let fake = FakeCloud {
-        policy: first.clone(),
-        store: store.clone(),
-        inventory: inventory.clone(),
+    let mut cloud = Connection {
+        cloud: FakeCloud {
+            inventory: inventory.clone(),
+        },
+        probes: Probes::start(&first, Some(Arc::new(SystemClock)), None),
+        collector: Collector::new(&first),
     };
-    let mut cloud = Probed::new(fake, &first, store.clone(), Arc::new(SystemClock), None);
     // Both probes run through the service address before any inventory is seen.
     assert_eq!(cloud.engine().len(), 2);
 
@@ -258,7 +252,7 @@ async fn local_probes_reach_the_snapshot_and_follow_inventory_and_policy() {
     cloud.policy_changed(&policy(port, "300ms"));
     assert_eq!(cloud.engine().len(), 3);
 
-    // Dropping the connection (policy removed, shutdown) stops every probe.
+    // Dropping the probes with the connection (policy removed, shutdown) stops every probe.
     drop(cloud);
     tokio::time::sleep(Duration::from_millis(600)).await;
     let after_drop = hits.load(Ordering::Relaxed);

@@ -8,11 +8,11 @@ use sloop::{
     act::{ActError, Compute, ServerRequest, Traffic},
     clock::Clock,
     journal::EntryOutcome,
-    observe::{Observe, ObserveError},
+    observe::{Inventory, Listing, LoadSource, ObserveError, ProbeSource, TelemetrySource},
     policy::Policy,
     run::{CloudFactory, Controller, Leadership, LiveCloud, Options, SimFactory, status::Status},
     sim::{SimCloud, load_scenario},
-    snapshot::{Snapshot, Time},
+    snapshot::{Hosts, InstanceSeries, ServiceSeries, TelemetryReadings, Time},
 };
 use std::{
     future::Future,
@@ -56,9 +56,36 @@ impl Drop for Recorded {
     }
 }
 
-impl Observe for Recorded {
-    fn observe(&mut self, now: Time) -> impl Future<Output = Result<Snapshot, ObserveError>> + Send {
-        self.inner.observe(now)
+impl Inventory for Recorded {
+    fn list(&mut self, now: Time) -> impl Future<Output = Result<Listing, ObserveError>> + Send {
+        self.inner.list(now)
+    }
+    fn hosts(&mut self, now: Time) -> impl Future<Output = Hosts> + Send {
+        self.inner.hosts(now)
+    }
+}
+
+impl TelemetrySource for Recorded {
+    fn readings(&mut self, listing: &Listing, now: Time) -> impl Future<Output = TelemetryReadings> + Send {
+        self.inner.readings(listing, now)
+    }
+}
+
+impl LoadSource for Recorded {
+    fn offered_load(&mut self, now: Time) -> impl Future<Output = Option<f64>> + Send {
+        self.inner.offered_load(now)
+    }
+}
+
+impl ProbeSource for Recorded {
+    fn summaries(&self, l: &[f64], c: &[f64], now: Time) -> (Vec<ServiceSeries>, Vec<InstanceSeries>) {
+        self.inner.summaries(l, c, now)
+    }
+    fn heartbeat(&self, location: &str, now: Time) -> Option<Time> {
+        self.inner.heartbeat(location, now)
+    }
+    fn evidence_since(&self, t: Time) -> bool {
+        self.inner.evidence_since(t)
     }
 }
 
@@ -127,9 +154,6 @@ impl LiveCloud for Recorded {
     }
     fn advance_to(&mut self, t: Time) {
         LiveCloud::advance_to(&mut self.inner, t);
-    }
-    fn evidence_since(&self, t: Time) -> bool {
-        LiveCloud::evidence_since(&self.inner, t)
     }
     fn end(&self) -> Option<Time> {
         LiveCloud::end(&self.inner)

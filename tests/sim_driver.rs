@@ -4,7 +4,7 @@
 use sloop::{
     act::{Compute, ServerRequest, Traffic},
     decision::ActionKind,
-    observe::Observe,
+    observe::{Collector, NoProbes},
     policy::{self, Policy},
     sim::{SimCloud, scenario::parse_scenario},
     snapshot::{InstanceStatus, IpFamily, Snapshot},
@@ -56,7 +56,7 @@ load:
 
 fn observe_at(c: &mut SimCloud, secs: f64) -> Snapshot {
     let t = c.world().start() + secs;
-    now(c.observe(t)).unwrap()
+    now(Collector::new(&policy()).collect(c, &NoProbes, t)).unwrap()
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! shared. Figures are printed, never asserted.
 
 use super::{
-    bench_ingest_cloud::{AgentFedFactory, JudgedLog, bench_policy},
+    bench_ingest_cloud::{AgentFedFactory, bench_policy},
     bench_ingest_load::LoadCounts,
     bench_probes_load::quantile,
     bench_stats::{cpu_seconds, machine, peak_rss_mib, rss_mib},
@@ -137,13 +137,9 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
         secrets.push_str(&format!("{n} {}\n", token.expose()));
     }
     let log = TickLog::default();
-    let judged = JudgedLog::default();
-    let factory = Arc::new(AgentFedFactory {
-        judged: judged.clone(),
-        ..AgentFedFactory::wall_clock(scenario, names.clone().into())
-    });
+    let factory = Arc::new(AgentFedFactory::wall_clock(scenario));
     let controller = Controller::start(
-        factory.clone(),
+        factory,
         Options {
             agents: Some(book),
             tick_log: Some(log.clone()),
@@ -154,10 +150,6 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
             ..Options::default()
         },
     );
-    if let Some(i) = controller.ingest() {
-        use crate::run::CloudFactory;
-        factory.attach_ingest(i);
-    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .map_err(|e| format!("bind 127.0.0.1:0: {e}"))?;
@@ -200,7 +192,7 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
             let t0 = SystemClock.now();
             let c0 = cpu_seconds();
             tokio::time::sleep(Duration::from_secs_f64(args.seconds)).await;
-            phases.push(measure(Kind::Idle, round, (&log, &judged), t0, c0, None));
+            phases.push(measure(Kind::Idle, round, &log, t0, c0, None));
         }
         let order = if round % 2 == 1 {
             [Kind::Normal, Kind::Flood]
@@ -216,7 +208,7 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
                 generate(&url, args, settle + args.seconds, &secrets, kind == Kind::Normal),
                 settled
             );
-            phases.push(measure(kind, round, (&log, &judged), t0, c0, Some(counts?)));
+            phases.push(measure(kind, round, &log, t0, c0, Some(counts?)));
             if args.quiet > 0.0 {
                 let (t0, c0) = (SystemClock.now(), cpu_seconds());
                 tokio::time::sleep(Duration::from_secs_f64(args.quiet)).await;
@@ -225,7 +217,7 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
                 } else {
                     Kind::AfterNormal
                 };
-                phases.push(measure(after, round, (&log, &judged), t0, c0, None));
+                phases.push(measure(after, round, &log, t0, c0, None));
             }
         }
     }
@@ -233,7 +225,7 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
         print_phase(p);
     }
     if let Some(path) = &args.passes {
-        write_passes(path, &phases, &log, &judged)?;
+        write_passes(path, &phases, &log)?;
         outln!("  every measured pass written to {}", path.display());
     }
     let med = |kind: Kind, f: Figure| median(phases.iter().filter(|p| p.kind == kind).map(f).collect());
@@ -339,14 +331,7 @@ async fn generate(
     serde_json::from_str(line.trim()).map_err(|e| format!("load generator output `{line}`: {e}"))
 }
 
-fn measure(
-    kind: Kind,
-    round: u32,
-    (log, judged): (&TickLog, &JudgedLog),
-    t0: f64,
-    cpu0: f64,
-    load: Option<LoadCounts>,
-) -> Phase {
+fn measure(kind: Kind, round: u32, log: &TickLog, t0: f64, cpu0: f64, load: Option<LoadCounts>) -> Phase {
     let name = match kind {
         Kind::Idle => "idle",
         Kind::Normal => "normal",
@@ -380,31 +365,23 @@ fn measure(
         cpu: (cpu_seconds() - cpu0) / (t1 - t0).max(1e-9),
         rss: rss_mib().unwrap_or(f64::NAN),
         load,
-        judged: spread(judged.between(t0, t1)).0,
+        judged: spread(ticks.iter().map(|t| t.judged as f64).collect()).0,
     }
 }
 
 /// One CSV line per pass inside a measured phase.
-fn write_passes(
-    path: &std::path::Path,
-    phases: &[Phase],
-    log: &TickLog,
-    judged: &JudgedLog,
-) -> Result<(), String> {
+fn write_passes(path: &std::path::Path, phases: &[Phase], log: &TickLog) -> Result<(), String> {
     let entries = log.entries();
     let mut out = String::from("phase,at,late_ms,took_ms,judged\n");
     for p in phases {
-        let samples = judged.by_time(p.span.0, p.span.1);
         for t in entries.iter().filter(|t| t.at >= p.span.0 && t.at < p.span.1) {
             let late = t.late.map_or(String::new(), |l| format!("{:.4}", l * 1e3));
-            let n = samples
-                .get(&t.at.to_bits())
-                .map_or(String::new(), |n| n.to_string());
             out.push_str(&format!(
-                "{},{:.6},{late},{:.4},{n}\n",
+                "{},{:.6},{late},{:.4},{}\n",
                 p.label,
                 t.at,
-                t.took * 1e3
+                t.took * 1e3,
+                t.judged
             ));
         }
     }

@@ -7,7 +7,7 @@
 //!    window plus every count window) against summing the per-minute counts over each window,
 //!    which is what a pass would cost if the store kept plain minute buckets.
 //! 2. **Pass vs uptime**: the `sloop bench ingest` controller (supervisor, reconcile task,
-//!    agents' ingest read through `IngestState::probe_view`, nothing sent) on simulated time
+//!    agents' ingest read by the observe stage, nothing sent) on simulated time
 //!    walked in 1 s steps as fast as the machine allows, so `--hours` of uptime at a 1 s tick
 //!    take seconds; the pass duration per slice of uptime, and the simulated world's stepping
 //!    (which the wall-clock bench counts inside each pass) beside it.
@@ -187,21 +187,17 @@ async fn pass_vs_uptime(args: &UptimeArgs) -> Result<(), String> {
     let factory = Arc::new(AgentFedFactory {
         // Faster than any pass: the task always has instants to catch up on.
         simulated: Some(1e5),
-        world_log: Some(world.clone()),
-        ..AgentFedFactory::wall_clock(scenario, names.into())
+        ..AgentFedFactory::wall_clock(scenario)
     });
     let controller = Controller::start(
-        factory.clone(),
+        factory,
         Options {
             agents: Some(book),
             tick_log: Some(log.clone()),
+            world_log: Some(world.clone()),
             ..Options::default()
         },
     );
-    if let Some(i) = controller.ingest() {
-        use crate::run::CloudFactory;
-        factory.attach_ingest(i);
-    }
     controller
         .events()
         .send(PolicyEvent::Upsert {

@@ -9,7 +9,6 @@ use crate::{
     decide::decide,
     decision::{Action, Cause, Decision, PlannedAction},
     history::History,
-    observe::Observe,
     policy,
     snapshot::Snapshot,
 };

@@ -353,7 +353,6 @@ async fn main(s: Settings) -> Result<(), String> {
             cloud: s.cloud.clone(),
             clouds_yaml: std::env::var_os("OS_CLIENT_CONFIG_FILE").map(PathBuf::from),
             policy_dir: s.policies.clone().unwrap_or_else(|| ".".into()),
-            ingest: Default::default(),
         });
         return serve_with(factory, &s, None).await;
     }
@@ -426,12 +425,10 @@ async fn serve_with<F: CloudFactory>(
             leadership: kube.leadership,
             sinks: kube.sinks,
             tick_log: None,
+            world_log: None,
             ingest_limits: Default::default(),
         },
     );
-    if let Some(ingest) = controller.ingest() {
-        factory.attach_ingest(ingest);
-    }
     if let Some(dir) = &s.policies {
         controller.watch_dir(dir.clone(), s.poll);
     }

@@ -4,9 +4,12 @@
 //!
 //! ```text
 //!  config ─► session (auth, retry, breaker) ─┬─ nova ─────┐
-//!                                            ├─ octavia ──┼─► inventory ─► Snapshot   (Observe)
-//!                                            └─ gnocchi ──┘   actions ◄── executor    (Compute, Traffic)
+//!                                            ├─ octavia ──┼─► Listing, readings  (Inventory, TelemetrySource)
+//!                                            └─ gnocchi ──┘   actions ◄── executor (Compute, Traffic)
 //! ```
+//!
+//! The observe stage (`observe::Collector`) turns the listing and readings into a snapshot,
+//! with the run loop's probes beside them.
 
 mod backend;
 pub mod breaker;
@@ -24,4 +27,4 @@ pub mod request;
 pub mod resolve;
 pub mod session;
 
-pub use backend::{ActionTimeouts, CloudOptions, OpenStackCloud, SharedProbeStore};
+pub use backend::{ActionTimeouts, CloudOptions, OpenStackCloud};

@@ -103,6 +103,11 @@ impl Freshness {
         a.dropped_total = dropped_total;
     }
 
+    /// When `agent`'s last batch arrived.
+    pub fn last_batch(&self, agent: &str) -> Option<Time> {
+        self.agents.get(agent).and_then(|a| a.last_seen)
+    }
+
     /// Whether `agent` reported within the staleness limit.
     pub fn is_fresh(&self, agent: &str, now: Time) -> bool {
         self.agents
@@ -123,7 +128,7 @@ impl Freshness {
         LocationStatus {
             name: location.to_owned(),
             fresh: self.is_fresh(location, now),
-            last_seen: self.agents.get(location).and_then(|a| a.last_seen),
+            last_seen: self.last_batch(location),
         }
     }
 

@@ -1,21 +1,11 @@
-//! The probe part of a snapshot: what the [`ProbeStore`] holds (local and agent samples alike)
-//! summarised over the windows a policy's objectives read, with every probe location's
-//! freshness. Pure: the caller passes `now` and the freshness.
-//!
-//! ```text
-//! ProbeStore ─┐
-//! freshness ──┴► probe_view(policy, store, freshness, now) ─► ProbeView ─► Snapshot
-//! ```
-//!
-//! A stale location is listed with `fresh: false` and its series are left out, so nothing
-//! downstream can mistake an agent that went silent for a service that went down.
+//! The probe part of a snapshot and what a policy asks of it: the windows its objectives read
+//! and the locations its probes name. Pure. The freshness rule that decides which series
+//! count lives with the collector (`super::collect`).
 
-use super::store::ProbeStore;
 use crate::{
     policy::{Indicator, Policy},
-    snapshot::{InstanceSeries, LocationStatus, ServiceSeries, Snapshot, Time},
+    snapshot::{InstanceSeries, LocationStatus, ServiceSeries, Snapshot},
 };
-
 /// The probe series and location freshness of one policy at one instant.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProbeView {
@@ -69,35 +59,4 @@ pub fn policy_locations(policy: &Policy) -> Vec<&str> {
         }
     }
     out
-}
-
-/// The snapshot's probe series for `policy` from `store`, at `now`. `freshness` gives the
-/// status of a location (`local` is always fresh; see `ingest::IngestState::location`);
-/// locations it reports stale are listed but their series are left out.
-pub fn probe_view(
-    policy: &Policy,
-    store: &ProbeStore,
-    freshness: impl Fn(&str) -> LocationStatus,
-    now: Time,
-) -> ProbeView {
-    let locations: Vec<LocationStatus> = policy_locations(policy).into_iter().map(freshness).collect();
-    let fresh = |name: &str| locations.iter().any(|l| l.name == name && l.fresh);
-    let (latency, counts) = windows(policy);
-    let (mut service, mut instances_probed) = store.summaries(now, &latency, &counts);
-    service.retain(|s| fresh(&s.key.location));
-    instances_probed.retain(|s| fresh(&s.key.location));
-    ProbeView {
-        service,
-        instances_probed,
-        locations,
-    }
-}
-
-/// Freshness for a controller without agents: `local` is fresh, every other location stale.
-pub fn local_only(location: &str) -> LocationStatus {
-    LocationStatus {
-        name: location.to_owned(),
-        fresh: location == super::probe::schedule::LOCAL,
-        last_seen: None,
-    }
 }

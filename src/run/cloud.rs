@@ -1,28 +1,25 @@
 //! What `sloop run` drives: a [`CloudFactory`] hands each managed policy its own connection,
-//! a [`LiveCloud`] (the observe/act traits plus how time moves for it). The simulator and a
+//! a [`LiveCloud`] (the observe capabilities and the act traits, plus how time moves for it),
+//! and says which probes the run loop runs beside it ([`ProbeWiring`]). The simulator and a
 //! real cloud differ only here; the supervisor and the reconcile tasks are generic over them.
 //!
-//! [`DryRunGate`] wraps every connection: with `--dry-run` it turns each change into a logged
-//! no-op, a guarantee that holds even if a decision slipped past the dry-run mode.
+//! [`DryRunGate`] stands in front of a connection's [`Compute`] and [`Traffic`] whenever the
+//! task acts: with `--dry-run` it turns each change into a logged no-op, a guarantee that holds
+//! even if a decision slipped past the dry-run mode.
 
-use super::probed::Probed;
 use crate::{
     act::{ActError, Compute, ServerAction, ServerRequest, Traffic},
     clock::{Clock, ScaledClock, SystemClock},
     cloud::openstack::{self, OpenStackCloud},
-    observe::{Observe, ObserveError},
+    observe::Sources,
     policy::Policy,
     sim::{Scenario, SimCloud},
-    snapshot::{InstanceId, Snapshot, Time},
+    snapshot::{InstanceId, Time},
 };
-use crate::{ingest::IngestState, observe::store::ProbeStore};
-use std::{
-    future::Future,
-    sync::{Arc, Mutex, OnceLock},
-};
+use std::{future::Future, sync::Arc};
 
 /// One policy's connection to its cloud, as the reconcile task drives it.
-pub trait LiveCloud: Observe + Compute + Traffic + Send + 'static {
+pub trait LiveCloud: Sources + Compute + Traffic + Send + 'static {
     /// For a simulated cloud: the step (s) in which the task walks simulated time, looking for
     /// early evidence at each step and ticking at every scheduled instant (so a 60× demo
     /// decides exactly as a rehearsal would). `None` for a real cloud: it ticks at `now`.
@@ -35,18 +32,21 @@ pub trait LiveCloud: Observe + Compute + Traffic + Send + 'static {
     }
     /// Brings the observations up to `t` without judging (simulated clouds step their world).
     fn advance_to(&mut self, _t: Time) {}
-    /// Whether evidence arrived after `t` that should wake the loop before its next tick (an
-    /// instance reaching the policy's failure streak).
-    fn evidence_since(&self, _t: Time) -> bool {
-        false
-    }
     /// Where time ends (a scenario's end); the task then stops ticking and keeps serving.
     fn end(&self) -> Option<Time> {
         None
     }
-    /// A new version of the policy is in force (the connection keeps running; an attached
-    /// probe engine re-derives its jobs).
-    fn policy_changed(&mut self, _policy: &Policy) {}
+}
+
+/// Which probes the run loop runs beside a factory's connections (in `observe::Probes`, owned
+/// by the reconcile task). A simulated world's probes are part of the world, so it wants none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ProbeWiring {
+    /// The controller's own engine runs the policy's `local` probes.
+    pub local: bool,
+    /// The policy is published to the agents' ingest (when agents are configured), and their
+    /// samples join the snapshot.
+    pub agents: bool,
 }
 
 /// Makes connections for policies and says how time is read.
@@ -60,8 +60,10 @@ pub trait CloudFactory: Send + Sync + 'static {
     fn clock(&self) -> Arc<dyn Clock>;
     /// A short label for logs and the status page (`sim: election-night ×60`, a cloud name).
     fn label(&self) -> String;
-    /// The remote agents' side: connections made after this publish their probe stores to it.
-    fn attach_ingest(&self, _ingest: &IngestState) {}
+    /// The probes the run loop runs beside each connection (none by default).
+    fn probes(&self) -> ProbeWiring {
+        ProbeWiring::default()
+    }
 }
 
 // === impl SimFactory ===
@@ -107,27 +109,28 @@ impl CloudFactory for SimFactory {
     }
 }
 
+/// The task walks the world's own time in 1 s steps, unless the world was put on the wall
+/// clock ([`SimCloud::on_wall_clock`]): then it ticks at `now` like a real cloud, and each
+/// observation steps the world up to it.
 impl LiveCloud for SimCloud {
     fn step(&self) -> Option<f64> {
-        Some(1.0)
+        self.walks_own_time().then_some(1.0)
     }
     fn now(&self) -> Option<Time> {
-        Some(SimCloud::now(self))
+        self.walks_own_time().then(|| SimCloud::now(self))
     }
     fn advance_to(&mut self, t: Time) {
         SimCloud::advance_to(self, t);
     }
-    fn evidence_since(&self, t: Time) -> bool {
-        SimCloud::evidence_since(self, t)
-    }
     fn end(&self) -> Option<Time> {
-        Some(self.world().end())
+        self.walks_own_time().then(|| self.world().end())
     }
 }
 
 // === impl OpenStackFactory ===
 
-/// A real OpenStack cloud from clouds.yaml: one authenticated connection per policy.
+/// A real OpenStack cloud from clouds.yaml: one authenticated connection per policy, with the
+/// local probe engine and the agents' ingest beside it.
 pub struct OpenStackFactory {
     /// The clouds.yaml entry.
     pub cloud: String,
@@ -135,14 +138,11 @@ pub struct OpenStackFactory {
     pub clouds_yaml: Option<std::path::PathBuf>,
     /// Where the policies live (boot scripts are relative to it).
     pub policy_dir: std::path::PathBuf,
-    /// The agents' ingest, once the controller has started (see `attach_ingest`).
-    pub ingest: OnceLock<IngestState>,
 }
 
 impl CloudFactory for OpenStackFactory {
-    type Cloud = Probed<OpenStackCloud>;
+    type Cloud = OpenStackCloud;
 
-    /// Connects, and attaches the local probe engine with the policy's shared probe store.
     fn connect(&self, policy: &Policy) -> impl Future<Output = Result<Self::Cloud, String>> + Send {
         let config = openstack::config::load(Some(&self.cloud), self.clouds_yaml.as_deref());
         let opts = openstack::CloudOptions {
@@ -150,20 +150,12 @@ impl CloudFactory for OpenStackFactory {
             ..openstack::CloudOptions::default()
         };
         let (policy, name) = (policy.clone(), self.cloud.clone());
-        let ingest = self.ingest.get().cloned();
         async move {
             let config = config.map_err(|e| format!("cloud `{name}`: {e}"))?;
-            let store = Arc::new(Mutex::new(ProbeStore::for_policy(&policy)));
-            let cloud = OpenStackCloud::connect(config, policy.clone(), opts, wall_clock())
+            OpenStackCloud::connect(config, policy, opts, wall_clock())
                 .await
-                .map_err(|e| format!("cloud `{name}`: {e}"))?
-                .with_probes(store.clone());
-            Ok(Probed::new(cloud, &policy, store, wall_clock(), ingest))
+                .map_err(|e| format!("cloud `{name}`: {e}"))
         }
-    }
-
-    fn attach_ingest(&self, ingest: &IngestState) {
-        let _ = self.ingest.set(ingest.clone());
     }
 
     fn clock(&self) -> Arc<dyn Clock> {
@@ -173,10 +165,16 @@ impl CloudFactory for OpenStackFactory {
     fn label(&self) -> String {
         format!("openstack: {}", self.cloud)
     }
+
+    fn probes(&self) -> ProbeWiring {
+        ProbeWiring {
+            local: true,
+            agents: true,
+        }
+    }
 }
 
-/// A real cloud ticks at `now` on the wall clock. Probe series come from the store the
-/// [`Probed`] wrapper's engine and the agents' ingest fill (`OpenStackCloud::with_probes`).
+/// A real cloud ticks at `now` on the wall clock.
 impl LiveCloud for OpenStackCloud {}
 
 /// The wall clock, for real clouds.
@@ -186,21 +184,17 @@ pub fn wall_clock() -> Arc<dyn Clock> {
 
 // === impl DryRunGate ===
 
-/// Passes observations through; with `dry_run` set, every change is logged and not made.
-pub struct DryRunGate<C> {
-    inner: C,
+/// A connection's [`Compute`] and [`Traffic`] for one action; with `dry_run` set, every change
+/// is logged and not made (reads still go through).
+pub struct DryRunGate<'a, C> {
+    inner: &'a mut C,
     dry_run: bool,
 }
 
-impl<C> DryRunGate<C> {
-    /// Wraps a connection.
-    pub fn new(inner: C, dry_run: bool) -> Self {
+impl<'a, C> DryRunGate<'a, C> {
+    /// Gates `inner`.
+    pub fn new(inner: &'a mut C, dry_run: bool) -> Self {
         Self { inner, dry_run }
-    }
-
-    /// The wrapped connection.
-    pub fn inner(&self) -> &C {
-        &self.inner
     }
 
     fn skip(&self, call: &str, id: &str) -> bool {
@@ -211,13 +205,7 @@ impl<C> DryRunGate<C> {
     }
 }
 
-impl<C: Observe + Send> Observe for DryRunGate<C> {
-    fn observe(&mut self, now: Time) -> impl Future<Output = Result<Snapshot, ObserveError>> + Send {
-        self.inner.observe(now)
-    }
-}
-
-impl<C: Compute + Send> Compute for DryRunGate<C> {
+impl<C: Compute + Send> Compute for DryRunGate<'_, C> {
     fn create_server(
         &mut self,
         req: &ServerRequest,
@@ -272,7 +260,7 @@ impl<C: Compute + Send> Compute for DryRunGate<C> {
     }
 }
 
-impl<C: Traffic + Send> Traffic for DryRunGate<C> {
+impl<C: Traffic + Send> Traffic for DryRunGate<'_, C> {
     fn set_member_weight(
         &mut self,
         id: &str,
@@ -292,26 +280,5 @@ async fn gated<F: Future<Output = Result<(), ActError>>>(real: Option<F>) -> Res
     match real {
         Some(f) => f.await,
         None => Ok(()),
-    }
-}
-
-impl<C: LiveCloud> LiveCloud for DryRunGate<C> {
-    fn step(&self) -> Option<f64> {
-        self.inner.step()
-    }
-    fn now(&self) -> Option<Time> {
-        self.inner.now()
-    }
-    fn advance_to(&mut self, t: Time) {
-        self.inner.advance_to(t);
-    }
-    fn evidence_since(&self, t: Time) -> bool {
-        self.inner.evidence_since(t)
-    }
-    fn end(&self) -> Option<Time> {
-        self.inner.end()
-    }
-    fn policy_changed(&mut self, policy: &Policy) {
-        self.inner.policy_changed(policy);
     }
 }

@@ -7,7 +7,7 @@
 
 use super::{
     Shared,
-    cloud::{CloudFactory, DryRunGate, LiveCloud},
+    cloud::{CloudFactory, DryRunGate, LiveCloud, ProbeWiring},
     status::{PolicyView, Unmanaged},
     trend::Trend,
 };
@@ -16,6 +16,7 @@ use crate::{
     clock::Stopwatch,
     decision::{Action, Decision},
     journal::EntryOutcome,
+    observe::{ProbeSource, Probes},
     policy::Policy,
     reconcile::Reconciler,
     snapshot::{Instance, Snapshot, Time},
@@ -52,7 +53,10 @@ const YIELD_EVERY: u32 = 20;
 mod journaling;
 
 struct Task<C: LiveCloud> {
-    cloud: DryRunGate<C>,
+    cloud: C,
+    /// The policy's probes beside the cloud's own: the local engine and the agents' ingest,
+    /// as the factory wires them.
+    probes: Probes,
     rec: Reconciler,
     policy: Arc<Policy>,
     source: String,
@@ -80,7 +84,10 @@ pub async fn start<F: CloudFactory>(
     let mut latest = first;
     loop {
         match factory.connect(&latest.policy).await {
-            Ok(cloud) => return run(cloud, latest, updates, shared).await,
+            Ok(cloud) => {
+                let probes = probes_for(factory.probes(), &latest.policy, &shared);
+                return run(cloud, probes, latest, updates, shared).await;
+            }
             Err(e) => {
                 let name = latest.policy.metadata.name.clone();
                 tracing::warn!(policy = %name, error = %e, "Cannot connect to the cloud; retrying.");
@@ -110,16 +117,25 @@ pub async fn start<F: CloudFactory>(
 /// Time between connection attempts.
 pub const RECONNECT: Duration = Duration::from_secs(30);
 
-/// Runs one policy until shutdown or removal.
+/// The run loop's probes for `policy`, wired as the factory asks.
+fn probes_for(wiring: ProbeWiring, policy: &Policy, shared: &Shared) -> Probes {
+    let local = wiring.local.then(|| shared.clock.clone());
+    let ingest = shared.ingest.clone().filter(|_| wiring.agents);
+    Probes::start(policy, local, ingest)
+}
+
+/// Runs one policy until shutdown or removal, with `probes` beside the cloud's own.
 pub async fn run<C: LiveCloud>(
     cloud: C,
+    probes: Probes,
     first: PolicyUpdate,
     mut updates: watch::Receiver<PolicyUpdate>,
     shared: Shared,
 ) -> TaskEnd {
     let shutdown = shared.shutdown.clone();
     let mut task = Task {
-        cloud: DryRunGate::new(cloud, shared.dry_run),
+        cloud,
+        probes,
         rec: Reconciler::new((*first.policy).clone())
             .with_charges(shared.journal.persisted_charges(&first.policy.metadata.name))
             .with_open_intents(shared.journal.open_intents(&first.policy.metadata.name)),
@@ -167,8 +183,8 @@ pub async fn run<C: LiveCloud>(
                 // Whole steps only, so passes fall on the same instants as in a rehearsal.
                 while cursor + dt <= stop + 1e-9 && !*task.shutdown.borrow() {
                     cursor += dt;
-                    task.cloud.advance_to(cursor);
-                    if cursor + 1e-9 >= next_tick || task.cloud.evidence_since(last_tick) {
+                    task.advance_to(cursor);
+                    if cursor + 1e-9 >= next_tick || task.evidence_since(last_tick) {
                         task.tick(cursor, None).await;
                         last_tick = cursor;
                         while next_tick <= cursor + 1e-9 {
@@ -187,7 +203,7 @@ pub async fn run<C: LiveCloud>(
                 }
             }
             None => {
-                if now >= next_tick || task.cloud.evidence_since(last_tick) {
+                if now >= next_tick || task.evidence_since(last_tick) {
                     let late = (now >= next_tick).then_some(now - next_tick);
                     task.tick(now, late).await;
                     last_tick = now;
@@ -219,6 +235,25 @@ impl<C: LiveCloud> Task<C> {
         &self.policy.metadata.name
     }
 
+    /// Steps a simulated cloud's world to `t` (timed into the world log, when one is kept).
+    fn advance_to(&mut self, t: Time) {
+        let watch = Stopwatch::start();
+        self.cloud.advance_to(t);
+        if let Some(log) = &self.shared.world_log {
+            log.push(super::ticklog::TickTiming {
+                at: t,
+                late: None,
+                took: watch.elapsed().as_secs_f64(),
+                judged: 0,
+            });
+        }
+    }
+
+    /// Whether evidence arrived after `t` that should wake the loop before its next tick.
+    fn evidence_since(&self, t: Time) -> bool {
+        self.cloud.evidence_since(t) || self.probes.evidence_since(t)
+    }
+
     /// Puts a new version of the policy in force, keeping history and the cloud connection.
     fn apply(&mut self, u: PolicyUpdate) {
         if u.policy == self.policy {
@@ -227,7 +262,7 @@ impl<C: LiveCloud> Task<C> {
         }
         tracing::info!(policy = %u.policy.metadata.name, source = %u.source, "Policy changed; new version in force.");
         self.rec.set_policy((*u.policy).clone());
-        self.cloud.policy_changed(&u.policy);
+        self.probes.policy_changed(&u.policy);
         let mut view = PolicyView::new(&u.policy, &u.source, self.rec.interval());
         view.ticks = self.view.ticks;
         view.last_tick = self.view.last_tick;
@@ -246,22 +281,24 @@ impl<C: LiveCloud> Task<C> {
     /// tick log; `None` when woken early by evidence or under simulated time).
     async fn tick(&mut self, now: Time, late: Option<f64>) {
         let watch = Stopwatch::start();
-        self.pass(now).await;
+        let judged = self.pass(now).await;
         if let Some(log) = &self.shared.tick_log {
             log.push(super::ticklog::TickTiming {
                 at: now,
                 late,
                 took: watch.elapsed().as_secs_f64(),
+                judged,
             });
         }
     }
 
-    async fn pass(&mut self, now: Time) {
+    /// One pass; returns the probe samples its snapshot held (what the core had to judge).
+    async fn pass(&mut self, now: Time) -> usize {
         let watch = Stopwatch::start();
         let leader = self.shared.leadership.is_leader();
         let may_act = leader && !*self.shutdown.borrow();
         let name = self.name().to_owned();
-        let (snap, decision) = match self.rec.decide(&mut self.cloud, now, may_act).await {
+        let (snap, decision) = match self.rec.decide(&mut self.cloud, &self.probes, now, may_act).await {
             Ok(x) => x,
             Err(e) => {
                 tracing::warn!(policy = %name, error = %e, "Observation failed; nothing decided this pass.");
@@ -270,9 +307,10 @@ impl<C: LiveCloud> Task<C> {
                 self.view.ticks += 1;
                 self.view.last_tick = Some(now);
                 self.publish();
-                return;
+                return 0;
             }
         };
+        self.probes.saw(&snap.inventory);
         self.journal_resolved();
         // Actions that took no effect (failed, or not started because of a lost lease or a
         // shutdown) start no cooldown and advance no ladder rung (`History::settle`).
@@ -297,7 +335,7 @@ impl<C: LiveCloud> Task<C> {
                         self.rec.policy(),
                         &snap,
                         planned,
-                        &mut self.cloud,
+                        &mut DryRunGate::new(&mut self.cloud, self.shared.dry_run),
                         &mut pass,
                         &*self.shared.sinks,
                         now,
@@ -332,8 +370,10 @@ impl<C: LiveCloud> Task<C> {
         self.view.last_tick = Some(now);
         self.view.last_error = None;
         self.view.actions_last_hour = self.rec.history().actions_last_hour(now);
+        let judged = samples(&snap);
         self.fill_view(snap, decision, now);
         self.publish();
+        judged
     }
 
     fn fill_view(&mut self, snap: Snapshot, decision: Decision, now: Time) {
@@ -378,6 +418,17 @@ impl<C: LiveCloud> Task<C> {
             s.unmanaged.insert(name, unmanaged);
         });
     }
+}
+
+/// The probe samples in a snapshot: service windows and per-instance recents.
+fn samples(snap: &Snapshot) -> usize {
+    let service: usize = snap.service.iter().map(|s| s.recent.len()).sum();
+    service
+        + snap
+            .instances_probed
+            .iter()
+            .map(|s| s.recent.len())
+            .sum::<usize>()
 }
 
 /// What an action concerns, for logs and refusal keys.

@@ -1,5 +1,6 @@
 //! An optional record of every reconcile pass's timing, for `sloop bench ingest`: when each pass
-//! started, how late that was against its schedule, and how long it took. Bounded: past
+//! started, how late that was against its schedule, how long it took and how many probe samples
+//! its snapshot held. Bounded: past
 //! [`TICK_LOG_CAP`] entries new ones are dropped (a benchmark reads it long before that).
 
 use crate::snapshot::Time;
@@ -18,6 +19,10 @@ pub struct TickTiming {
     pub late: Option<f64>,
     /// How long the pass took (seconds, observe to publish, actions included).
     pub took: f64,
+    /// Probe samples in the pass's snapshot (service windows and per-instance recents): what
+    /// the decision core had to judge. 0 for a pass whose observation failed, and for steps of
+    /// a simulated world.
+    pub judged: usize,
 }
 
 /// A shared, bounded list of pass timings.

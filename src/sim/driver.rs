@@ -1,5 +1,6 @@
-//! `SimCloud`: the simulated world behind the same [`Observe`], [`Compute`] and [`Traffic`]
-//! traits as the real cloud, so the real reconcile loop runs against it unchanged.
+//! `SimCloud`: the simulated world behind the same capability traits as the real cloud
+//! ([`Inventory`], [`TelemetrySource`], [`LoadSource`], [`ProbeSource`], [`Compute`] and
+//! [`Traffic`]), so the one observe stage and the real reconcile loop run against it unchanged.
 //!
 //! Stepping the world to a time also runs the probes the policy defines — each series at its
 //! interval with its own random phase and ±5 % jitter, so probes never fire in lockstep — into
@@ -18,11 +19,14 @@ use crate::{
     act::{ActError, Compute, ServerAction, ServerRequest, Traffic},
     decision::ActionKind,
     observe::{
-        Observe, ObserveError,
+        Collector, Inventory, Listing, LoadSource, NoProbes, ObserveError, ProbeSource, TelemetrySource,
         store::{ProbeStore, SeriesId},
     },
     policy::Policy,
-    snapshot::{InFlight, Instance, IpFamily, LbMember, LocationStatus, SeriesKey, Snapshot, Time},
+    snapshot::{
+        Hosts, InFlight, Instance, InstanceSeries, IpFamily, LbMember, SeriesKey, ServiceSeries, Snapshot,
+        TelemetryReadings, Time,
+    },
 };
 use std::{
     collections::BTreeMap,
@@ -62,10 +66,10 @@ pub struct SimCloud {
     known_vms: (usize, u64),
     locations: Vec<(String, Option<usize>)>,
     last_seen: Vec<Option<Time>>,
-    fresh_after: f64,
     telemetry: Telemetry,
-    latency_windows: Vec<f64>,
-    count_windows: Vec<f64>,
+    collector: Collector,
+    /// Whether a run loop walks the world's own time (else it ticks on the wall clock).
+    walks: bool,
     /// What reached this cloud, per server, as Nova's `os-instance-actions` records it (the
     /// newest [`ACTION_MEMORY`]).
     actions: std::collections::VecDeque<(String, ServerAction)>,
@@ -121,33 +125,37 @@ impl SimCloud {
                 });
             }
         }
-        let min_interval = policy
-            .spec
-            .probes
-            .iter()
-            .map(|p| p.interval.secs())
-            .fold(f64::INFINITY, f64::min);
-        let (latency_windows, count_windows) = windows(policy);
         let telemetry = Telemetry::new(policy, world.now());
         let mut cloud = Self {
             store: ProbeStore::for_policy(policy),
             dt: scenario.resolution.secs(),
             last_seen: vec![None; locations.len()],
-            fresh_after: (3.0 * min_interval).max(30.0),
             locations,
             service,
             per_instance,
             instance_sched: Vec::new(),
             known_vms: (usize::MAX, 0),
             telemetry,
-            latency_windows,
-            count_windows,
+            collector: Collector::new(policy),
+            walks: true,
             actions: std::collections::VecDeque::new(),
             rng,
             world,
         };
         cloud.sync_instances();
         cloud
+    }
+
+    /// Puts the world on the wall clock for a run loop: it ticks at `now` like a real cloud, and
+    /// each observation steps the world up to it (the ingest benches).
+    pub fn on_wall_clock(mut self) -> Self {
+        self.walks = false;
+        self
+    }
+
+    /// Whether a run loop walks the world's own time (`sloop run --cloud sim`).
+    pub fn walks_own_time(&self) -> bool {
+        self.walks
     }
 
     /// The world (read-only: change it through the traits).
@@ -175,12 +183,6 @@ impl SimCloud {
         self.world.now()
     }
 
-    /// Whether new evidence arrived after `t` that should wake the reconcile loop early (an
-    /// instance reaching the policy's failure streak), as the real probe engine signals it.
-    pub fn evidence_since(&self, t: Time) -> bool {
-        self.store.streak_reached_since(t)
-    }
-
     /// The probe store.
     pub fn store(&self) -> &ProbeStore {
         &self.store
@@ -196,38 +198,12 @@ impl SimCloud {
         }
     }
 
-    /// The snapshot at the world's current time (after stepping to `now` if it lies ahead).
+    /// The snapshot at the world's current time (after stepping to `now` if it lies ahead),
+    /// through the one observe stage.
     pub fn snapshot(&mut self, now: Time) -> Snapshot {
-        self.advance_to(now);
-        let now = self.world.now();
-        let (service, instances_probed) =
-            self.store
-                .summaries(now, &self.latency_windows, &self.count_windows);
-        let locations = self
-            .locations
-            .iter()
-            .zip(&self.last_seen)
-            .map(|((name, _), seen)| LocationStatus {
-                name: name.clone(),
-                fresh: seen.is_some_and(|s| now - s <= self.fresh_after),
-                last_seen: *seen,
-            })
-            .collect();
-        let mut telemetry = self.telemetry.readings().clone();
-        if self.world.telemetry_blackout() {
-            telemetry.source_error = Some("telemetry backend unavailable (simulated blackout)".into());
-        }
-        Snapshot {
-            observed_at: now,
-            service,
-            instances_probed,
-            locations,
-            telemetry,
-            inventory: self.inventory(),
-            in_flight: self.in_flight(),
-            offered_load: Some(self.world.offered_load()),
-            hosts: Default::default(),
-        }
+        let collector = self.collector.clone();
+        super::rehearse::run_ready(collector.collect(self, &NoProbes, now))
+            .unwrap_or_else(|e| unreachable!("the simulated inventory never fails: {e}"))
     }
 
     fn inventory(&self) -> Vec<Instance> {
@@ -360,16 +336,65 @@ impl SimCloud {
     }
 }
 
-/// The objectives' windows: one definition, shared with the live probe view.
-pub use crate::observe::view::windows;
+// === impl Inventory, TelemetrySource, LoadSource, ProbeSource ===
 
-// === impl Observe, Compute, Traffic ===
+impl Inventory for SimCloud {
+    /// Steps the world to `now` first; the listing describes the world's own time.
+    fn list(&mut self, now: Time) -> impl Future<Output = Result<Listing, ObserveError>> + Send {
+        self.advance_to(now);
+        ready(Ok(Listing {
+            at: self.world.now(),
+            instances: self.inventory(),
+            in_flight: self.in_flight(),
+            vcpus: BTreeMap::new(),
+        }))
+    }
 
-impl Observe for SimCloud {
-    fn observe(&mut self, now: Time) -> impl Future<Output = Result<Snapshot, ObserveError>> + Send {
-        ready(Ok(self.snapshot(now)))
+    fn hosts(&mut self, _now: Time) -> impl Future<Output = Hosts> + Send {
+        ready(Hosts::default())
     }
 }
+
+impl TelemetrySource for SimCloud {
+    /// Each metric's latest period mean; a blackout is a source error, never zero.
+    fn readings(&mut self, _: &Listing, _now: Time) -> impl Future<Output = TelemetryReadings> + Send {
+        let mut telemetry = self.telemetry.readings().clone();
+        if self.world.telemetry_blackout() {
+            telemetry.source_error = Some("telemetry backend unavailable (simulated blackout)".into());
+        }
+        ready(telemetry)
+    }
+}
+
+impl LoadSource for SimCloud {
+    fn offered_load(&mut self, _now: Time) -> impl Future<Output = Option<f64>> + Send {
+        ready(Some(self.world.offered_load()))
+    }
+}
+
+/// The simulated probe locations are part of the world: each speaks when one of its probes
+/// draws a sample (a silent agent draws none).
+impl ProbeSource for SimCloud {
+    fn summaries(
+        &self,
+        latency_windows: &[f64],
+        count_windows: &[f64],
+        now: Time,
+    ) -> (Vec<ServiceSeries>, Vec<InstanceSeries>) {
+        self.store.summaries(now, latency_windows, count_windows)
+    }
+
+    fn heartbeat(&self, location: &str, _now: Time) -> Option<Time> {
+        let i = self.locations.iter().position(|(name, _)| name == location)?;
+        self.last_seen[i]
+    }
+
+    fn evidence_since(&self, t: Time) -> bool {
+        self.store.streak_reached_since(t)
+    }
+}
+
+// === impl Compute, Traffic ===
 
 impl SimCloud {
     /// Remembers an accepted call as Nova would list it.

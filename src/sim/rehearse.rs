@@ -10,7 +10,10 @@ use super::{
     scenario::Scenario,
     truth::Truth,
 };
-use crate::{act::executor, policy::Policy, reconcile::Reconciler, replay::LogWriter, snapshot::Time};
+use crate::{
+    act::executor, observe::ProbeSource, policy::Policy, reconcile::Reconciler, replay::LogWriter,
+    snapshot::Time,
+};
 use std::{
     future::Future,
     pin::pin,

@@ -5,7 +5,6 @@
 use super::lab;
 use sloop::{
     cloud::openstack::{hypervisors, session::Service},
-    observe::Observe,
     snapshot::Hosts,
 };
 

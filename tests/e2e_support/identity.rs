@@ -14,7 +14,6 @@ use super::{lab, skew};
 use sloop::{
     clock::Stopwatch,
     cloud::openstack::{OpenStackCloud, config, config::Secret},
-    observe::Observe,
 };
 use std::time::Duration;
 

@@ -10,11 +10,11 @@ use sloop::{
     act::{ActError, Compute, ServerAction, ServerRequest, Traffic, executor::ACTION_KEY},
     decision::{Action, ActionKind},
     journal::{DiskLimits, Journal},
-    observe::{Observe, ObserveError},
+    observe::{Inventory, Listing, LoadSource, ObserveError, ProbeSource, TelemetrySource},
     policy::Policy,
     reconcile::{Reconciler, TickReport},
     sim::{Scenario, SimCloud, rehearse::run_ready},
-    snapshot::{InstanceId, Snapshot, Time},
+    snapshot::{Hosts, InstanceId, InstanceSeries, ServiceSeries, TelemetryReadings, Time},
 };
 use std::{
     collections::BTreeMap,
@@ -163,13 +163,42 @@ impl<H: Hook> Wrapped<H> {
     }
 }
 
-impl<H: Hook + Send> Observe for Wrapped<H> {
-    fn observe(&mut self, now: Time) -> impl Future<Output = Result<Snapshot, ObserveError>> + Send {
+/// The hook decides whether the inventory can be listed; the rest of the observation is the
+/// simulator's.
+impl<H: Hook + Send> Inventory for Wrapped<H> {
+    fn list(&mut self, now: Time) -> impl Future<Output = Result<Listing, ObserveError>> + Send {
         let r = match self.hook.observe(now) {
-            Ok(()) => run_ready(self.sim.observe(now)),
+            Ok(()) => run_ready(self.sim.list(now)),
             Err(e) => Err(e),
         };
         Answer(Some(r))
+    }
+    fn hosts(&mut self, now: Time) -> impl Future<Output = Hosts> + Send {
+        self.sim.hosts(now)
+    }
+}
+
+impl<H: Hook + Send> TelemetrySource for Wrapped<H> {
+    fn readings(&mut self, listing: &Listing, now: Time) -> impl Future<Output = TelemetryReadings> + Send {
+        self.sim.readings(listing, now)
+    }
+}
+
+impl<H: Hook + Send> LoadSource for Wrapped<H> {
+    fn offered_load(&mut self, now: Time) -> impl Future<Output = Option<f64>> + Send {
+        self.sim.offered_load(now)
+    }
+}
+
+impl<H: Hook> ProbeSource for Wrapped<H> {
+    fn summaries(&self, l: &[f64], c: &[f64], now: Time) -> (Vec<ServiceSeries>, Vec<InstanceSeries>) {
+        self.sim.summaries(l, c, now)
+    }
+    fn heartbeat(&self, location: &str, now: Time) -> Option<Time> {
+        self.sim.heartbeat(location, now)
+    }
+    fn evidence_since(&self, t: Time) -> bool {
+        self.sim.evidence_since(t)
     }
 }
 

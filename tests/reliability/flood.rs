@@ -18,7 +18,7 @@ use sloop::{
     },
     observe::store::ProbeStore,
     policy::units::Timestamp,
-    run::{CloudFactory, Controller, Options, PolicyEvent, ticklog::TickLog},
+    run::{Controller, Options, PolicyEvent, ticklog::TickLog},
     serve,
 };
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
@@ -39,12 +39,9 @@ async fn an_ingest_flood_is_throttled_while_the_loop_keeps_ticking_in_bounded_me
     scenario.start = Timestamp::from_unix(SystemClock.now().floor());
     let token = Token::generate().expect("token");
     let log = TickLog::default();
-    let factory = Arc::new(AgentFedFactory::wall_clock(
-        scenario,
-        vec![agent.to_owned()].into(),
-    ));
+    let factory = Arc::new(AgentFedFactory::wall_clock(scenario));
     let controller = Controller::start(
-        factory.clone(),
+        factory,
         Options {
             agents: Some(TokenBook::default().with(agent, &token)),
             tick_log: Some(log.clone()),
@@ -52,7 +49,6 @@ async fn an_ingest_flood_is_throttled_while_the_loop_keeps_ticking_in_bounded_me
         },
     );
     let ingest = controller.ingest().expect("agents configured").clone();
-    factory.attach_ingest(&ingest);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     let server = serve::Running::http(listener, serve::router(controller.app_state()));

@@ -1,6 +1,8 @@
-//! `OpenStackCloud`: one policy's view of one real cloud, behind the same [`Observe`],
-//! [`Compute`] and [`Traffic`] traits as the simulator. Every action waits for the cloud to
-//! finish it (with a per-action timeout) so the executor reports real outcomes.
+//! `OpenStackCloud`: one policy's view of one real cloud, behind the same capability traits
+//! as the simulator: [`Inventory`] (Nova servers, Octavia members, hypervisors),
+//! [`TelemetrySource`] (`backend/telemetry.rs`), [`LoadSource`], [`Compute`] and [`Traffic`].
+//! It runs no probes: those belong to the run loop (`observe::Probes`). Every action waits for
+//! the cloud to finish it (with a per-action timeout) so the executor reports real outcomes.
 
 mod compute;
 mod options;
@@ -20,18 +22,15 @@ use super::{
 use crate::{
     act::ActError,
     clock::Clock,
-    observe::{Observe, ObserveError, store::ProbeStore},
+    observe::{Collector, Inventory, Listing, LoadSource, NoProbes, ObserveError, ProbeSource},
     policy::Policy,
     snapshot::{Hosts, Snapshot, Time},
 };
-use std::sync::{Arc, Mutex};
+use std::{future::Future, sync::Arc};
 
 /// How long a refused hypervisor listing is remembered before it is asked again (roles can be
 /// granted later; asking every tick would only add a refused call per tick).
 const HOSTS_RECHECK_AFTER: f64 = 600.0;
-
-/// The probe engine's store, shared with the backend that summarises it into snapshots.
-pub type SharedProbeStore = Arc<Mutex<ProbeStore>>;
 
 /// One policy's real cloud.
 #[derive(Debug)]
@@ -41,8 +40,6 @@ pub struct OpenStackCloud {
     opts: CloudOptions,
     resolved: Option<Resolved>,
     pool: Option<PoolRef>,
-    probes: Option<SharedProbeStore>,
-    windows: (Vec<f64>, Vec<f64>),
     hosts_refused_at: Option<Time>,
 }
 
@@ -61,20 +58,12 @@ impl OpenStackCloud {
         let api = Api::connect(config, opts.api.clone(), clock).await?;
         Ok(Self {
             api,
-            windows: crate::observe::view::windows(&policy),
             policy,
             opts,
             resolved: None,
             pool: None,
-            probes: None,
             hosts_refused_at: None,
         })
-    }
-
-    /// Reads probe series from the probe engine's store (without it, snapshots carry none).
-    pub fn with_probes(mut self, store: SharedProbeStore) -> Self {
-        self.probes = Some(store);
-        self
     }
 
     /// Counts API calls, retries, re-authentications and breaker states into `metrics`.
@@ -159,35 +148,48 @@ impl OpenStackCloud {
             }
         }
     }
+
+    /// One observation through the observe stage without any probes (a one-off pass such as
+    /// `sloop plan`; the run loop adds its own probes).
+    pub async fn observe(&mut self, now: Time) -> Result<Snapshot, ObserveError> {
+        Collector::new(&self.policy).collect(self, &NoProbes, now).await
+    }
 }
 
-// === impl Observe ===
+// === impl Inventory, LoadSource, ProbeSource ===
 
-impl Observe for OpenStackCloud {
-    async fn observe(&mut self, now: Time) -> Result<Snapshot, ObserveError> {
+impl Inventory for OpenStackCloud {
+    async fn list(&mut self, now: Time) -> Result<Listing, ObserveError> {
         let (servers, members) = self
             .list()
             .await
             .map_err(|e| ObserveError::Inventory(format!("cloud `{}`: {e}", self.api.cloud_name())))?;
         let port = self.policy.spec.traffic.as_ref().map(|t| t.member_port);
-        let inventory = servers
-            .iter()
-            .map(|s| inventory::instance_of(s, &members, port))
-            .collect();
-        let in_flight = servers.iter().filter_map(inventory::in_flight_of).collect();
-        let telemetry = self.telemetry(&servers, now).await;
-        let (probes, locations) = self.probe_series(now);
-        let hosts = self.hosts(now).await;
-        Ok(Snapshot {
-            observed_at: now,
-            service: probes.service,
-            instances_probed: probes.instances_probed,
-            locations,
-            telemetry,
-            inventory,
-            in_flight,
-            offered_load: None,
-            hosts,
+        Ok(Listing {
+            at: now,
+            instances: servers
+                .iter()
+                .map(|s| inventory::instance_of(s, &members, port))
+                .collect(),
+            in_flight: servers.iter().filter_map(inventory::in_flight_of).collect(),
+            vcpus: servers
+                .iter()
+                .filter_map(|s| Some((s.id.clone(), s.flavor.vcpus?)))
+                .collect(),
         })
     }
+
+    fn hosts(&mut self, now: Time) -> impl Future<Output = Hosts> + Send {
+        OpenStackCloud::hosts(self, now)
+    }
 }
+
+/// Nothing yet reports the offered load of a real cloud.
+impl LoadSource for OpenStackCloud {
+    fn offered_load(&mut self, _now: Time) -> impl Future<Output = Option<f64>> + Send {
+        std::future::ready(None)
+    }
+}
+
+/// A real cloud runs no probes of its own: the run loop's `observe::Probes` do.
+impl ProbeSource for OpenStackCloud {}
