@@ -1,8 +1,10 @@
 //! The IO seam through which sloop reads the world: probes, telemetry and inventory, folded
 //! into one [`Snapshot`] per tick. Collectors never decide anything.
 
+pub mod load;
 pub mod metrics;
 pub mod probe;
+pub mod rates;
 pub mod store;
 pub mod view;
 

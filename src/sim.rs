@@ -16,6 +16,7 @@ pub mod baseline;
 pub mod decider;
 pub mod driver;
 pub mod faults;
+pub mod lb_stats;
 pub mod lifecycle;
 pub mod load;
 pub mod network;

@@ -8,6 +8,7 @@
 //! blackout). The trait methods complete immediately. No real IO, no clock.
 
 use super::{
+    lb_stats::OctaviaStats,
     probe::Target,
     rng::Rng,
     scenario::Scenario,
@@ -19,6 +20,7 @@ use crate::{
     decision::ActionKind,
     observe::{
         Observe, ObserveError,
+        load::{LoadDerivation, source_of},
         store::{ProbeStore, SeriesId},
     },
     policy::Policy,
@@ -69,6 +71,10 @@ pub struct SimCloud {
     /// What reached this cloud, per server, as Nova's `os-instance-actions` records it (the
     /// newest [`ACTION_MEMORY`]).
     actions: std::collections::VecDeque<(String, ServerAction)>,
+    /// The balancer's statistics as Octavia's API answers them, when the policy reads them.
+    octavia: Option<OctaviaStats>,
+    /// The same counter-to-rate derivation a real cloud's load goes through.
+    load: LoadDerivation,
 }
 
 /// How many server actions the simulated cloud remembers.
@@ -128,7 +134,9 @@ impl SimCloud {
             .map(|p| p.interval.secs())
             .fold(f64::INFINITY, f64::min);
         let (latency_windows, count_windows) = windows(policy);
-        let telemetry = Telemetry::new(policy, world.now());
+        let signals = &scenario.world.signals;
+        let telemetry = Telemetry::new(policy, world.now(), signals);
+        let octavia = source_of(policy).map(|_| OctaviaStats::new(signals.octavia_stats_interval.secs(), world.now()));
         let mut cloud = Self {
             store: ProbeStore::for_policy(policy),
             dt: scenario.resolution.secs(),
@@ -143,6 +151,8 @@ impl SimCloud {
             latency_windows,
             count_windows,
             actions: std::collections::VecDeque::new(),
+            octavia,
+            load: LoadDerivation::new(policy),
             rng,
             world,
         };
@@ -193,6 +203,9 @@ impl SimCloud {
             self.sync_instances();
             self.run_probes();
             self.telemetry.sample(&self.world, &mut self.rng);
+            if let Some(o) = &mut self.octavia {
+                o.sample(self.world.lb_counters(), self.world.now());
+            }
         }
     }
 
@@ -225,7 +238,11 @@ impl SimCloud {
             telemetry,
             inventory: self.inventory(),
             in_flight: self.in_flight(),
-            offered_load: Some(self.world.offered_load()),
+            load: self
+                .octavia
+                .as_ref()
+                .map(OctaviaStats::read)
+                .and_then(|stats| self.load.octavia(Some(stats), now)),
             hosts: Default::default(),
         }
     }

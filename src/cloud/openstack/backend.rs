@@ -20,7 +20,7 @@ use super::{
 use crate::{
     act::ActError,
     clock::Clock,
-    observe::{Observe, ObserveError, store::ProbeStore},
+    observe::{Observe, ObserveError, load::LoadDerivation, store::ProbeStore},
     policy::Policy,
     snapshot::{Hosts, Snapshot, Time},
 };
@@ -44,6 +44,7 @@ pub struct OpenStackCloud {
     probes: Option<SharedProbeStore>,
     windows: (Vec<f64>, Vec<f64>),
     hosts_refused_at: Option<Time>,
+    load: LoadDerivation,
 }
 
 fn act(e: ApiError) -> ActError {
@@ -62,6 +63,7 @@ impl OpenStackCloud {
         Ok(Self {
             api,
             windows: crate::observe::view::windows(&policy),
+            load: LoadDerivation::new(&policy),
             policy,
             opts,
             resolved: None,
@@ -178,6 +180,7 @@ impl Observe for OpenStackCloud {
         let telemetry = self.telemetry(&servers, now).await;
         let (probes, locations) = self.probe_series(now);
         let hosts = self.hosts(now).await;
+        let load = self.load(now).await;
         Ok(Snapshot {
             observed_at: now,
             service: probes.service,
@@ -186,7 +189,7 @@ impl Observe for OpenStackCloud {
             telemetry,
             inventory,
             in_flight,
-            offered_load: None,
+            load,
             hosts,
         })
     }

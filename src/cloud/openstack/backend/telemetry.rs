@@ -1,13 +1,15 @@
 //! What `OpenStackCloud` reads besides the inventory: Ceilometer metrics (from Gnocchi or
-//! Prometheus) for the group's servers and their hosts, and the probe engine's series.
+//! Prometheus) for the group's servers and their hosts, the load balancer's statistics (the
+//! request rate, through the same derivation as the simulator's), and the probe engine's series.
 
 use super::{
-    super::{gnocchi, nova, prometheus},
+    super::{gnocchi, nova, octavia, prometheus},
     OpenStackCloud,
 };
 use crate::{
+    observe::load::source_of,
     policy::TelemetrySource,
-    snapshot::{LocationStatus, Snapshot, TelemetryReadings, Time},
+    snapshot::{LoadSignal, LoadSource, LocationStatus, Snapshot, TelemetryReadings, Time},
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -49,6 +51,27 @@ impl OpenStackCloud {
             Err(e) => out.source_error = Some(e),
         }
         out
+    }
+
+    /// The request rate from the policy's load source. An unreadable source leaves the last
+    /// rate in place until it is too old (the derivation's freshness rule).
+    pub(super) async fn load(&mut self, now: Time) -> Option<LoadSignal> {
+        match source_of(&self.policy)? {
+            LoadSource::Octavia => {
+                let stats = match self.pool_ref().await {
+                    Ok(Some(pool)) => octavia::load_balancer_stats(&mut self.api, &pool).await,
+                    Ok(None) => return None,
+                    Err(e) => Err(e),
+                };
+                let stats = stats
+                    .inspect_err(|e| {
+                        tracing::warn!(cloud = self.api.cloud_name(), error = %e, "Load-balancer statistics unreadable.");
+                    })
+                    .ok();
+                self.load.octavia(stats, now)
+            }
+            LoadSource::Unrecorded => None,
+        }
     }
 
     pub(super) fn probe_series(&self, now: Time) -> (Snapshot, Vec<LocationStatus>) {
