@@ -18,6 +18,7 @@ pub mod driver;
 pub mod faults;
 pub mod lb_stats;
 pub mod lifecycle;
+pub mod listing;
 pub mod load;
 pub mod network;
 pub mod probe;

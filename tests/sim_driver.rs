@@ -135,7 +135,11 @@ fn gnocchi_readings_become_visible_only_after_the_metricd_delay() {
     // Periods end at 60 s and 120 s; the first rate needs both, and metricd takes 45 s more.
     assert!(cpu(&observe_at(&mut c, 160.0)).is_none_or(|r| r.value.is_none()));
     let seen = cpu(&observe_at(&mut c, 170.0)).expect("processed by now");
-    assert_eq!(seen.at, Some(c.world().start() + 120.0), "stamped at its period's end");
+    assert_eq!(
+        seen.at,
+        Some(c.world().start() + 120.0),
+        "stamped at its period's end"
+    );
     assert!((0.4..0.6).contains(&seen.value.unwrap()), "{seen:?}");
 }
 

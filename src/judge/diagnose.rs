@@ -21,6 +21,9 @@ use crate::{
 };
 use serde::{Deserialize, Serialize};
 
+/// Utilisation below which a zero request rate is believable (an idle service).
+const IDLE_UTILIZATION: f64 = 0.05;
+
 /// Relative band around the utilisation target inside which the size is left alone.
 pub const UTILIZATION_TOLERANCE: f64 = 0.1;
 
@@ -174,7 +177,12 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
     let utilization = (!cpus.is_empty()).then(|| cpus.iter().sum::<f64>() / cpus.len() as f64);
     let telemetry_missing = wants_cpu && !serving.is_empty() && cpus.len() * 2 < serving.len();
 
-    let measured = snap.load.map(|l| (l.requests, l.source));
+    // A balancer that counts nothing while its servers are busy is not counting (Octavia's noop
+    // driver and some providers keep zeros): the rate is then no evidence of an idle service.
+    let measured = snap
+        .load
+        .filter(|l| l.requests > 0.0 || utilization.is_none_or(|u| u < IDLE_UTILIZATION))
+        .map(|l| (l.requests, l.source));
     let mut load = measured.map(|(r, _)| r);
     // Learn one instance's service rate from utilisation, but only against the load of the same
     // period: a Ceilometer reading is the mean over its granularity and lags a surge by up to a
@@ -186,11 +194,16 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
                 .filter_map(|i| snap.telemetry.instances.get(&i.id)?.get("cpu")?.at)
                 .fold(f64::NEG_INFINITY, f64::max);
             let granularity = cpu_granularity(policy);
-            stable_load(history, reading_at - granularity, reading_at).map(|l| l / (cpus.len() as f64 * u))
+            stable_load(history, reading_at - granularity, reading_at)
+                .map(|l| l / (cpus.len() as f64 * u))
+                .filter(|mu| *mu > 0.0)
         }
         _ => None,
     };
-    let service_rate = history.service_rate.or(observed_service_rate);
+    let service_rate = history
+        .service_rate
+        .or(observed_service_rate)
+        .filter(|mu| *mu > 0.0);
     let mut sizing = measured.map(|(_, source)| SizingSignal::RequestRate(source));
     if load.is_none()
         && let (Some(mu), false) = (service_rate, cpus.is_empty())
@@ -437,7 +450,10 @@ fn capacity_detail(cap: &Capacity, needed: u32) -> String {
     let util = cap.utilization.unwrap_or(f64::NAN) * 100.0;
     match cap.sizing {
         Some(SizingSignal::Utilization) => {
-            format!("{util:.0}% utilisation on {} serving needs {needed} instances", cap.serving)
+            format!(
+                "{util:.0}% utilisation on {} serving needs {needed} instances",
+                cap.serving
+            )
         }
         Some(SizingSignal::Latency) => format!(
             "every serving instance is over the latency threshold together: {} serving need {needed}",

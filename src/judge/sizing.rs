@@ -36,7 +36,12 @@ pub fn by_latency(policy: &Policy, snap: &Snapshot, serving: &[&Instance]) -> Op
     if serving.is_empty() || threshold <= 0.0 {
         return None;
     }
-    let fresh = |loc: &str| snap.locations.iter().find(|l| l.name == loc).is_none_or(|l| l.fresh);
+    let fresh = |loc: &str| {
+        snap.locations
+            .iter()
+            .find(|l| l.name == loc)
+            .is_none_or(|l| l.fresh)
+    };
     let mut least_slow = f64::INFINITY;
     let mut seen = 0usize;
     for inst in serving {
@@ -72,7 +77,11 @@ mod tests {
     #[test]
     fn the_utilization_ratio_is_hpas_with_its_tolerance_band() {
         assert_eq!(by_utilization(4, 0.9, 0.6), 6);
-        assert_eq!(by_utilization(4, 0.63, 0.6), 4, "within 10 % of the target: no change");
+        assert_eq!(
+            by_utilization(4, 0.63, 0.6),
+            4,
+            "within 10 % of the target: no change"
+        );
         assert_eq!(by_utilization(10, 0.15, 0.6), 3);
     }
 }

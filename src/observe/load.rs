@@ -79,7 +79,15 @@ impl LoadDerivation {
     /// load the snapshot carries.
     pub fn octavia(&mut self, stats: Option<LbStats>, now: Time) -> Option<LoadSignal> {
         if let Some(s) = stats {
-            let mut feed = |series: &str, v: u64| self.rates.observe(series, Counter { value: v as f64, at: now });
+            let mut feed = |series: &str, v: u64| {
+                self.rates.observe(
+                    series,
+                    Counter {
+                        value: v as f64,
+                        at: now,
+                    },
+                )
+            };
             let requests = feed("total_connections", s.total_connections);
             let errors = feed("request_errors", s.request_errors);
             let bytes_in = feed("bytes_in", s.bytes_in);
@@ -109,7 +117,11 @@ mod tests {
     use super::*;
 
     fn policy() -> Policy {
-        crate::policy::parse("election-web.yaml", include_bytes!("../../policies/election-web.yaml")).unwrap()
+        crate::policy::parse(
+            "election-web.yaml",
+            include_bytes!("../../policies/election-web.yaml"),
+        )
+        .unwrap()
     }
 
     fn stats(requests: u64, errors: u64) -> Option<LbStats> {
@@ -130,7 +142,10 @@ mod tests {
         assert_eq!(load.requests, 300.0);
         assert_eq!(load.errors, Some(3.0));
         assert_eq!(load.bytes_out, Some(6e6));
-        assert_eq!((load.source, load.at, load.covers), (LoadSource::Octavia, 110.0, 10.0));
+        assert_eq!(
+            (load.source, load.at, load.covers),
+            (LoadSource::Octavia, 110.0, 10.0)
+        );
     }
 
     #[test]

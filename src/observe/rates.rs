@@ -126,7 +126,14 @@ mod tests {
         let mut r = Rates::new(10.0);
         assert_eq!(r.observe("l", at(1000.0, 100.0)), None);
         let rate = r.observe("l", at(3000.0, 110.0)).unwrap();
-        assert_eq!(rate, Rate { per_sec: 200.0, at: 110.0, covers: 10.0 });
+        assert_eq!(
+            rate,
+            Rate {
+                per_sec: 200.0,
+                at: 110.0,
+                covers: 10.0
+            }
+        );
     }
 
     #[test]

@@ -136,7 +136,8 @@ impl SimCloud {
         let (latency_windows, count_windows) = windows(policy);
         let signals = &scenario.world.signals;
         let telemetry = Telemetry::new(policy, world.now(), signals);
-        let octavia = source_of(policy).map(|_| OctaviaStats::new(signals.octavia_stats_interval.secs(), world.now()));
+        let octavia =
+            source_of(policy).map(|_| OctaviaStats::new(signals.octavia_stats_interval.secs(), world.now()));
         let mut cloud = Self {
             store: ProbeStore::for_policy(policy),
             dt: scenario.resolution.secs(),
@@ -243,7 +244,7 @@ impl SimCloud {
                 .as_ref()
                 .map(OctaviaStats::read)
                 .and_then(|stats| self.load.octavia(Some(stats), now)),
-            hosts: Default::default(),
+            hosts: super::listing::hypervisors(&self.world),
         }
     }
 

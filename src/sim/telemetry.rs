@@ -113,8 +113,13 @@ impl Telemetry {
                         value,
                         at: value.map(|_| due),
                     };
-                    self.pending
-                        .push((visible, MetricScope::Instance, vm.id.clone(), m.name.clone(), reading));
+                    self.pending.push((
+                        visible,
+                        MetricScope::Instance,
+                        vm.id.clone(),
+                        m.name.clone(),
+                        reading,
+                    ));
                 }
             }
             let hosts = world.hosts();
@@ -138,8 +143,13 @@ impl Telemetry {
                         value,
                         at: value.map(|_| due),
                     };
-                    self.pending
-                        .push((visible, MetricScope::Hypervisor, h.name.clone(), m.name.clone(), reading));
+                    self.pending.push((
+                        visible,
+                        MetricScope::Hypervisor,
+                        h.name.clone(),
+                        m.name.clone(),
+                        reading,
+                    ));
                 }
             }
             self.vm_marks.insert(gk, new_vm_marks);
