@@ -24,8 +24,8 @@ pub fn decide(policy: &Policy, snap: &Snapshot, history: &History, now: Time) ->
     history.adopt_stamps(&policy.spec.healing.ladder, &snap.inventory, now);
     let charged = (history.actions.clone(), history.failed.clone());
     track_hot_hosts(policy, snap, &mut history, now);
-    if let Some(load) = snap.offered_load {
-        history.loads.push_back((now, load));
+    if let Some(load) = snap.load {
+        history.loads.push_back((now, load.requests));
     }
     let judgement = judge::judge(policy, snap, &history, now);
     for d in &judgement.diagnoses {

@@ -405,8 +405,39 @@ pub struct Evidence {
     /// Metric values by name (utilisation, latency estimate, offered load, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<(String, f64)>,
+    /// The signal the group's size was computed from (scaling actions and refusals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sized_by: Option<SizingSignal>,
     /// One sentence for humans.
     pub summary: String,
+}
+
+/// The signal a capacity figure came from, so every scale-out says what it trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SizingSignal {
+    /// The request rate of the policy's load source over the learned per-server rate.
+    RequestRate(crate::snapshot::LoadSource),
+    /// A request rate estimated from CPU utilisation and the learned per-server rate (the load
+    /// source had no figure).
+    EstimatedLoad,
+    /// CPU utilisation against `targetUtilization`: HPA's ratio, `ceil(serving × util / target)`.
+    Utilization,
+    /// Per-instance probe latency over the latency objective's threshold on every serving
+    /// server together: capacity, not a fault.
+    Latency,
+}
+
+impl SizingSignal {
+    /// Short label for summaries and metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            SizingSignal::RequestRate(_) => "request-rate",
+            SizingSignal::EstimatedLoad => "estimated-load",
+            SizingSignal::Utilization => "utilization",
+            SizingSignal::Latency => "latency",
+        }
+    }
 }
 
 /// An action the executor should carry out.

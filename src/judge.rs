@@ -4,6 +4,7 @@
 pub mod diagnose;
 pub mod health;
 pub mod queueing;
+pub mod sizing;
 pub mod slo;
 pub mod stats;
 

@@ -4,9 +4,11 @@
 //! rule. Collectors never decide anything.
 
 pub mod collect;
+pub mod load;
 pub mod metrics;
 pub mod probe;
 pub mod probes;
+pub mod rates;
 pub mod sources;
 pub mod store;
 pub mod view;

@@ -6,8 +6,10 @@
 //! That keeps a snapshot small enough to log every tick. Pure data.
 
 mod host_digest;
+mod load;
 
 pub use host_digest::HostDigest;
+pub use load::{LoadSignal, LoadSource};
 
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, sync::Arc};
@@ -57,9 +59,11 @@ pub struct Snapshot {
     pub inventory: Vec<Instance>,
     /// Actions still running on the cloud.
     pub in_flight: Vec<InFlight>,
-    /// Requests per second arriving at the load balancer, when the LB or telemetry reports it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offered_load: Option<f64>,
+    /// Requests per second arriving at the service, derived from the counters of the load
+    /// source the policy names, with where the figure came from and how old it is. Logs written
+    /// when this was a bare `offered_load` number still read (as [`LoadSource::Unrecorded`]).
+    #[serde(default, skip_serializing_if = "Option::is_none", alias = "offered_load")]
+    pub load: Option<LoadSignal>,
     /// The cloud's hypervisors, where the credentials may list them.
     #[serde(default, skip_serializing_if = "Hosts::is_unknown")]
     pub hosts: Hosts,

@@ -106,35 +106,6 @@ async fn observe(cloud: &mut OpenStackCloud) -> Snapshot {
     cloud.observe(now).await.expect("observe")
 }
 
-/// Posts cumulative `cpu` nanoseconds for `server` (as Ceilometer would): 30 s of CPU per
-/// minute, i.e. 50 % of one vCPU.
-async fn post_cpu(api: &mut Api, server: &str, now: f64) {
-    let resource = json!({"id": server, "flavor_id": "1", "host": "compute1", "display_name": "e2e",
-        "flavor_name": "m1.tiny", "metrics": {"cpu": {"archive_policy_name": "ceilometer-high-rate"}}});
-    let r = api
-        .call(&Request::post(
-            Service::Metric,
-            &["resource", "instance"],
-            resource,
-        ))
-        .await;
-    assert!(
-        r.is_ok() || r.as_ref().is_err_and(|e| e.status == Some(409)),
-        "create gnocchi resource: {r:?}"
-    );
-    let start = (now / 60.0).floor() * 60.0 - 360.0;
-    let measures: Vec<Value> = (0..6)
-        .map(|i| json!({"timestamp": start + 60.0 * f64::from(i), "value": f64::from(i) * 30e9}))
-        .collect();
-    api.call(&Request::post(
-        Service::Metric,
-        &["resource", "instance", server, "metric", "cpu", "measures"],
-        Value::Array(measures),
-    ))
-    .await
-    .expect("post measures");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud() {
     let _lab = lab::LAB.read().await;
@@ -276,7 +247,7 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
     // A Gnocchi measure posted now shows up in the snapshot as utilisation; the other server
     // has none, and reads as missing rather than zero.
     let (a, b) = (snap.inventory[0].id.clone(), snap.inventory[1].id.clone());
-    post_cpu(&mut admin, &a, lab::clock().now()).await;
+    lab::post_cpu(&mut admin, &a, lab::clock().now()).await;
     let mut cpu = None;
     for _ in 0..120 {
         let snap = observe(&mut cloud).await;

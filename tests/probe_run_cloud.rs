@@ -131,7 +131,7 @@ impl TelemetrySource for FakeCloud {
 }
 
 impl LoadSource for FakeCloud {
-    fn offered_load(&mut self, _: Time) -> impl Future<Output = Option<f64>> + Send {
+    fn load(&mut self, _: Time) -> impl Future<Output = Option<sloop::snapshot::LoadSignal>> + Send {
         ready(None)
     }
 }

@@ -72,8 +72,8 @@ impl TelemetrySource for Recorded {
 }
 
 impl LoadSource for Recorded {
-    fn offered_load(&mut self, now: Time) -> impl Future<Output = Option<f64>> + Send {
-        self.inner.offered_load(now)
+    fn load(&mut self, now: Time) -> impl Future<Output = Option<sloop::snapshot::LoadSignal>> + Send {
+        self.inner.load(now)
     }
 }
 

@@ -31,12 +31,16 @@ fn policy() -> Policy {
 }
 
 fn cloud(faults: &str) -> SimCloud {
+    cloud_with("{initialInstances: 6, signals: {metricdDelay: 0s}}", faults)
+}
+
+fn cloud_with(world: &str, faults: &str) -> SimCloud {
     let text = format!(
         "name: t
 start: 2026-09-27T12:00:00Z
 duration: 2h
 seed: 3
-world: {{initialInstances: 6}}
+world: {world}
 locations:
   - name: local
     v6: {{rtt: 1ms}}
@@ -62,6 +66,8 @@ fn observe_at(c: &mut SimCloud, secs: f64) -> Snapshot {
 #[test]
 fn a_snapshot_holds_probes_telemetry_inventory_and_load() {
     let mut c = cloud("");
+    // The load is a rate between two polls of the balancer's counters, as on a real cloud.
+    assert_eq!(observe_at(&mut c, 130.0).load, None, "one poll is no rate");
     let s = observe_at(&mut c, 150.0);
     assert_eq!(s.observed_at, c.world().start() + 150.0);
     // `site`: 4 locations × 2 families, every 10 s with its own phase.
@@ -114,8 +120,27 @@ fn a_snapshot_holds_probes_telemetry_inventory_and_load() {
             .all(|i| i.addresses == vec![(IpFamily::V6, i.addresses[0].1.clone())])
     );
     assert!(s.locations.iter().all(|l| l.fresh));
-    assert!((250.0..350.0).contains(&s.offered_load.unwrap()));
+    let load = s.load.expect("Octavia's counters have moved twice by now");
+    assert!((250.0..350.0).contains(&load.requests), "{load:?}");
+    assert_eq!(load.source, sloop::snapshot::LoadSource::Octavia);
+    assert!(load.age(s.observed_at) <= 10.0, "{load:?}");
     assert!(s.in_flight.is_empty());
+}
+
+#[test]
+fn gnocchi_readings_become_visible_only_after_the_metricd_delay() {
+    let mut c = cloud_with("{initialInstances: 6, signals: {metricdDelay: 45s}}", "");
+    let id = c.world().vms()[0].id.clone();
+    let cpu = |s: &Snapshot| s.telemetry.instances.get(&id).and_then(|m| m.get("cpu")).copied();
+    // Periods end at 60 s and 120 s; the first rate needs both, and metricd takes 45 s more.
+    assert!(cpu(&observe_at(&mut c, 160.0)).is_none_or(|r| r.value.is_none()));
+    let seen = cpu(&observe_at(&mut c, 170.0)).expect("processed by now");
+    assert_eq!(
+        seen.at,
+        Some(c.world().start() + 120.0),
+        "stamped at its period's end"
+    );
+    assert!((0.4..0.6).contains(&seen.value.unwrap()), "{seen:?}");
 }
 
 #[test]

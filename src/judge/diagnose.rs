@@ -9,14 +9,20 @@
 //! | needed capacity beyond every guard             | flood            |
 //! | needed well below serving, SLO comfortable     | over-provisioned |
 
-use super::health::{Health, InstanceHealth};
+use super::{
+    health::{Health, InstanceHealth},
+    sizing,
+};
 use crate::{
-    decision::{Diagnosis, SloState, Verdict},
+    decision::{Diagnosis, SizingSignal, SloState, Verdict},
     history::History,
     policy::{Indicator, Policy},
     snapshot::{Instance, InstanceStatus, IpFamily, Snapshot, Time},
 };
 use serde::{Deserialize, Serialize};
+
+/// Utilisation below which a zero request rate is believable (an idle service).
+const IDLE_UTILIZATION: f64 = 0.05;
 
 /// Relative band around the utilisation target inside which the size is left alone.
 pub const UTILIZATION_TOLERANCE: f64 = 0.1;
@@ -44,6 +50,9 @@ pub struct Capacity {
     pub allowed: u32,
     /// True when required telemetry is missing.
     pub telemetry_missing: bool,
+    /// The signal `needed` came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sizing: Option<SizingSignal>,
 }
 
 /// Whether an instance takes traffic.
@@ -168,7 +177,13 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
     let utilization = (!cpus.is_empty()).then(|| cpus.iter().sum::<f64>() / cpus.len() as f64);
     let telemetry_missing = wants_cpu && !serving.is_empty() && cpus.len() * 2 < serving.len();
 
-    let mut load = snap.offered_load;
+    // A balancer that counts nothing while its servers are busy is not counting (Octavia's noop
+    // driver and some providers keep zeros): the rate is then no evidence of an idle service.
+    let measured = snap
+        .load
+        .filter(|l| l.requests > 0.0 || utilization.is_none_or(|u| u < IDLE_UTILIZATION))
+        .map(|l| (l.requests, l.source));
+    let mut load = measured.map(|(r, _)| r);
     // Learn one instance's service rate from utilisation, but only against the load of the same
     // period: a Ceilometer reading is the mean over its granularity and lags a surge by up to a
     // minute, so dividing today's load by it would invent capacity that is not there.
@@ -179,15 +194,22 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
                 .filter_map(|i| snap.telemetry.instances.get(&i.id)?.get("cpu")?.at)
                 .fold(f64::NEG_INFINITY, f64::max);
             let granularity = cpu_granularity(policy);
-            stable_load(history, reading_at - granularity, reading_at).map(|l| l / (cpus.len() as f64 * u))
+            stable_load(history, reading_at - granularity, reading_at)
+                .map(|l| l / (cpus.len() as f64 * u))
+                .filter(|mu| *mu > 0.0)
         }
         _ => None,
     };
-    let service_rate = history.service_rate.or(observed_service_rate);
+    let service_rate = history
+        .service_rate
+        .or(observed_service_rate)
+        .filter(|mu| *mu > 0.0);
+    let mut sizing = measured.map(|(_, source)| SizingSignal::RequestRate(source));
     if load.is_none()
         && let (Some(mu), false) = (service_rate, cpus.is_empty())
     {
         load = Some(cpus.iter().sum::<f64>() * mu);
+        sizing = Some(SizingSignal::EstimatedLoad);
     }
     // Utilisation as the load says it is now (telemetry lags; the balancer's count does not).
     let load_utilization = match (load, service_rate) {
@@ -212,7 +234,22 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
     {
         needed = Some(needed.map_or(n, |x| x.max(n)));
     }
+    if needed.is_none() {
+        // No request rate to size from (no source, or no per-server rate learned yet).
+        sizing = None;
+        if let (Some(u), Some(target)) = (utilization, policy.spec.scaling.target_utilization) {
+            needed = Some(sizing::by_utilization(serving.len() as u32, u, target.fraction()));
+            sizing = Some(SizingSignal::Utilization);
+        }
+        if let Some(n) = sizing::by_latency(policy, snap, &serving)
+            && needed.is_none_or(|x| n > x)
+        {
+            needed = Some(n);
+            sizing = Some(SizingSignal::Latency);
+        }
+    }
     Capacity {
+        sizing,
         load_utilization,
         serving: serving.len() as u32,
         pending,
@@ -313,11 +350,7 @@ pub fn diagnose(
             out.push(Diagnosis::Capacity {
                 needed,
                 serving: cap.serving,
-                detail: format!(
-                    "{:.0} requests/s at {:.0}% utilisation needs {needed} instances",
-                    cap.load.unwrap_or(0.0),
-                    cap.utilization.unwrap_or(f64::NAN) * 100.0
-                ),
+                detail: capacity_detail(cap, needed),
             });
         } else if needed < cap.serving
             && cap.serving > policy.spec.group.size.min.max(policy.spec.limits.min_healthy)
@@ -410,6 +443,27 @@ pub fn diagnose(
         }
     }
     out
+}
+
+/// What a capacity diagnosis says, in the terms of the signal it was sized from.
+fn capacity_detail(cap: &Capacity, needed: u32) -> String {
+    let util = cap.utilization.unwrap_or(f64::NAN) * 100.0;
+    match cap.sizing {
+        Some(SizingSignal::Utilization) => {
+            format!(
+                "{util:.0}% utilisation on {} serving needs {needed} instances",
+                cap.serving
+            )
+        }
+        Some(SizingSignal::Latency) => format!(
+            "every serving instance is over the latency threshold together: {} serving need {needed}",
+            cap.serving
+        ),
+        _ => format!(
+            "{:.0} requests/s at {util:.0}% utilisation needs {needed} instances",
+            cap.load.unwrap_or(0.0)
+        ),
+    }
 }
 
 /// Hosts whose migrate rule has held for its sustained duration.

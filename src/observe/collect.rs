@@ -4,7 +4,7 @@
 //! cloud (`sloop run --cloud NAME`) and a one-off `sloop plan`.
 //!
 //! ```text
-//! Inventory::list ──► TelemetrySource::readings ──► LoadSource::offered_load ──► Inventory::hosts
+//! Inventory::list ──► TelemetrySource::readings ──► LoadSource::load ──► Inventory::hosts
 //!        │ (its `at` stamps the snapshot)
 //!        ▼
 //! cloud's ProbeSource ─┐
@@ -85,7 +85,7 @@ impl Collector {
         let listing = cloud.list(now).await?;
         let at = listing.at;
         let telemetry = cloud.readings(&listing, at).await;
-        let offered_load = cloud.offered_load(at).await;
+        let load = cloud.load(at).await;
         let hosts = cloud.hosts(at).await;
         let view = self.probe_view(&[&*cloud as &dyn ProbeSource, probes as &dyn ProbeSource], at);
         Ok(Snapshot {
@@ -96,7 +96,7 @@ impl Collector {
             telemetry,
             inventory: listing.instances,
             in_flight: listing.in_flight,
-            offered_load,
+            load,
             hosts,
         })
     }

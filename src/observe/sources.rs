@@ -4,7 +4,7 @@
 //! ```text
 //! Inventory ───────► servers, members, in-flight work, hosts ─┐
 //! TelemetrySource ─► Ceilometer readings (Gnocchi, Prometheus) ├─► Collector::collect ─► Snapshot
-//! LoadSource ──────► offered load                              │
+//! LoadSource ──────► request rate                              │
 //! ProbeSource ─────► probe series + when each location spoke ──┘ (the cloud's own, the run loop's)
 //! ```
 //!
@@ -14,7 +14,7 @@
 
 use super::ObserveError;
 use crate::snapshot::{
-    Hosts, InFlight, Instance, InstanceId, InstanceSeries, ServiceSeries, TelemetryReadings, Time,
+    Hosts, InFlight, Instance, InstanceId, InstanceSeries, LoadSignal, ServiceSeries, TelemetryReadings, Time,
 };
 use std::{collections::BTreeMap, future::Future};
 
@@ -51,7 +51,7 @@ pub trait TelemetrySource {
 /// The load offered to the service.
 pub trait LoadSource {
     /// Requests per second arriving at the load balancer, when a source reports it.
-    fn offered_load(&mut self, now: Time) -> impl Future<Output = Option<f64>> + Send;
+    fn load(&mut self, now: Time) -> impl Future<Output = Option<LoadSignal>> + Send;
 }
 
 /// Probe series and the evidence that a location is alive. Summaries and heartbeats only:

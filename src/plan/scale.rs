@@ -69,6 +69,7 @@ fn evidence(j: &Judgement, policy: &Policy, summary: String) -> Evidence {
         locations,
         families,
         metrics,
+        sized_by: c.sizing,
         summary,
     }
 }

@@ -340,6 +340,26 @@ fn objectives(t: &mut Text, s: &Spec) {
     }
 }
 
+/// Where the request rate comes from, and what sizes the group without one.
+fn load_source(t: &mut Text, s: &Spec) {
+    let load = &s.scaling.load;
+    let lb = s.traffic.as_ref().map(|tr| tr.load_balancer.as_str());
+    let octavia = match load.source {
+        LoadSourceKind::Auto => lb,
+        LoadSourceKind::Octavia => Some(lb.unwrap_or("(none: spec.traffic is missing)")),
+        LoadSourceKind::None => None,
+    };
+    match octavia {
+        Some(lb) => t.item(&format!(
+            "The request rate comes from the statistics of load balancer `{lb}`: cumulative connection, error and byte counters read every pass and turned into rates between the reads at which they moved (the balancer reports them every {}); a rate older than {} counts as missing.",
+            human(load.report_interval),
+            human(load.max_age)
+        )),
+        None => t.item("No request rate is read (no load balancer statistics)."),
+    }
+    t.item("Without a request rate or before the capacity of one instance is learned, sloop sizes from CPU utilisation against the target (ceil(serving × utilisation / target), as Kubernetes' HPA does) and, when the per-instance probes show every serving instance over the latency objective's threshold together, from that latency (capacity, not a fault); every scale-out names the signal it was sized from.");
+}
+
 fn scale_out(t: &mut Text, s: &Spec) {
     let sc = &s.scaling;
     t.heading("When it scales out");
@@ -360,6 +380,8 @@ fn scale_out(t: &mut Text, s: &Spec) {
     }
     if sc.target_utilization.is_none() && sc.latency_objective.is_none() {
         t.item("Nothing drives scaling on load (neither targetUtilization nor latencyObjective is set): the group only follows size.min and the scheduled peaks.");
+    } else {
+        load_source(t, s);
     }
     let out = &sc.out;
     let step = match out.max_step_percent {

@@ -9,6 +9,7 @@
 //! blackout). The trait methods complete immediately. No real IO, no clock.
 
 use super::{
+    lb_stats::OctaviaStats,
     probe::Target,
     rng::Rng,
     scenario::Scenario,
@@ -20,12 +21,13 @@ use crate::{
     decision::ActionKind,
     observe::{
         Collector, Inventory, Listing, LoadSource, NoProbes, ObserveError, ProbeSource, TelemetrySource,
+        load::{LoadDerivation, source_of},
         store::{ProbeStore, SeriesId},
     },
     policy::Policy,
     snapshot::{
-        Hosts, InFlight, Instance, InstanceSeries, IpFamily, LbMember, SeriesKey, ServiceSeries, Snapshot,
-        TelemetryReadings, Time,
+        Hosts, InFlight, Instance, InstanceSeries, IpFamily, LbMember, LoadSignal, SeriesKey, ServiceSeries,
+        Snapshot, TelemetryReadings, Time,
     },
 };
 use std::{
@@ -73,6 +75,10 @@ pub struct SimCloud {
     /// What reached this cloud, per server, as Nova's `os-instance-actions` records it (the
     /// newest [`ACTION_MEMORY`]).
     actions: std::collections::VecDeque<(String, ServerAction)>,
+    /// The balancer's statistics as Octavia's API answers them, when the policy reads them.
+    octavia: Option<OctaviaStats>,
+    /// The same counter-to-rate derivation a real cloud's load goes through.
+    load: LoadDerivation,
 }
 
 /// How many server actions the simulated cloud remembers.
@@ -125,7 +131,10 @@ impl SimCloud {
                 });
             }
         }
-        let telemetry = Telemetry::new(policy, world.now());
+        let signals = &scenario.world.signals;
+        let telemetry = Telemetry::new(policy, world.now(), signals);
+        let octavia =
+            source_of(policy).map(|_| OctaviaStats::new(signals.octavia_stats_interval.secs(), world.now()));
         let mut cloud = Self {
             store: ProbeStore::for_policy(policy),
             dt: scenario.resolution.secs(),
@@ -139,6 +148,8 @@ impl SimCloud {
             collector: Collector::new(policy),
             walks: true,
             actions: std::collections::VecDeque::new(),
+            octavia,
+            load: LoadDerivation::new(policy),
             rng,
             world,
         };
@@ -195,6 +206,9 @@ impl SimCloud {
             self.sync_instances();
             self.run_probes();
             self.telemetry.sample(&self.world, &mut self.rng);
+            if let Some(o) = &mut self.octavia {
+                o.sample(self.world.lb_counters(), self.world.now());
+            }
         }
     }
 
@@ -351,7 +365,7 @@ impl Inventory for SimCloud {
     }
 
     fn hosts(&mut self, _now: Time) -> impl Future<Output = Hosts> + Send {
-        ready(Hosts::default())
+        ready(super::listing::hypervisors(&self.world))
     }
 }
 
@@ -366,9 +380,12 @@ impl TelemetrySource for SimCloud {
     }
 }
 
+/// What a load balancer's statistics say, through the same derivation as a real cloud's: the
+/// world's true load never reaches the snapshot.
 impl LoadSource for SimCloud {
-    fn offered_load(&mut self, _now: Time) -> impl Future<Output = Option<f64>> + Send {
-        ready(Some(self.world.offered_load()))
+    fn load(&mut self, now: Time) -> impl Future<Output = Option<LoadSignal>> + Send {
+        let stats = self.octavia.as_ref().map(OctaviaStats::read);
+        ready(stats.and_then(|stats| self.load.octavia(Some(stats), now)))
     }
 }
 

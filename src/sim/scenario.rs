@@ -8,10 +8,12 @@
 mod expect;
 mod faults;
 mod parse;
+mod signals;
 
 pub use expect::{Expect, Range};
 pub use faults::{CrashMode, Fault, FaultSpec, HostPick, InstancePick, PickRule};
 pub use parse::{json_schema, load_scenario, parse_scenario, parse_trace};
+pub use signals::Signals;
 
 use crate::policy::units::{ByteSize, Duration, Percent, Timestamp};
 use schemars::JsonSchema;
@@ -125,6 +127,9 @@ pub struct WorldSpec {
     /// Extra latency of every Nova API call.
     #[serde(default = "default_api_latency")]
     pub api_latency: Duration,
+    /// Report intervals and processing delays of the load and telemetry signals.
+    #[serde(default)]
+    pub signals: Signals,
 }
 
 impl Default for WorldSpec {
@@ -141,6 +146,7 @@ impl Default for WorldSpec {
             timings: Timings::default(),
             failures: FailureRates::default(),
             api_latency: default_api_latency(),
+            signals: Signals::default(),
         }
     }
 }

@@ -1,15 +1,20 @@
 //! Ceilometer-like telemetry from the world's counters: at the end of each granularity period
 //! a metric reads the mean over that period, stamped with the period's end, as Gnocchi returns
-//! it. Readings are missing (never zero) during a telemetry blackout, for servers that are not
-//! running and for hosts that are down. Part of the driver: it reads the world, never changes it.
+//! it, and becomes readable only the scenario's `signals.metricdDelay` later (metricd's
+//! processing delay). A policy reading a finer granularity than the archive keeps gets the
+//! archive's (`signals.archiveGranularity`). `cpu` is Ceilometer's cumulative nanosecond counter
+//! turned into utilisation by the same arithmetic as for Gnocchi (`observe::rates`). Readings
+//! are missing (never zero) during a telemetry blackout, for servers that are not running and
+//! for hosts that are down. Part of the driver: it reads the world, never changes it.
 //!
 //! Supported metrics — instance scope: `cpu` (utilisation 0..1), `cpu_util` (percent),
 //! `memory.usage` (MiB), `network.incoming.bytes` and `network.outgoing.bytes` (bytes/s);
 //! hypervisor scope: any name containing `steal` (percent), `compute.node.cpu.percent`,
 //! `compute.node.cpu.idle.percent`. Other names always read as missing.
 
-use super::{rng::Rng, world::World};
+use super::{rng::Rng, scenario::Signals, world::World};
 use crate::{
+    observe::rates::cpu_utilisation,
     policy::{MetricScope, MetricSpec, Policy},
     snapshot::{InstanceStatus, Reading, TelemetryReadings, Time},
 };
@@ -27,11 +32,18 @@ pub(super) struct Telemetry {
     /// Per granularity: (steal integral, busy integral) per host at the previous boundary.
     host_marks: BTreeMap<u64, Vec<(f64, f64)>>,
     readings: TelemetryReadings,
+    /// The archive's finest granularity, when coarser than a metric asks for.
+    archive: f64,
+    /// Seconds from a period's end until its reading is visible.
+    delay: f64,
+    /// Readings measured but not yet processed: (visible at, scope, id, metric, reading).
+    pending: Vec<(Time, MetricScope, String, String, Reading)>,
 }
 
 impl Telemetry {
-    /// Telemetry for the metrics `policy` reads, with the first periods ending after `now`.
-    pub(super) fn new(policy: &Policy, now: Time) -> Self {
+    /// Telemetry for the metrics `policy` reads, with the first periods ending after `now`,
+    /// lagging as `signals` says.
+    pub(super) fn new(policy: &Policy, now: Time, signals: &Signals) -> Self {
         let metrics = policy
             .spec
             .telemetry
@@ -40,15 +52,22 @@ impl Telemetry {
             .unwrap_or_default();
         let mut t = Telemetry {
             metrics,
+            archive: signals.archive_granularity.map_or(1.0, |g| g.secs()),
+            delay: signals.metricd_delay.secs().max(0.0),
             ..Telemetry::default()
         };
         for m in &t.metrics {
-            let g = m.granularity.secs().max(1.0);
+            let g = t.granularity(m);
             if !t.next.iter().any(|(x, _)| *x == g) {
                 t.next.push((g, ((now / g).floor() + 1.0) * g));
             }
         }
         t
+    }
+
+    /// The granularity `m` is read at: what it asks for, or the archive's when coarser.
+    fn granularity(&self, m: &MetricSpec) -> f64 {
+        m.granularity.secs().max(self.archive).max(1.0)
     }
 
     /// The readings published so far.
@@ -70,32 +89,37 @@ impl Telemetry {
             let metrics: Vec<MetricSpec> = self
                 .metrics
                 .iter()
-                .filter(|m| m.granularity.secs().max(1.0) == g)
+                .filter(|m| self.granularity(m) == g)
                 .cloned()
                 .collect();
             let vm_marks = self.vm_marks.remove(&gk).unwrap_or_default();
             let host_marks = self.host_marks.remove(&gk).unwrap_or_default();
-            let readings = &mut self.readings;
-            readings.instances.retain(|id, _| world.vm(id).is_some());
+            let visible = due + self.delay;
             let mut new_vm_marks = BTreeMap::new();
+            let vcpus = world.p.vcpus;
             for vm in world.vms() {
-                new_vm_marks.insert(vm.id.clone(), vm.cpu_seconds);
+                // Ceilometer's `cpu`: nanoseconds of CPU time over all the server's vCPUs.
+                let cpu_ns = vm.cpu_seconds * f64::from(vcpus) * 1e9;
+                new_vm_marks.insert(vm.id.clone(), cpu_ns);
                 let util = vm_marks
                     .get(&vm.id)
-                    .map(|prev| ((vm.cpu_seconds - prev) / g).clamp(0.0, 1.0));
+                    .map(|prev| cpu_utilisation(cpu_ns - prev, g, vcpus).clamp(0.0, 1.0));
                 let running = vm.status == InstanceStatus::Active || vm.status == InstanceStatus::Migrating;
-                let entry = readings.instances.entry(vm.id.clone()).or_default();
                 for m in metrics.iter().filter(|m| m.scope == MetricScope::Instance) {
                     let value = util
                         .filter(|_| running && !blackout)
                         .and_then(|u| instance_metric(&m.name, u, vm.mu));
-                    entry.insert(
+                    let reading = Reading {
+                        value,
+                        at: value.map(|_| due),
+                    };
+                    self.pending.push((
+                        visible,
+                        MetricScope::Instance,
+                        vm.id.clone(),
                         m.name.clone(),
-                        Reading {
-                            value,
-                            at: value.map(|_| due),
-                        },
-                    );
+                        reading,
+                    ));
                 }
             }
             let hosts = world.hosts();
@@ -104,7 +128,6 @@ impl Telemetry {
                 .map(|h| (h.steal_integral, h.busy_integral))
                 .collect();
             for (i, h) in hosts.iter().enumerate() {
-                let entry = readings.hypervisors.entry(h.name.clone()).or_default();
                 let means = host_marks.get(i).map(|(s, b)| {
                     (
                         (h.steal_integral - s) / g,
@@ -116,18 +139,45 @@ impl Telemetry {
                     let value = means
                         .filter(|_| !h.down && !blackout)
                         .and_then(|(steal, busy)| host_metric(&m.name, (steal + noise).max(0.0), busy));
-                    entry.insert(
+                    let reading = Reading {
+                        value,
+                        at: value.map(|_| due),
+                    };
+                    self.pending.push((
+                        visible,
+                        MetricScope::Hypervisor,
+                        h.name.clone(),
                         m.name.clone(),
-                        Reading {
-                            value,
-                            at: value.map(|_| due),
-                        },
-                    );
+                        reading,
+                    ));
                 }
             }
             self.vm_marks.insert(gk, new_vm_marks);
             self.host_marks.insert(gk, new_host_marks);
         }
+        self.publish(world);
+    }
+
+    /// Makes the readings whose processing delay has passed visible, in the order measured.
+    fn publish(&mut self, world: &World) {
+        let now = world.now();
+        let readings = &mut self.readings;
+        readings.instances.retain(|id, _| world.vm(id).is_some());
+        self.pending.retain(|(visible, scope, id, metric, reading)| {
+            if *visible > now {
+                return true;
+            }
+            let target = match scope {
+                MetricScope::Instance if world.vm(id).is_none() => return false,
+                MetricScope::Instance => &mut readings.instances,
+                MetricScope::Hypervisor => &mut readings.hypervisors,
+            };
+            target
+                .entry(id.clone())
+                .or_default()
+                .insert(metric.clone(), *reading);
+            false
+        });
     }
 }
 

@@ -216,6 +216,7 @@ pub struct World {
     pub(super) seq: u64,
     pub(super) faults: FaultState,
     pub(super) truth: TruthRecorder,
+    pub(super) lb: super::lb_stats::LbCounters,
 }
 
 impl World {
@@ -276,6 +277,7 @@ impl World {
             seq: 0,
             faults: FaultState::new(&scenario.faults, start, seed),
             truth: TruthRecorder::new(start, &scenario.locations),
+            lb: Default::default(),
             p,
         };
         world.offered = world.load.expected(start);
@@ -312,9 +314,15 @@ impl World {
         self.end
     }
 
-    /// Requests/s arriving at the load balancer in the last step.
+    /// Requests/s arriving at the load balancer in the last step: ground truth, for the report
+    /// and the oracle only (the core sees the balancer's counters, [`World::lb_counters`]).
     pub fn offered_load(&self) -> f64 {
         self.offered
+    }
+
+    /// The load balancer's cumulative counters (what its amphora reports to Octavia).
+    pub fn lb_counters(&self) -> &super::lb_stats::LbCounters {
+        &self.lb
     }
 
     /// The group's servers, in creation order.
@@ -377,6 +385,7 @@ impl World {
         self.advance_lifecycles();
         self.offered = self.load.advance(now, dt, &mut self.rng);
         self.serve(dt);
+        self.lb.record(self.offered, &self.vms, now, dt);
         self.truth
             .record_step(now, dt, self.offered, &mut self.vms, &self.network, &self.p.spec);
         for h in &mut self.hosts {

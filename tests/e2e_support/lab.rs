@@ -326,3 +326,58 @@ pub fn lab_script(script: &str, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Posts cumulative `cpu` nanoseconds for `server` (as Ceilometer would): 30 s of CPU per
+/// minute, i.e. 50 % of one vCPU.
+pub async fn post_cpu(api: &mut Api, server: &str, now: f64) {
+    let resource = json!({"id": server, "flavor_id": "1", "host": "compute1", "display_name": "e2e",
+        "flavor_name": "m1.tiny", "metrics": {"cpu": {"archive_policy_name": "ceilometer-high-rate"}}});
+    let r = api
+        .call(&Request::post(
+            Service::Metric,
+            &["resource", "instance"],
+            resource,
+        ))
+        .await;
+    assert!(
+        r.is_ok() || r.as_ref().is_err_and(|e| e.status == Some(409)),
+        "create gnocchi resource: {r:?}"
+    );
+    let start = (now / 60.0).floor() * 60.0 - 360.0;
+    let measures: Vec<Value> = (0..6)
+        .map(|i| json!({"timestamp": start + 60.0 * f64::from(i), "value": f64::from(i) * 30e9}))
+        .collect();
+    api.call(&Request::post(
+        Service::Metric,
+        &["resource", "instance", server, "metric", "cpu", "measures"],
+        Value::Array(measures),
+    ))
+    .await
+    .expect("post measures");
+}
+
+/// Waits until server `id` is ACTIVE (the fake driver takes a few seconds).
+pub async fn wait_active(api: &mut Api, id: &str) {
+    for _ in 0..120 {
+        let v = api
+            .call(&Request::get(Service::Compute, &["servers", id]))
+            .await
+            .expect("GET server");
+        match v.pointer("/server/status").and_then(Value::as_str) {
+            Some("ACTIVE") => return,
+            Some("ERROR") => panic!("server {id} went to ERROR"),
+            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    panic!("server {id} not ACTIVE after 60 s");
+}
+
+/// Deletes load balancer `lb` with its listeners and pools.
+pub async fn delete_load_balancer(api: &mut Api, lb: &str) {
+    let req = Request::delete(Service::LoadBalancer, &["lbaas", "loadbalancers", lb])
+        .param("cascade", "true")
+        .retry_conflicts();
+    if let Err(e) = api.call(&req).await {
+        assert!(e.status == Some(404), "delete load balancer {lb}: {e}");
+    }
+}

@@ -185,8 +185,8 @@ impl<H: Hook + Send> TelemetrySource for Wrapped<H> {
 }
 
 impl<H: Hook + Send> LoadSource for Wrapped<H> {
-    fn offered_load(&mut self, now: Time) -> impl Future<Output = Option<f64>> + Send {
-        self.sim.offered_load(now)
+    fn load(&mut self, now: Time) -> impl Future<Output = Option<sloop::snapshot::LoadSignal>> + Send {
+        self.sim.load(now)
     }
 }
 

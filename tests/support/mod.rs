@@ -296,7 +296,15 @@ impl Fixture {
                 });
             }
         }
-        snap.offered_load = self.load;
+        snap.load = self.load.map(|requests| sloop::snapshot::LoadSignal {
+            requests,
+            errors: None,
+            bytes_in: None,
+            bytes_out: None,
+            source: sloop::snapshot::LoadSource::Octavia,
+            at: self.now,
+            covers: 10.0,
+        });
         snap
     }
 }

@@ -22,9 +22,9 @@ use super::{
 use crate::{
     act::ActError,
     clock::Clock,
-    observe::{Collector, Inventory, Listing, LoadSource, NoProbes, ObserveError, ProbeSource},
+    observe::{Collector, Inventory, Listing, LoadSource, NoProbes, ObserveError, ProbeSource, load::LoadDerivation},
     policy::Policy,
-    snapshot::{Hosts, Snapshot, Time},
+    snapshot::{Hosts, LoadSignal, Snapshot, Time},
 };
 use std::{future::Future, sync::Arc};
 
@@ -41,6 +41,7 @@ pub struct OpenStackCloud {
     resolved: Option<Resolved>,
     pool: Option<PoolRef>,
     hosts_refused_at: Option<Time>,
+    load: LoadDerivation,
 }
 
 fn act(e: ApiError) -> ActError {
@@ -58,6 +59,7 @@ impl OpenStackCloud {
         let api = Api::connect(config, opts.api.clone(), clock).await?;
         Ok(Self {
             api,
+            load: LoadDerivation::new(&policy),
             policy,
             opts,
             resolved: None,
@@ -184,10 +186,11 @@ impl Inventory for OpenStackCloud {
     }
 }
 
-/// Nothing yet reports the offered load of a real cloud.
+/// The request rate from the policy's load source (Octavia's statistics), as a rate with its
+/// source and age.
 impl LoadSource for OpenStackCloud {
-    fn offered_load(&mut self, _now: Time) -> impl Future<Output = Option<f64>> + Send {
-        std::future::ready(None)
+    async fn load(&mut self, now: Time) -> Option<LoadSignal> {
+        self.read_load(now).await
     }
 }
 

@@ -7,6 +7,7 @@ use super::{
     errors::{ApiError, ErrorClass},
     session::{Api, Request, Service},
 };
+use crate::observe::load::LbStats;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -120,6 +121,17 @@ pub fn parse_members(mut body: Value) -> Result<Vec<MemberView>, String> {
         .get_mut("members")
         .map_or(Value::Array(Vec::new()), Value::take);
     serde_json::from_value(list).map_err(|e| e.to_string())
+}
+
+/// The load balancer's statistics (`GET /v2/lbaas/loadbalancers/{id}/stats`): cumulative
+/// counters summed over its listeners, as of the amphorae's last heartbeat.
+pub async fn load_balancer_stats(api: &mut Api, pool: &PoolRef) -> Result<LbStats, ApiError> {
+    let req = Request::get(
+        Service::LoadBalancer,
+        &["lbaas", "loadbalancers", &pool.load_balancer, "stats"],
+    );
+    let v = api.call(&req).await?;
+    LbStats::parse(&v).map_err(|e| invalid(&req.what(), e))
 }
 
 /// All members of the pool, `page` at a time.

@@ -27,6 +27,10 @@ pub struct Scaling {
     /// Known peaks: hold at least `floor` instances and do not scale in.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedule: Vec<ScheduledPeak>,
+    /// Where the request rate that sizes the group comes from. Without one, the group is sized
+    /// from utilisation (`targetUtilization`) and from probe latency (`latencyObjective`).
+    #[serde(default, skip_serializing_if = "LoadSpec::is_default")]
+    pub load: LoadSpec,
 }
 
 impl Default for Scaling {
@@ -38,6 +42,7 @@ impl Default for Scaling {
             scale_in: ScaleDirection::default_in(),
             victims: VictimOrder::default(),
             schedule: Vec::new(),
+            load: LoadSpec::default(),
         }
     }
 }
@@ -110,4 +115,62 @@ pub struct ScheduledPeak {
 
 fn default_prewarm() -> Duration {
     Duration::from_secs(900.0)
+}
+
+/// The request-rate source and how fresh its figure must be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoadSpec {
+    /// `auto` (default): Octavia when `traffic` names a load balancer, none otherwise.
+    #[serde(default)]
+    pub source: LoadSourceKind,
+    /// How often the source's counters move: Octavia's amphorae report statistics every
+    /// heartbeat (`[health_manager] heartbeat_interval`, 10 s by default), so two polls inside
+    /// one period read the same value. An unchanged counter reads as idle only after three of
+    /// these; a gap of ten (at least 10 min) restarts the rate.
+    #[serde(default = "default_report_interval")]
+    pub report_interval: Duration,
+    /// A rate whose span ended longer ago than this counts as missing.
+    #[serde(default = "default_load_max_age")]
+    pub max_age: Duration,
+}
+
+impl Default for LoadSpec {
+    fn default() -> Self {
+        Self {
+            source: LoadSourceKind::default(),
+            report_interval: default_report_interval(),
+            max_age: default_load_max_age(),
+        }
+    }
+}
+
+impl LoadSpec {
+    fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+fn default_report_interval() -> Duration {
+    Duration::from_secs(10.0)
+}
+
+fn default_load_max_age() -> Duration {
+    Duration::from_secs(60.0)
+}
+
+/// Request-rate sources.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadSourceKind {
+    /// Octavia when the policy has a `traffic` section, none otherwise.
+    #[default]
+    Auto,
+    /// The load balancer's statistics (`GET /v2/lbaas/loadbalancers/{id}/stats`: cumulative
+    /// `total_connections`, `request_errors`, `bytes_in`, `bytes_out` summed over its
+    /// listeners), read every pass and turned into rates between the polls at which they moved.
+    /// Lags by up to one heartbeat; zero on providers whose driver reports no statistics.
+    Octavia,
+    /// No request rate: size from utilisation and probe latency only.
+    None,
 }

@@ -1,14 +1,15 @@
 //! What `OpenStackCloud` reads besides the inventory: Ceilometer metrics (from Gnocchi or
-//! Prometheus) for the group's servers and their hosts.
+//! Prometheus) for the group's servers and their hosts, and the load balancer's statistics (the
+//! request rate, through the same derivation as the simulator's).
 
 use super::{
-    super::{gnocchi, prometheus},
+    super::{gnocchi, octavia, prometheus},
     OpenStackCloud,
 };
 use crate::{
-    observe::{Listing, TelemetrySource},
+    observe::{Listing, TelemetrySource, load::source_of},
     policy::TelemetrySource as Backend,
-    snapshot::{TelemetryReadings, Time},
+    snapshot::{LoadSignal, LoadSource, TelemetryReadings, Time},
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -52,5 +53,28 @@ impl TelemetrySource for OpenStackCloud {
             Err(e) => out.source_error = Some(e),
         }
         out
+    }
+}
+
+impl OpenStackCloud {
+    /// The request rate from the policy's load source. An unreadable source leaves the last
+    /// rate in place until it is too old (the derivation's freshness rule).
+    pub(super) async fn read_load(&mut self, now: Time) -> Option<LoadSignal> {
+        match source_of(&self.policy)? {
+            LoadSource::Octavia => {
+                let stats = match self.pool_ref().await {
+                    Ok(Some(pool)) => octavia::load_balancer_stats(&mut self.api, &pool).await,
+                    Ok(None) => return None,
+                    Err(e) => Err(e),
+                };
+                let stats = stats
+                    .inspect_err(|e| {
+                        tracing::warn!(cloud = self.api.cloud_name(), error = %e, "Load-balancer statistics unreadable.");
+                    })
+                    .ok();
+                self.load.octavia(stats, now)
+            }
+            LoadSource::Unrecorded => None,
+        }
     }
 }
