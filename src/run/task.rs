@@ -2,6 +2,11 @@
 //! executes the decided actions one at a time (checking leadership and shutdown before each),
 //! journals every action and refusal, and publishes what it saw for the status page.
 //!
+//! The task owns the policy's probes (`observe::Probes`: the local engine and the agents'
+//! ingest, as the factory wires them); each pass observes the cloud and those probes through
+//! the one observe stage, then lets the probes follow the inventory. Actions go through a
+//! `DryRunGate` over the connection's `Compute` and `Traffic`.
+//!
 //! Under a simulated cloud the task walks simulated time in the cloud's step and ticks at every
 //! scheduled instant up to `now`, so a 60× demo makes the decisions a rehearsal would.
 
