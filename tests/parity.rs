@@ -247,7 +247,6 @@ fn a_field_only_the_simulator_fills_fails_the_comparison() {
 #[cfg(feature = "e2e")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lab_fills_the_same_fields_as_the_simulator_and_its_answers_are_recorded() {
-    use sloop::clock::Clock;
     let _lab = lab::LAB.read().await;
     let policy = policy();
     let mut admin = lab::api("oslab-admin-appcred").await;
