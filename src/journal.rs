@@ -14,7 +14,7 @@ use crate::{
     decision::{Action, ActionKind, Cause, Evidence, RefusalReason},
     snapshot::Time,
 };
-pub use disk::{DiskLimits, read_dir};
+pub use disk::{DiskLimits, SkippedLine, read_dir, read_dir_detailed};
 use serde::{Deserialize, Serialize};
 use std::{
     collections::VecDeque,
@@ -205,31 +205,41 @@ impl Journal {
     }
 
     /// The budget charges of `policy` that earlier runs wrote to disk (none for an in-memory
-    /// journal or an unreadable directory: the cloud's stamps still count).
+    /// journal or an unreadable directory: the cloud's stamps still count). Damaged lines are
+    /// skipped (and logged); every readable line still counts.
     pub fn persisted_charges(&self, policy: &str) -> Vec<crate::history::Charge> {
-        let Some(dir) = &self.dir else {
-            return Vec::new();
-        };
-        match disk::read_dir(dir) {
-            Ok((entries, _)) => charges(&entries, policy),
-            Err(e) => {
-                tracing::warn!(error = %e, "Journal unreadable; the budget is rebuilt from the cloud alone.");
-                Vec::new()
-            }
-        }
+        self.read_back()
+            .map(|entries| charges(&entries, policy))
+            .unwrap_or_default()
     }
 
     /// The intents of `policy` that earlier runs wrote to disk and never concluded: the actions
     /// in flight when a process died, oldest first, for the next one to resolve.
     pub fn open_intents(&self, policy: &str) -> Vec<JournalEntry> {
-        let Some(dir) = &self.dir else {
-            return Vec::new();
-        };
-        match disk::read_dir(dir) {
-            Ok((entries, _)) => open_intents(&entries, policy),
+        self.read_back()
+            .map(|entries| open_intents(&entries, policy))
+            .unwrap_or_default()
+    }
+
+    /// Every readable entry on disk; damaged lines are logged with their file and offset.
+    fn read_back(&self) -> Option<Vec<JournalEntry>> {
+        let dir = self.dir.as_ref()?;
+        match disk::read_dir_detailed(dir) {
+            Ok((entries, skipped)) => {
+                if let Some(first) = skipped.first() {
+                    tracing::warn!(
+                        dir = %dir.display(),
+                        skipped = skipped.len(),
+                        read = entries.len(),
+                        first = %first,
+                        "Journal lines damaged; they are skipped, every other line is used (`sloop history` lists them)."
+                    );
+                }
+                Some(entries)
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "Journal unreadable; interrupted actions cannot be resolved.");
-                Vec::new()
+                tracing::warn!(error = %e, "Journal unreadable; the budget is rebuilt from the cloud alone.");
+                None
             }
         }
     }

@@ -8,15 +8,17 @@
 //! - `/healthz`       the process is alive
 //! - `/readyz`        policies loaded and a first snapshot taken for each
 //!
-//! Every route is GET-only (other methods get 405): nothing here changes the controller. With a
-//! viewer token ([`viewer`]) the page, the JSON API and `/metrics` require it; the health
-//! routes never do.
+//! Every route but the agents' `POST /api/v1/agent/results` is GET-only (other methods get
+//! 405): nothing here changes the controller's decisions. With a viewer token ([`viewer`]) the
+//! page, every `/api/v1/*` route (`/api/v1/agents` included) and `/metrics` require it; the
+//! health routes never do, and the agents' own routes take their per-agent tokens instead.
 //!
 //! With remote probe agents configured, their routes (`crate::ingest::router`:
-//! `/api/v1/agent/assignments`, `/api/v1/agent/results`, `/api/v1/agents`) are served here too,
-//! and the status page shows each agent's freshness. Other routes can be merged through
-//! [`serve`]'s `extra`.
+//! `/api/v1/agent/assignments`, `/api/v1/agent/results`) and their status (`/api/v1/agents`)
+//! are served here too, and the status page shows each agent's freshness. Other routes can be
+//! merged through [`serve`]'s `extra`.
 
+pub mod conn;
 pub mod metrics;
 pub mod page;
 pub mod running;
@@ -31,6 +33,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::get,
 };
+use conn::{ConnMetrics, ServeLimits};
 use metrics::Metrics;
 pub use running::Running;
 use serde::Deserialize;
@@ -66,19 +69,26 @@ pub fn router(state: AppState) -> Router {
 /// require its token.
 pub fn router_for(state: AppState, viewer: Option<Viewer>) -> Router {
     let agents = state.ingest.clone().map(crate::ingest::router);
+    let agents_status = state.ingest.clone().map(crate::ingest::status_router);
     let reads = Router::new()
         .route("/", get(status_page))
         .route("/api/v1/status", get(status_json))
         .route("/api/v1/journal", get(journal_json))
-        .route("/metrics", get(metrics_text));
+        .route("/metrics", get(metrics_text))
+        .with_state(state.clone());
+    let reads = match agents_status {
+        Some(a) => reads.merge(a),
+        None => reads,
+    };
     let reads = match viewer {
         Some(v) => reads.route_layer(axum::middleware::from_fn_with_state(v, viewer::require)),
         None => reads,
     };
-    let app = reads
+    let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(state);
+        .with_state(state)
+        .merge(reads);
     let app = match agents {
         Some(agents) => app.merge(agents),
         None => app,
@@ -90,7 +100,7 @@ pub fn router_for(state: AppState, viewer: Option<Viewer>) -> Router {
 }
 
 /// Serves `router` (merged with `extra`, e.g. the agents' ingest routes) on `listener` until
-/// `shutdown` resolves.
+/// `shutdown` resolves, with the default [`conn::ServeLimits`].
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -101,7 +111,14 @@ pub async fn serve(
         Some(extra) => router.merge(extra),
         None => router,
     };
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    conn::serve(
+        listener,
+        app,
+        ServeLimits::default(),
+        ConnMetrics::default(),
+        shutdown,
+    )
+    .await
 }
 
 /// Serves `router` over HTTPS on `listener` (see [`tls`]) until `shutdown` resolves.
@@ -110,9 +127,14 @@ pub async fn serve_tls(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    conn::serve(
+        listener,
+        router,
+        ServeLimits::default(),
+        ConnMetrics::default(),
+        shutdown,
+    )
+    .await
 }
 
 async fn status_page(State(s): State<AppState>) -> Html<String> {

@@ -438,9 +438,13 @@ async fn serve_with<F: CloudFactory>(
     if let (Some(client), Some(source)) = (kube.client, s.configmap_policies.clone()) {
         crate::k8s::watch_configmaps(client, source, controller.events());
     }
-    let router = serve::router_for(controller.app_state(), viewer);
-    let tls_server = tls.map(|listener| serve::Running::https(listener, router.clone()));
-    let server = serve::Running::http(listener, router);
+    let app = controller.app_state();
+    let conn_metrics = app.metrics.conn.clone();
+    let router = serve::router_for(app, viewer);
+    let limits = serve::conn::ServeLimits::default();
+    let tls_server = tls
+        .map(|listener| serve::Running::https_with(listener, router.clone(), limits, conn_metrics.clone()));
+    let server = serve::Running::http_with(listener, router, limits, conn_metrics);
     tracing::info!(
         listen = %s.listen,
         cloud = %factory.label(),

@@ -5,7 +5,8 @@
 //! - valid and changed: the running task gets the new version (history and cloud kept);
 //! - invalid: rejected with its errors (logged, counted, shown); the last good version stays;
 //! - removed: the task stops after the action in flight; the policy is reported unmanaged and
-//!   its servers are left alone, never deleted.
+//!   its servers are left alone, never deleted;
+//! - moved to another key (a renamed file): the task carries on under the new key.
 
 use super::{
     Shared,
@@ -93,6 +94,18 @@ impl<F: CloudFactory> Supervisor<F> {
                     tracing::info!(source = %name, policy = %m.policy.metadata.name, "Policy document removed.");
                     // Dropping the sender tells the task to stop.
                     self.stopping.push(m.handle);
+                }
+            }
+            PolicyEvent::Rekey { from, to } => {
+                self.shared.board.update(|s| {
+                    s.rejected.remove(&from);
+                    s.rejected.remove(&to);
+                });
+                if let Some(m) = self.active.remove(&from) {
+                    tracing::info!(from = %from, to = %to, policy = %m.policy.metadata.name, "Policy document moved; it stays in force.");
+                    if let Some(displaced) = self.active.insert(to, m) {
+                        self.stopping.push(displaced.handle);
+                    }
                 }
             }
             PolicyEvent::Synced { source_label } => {

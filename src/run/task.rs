@@ -85,7 +85,7 @@ pub async fn start<F: CloudFactory>(
                 let name = latest.policy.metadata.name.clone();
                 tracing::warn!(policy = %name, error = %e, "Cannot connect to the cloud; retrying.");
                 let mut view = PolicyView::new(&latest.policy, &latest.source, 0.0);
-                view.last_error = Some(format!("cannot connect: {e}"));
+                view.last_error = Some(crate::redact::scrub(&format!("cannot connect: {e}")));
                 let view = Arc::new(view);
                 shared.board.update(|s| {
                     s.policies.insert(name, view);
@@ -266,7 +266,7 @@ impl<C: LiveCloud> Task<C> {
             Err(e) => {
                 tracing::warn!(policy = %name, error = %e, "Observation failed; nothing decided this pass.");
                 self.shared.metrics.pass_failed(&name, "inventory");
-                self.view.last_error = Some(e.to_string());
+                self.view.last_error = Some(crate::redact::scrub(&e.to_string()));
                 self.view.ticks += 1;
                 self.view.last_tick = Some(now);
                 self.publish();

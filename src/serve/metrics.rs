@@ -50,6 +50,8 @@ pub struct Metrics {
     leader: FGauge,
     reload_errors: Counter,
     policies: Family<PolicyStateLabel, FGauge>,
+    /// The HTTP server's connections (open, shed), handed to [`super::conn::serve`].
+    pub conn: super::conn::ConnMetrics,
     /// Gauge label sets written per policy, so a removed policy's series can be dropped.
     written: Mutex<HashSet<Written>>,
 }
@@ -153,6 +155,7 @@ impl Metrics {
             leader: FGauge::default(),
             reload_errors: Counter::default(),
             policies: Family::default(),
+            conn: super::conn::ConnMetrics::default(),
             written: Mutex::new(HashSet::new()),
             registry: Registry::default(),
         };
@@ -228,6 +231,16 @@ impl Metrics {
             m.reload_errors.clone(),
         );
         r.register("sloop_policies", "Policies by state", m.policies.clone());
+        r.register(
+            "sloop_http_connections",
+            "HTTP connections open now (bounded below the open-files limit)",
+            m.conn.open.clone(),
+        );
+        r.register(
+            "sloop_http_connections_shed",
+            "HTTP connections closed for being idle or slow, or to make room at the connection limit",
+            m.conn.shed.clone(),
+        );
         Self { registry: r, ..m }
     }
 
