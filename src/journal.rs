@@ -141,8 +141,11 @@ pub trait ActionSink: Send + Sync {
 
     /// Records an intent ([`EntryOutcome::Started`]) before the action's first call. Only a
     /// store that outlives the process needs it (the disk journal, which syncs it); publishers
-    /// of news (Events, the status ring) wait for the outcome.
-    fn intend(&self, _entry: &JournalEntry) {}
+    /// of news (Events, the status ring) wait for the outcome. An error means the intent is not
+    /// durable: the action must not be executed.
+    fn intend(&self, _entry: &JournalEntry) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Several sinks behind one.
@@ -164,10 +167,14 @@ impl ActionSink for Sinks {
         }
     }
 
-    fn intend(&self, entry: &JournalEntry) {
+    fn intend(&self, entry: &JournalEntry) -> Result<(), String> {
+        let mut result = Ok(());
         for s in &self.0 {
-            s.intend(entry);
+            if let Err(e) = s.intend(entry) {
+                result = Err(e);
+            }
         }
+        result
     }
 }
 
@@ -202,6 +209,33 @@ impl Journal {
             disk: Some(Mutex::new(disk)),
             ..Self::in_memory(capacity)
         })
+    }
+
+    /// A journal that appends to `dir` as [`Journal::on_disk`], or, when `dir` cannot be
+    /// opened, one that tries again on every entry and refuses intents until it can (never a
+    /// silent memory-only journal). The error, if any, is returned for the start-up log.
+    pub fn on_disk_or_retrying(dir: &Path, limits: DiskLimits, capacity: usize) -> (Self, Option<String>) {
+        match Self::on_disk(dir, limits, capacity) {
+            Ok(j) => (j, None),
+            Err(e) => {
+                let j = Self {
+                    dir: Some(dir.to_owned()),
+                    disk: Some(Mutex::new(disk::DiskJournal::failed(dir, limits, e.clone()))),
+                    ..Self::in_memory(capacity)
+                };
+                (j, Some(e))
+            }
+        }
+    }
+
+    /// Why the on-disk journal cannot be written now (`None` while it can, or when there is
+    /// none): intents fail, so actions are not executed.
+    pub fn unwritable(&self) -> Option<String> {
+        let disk = self.disk.as_ref()?;
+        disk.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .failing()
+            .map(str::to_owned)
     }
 
     /// The budget charges of `policy` that earlier runs wrote to disk (none for an in-memory
@@ -292,9 +326,10 @@ pub fn open_intents(entries: &[JournalEntry], policy: &str) -> Vec<JournalEntry>
 }
 
 impl ActionSink for Journal {
-    fn intend(&self, entry: &JournalEntry) {
-        if let Some(disk) = &self.disk {
-            disk.lock().unwrap_or_else(|p| p.into_inner()).append(entry, true);
+    fn intend(&self, entry: &JournalEntry) -> Result<(), String> {
+        match &self.disk {
+            Some(disk) => disk.lock().unwrap_or_else(|p| p.into_inner()).append(entry, true),
+            None => Ok(()),
         }
     }
 
@@ -307,7 +342,9 @@ impl ActionSink for Journal {
             ring.push_back(Arc::new(entry.clone()));
         }
         if let Some(disk) = &self.disk {
-            disk.lock()
+            // A failure is logged and shown by the disk journal; the entry stays in the ring.
+            let _ = disk
+                .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .append(entry, false);
         }

@@ -95,7 +95,10 @@ mod tests {
         let shown = scrub(&echoed);
         assert!(!shown.contains("PLANTED-redact-pw-1e9c"), "{shown}");
         assert!(!shown.contains(fernet), "{shown}");
-        assert!(shown.contains("bad request"), "the message stays readable: {shown}");
+        assert!(
+            shown.contains("bad request"),
+            "the message stays readable: {shown}"
+        );
         let ordinary = "Instance 3f2a6c1e-1b2c-4d5e-8f90-0123456789ab could not be found.";
         assert_eq!(scrub(ordinary), ordinary, "UUIDs are not tokens");
         let path = "POST servers/3f2a6c1e-1b2c-4d5e-8f90-0123456789ab/action";

@@ -6,7 +6,8 @@
 //! - `/api/v1/status` the same state as JSON
 //! - `/metrics`       Prometheus / OpenMetrics text
 //! - `/healthz`       the process is alive
-//! - `/readyz`        policies loaded and a first snapshot taken for each
+//! - `/readyz`        policies loaded, a first snapshot taken for each, and the action journal
+//!   writable (without it no action is executed)
 //!
 //! Every route but the agents' `POST /api/v1/agent/results` is GET-only (other methods get
 //! 405): nothing here changes the controller's decisions. With a viewer token ([`viewer`]) the
@@ -161,6 +162,9 @@ async fn journal_json(State(s): State<AppState>, Query(q): Query<JournalQuery>) 
 
 /// OpenMetrics when the scraper asks for it (Prometheus does), else the classic text format.
 async fn metrics_text(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    s.metrics
+        .journal_writable
+        .set(i64::from(s.journal.unwritable().is_none()));
     let openmetrics = headers
         .get_all(header::ACCEPT)
         .iter()
@@ -181,15 +185,18 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(s): State<AppState>) -> Response {
     let status = s.snapshot();
-    if status.ready() && !status.shutting_down {
+    let journal = s.journal.unwritable();
+    if status.ready() && !status.shutting_down && journal.is_none() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         let why = if status.shutting_down {
-            "shutting down"
+            "shutting down".to_owned()
+        } else if let Some(e) = journal {
+            format!("the action journal cannot be written, so no action is executed ({e})")
         } else if !status.sources_synced {
-            "policies not loaded yet"
+            "policies not loaded yet".to_owned()
         } else {
-            "waiting for a first snapshot of every policy"
+            "waiting for a first snapshot of every policy".to_owned()
         };
         (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")).into_response()
     }

@@ -398,13 +398,10 @@ async fn serve_with<F: CloudFactory>(
             Some(serve::tls::TlsListener::new(tcp, config).map_err(|e| format!("--tls-listen {addr}: {e}"))?)
         }
     };
-    let journal = match Journal::on_disk(&s.journal, s.journal_limits, RING_ENTRIES) {
-        Ok(j) => j,
-        Err(e) => {
-            tracing::error!(error = %e, "The action journal cannot be written; keeping it in memory only.");
-            Journal::in_memory(RING_ENTRIES)
-        }
-    };
+    let (journal, journal_error) = Journal::on_disk_or_retrying(&s.journal, s.journal_limits, RING_ENTRIES);
+    if let Some(e) = journal_error {
+        tracing::error!(error = %e, "The action journal cannot be written; no action is executed until it can (see /readyz).");
+    }
     let agents = match &s.agent_tokens {
         None => None,
         Some(path) => Some(TokenBook::load(path).map_err(|e| format!("--agent-tokens: {e}"))?),

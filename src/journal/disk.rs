@@ -1,7 +1,9 @@
 //! The on-disk journal: JSON lines appended to `journal.jsonl`, rotated by size into
 //! `journal.1.jsonl` … `journal.N.jsonl` (the oldest is dropped), so it never grows past
 //! `max_bytes × (max_files + 1)`. A write error is logged once and the journal keeps trying on
-//! the next entry: the controller must not stop because a disk filled up.
+//! the next entry; while writes fail, an action's intent cannot be made durable, so the action
+//! is not executed (`crate::act::journaled`), and the condition is shown on `/readyz`, the
+//! status page and the `sloop_journal_writable` metric.
 
 use super::JournalEntry;
 use std::{
@@ -42,6 +44,8 @@ pub(super) struct DiskJournal {
     size: u64,
     limits: DiskLimits,
     failing: bool,
+    /// The error of the last write while `failing`.
+    last_error: Option<String>,
     /// The current file ends mid-line: the next write starts with a newline.
     torn: bool,
 }
@@ -68,16 +72,37 @@ impl DiskJournal {
                 ..limits
             },
             failing: false,
+            last_error: None,
             torn,
         })
     }
 
+    /// A journal in `dir` that could not be opened (`error`): every append tries again, and
+    /// fails (an intent is then not executed) until the directory is writable.
+    pub(super) fn failed(dir: &Path, limits: DiskLimits, error: String) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            file: None,
+            size: 0,
+            limits: DiskLimits {
+                max_bytes: limits.max_bytes.max(1024),
+                ..limits
+            },
+            failing: true,
+            last_error: Some(error),
+            torn: false,
+        }
+    }
+
+    /// Why the last write failed, while writes fail.
+    pub(super) fn failing(&self) -> Option<&str> {
+        self.last_error.as_deref().filter(|_| self.failing)
+    }
+
     /// Appends one entry, rotating first if it would not fit; with `durable`, waits until the
     /// line is on the disk (an intent must survive a kill -9 and a power cut that follow it).
-    pub(super) fn append(&mut self, entry: &JournalEntry, durable: bool) {
-        let Ok(mut line) = serde_json::to_vec(entry) else {
-            return;
-        };
+    pub(super) fn append(&mut self, entry: &JournalEntry, durable: bool) -> Result<(), String> {
+        let mut line = serde_json::to_vec(entry).map_err(|e| format!("cannot encode the entry: {e}"))?;
         line.push(b'\n');
         let result = self
             .rotate_if_needed(line.len() as u64)
@@ -88,20 +113,26 @@ impl DiskJournal {
                     tracing::info!(dir = %self.dir.display(), "Journal writable again.");
                 }
                 self.failing = false;
+                self.last_error = None;
+                Ok(())
             }
             Err(e) => {
                 if !self.failing {
-                    tracing::warn!(dir = %self.dir.display(), error = %e, "Journal write failed; entries stay in memory.");
+                    tracing::error!(dir = %self.dir.display(), error = %e, "Journal write failed; actions are not executed until their intent can be written.");
                 }
+                let e = format!("{}: {e}", self.dir.display());
                 self.failing = true;
+                self.last_error = Some(e.clone());
                 // Reopen on the next entry.
                 self.file = None;
+                Err(e)
             }
         }
     }
 
     fn write(&mut self, line: &[u8], durable: bool) -> std::io::Result<()> {
         if self.file.is_none() {
+            fs::create_dir_all(&self.dir)?;
             let f = OpenOptions::new()
                 .create(true)
                 .append(true)

@@ -128,7 +128,8 @@ fn intents_reach_the_disk_but_not_the_ring() {
     j.intend(&JournalEntry {
         outcome: EntryOutcome::Started,
         ..entry(5.0, "a")
-    });
+    })
+    .expect("intent written");
     assert!(
         j.recent(None, 10).is_empty(),
         "the status page shows outcomes only"
@@ -221,7 +222,7 @@ fn after_a_cut_off_line_the_next_entry_starts_on_a_fresh_line() {
         outcome: EntryOutcome::Started,
         ..entry(1.0, "a")
     };
-    j.intend(&intent);
+    j.intend(&intent).expect("intent written");
     drop(j);
     let mut f = std::fs::OpenOptions::new()
         .append(true)
@@ -252,5 +253,25 @@ fn infinite_latency_evidence_reads_back() {
     let (entries, skipped) = read_dir_detailed(&dir).expect("reads");
     assert!(skipped.is_empty(), "{skipped:?}");
     assert_eq!(entries, vec![e]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unwritable_journal_refuses_intents_and_says_why_until_it_is_writable() {
+    let dir = scratch("unwritable");
+    // A file where the directory should be: nothing can be created under it (as root too).
+    std::fs::write(&dir, b"not a directory").expect("blocker");
+    let (j, error) = Journal::on_disk_or_retrying(&dir, DiskLimits::default(), 10);
+    assert!(error.is_some(), "opening fails");
+    let intent = JournalEntry {
+        outcome: EntryOutcome::Started,
+        ..entry(1.0, "a")
+    };
+    assert!(j.intend(&intent).is_err(), "the intent is not durable");
+    assert!(j.unwritable().is_some(), "and the journal says so");
+    std::fs::remove_file(&dir).expect("unblock");
+    j.intend(&intent).expect("writable again");
+    assert_eq!(j.unwritable(), None);
+    assert_eq!(j.open_intents("a").len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }

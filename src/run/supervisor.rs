@@ -117,6 +117,15 @@ impl<F: CloudFactory> Supervisor<F> {
     }
 
     fn upsert(&mut self, key: String, source: String, mut p: Policy) {
+        // A probe's request headers may carry credentials of the probed service: a cloud or
+        // proxy error that echoes them must not show them.
+        for probe in &p.spec.probes {
+            for value in probe.http.iter().flat_map(|h| h.headers.values()) {
+                let credential = value.split_once(' ').map_or(value.as_str(), |(_, c)| c);
+                crate::redact::register(value);
+                crate::redact::register(credential);
+            }
+        }
         if self.shared.dry_run {
             p.spec.mode = Mode::DryRun;
         }

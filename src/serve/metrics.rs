@@ -52,6 +52,8 @@ pub struct Metrics {
     policies: Family<PolicyStateLabel, FGauge>,
     /// The HTTP server's connections (open, shed), handed to [`super::conn::serve`].
     pub conn: super::conn::ConnMetrics,
+    /// 1 while the action journal can be written (set at each scrape).
+    pub journal_writable: prometheus_client::metrics::gauge::Gauge,
     /// Gauge label sets written per policy, so a removed policy's series can be dropped.
     written: Mutex<HashSet<Written>>,
 }
@@ -156,6 +158,7 @@ impl Metrics {
             reload_errors: Counter::default(),
             policies: Family::default(),
             conn: super::conn::ConnMetrics::default(),
+            journal_writable: Default::default(),
             written: Mutex::new(HashSet::new()),
             registry: Registry::default(),
         };
@@ -240,6 +243,11 @@ impl Metrics {
             "sloop_http_connections_shed",
             "HTTP connections closed for being idle or slow, or to make room at the connection limit",
             m.conn.shed.clone(),
+        );
+        r.register(
+            "sloop_journal_writable",
+            "1 while the action journal can be written; at 0 no action is executed (its intent cannot be made durable)",
+            m.journal_writable.clone(),
         );
         Self { registry: r, ..m }
     }

@@ -62,7 +62,10 @@ fn kinds(events: &[PolicyEvent]) -> Vec<String> {
 }
 
 fn file(key: &str) -> String {
-    Path::new(key).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+    Path::new(key)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -76,13 +79,21 @@ fn a_change_is_applied_only_when_two_reads_agree() {
     let half = &POLICY[..POLICY.find("  scaling:").expect("scaling")];
     crate::policy::parse("half.yaml", half.as_bytes()).expect("the half file is valid on its own");
     d.write("web.yaml", half);
-    assert!(d.step(&mut state).is_empty(), "the half file is seen once, not applied");
+    assert!(
+        d.step(&mut state).is_empty(),
+        "the half file is seen once, not applied"
+    );
     d.write("web.yaml", &POLICY.replace("60%", "70%"));
     assert!(d.step(&mut state).is_empty(), "changed again: still waiting");
     let events = d.step(&mut state);
     assert_eq!(kinds(&events), ["upsert web.yaml"]);
-    let PolicyEvent::Upsert { text, .. } = &events[0] else { unreachable!() };
-    assert!(text.contains("70%"), "the finished file is applied, never the half one");
+    let PolicyEvent::Upsert { text, .. } = &events[0] else {
+        unreachable!()
+    };
+    assert!(
+        text.contains("70%"),
+        "the finished file is applied, never the half one"
+    );
 }
 
 #[test]
@@ -96,7 +107,9 @@ fn an_unreadable_file_is_an_error_not_a_removal() {
     std::os::unix::fs::symlink(d.path("missing-target.txt"), d.path("web.yaml")).expect("symlink");
     let events = d.settle(&mut state);
     assert_eq!(kinds(&events), ["invalid web.yaml"]);
-    let PolicyEvent::Invalid { errors, .. } = &events[0] else { unreachable!() };
+    let PolicyEvent::Invalid { errors, .. } = &events[0] else {
+        unreachable!()
+    };
     assert!(errors[0].contains("cannot read the file"), "{errors:?}");
     assert!(errors[0].contains("last good version stays"), "{errors:?}");
     // Readable again with the same text: applied again.
@@ -126,6 +139,9 @@ fn a_renamed_policy_file_is_a_rekey_not_a_removal() {
         ["rekey site.yaml -> www.yaml", "upsert www.yaml"]
     );
     std::fs::remove_file(d.path("www.yaml")).expect("rm");
-    assert!(d.step(&mut state).is_empty(), "a removal also waits for a second look");
+    assert!(
+        d.step(&mut state).is_empty(),
+        "a removal also waits for a second look"
+    );
     assert_eq!(kinds(&d.step(&mut state)), ["remove www.yaml"]);
 }
