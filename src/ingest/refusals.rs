@@ -36,7 +36,7 @@ impl Refusal {
 }
 
 /// Seconds between two summaries.
-pub const SUMMARY_INTERVAL: f64 = 60.0;
+pub const SUMMARY_INTERVAL: f64 = 10.0;
 /// Most (reason, source) lines per summary; the rest are folded into one line.
 pub const SUMMARY_LINES: usize = 8;
 /// Most sources tracked at once (budgets and summary counts each); a flood from more sources
@@ -188,8 +188,8 @@ mod tests {
                 r.refuse(Refusal::WrongToken, ip(i), 1.0);
             }
         }
-        assert_eq!(r.summary_due(30.0), None, "not before the interval");
-        let (lines, folded) = r.summary_due(61.0).expect("due");
+        assert_eq!(r.summary_due(5.0), None, "not before the interval");
+        let (lines, folded) = r.summary_due(11.0).expect("due");
         assert_eq!(lines.len(), SUMMARY_LINES);
         assert_eq!(lines[0], (Refusal::WrongToken, ip(99), 100));
         let shown: u64 = lines.iter().map(|l| l.2).sum();

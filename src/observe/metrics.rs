@@ -140,7 +140,7 @@ pub fn register(registry: &mut Registry) -> ProbeMetrics {
     );
     registry.register(
         "sloop_agent_refusals",
-        "Requests on the agent routes refused, by reason (the log has a summary per minute)",
+        "Requests on the agent routes refused, by reason (the log has a summary every 10 s)",
         m.refusals.clone(),
     );
     m

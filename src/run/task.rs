@@ -223,6 +223,13 @@ impl<C: LiveCloud> Task<C> {
     fn apply(&mut self, u: PolicyUpdate) {
         if u.policy == self.policy {
             self.policy = u.policy;
+            if u.source != self.source {
+                // The same policy from another file (renamed): nothing changes but the label.
+                tracing::info!(policy = %self.policy.metadata.name, source = %u.source, "Policy document moved.");
+                self.view.source.clone_from(&u.source);
+                self.source = u.source;
+                self.publish();
+            }
             return;
         }
         tracing::info!(policy = %u.policy.metadata.name, source = %u.source, "Policy changed; new version in force.");

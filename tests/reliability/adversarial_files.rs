@@ -1,0 +1,303 @@
+//! The file side of the adversarial suite (issue 19): what a full disk, a crash, `mv`, `chmod`,
+//! a stray symlink and an echoing cloud do to sloop, tried on the real binary and library.
+//!
+//! - a journal with a non-UTF-8 byte, a cut-off line and an infinite latency is read line by
+//!   line by `sloop history`, which says what it skipped and where;
+//! - a running `sloop run` keeps a policy whose file became unreadable, and carries a renamed
+//!   policy file on without a restart;
+//! - a policy symlinked to a shadow-like file quotes none of its lines;
+//! - a cloud that echoes the request (the password, the token) in its error body has them
+//!   removed before anything stores or shows the message.
+
+use super::adversarial::Daemon;
+use sloop::clock::Stopwatch;
+use sloop::{
+    decision::{Action, ActionKind, Cause, Evidence},
+    journal::{DiskLimits, EntryOutcome, Journal, JournalEntry},
+};
+use std::{path::Path, process::Command, time::Duration};
+
+fn entry(at: f64) -> JournalEntry {
+    JournalEntry {
+        at,
+        policy: "minimal-web".into(),
+        id: Some(format!("minimal-web-{at}")),
+        kind: ActionKind::ScaleOut,
+        action: Action::ScaleOut { count: 1 },
+        cause: Cause::Capacity,
+        reason: None,
+        outcome: EntryOutcome::Done,
+        detail: None,
+        duration_ms: Some(3.0),
+        evidence: Evidence {
+            metrics: vec![("latency_p95_s".into(), f64::INFINITY)],
+            summary: "every probe failed".into(),
+            ..Evidence::default()
+        },
+    }
+}
+
+#[test]
+fn a_damaged_journal_is_read_line_by_line_and_history_says_what_it_skipped() {
+    let dir = std::env::temp_dir().join(format!("sloop-adversarial-journal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let j = Journal::on_disk(&dir, DiskLimits::default(), 10).expect("journal");
+    use sloop::journal::ActionSink;
+    j.record(&entry(1_000.0));
+    drop(j);
+    let path = dir.join("journal.jsonl");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .expect("open");
+    std::io::Write::write_all(
+        &mut f,
+        b"{\"at\": 1001.0, \"policy\": \"\xfe\"}\n{\"at\": 1002.0, \"pol",
+    )
+    .expect("damage");
+    drop(f);
+    // The next run appends after the cut-off line.
+    let j = Journal::on_disk(&dir, DiskLimits::default(), 10).expect("journal");
+    j.record(&entry(1_003.0));
+    drop(j);
+    let out = Command::new(env!("CARGO_BIN_EXE_sloop"))
+        .args(["history", "--journal"])
+        .arg(&dir)
+        .output()
+        .expect("sloop history");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    crate::figure(
+        "adversarial damaged journal",
+        &format!(
+            "1 non-UTF-8 line + 1 cut-off line among 4: `sloop history` exit {:?}, {} entries shown, warning: {}",
+            out.status.code(),
+            stdout.lines().count(),
+            stderr.lines().next().unwrap_or("")
+        ),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stdout.lines().count(),
+        2,
+        "both readable entries are shown: {stdout}"
+    );
+    assert!(stderr.contains("skipped 2 damaged lines"), "{stderr}");
+    assert!(
+        stderr.contains("journal.jsonl:2 (byte"),
+        "the offset is named: {stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Polls the status API until `pred` holds (or panics after 30 s).
+fn wait_status(d: &Daemon, what: &str, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let waited = Stopwatch::start();
+    loop {
+        let raw = d.get("/api/v1/status");
+        let status = raw
+            .split_once("\r\n\r\n")
+            .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(body).ok());
+        if let Some(s) = status
+            && pred(&s)
+        {
+            return s;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "{what}: {raw}\n{}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn ticks(s: &serde_json::Value) -> u64 {
+    s["policies"]["minimal-web"]["ticks"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn unreadable_and_renamed_policy_files_keep_the_policy_in_force() {
+    let dir = std::env::temp_dir().join(format!("sloop-adversarial-pdir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::copy("policies/minimal.yaml", dir.join("web.yaml")).expect("policy");
+    let d = Daemon::start("policy-files", Some(&dir));
+    let first = wait_status(&d, "managed", |s| ticks(s) > 0);
+    let started = first["policies"]["minimal-web"]["ticks"].as_u64().unwrap_or(0);
+
+    std::fs::rename(dir.join("web.yaml"), dir.join("site.yaml")).expect("mv");
+    std::thread::sleep(Duration::from_secs(2));
+    let moved = wait_status(&d, "still managed after mv", |s| ticks(s) > started);
+    let source = moved["policies"]["minimal-web"]["source"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    assert!(
+        moved["unmanaged"].as_object().is_none_or(|u| u.is_empty()),
+        "{moved}"
+    );
+    assert!(
+        moved["rejected"].as_object().is_none_or(|r| r.is_empty()),
+        "{moved}"
+    );
+
+    // The file becomes a symlink to something that cannot be read.
+    std::fs::remove_file(dir.join("site.yaml")).expect("rm");
+    std::os::unix::fs::symlink(dir.join("gone.txt"), dir.join("site.yaml")).expect("symlink");
+    let kept = wait_status(&d, "rejected, kept", |s| {
+        s["rejected"].as_object().is_some_and(|r| !r.is_empty())
+    });
+    let rejection = kept["rejected"].to_string();
+    let still = ticks(&kept);
+    let later = wait_status(&d, "still ticking", |s| ticks(s) > still);
+    crate::figure(
+        "adversarial policy files",
+        &format!(
+            "mv web.yaml site.yaml: still managed (source {source}, {} ticks, never unmanaged); unreadable symlink: rejected and kept in force ({} ticks later)",
+            ticks(&moved),
+            ticks(&later)
+        ),
+    );
+    assert!(source.ends_with("site.yaml"), "{source}");
+    assert!(rejection.contains("cannot read the file"), "{rejection}");
+    assert!(
+        later["unmanaged"].as_object().is_none_or(|u| u.is_empty()),
+        "{later}"
+    );
+    drop(d);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_policy_symlinked_to_a_shadow_file_quotes_none_of_it() {
+    let dir = std::env::temp_dir().join(format!("sloop-adversarial-shadow-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let hash = "$6$PLANTEDsalt$PLANTEDhashPLANTEDhash";
+    std::fs::write(
+        dir.join("shadow"),
+        format!("root:{hash}:20228:0:99999:7:::\ndaemon:*:20228:0:99999:7:::\n"),
+    )
+    .expect("shadow");
+    std::os::unix::fs::symlink(dir.join("shadow"), dir.join("web.yaml")).expect("symlink");
+    let out = Command::new(env!("CARGO_BIN_EXE_sloop"))
+        .arg("check")
+        .arg(dir.join("web.yaml"))
+        .output()
+        .expect("sloop check");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success());
+    assert!(text.contains("not YAML-shaped"), "{text}");
+    for quoted in ["PLANTED", "root", "daemon", "99999"] {
+        assert!(!text.contains(quoted), "`{quoted}` was quoted: {text}");
+    }
+    crate::figure(
+        "adversarial shadow symlink",
+        &format!(
+            "`sloop check` on a policy symlinked to a shadow file: {} line(s), no line of it quoted",
+            text.lines().count()
+        ),
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fake cloud endpoint that answers every request with an error body echoing the request:
+/// its headers (the token) and its body (the password).
+async fn echoing_cloud() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::{Router, body::Bytes, http::HeaderMap, http::StatusCode};
+    let app = Router::new().fallback(|headers: HeaderMap, body: Bytes| async move {
+        let echoed: Vec<String> = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("")))
+            .collect();
+        (
+            StatusCode::UNAUTHORIZED,
+            format!(
+                r#"{{"error": {{"code": 401, "message": "The request you have made requires authentication. Request was: {} {}"}}}}"#,
+                echoed.join(", ").replace('"', "'"),
+                String::from_utf8_lossy(&body).replace('"', "'")
+            ),
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (url, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_echoed_by_a_cloud_are_never_shown() {
+    const PASSWORD: &str = "PLANTED-echo-pw-3c9d1e";
+    const TOKEN: &str = "gAAAAABplanted0echo1token2fernet3shape4ABCDEFGHIJKLMNOP5678";
+    // Reading the cloud's credentials registers the password for redaction.
+    let clouds = format!(
+        "clouds:\n  lab:\n    auth:\n      auth_url: http://127.0.0.1:5000/v3\n      username: sloop\n      password: {PASSWORD}\n      project_name: p\n      user_domain_name: Default\n      project_domain_name: Default\n"
+    );
+    sloop::cloud::openstack::config::parse(&clouds, "lab", "clouds.yaml").expect("clouds.yaml");
+    let (url, server) = echoing_cloud().await;
+    let http = reqwest::Client::new();
+    let keystone = http
+        .post(format!("{url}/v3/auth/tokens"))
+        .body(format!(r#"{{"auth": {{"identity": {{"password": {{"user": {{"name": "sloop", "password": "{PASSWORD}"}}}}}}}}}}"#))
+        .send()
+        .await
+        .expect("fake keystone")
+        .text()
+        .await
+        .expect("body");
+    let nova = http
+        .get(format!("{url}/v2.1/servers/detail"))
+        .header("x-auth-token", TOKEN)
+        .send()
+        .await
+        .expect("fake nova")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        keystone.contains(PASSWORD) && nova.contains(TOKEN),
+        "the fakes echo"
+    );
+    let mut shown = Vec::new();
+    for body in [&keystone, &nova] {
+        let message = sloop::cloud::openstack::errors::message_of(body);
+        let error = sloop::cloud::openstack::errors::ApiError::local(
+            sloop::cloud::openstack::errors::ErrorClass::Unauthorized,
+            "identity",
+            "POST auth/tokens",
+            body.as_str(),
+        );
+        shown.push(message);
+        shown.push(error.to_string());
+        shown.push(sloop::act::ActError::from(error).to_string());
+    }
+    server.abort();
+    let all = shown.join("\n");
+    crate::figure(
+        "adversarial echoing cloud",
+        &format!(
+            "password and token echoed by a fake Keystone and Nova: {} of {} messages show either",
+            shown
+                .iter()
+                .filter(|m| m.contains(PASSWORD) || m.contains(TOKEN))
+                .count(),
+            shown.len()
+        ),
+    );
+    assert!(!all.contains(PASSWORD), "{all}");
+    assert!(!all.contains(TOKEN), "{all}");
+    assert!(
+        all.contains("requires authentication"),
+        "the message stays useful: {all}"
+    );
+    let _ = Path::new(&url);
+}
