@@ -164,7 +164,8 @@ impl<F: CloudFactory> Supervisor<F> {
         });
     }
 
-    /// Another source's policy with the same name or the same group.
+    /// Another source's policy with the same name, or a group whose VMs this one's selector
+    /// could also match.
     fn conflict(&self, key: &str, p: &Policy) -> Option<String> {
         self.active.iter().filter(|(k, _)| k.as_str() != key).find_map(|(k, m)| {
             let (a, b) = (&m.policy.spec.group, &p.spec.group);
@@ -173,10 +174,10 @@ impl<F: CloudFactory> Supervisor<F> {
                     "policy name `{}` is already used by {k}; give every policy a unique metadata.name",
                     p.metadata.name
                 ))
-            } else if a.cloud == b.cloud && a.region == b.region && a.selector == b.selector {
+            } else if a.cloud == b.cloud && a.region == b.region && policy::selectors_overlap(&a.selector, &b.selector) {
                 Some(format!(
-                    "this group (cloud `{}`, same selector) is already managed by {k}; two policies must never own the same VMs",
-                    b.cloud
+                    "this group's selector can match the same VMs as `{}` from {k} (cloud `{}`): a VM carrying both selectors' metadata would belong to both; add a key with different values to one of them (e.g. `sloop.group`), so that two policies never own the same VMs",
+                    m.policy.metadata.name, b.cloud
                 ))
             } else {
                 None
@@ -209,5 +210,45 @@ impl<F: CloudFactory> Supervisor<F> {
         self.shared
             .metrics
             .set_policies(self.active.len(), status.rejected.len(), status.unmanaged.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::selectors_overlap;
+
+    fn sel(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn selectors_overlap_unless_a_shared_key_differs() {
+        let web = sel(&[("sloop.group", "web")]);
+        let cases = [
+            (sel(&[("sloop.group", "web")]), true, "identical"),
+            (
+                sel(&[("sloop.group", "web"), ("tier", "blue")]),
+                true,
+                "narrower: its VMs match both",
+            ),
+            (
+                sel(&[("tier", "blue")]),
+                true,
+                "other keys only: a VM may carry both",
+            ),
+            (sel(&[]), true, "empty: matches every VM"),
+            (
+                sel(&[("sloop.group", "api")]),
+                false,
+                "same key, other value: disjoint",
+            ),
+        ];
+        for (other, overlap, why) in cases {
+            assert_eq!(selectors_overlap(&web, &other), overlap, "{why}");
+            assert_eq!(selectors_overlap(&other, &web), overlap, "{why} (either order)");
+        }
     }
 }

@@ -301,3 +301,58 @@ async fn secrets_echoed_by_a_cloud_are_never_shown() {
     );
     let _ = Path::new(&url);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_whose_selector_overlaps_another_is_rejected() {
+    use sloop::run::{Controller, Options, PolicyEvent, SimFactory};
+    let scenario =
+        sloop::sim::load_scenario(Path::new("policies/scenarios/steady-day.yaml")).expect("scenario");
+    let seed = scenario.seed;
+    let c = Controller::start(
+        std::sync::Arc::new(SimFactory::new(scenario, seed, 600.0, 0.0)),
+        Options::default(),
+    );
+    let minimal = std::fs::read_to_string("policies/minimal.yaml").expect("policy");
+    // Another policy whose selector is narrower: every VM it selects the first one selects too.
+    let narrower = minimal
+        .replace("name: minimal-web", "name: minimal-blue")
+        .replace(
+            "      sloop.group: minimal-web\n",
+            "      sloop.group: minimal-web\n      tier: blue\n",
+        );
+    assert_ne!(narrower, minimal, "minimal.yaml changed shape");
+    let tx = c.events();
+    for (name, text) in [("web.yaml", minimal.clone()), ("blue.yaml", narrower)] {
+        tx.send(PolicyEvent::Upsert {
+            name: name.into(),
+            source_label: name.into(),
+            text,
+        })
+        .await
+        .expect("send");
+    }
+    let mut status = c.status();
+    let waited = Stopwatch::start();
+    let s = loop {
+        let s = status.borrow_and_update().clone();
+        if !s.rejected.is_empty() || waited.elapsed() > Duration::from_secs(20) {
+            break s;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), status.changed()).await;
+    };
+    let errors = s
+        .rejected
+        .get("blue.yaml")
+        .map(|r| r.errors.join("; "))
+        .unwrap_or_default();
+    crate::figure(
+        "adversarial overlapping selectors",
+        &format!(
+            "a second policy with a narrower selector on the same cloud: rejected ({} managed)",
+            s.policies.len()
+        ),
+    );
+    assert!(errors.contains("can match the same VMs"), "{:?}", s.rejected);
+    assert!(!s.policies.contains_key("minimal-blue"));
+    c.stop().await;
+}
