@@ -152,7 +152,7 @@ pub fn load<T: DeserializeOwned + JsonSchema>(
 }
 
 /// One diagnostic for a file that does not have the document's shape at all: a map with none
-/// of the schema's top-level fields, or no map. Checking it field by field would quote every
+/// of the schema's top-level fields. Checking it field by field would quote every
 /// line of it (a policy symlinked to `/etc/shadow`), so nothing from it is quoted.
 fn foreign(tree: &Node, schema: &serde_json::Value) -> Option<Diagnostic> {
     let fields: Vec<&str> = schema
@@ -161,11 +161,11 @@ fn foreign(tree: &Node, schema: &serde_json::Value) -> Option<Diagnostic> {
         .keys()
         .map(String::as_str)
         .collect();
-    let shaped = match &tree.kind {
-        tree::NodeKind::Map(entries) => entries.iter().any(|e| fields.contains(&e.key.as_str())),
-        _ => false,
+    // A scalar or a list already gets one error that describes it without quoting it.
+    let tree::NodeKind::Map(entries) = &tree.kind else {
+        return None;
     };
-    if shaped {
+    if entries.iter().any(|e| fields.contains(&e.key.as_str())) {
         return None;
     }
     let listed = fields
