@@ -228,6 +228,14 @@ impl Journal {
         }
     }
 
+    /// The most bytes the on-disk journal keeps (`max_bytes × (max_files + 1)`), or `None`
+    /// for a journal in memory.
+    pub fn capacity_bytes(&self) -> Option<u64> {
+        let disk = self.disk.as_ref()?;
+        let l = disk.lock().unwrap_or_else(|p| p.into_inner()).limits();
+        Some(l.max_bytes.saturating_mul(u64::from(l.max_files) + 1))
+    }
+
     /// Why the on-disk journal cannot be written now (`None` while it can, or when there is
     /// none): intents fail, so actions are not executed.
     pub fn unwritable(&self) -> Option<String> {

@@ -94,6 +94,11 @@ impl DiskJournal {
         }
     }
 
+    /// The size bounds in force.
+    pub(super) fn limits(&self) -> DiskLimits {
+        self.limits
+    }
+
     /// Why the last write failed, while writes fail.
     pub(super) fn failing(&self) -> Option<&str> {
         self.last_error.as_deref().filter(|_| self.failing)

@@ -35,7 +35,13 @@ struct Supervisor<F: CloudFactory> {
     active: BTreeMap<String, Managed>,
     /// Tasks told to stop, awaited at shutdown.
     stopping: Vec<JoinHandle<task::TaskEnd>>,
+    /// Whether the journal-capacity warning was given (once per run).
+    warned_capacity: bool,
 }
+
+/// Bytes one journal line takes at most in practice (an entry with its evidence is 0.5–2 KB);
+/// used only to warn when the journal cannot hold an hour of actions.
+const JOURNAL_LINE_BYTES: u64 = 2048;
 
 /// Runs until shutdown, then waits for every task to finish its action in flight.
 pub async fn run<F: CloudFactory>(factory: Arc<F>, mut events: mpsc::Receiver<PolicyEvent>, shared: Shared) {
@@ -45,6 +51,7 @@ pub async fn run<F: CloudFactory>(factory: Arc<F>, mut events: mpsc::Receiver<Po
         shared,
         active: BTreeMap::new(),
         stopping: Vec::new(),
+        warned_capacity: false,
     };
     let mut open = true;
     loop {
@@ -162,6 +169,31 @@ impl<F: CloudFactory> Supervisor<F> {
         self.shared.board.update(|s| {
             s.rejected.remove(&key);
         });
+        self.check_journal_capacity();
+    }
+
+    /// Warns (once) when the journal's files cannot hold an hour of every policy's action
+    /// budget (an intent and an outcome line per action): older charges would rotate out and a
+    /// restart would under-count the budget.
+    fn check_journal_capacity(&mut self) {
+        let Some(capacity) = self.shared.journal.capacity_bytes() else {
+            return;
+        };
+        let per_hour: u64 = self
+            .active
+            .values()
+            .map(|m| u64::from(m.policy.spec.limits.max_actions_per_hour))
+            .sum();
+        let needed = per_hour * 2 * JOURNAL_LINE_BYTES;
+        if needed > capacity && !self.warned_capacity {
+            self.warned_capacity = true;
+            tracing::warn!(
+                capacity_bytes = capacity,
+                needed_bytes = needed,
+                actions_per_hour = per_hour,
+                "The journal (--journal-max-bytes x (--journal-files + 1)) cannot hold an hour of the policies' action budgets; raise them, or a restart may under-count the budget."
+            );
+        }
     }
 
     /// Another source's policy with the same name, or a group whose VMs this one's selector

@@ -25,6 +25,11 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `sloop run` with `policies` (a directory) and waits for `/healthz`.
     pub fn start(name: &str, policies: Option<&Path>) -> Daemon {
+        Self::start_with(name, policies, &[])
+    }
+
+    /// As [`Daemon::start`], with `extra` arguments for `sloop run`.
+    pub fn start_with(name: &str, policies: Option<&Path>, extra: &[&str]) -> Daemon {
         let dir = std::env::temp_dir().join(format!("sloop-adversarial-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("scratch dir");
@@ -66,6 +71,7 @@ impl Daemon {
             ])
             .arg("--agent-tokens")
             .arg(&tokens)
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))

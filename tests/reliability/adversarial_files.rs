@@ -356,3 +356,31 @@ async fn a_policy_whose_selector_overlaps_another_is_rejected() {
     assert!(!s.policies.contains_key("minimal-blue"));
     c.stop().await;
 }
+
+#[test]
+fn a_journal_too_small_for_an_hour_of_the_budget_is_warned_about_at_start() {
+    let d = Daemon::start_with(
+        "small-journal",
+        None,
+        &["--journal-max-bytes", "2048", "--journal-files", "1"],
+    );
+    let waited = Stopwatch::start();
+    while !d.log_text().contains("cannot hold an hour") {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "no warning: {}",
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let line = d
+        .log_text()
+        .lines()
+        .find(|l| l.contains("cannot hold an hour"))
+        .unwrap_or("")
+        .to_owned();
+    crate::figure(
+        "adversarial small journal",
+        &format!("4 KB journal for minimal.yaml: {line}"),
+    );
+}
