@@ -384,3 +384,78 @@ fn a_journal_too_small_for_an_hour_of_the_budget_is_warned_about_at_start() {
         &format!("4 KB journal for minimal.yaml: {line}"),
     );
 }
+
+/// Counts the mutating calls that reach the cloud.
+#[derive(Default)]
+struct Counter {
+    calls: usize,
+}
+
+impl super::cloud::Hook for Counter {
+    fn call(
+        &mut self,
+        _call: super::cloud::Call,
+        _target: &str,
+        _now: sloop::snapshot::Time,
+    ) -> super::cloud::Fate {
+        self.calls += 1;
+        super::cloud::Fate::Pass
+    }
+}
+
+#[test]
+fn no_action_is_executed_while_its_intent_cannot_be_written() {
+    use super::cloud::{Run, Tick};
+    let policy = crate::policy();
+    let scenario = crate::scenario("instance-crash");
+    let mut run = Run::new(&policy, &scenario, scenario.seed, Counter::default());
+    // A file where the journal directory should be: nothing can be written (as root too).
+    let blocked = std::env::temp_dir().join(format!("sloop-adversarial-blocked-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&blocked);
+    std::fs::write(&blocked, b"not a directory").expect("blocker");
+    let (journal, error) = Journal::on_disk_or_retrying(&blocked, DiskLimits::default(), 100);
+    assert!(error.is_some());
+    run.journal = journal;
+    let (mut decided, mut skipped) = (0usize, 0usize);
+    while let Some((_, tick)) = run.next() {
+        if let Tick::Done(r) = tick {
+            decided += r.decision.actions.len();
+        }
+        skipped = run
+            .journal
+            .recent(None, 2000)
+            .iter()
+            .filter(|e| e.outcome == EntryOutcome::Skipped)
+            .count();
+        if decided >= 3 {
+            break;
+        }
+    }
+    let blind_calls = run.cloud.hook.calls;
+    std::fs::remove_file(&blocked).expect("unblock");
+    let mut after = 0usize;
+    while let Some((_, tick)) = run.next() {
+        if let Tick::Done(r) = tick {
+            after += r.decision.actions.len();
+        }
+        if run.cloud.hook.calls > 0 {
+            break;
+        }
+    }
+    crate::figure(
+        "adversarial unwritable journal",
+        &format!(
+            "instance-crash with the journal unwritable: {decided} actions decided, {skipped} journalled skipped, {blind_calls} mutating calls; writable again: {} calls after {after} decided",
+            run.cloud.hook.calls
+        ),
+    );
+    assert!(decided > 0, "the scenario decided nothing");
+    assert_eq!(blind_calls, 0, "an action ran without a durable intent");
+    assert!(skipped > 0, "the refusal to execute is journalled");
+    assert!(
+        run.cloud.hook.calls > 0,
+        "actions resume once the journal is writable"
+    );
+    assert_eq!(run.journal.unwritable(), None);
+    let _ = std::fs::remove_dir_all(&blocked);
+}
