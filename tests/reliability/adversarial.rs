@@ -61,8 +61,11 @@ impl Daemon {
             ])
             .arg("--policies")
             .arg(&policies)
-            .arg("--journal")
-            .arg(dir.join("journal"))
+            .args(if extra.contains(&"--journal") {
+                Vec::new()
+            } else {
+                vec!["--journal".to_owned(), dir.join("journal").display().to_string()]
+            })
             .args([
                 "--listen",
                 &format!("127.0.0.1:{port}"),

@@ -459,3 +459,30 @@ fn no_action_is_executed_while_its_intent_cannot_be_written() {
     assert_eq!(run.journal.unwritable(), None);
     let _ = std::fs::remove_dir_all(&blocked);
 }
+
+#[test]
+fn an_unwritable_journal_makes_sloop_run_not_ready_and_says_why() {
+    let blocker = std::env::temp_dir().join(format!("sloop-adversarial-journal-file-{}", std::process::id()));
+    std::fs::write(&blocker, b"a file where the journal directory should be").expect("blocker");
+    let journal = blocker.display().to_string();
+    let d = Daemon::start_with("unwritable", None, &["--journal", &journal]);
+    let waited = Stopwatch::start();
+    let ready = loop {
+        let r = d.get("/readyz");
+        if r.contains("journal") || waited.elapsed() > Duration::from_secs(30) {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let metrics = d.get("/metrics");
+    let page = d.get("/");
+    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+    assert!(ready.contains("the action journal cannot be written"), "{ready}");
+    assert!(metrics.contains("sloop_journal_writable 0"), "{metrics}");
+    assert!(
+        page.contains("The action journal cannot be written"),
+        "the page says so"
+    );
+    drop(d);
+    let _ = std::fs::remove_file(&blocker);
+}
