@@ -3,6 +3,8 @@
 //! refusal carries the evidence that triggered it, so the journal says *why* in SLO terms.
 //! Pure data.
 
+pub mod float;
+
 use crate::snapshot::{InstanceId, IpFamily, Time};
 use serde::{Deserialize, Serialize};
 
@@ -71,10 +73,13 @@ pub struct SeriesVerdict {
     /// Samples in the window.
     pub samples: u64,
     /// Point estimate: the percentile latency (s) or the error ratio.
+    #[serde(with = "float")]
     pub estimate: f64,
     /// Lower confidence bound of the estimate.
+    #[serde(with = "float")]
     pub lower: f64,
     /// Upper confidence bound of the estimate.
+    #[serde(with = "float")]
     pub upper: f64,
     /// Met, at risk, violated or no data, from this series alone.
     pub state: SloState,
@@ -88,8 +93,10 @@ pub struct BurnRate {
     /// Short window (s).
     pub short_window: f64,
     /// Burn rate over the long window.
+    #[serde(with = "float")]
     pub long: f64,
     /// Burn rate over the short window.
+    #[serde(with = "float")]
     pub short: f64,
     /// Threshold of the row.
     pub threshold: f64,
@@ -403,7 +410,7 @@ pub struct Evidence {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub families: Vec<IpFamily>,
     /// Metric values by name (utilisation, latency estimate, offered load, …).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "float::pairs")]
     pub metrics: Vec<(String, f64)>,
     /// The signal the group's size was computed from (scaling actions and refusals).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -51,7 +51,14 @@ pub struct Diagnostic {
     /// excerpt of the source line must not show it.
     #[serde(skip)]
     pub withhold_value: bool,
+    /// The file is not shaped like the document at all (a symlink to `/etc/shadow`): no
+    /// excerpt of it may be shown.
+    #[serde(skip)]
+    pub withhold_line: bool,
 }
+
+/// Longest key or value quoted in a message; longer ones are cut.
+pub const MAX_QUOTED: usize = 64;
 
 impl Diagnostic {
     /// A problem at a position, not yet tied to a file or path.
@@ -63,6 +70,7 @@ impl Diagnostic {
             message,
             hint: hint.into(),
             withhold_value: false,
+            withhold_line: false,
         }
     }
 
@@ -128,6 +136,9 @@ pub fn load<T: DeserializeOwned + JsonSchema>(
         ))]);
     }
     let schema = schemars::schema_for!(T);
+    if let Some(d) = foreign(&tree, schema.as_value()) {
+        return Err(vec![named(d)]);
+    }
     let value = schema_check::check(&tree, schema.as_value())
         .map_err(|ds| ds.into_iter().map(named).collect::<Vec<_>>())?;
     match serde_json::from_value::<T>(value) {
@@ -138,6 +149,38 @@ pub fn load<T: DeserializeOwned + JsonSchema>(
             "compare the file with the reference example",
         ))]),
     }
+}
+
+/// One diagnostic for a file that does not have the document's shape at all: a map with none
+/// of the schema's top-level fields. Checking it field by field would quote every
+/// line of it (a policy symlinked to `/etc/shadow`), so nothing from it is quoted.
+fn foreign(tree: &Node, schema: &serde_json::Value) -> Option<Diagnostic> {
+    let fields: Vec<&str> = schema
+        .get("properties")?
+        .as_object()?
+        .keys()
+        .map(String::as_str)
+        .collect();
+    // A scalar or a list already gets one error that describes it without quoting it.
+    let tree::NodeKind::Map(entries) = &tree.kind else {
+        return None;
+    };
+    if entries.iter().any(|e| fields.contains(&e.key.as_str())) {
+        return None;
+    }
+    let listed = fields
+        .iter()
+        .map(|f| format!("`{f}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut d = Diagnostic::at(
+        Pos::START,
+        format!("this file is not YAML-shaped like this document (none of {listed} at the top level); nothing from it is quoted"),
+        "check that the path names the file you meant (a symlink may point elsewhere)",
+    )
+    .withholding_value();
+    d.withhold_line = true;
+    Some(d)
 }
 
 /// Locates a semantic error by its field path in the tree (falling back to the nearest parent).

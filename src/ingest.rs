@@ -13,12 +13,13 @@
 pub mod batch;
 pub mod budget;
 pub mod freshness;
+pub mod refusals;
 mod routes;
 pub mod tokens;
 pub mod wire;
 
 pub use freshness::{AgentStatus, Freshness, RateLimit};
-pub use routes::router;
+pub use routes::{router, status_router};
 pub use tokens::{Token, TokenBook};
 
 use crate::{
@@ -50,6 +51,8 @@ pub struct IngestLimits {
     pub max_batch_samples: usize,
     /// Per-agent request budget (429 when spent).
     pub rate: RateLimit,
+    /// Per-source budget of refused requests (429 before any check when spent).
+    pub source: refusals::SourceLimit,
     /// An agent silent for longer is stale (seconds).
     pub stale_after: f64,
     /// How often agents should send a batch, their heartbeat (seconds).
@@ -78,6 +81,7 @@ impl Default for IngestLimits {
                 per_second: 5.0,
                 burst: 20.0,
             },
+            source: refusals::SourceLimit::default(),
             stale_after: 30.0,
             batch_interval: 5.0,
             samples_per_interval: 2.0,
@@ -104,6 +108,7 @@ struct Inner {
     published: RwLock<BTreeMap<String, Published>>,
     versions: Mutex<HashMap<String, String>>,
     agents: Mutex<Freshness>,
+    refusals: Mutex<refusals::Refusals>,
 }
 
 /// The ingest side's shared state; cheap to clone (the axum state).
@@ -138,6 +143,7 @@ impl IngestState {
                 published: RwLock::default(),
                 versions: Mutex::default(),
                 agents: Mutex::new(agents),
+                refusals: Mutex::new(refusals::Refusals::new(limits.source)),
             }),
         }
     }

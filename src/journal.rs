@@ -14,7 +14,7 @@ use crate::{
     decision::{Action, ActionKind, Cause, Evidence, RefusalReason},
     snapshot::Time,
 };
-pub use disk::{DiskLimits, read_dir};
+pub use disk::{DiskLimits, SkippedLine, read_dir, read_dir_detailed};
 use serde::{Deserialize, Serialize};
 use std::{
     collections::VecDeque,
@@ -141,8 +141,11 @@ pub trait ActionSink: Send + Sync {
 
     /// Records an intent ([`EntryOutcome::Started`]) before the action's first call. Only a
     /// store that outlives the process needs it (the disk journal, which syncs it); publishers
-    /// of news (Events, the status ring) wait for the outcome.
-    fn intend(&self, _entry: &JournalEntry) {}
+    /// of news (Events, the status ring) wait for the outcome. An error means the intent is not
+    /// durable: the action must not be executed.
+    fn intend(&self, _entry: &JournalEntry) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Several sinks behind one.
@@ -164,10 +167,14 @@ impl ActionSink for Sinks {
         }
     }
 
-    fn intend(&self, entry: &JournalEntry) {
+    fn intend(&self, entry: &JournalEntry) -> Result<(), String> {
+        let mut result = Ok(());
         for s in &self.0 {
-            s.intend(entry);
+            if let Err(e) = s.intend(entry) {
+                result = Err(e);
+            }
         }
+        result
     }
 }
 
@@ -204,32 +211,77 @@ impl Journal {
         })
     }
 
-    /// The budget charges of `policy` that earlier runs wrote to disk (none for an in-memory
-    /// journal or an unreadable directory: the cloud's stamps still count).
-    pub fn persisted_charges(&self, policy: &str) -> Vec<crate::history::Charge> {
-        let Some(dir) = &self.dir else {
-            return Vec::new();
-        };
-        match disk::read_dir(dir) {
-            Ok((entries, _)) => charges(&entries, policy),
+    /// A journal that appends to `dir` as [`Journal::on_disk`], or, when `dir` cannot be
+    /// opened, one that tries again on every entry and refuses intents until it can (never a
+    /// silent memory-only journal). The error, if any, is returned for the start-up log.
+    pub fn on_disk_or_retrying(dir: &Path, limits: DiskLimits, capacity: usize) -> (Self, Option<String>) {
+        match Self::on_disk(dir, limits, capacity) {
+            Ok(j) => (j, None),
             Err(e) => {
-                tracing::warn!(error = %e, "Journal unreadable; the budget is rebuilt from the cloud alone.");
-                Vec::new()
+                let j = Self {
+                    dir: Some(dir.to_owned()),
+                    disk: Some(Mutex::new(disk::DiskJournal::failed(dir, limits, e.clone()))),
+                    ..Self::in_memory(capacity)
+                };
+                (j, Some(e))
             }
         }
+    }
+
+    /// The most bytes the on-disk journal keeps (`max_bytes × (max_files + 1)`), or `None`
+    /// for a journal in memory.
+    pub fn capacity_bytes(&self) -> Option<u64> {
+        let disk = self.disk.as_ref()?;
+        let l = disk.lock().unwrap_or_else(|p| p.into_inner()).limits();
+        Some(l.max_bytes.saturating_mul(u64::from(l.max_files) + 1))
+    }
+
+    /// Why the on-disk journal cannot be written now (`None` while it can, or when there is
+    /// none): intents fail, so actions are not executed.
+    pub fn unwritable(&self) -> Option<String> {
+        let disk = self.disk.as_ref()?;
+        disk.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .failing()
+            .map(str::to_owned)
+    }
+
+    /// The budget charges of `policy` that earlier runs wrote to disk (none for an in-memory
+    /// journal or an unreadable directory: the cloud's stamps still count). Damaged lines are
+    /// skipped (and logged); every readable line still counts.
+    pub fn persisted_charges(&self, policy: &str) -> Vec<crate::history::Charge> {
+        self.read_back()
+            .map(|entries| charges(&entries, policy))
+            .unwrap_or_default()
     }
 
     /// The intents of `policy` that earlier runs wrote to disk and never concluded: the actions
     /// in flight when a process died, oldest first, for the next one to resolve.
     pub fn open_intents(&self, policy: &str) -> Vec<JournalEntry> {
-        let Some(dir) = &self.dir else {
-            return Vec::new();
-        };
-        match disk::read_dir(dir) {
-            Ok((entries, _)) => open_intents(&entries, policy),
+        self.read_back()
+            .map(|entries| open_intents(&entries, policy))
+            .unwrap_or_default()
+    }
+
+    /// Every readable entry on disk; damaged lines are logged with their file and offset.
+    fn read_back(&self) -> Option<Vec<JournalEntry>> {
+        let dir = self.dir.as_ref()?;
+        match disk::read_dir_detailed(dir) {
+            Ok((entries, skipped)) => {
+                if let Some(first) = skipped.first() {
+                    tracing::warn!(
+                        dir = %dir.display(),
+                        skipped = skipped.len(),
+                        read = entries.len(),
+                        first = %first,
+                        "Journal lines damaged; they are skipped, every other line is used (`sloop history` lists them)."
+                    );
+                }
+                Some(entries)
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "Journal unreadable; interrupted actions cannot be resolved.");
-                Vec::new()
+                tracing::warn!(error = %e, "Journal unreadable; the budget is rebuilt from the cloud alone.");
+                None
             }
         }
     }
@@ -282,9 +334,10 @@ pub fn open_intents(entries: &[JournalEntry], policy: &str) -> Vec<JournalEntry>
 }
 
 impl ActionSink for Journal {
-    fn intend(&self, entry: &JournalEntry) {
-        if let Some(disk) = &self.disk {
-            disk.lock().unwrap_or_else(|p| p.into_inner()).append(entry, true);
+    fn intend(&self, entry: &JournalEntry) -> Result<(), String> {
+        match &self.disk {
+            Some(disk) => disk.lock().unwrap_or_else(|p| p.into_inner()).append(entry, true),
+            None => Ok(()),
         }
     }
 
@@ -297,7 +350,9 @@ impl ActionSink for Journal {
             ring.push_back(Arc::new(entry.clone()));
         }
         if let Some(disk) = &self.disk {
-            disk.lock()
+            // A failure is logged and shown by the disk journal; the entry stays in the ring.
+            let _ = disk
+                .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .append(entry, false);
         }

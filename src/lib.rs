@@ -26,6 +26,7 @@ pub mod observe;
 pub mod plan;
 pub mod policy;
 pub mod reconcile;
+pub mod redact;
 pub mod replay;
 pub mod resolve;
 pub mod run;

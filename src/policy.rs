@@ -114,6 +114,15 @@ pub fn load_files(files: &[PathBuf]) -> Result<Vec<LoadedPolicy>, Vec<PolicyErro
     }
 }
 
+/// Whether one server could match both group selectors: they are metadata equalities, so two
+/// selectors are disjoint only when some key is in both with different values.
+pub fn selectors_overlap(
+    a: &std::collections::BTreeMap<String, String>,
+    b: &std::collections::BTreeMap<String, String>,
+) -> bool {
+    a.iter().all(|(k, v)| b.get(k).is_none_or(|w| w == v))
+}
+
 /// Problems that only show when policies are seen together.
 fn cross_check(policies: &[LoadedPolicy]) -> Vec<PolicyError> {
     let mut errors = Vec::new();
@@ -132,13 +141,15 @@ fn cross_check(policies: &[LoadedPolicy]) -> Vec<PolicyError> {
                 ));
             }
             let (ga, gb) = (&a.policy.spec.group, &b.policy.spec.group);
-            if ga.cloud == gb.cloud && ga.region == gb.region && ga.selector == gb.selector {
+            if ga.cloud == gb.cloud && ga.region == gb.region && selectors_overlap(&ga.selector, &gb.selector)
+            {
+                let what = if ga.selector == gb.selector {
+                    "same selector) is already managed by"
+                } else {
+                    "overlapping selector: a VM may match both) is also claimed by"
+                };
                 errors.push(at(
-                    format!(
-                        "this group (cloud `{}`, same selector) is already managed by {}",
-                        gb.cloud,
-                        a.file.display()
-                    ),
+                    format!("this group (cloud `{}`, {what} {}", gb.cloud, a.file.display()),
                     "two policies must never own the same VMs; change spec.group.selector in one of them"
                         .into(),
                     "spec.group.selector",

@@ -6,17 +6,20 @@
 //! - `/api/v1/status` the same state as JSON
 //! - `/metrics`       Prometheus / OpenMetrics text
 //! - `/healthz`       the process is alive
-//! - `/readyz`        policies loaded and a first snapshot taken for each
+//! - `/readyz`        policies loaded, a first snapshot taken for each, and the action journal
+//!   writable (without it no action is executed)
 //!
-//! Every route is GET-only (other methods get 405): nothing here changes the controller. With a
-//! viewer token ([`viewer`]) the page, the JSON API and `/metrics` require it; the health
-//! routes never do.
+//! Every route but the agents' `POST /api/v1/agent/results` is GET-only (other methods get
+//! 405): nothing here changes the controller's decisions. With a viewer token ([`viewer`]) the
+//! page, every `/api/v1/*` route (`/api/v1/agents` included) and `/metrics` require it; the
+//! health routes never do, and the agents' own routes take their per-agent tokens instead.
 //!
 //! With remote probe agents configured, their routes (`crate::ingest::router`:
-//! `/api/v1/agent/assignments`, `/api/v1/agent/results`, `/api/v1/agents`) are served here too,
-//! and the status page shows each agent's freshness. Other routes can be merged through
-//! [`serve`]'s `extra`.
+//! `/api/v1/agent/assignments`, `/api/v1/agent/results`) and their status (`/api/v1/agents`)
+//! are served here too, and the status page shows each agent's freshness. Other routes can be
+//! merged through [`serve`]'s `extra`.
 
+pub mod conn;
 pub mod metrics;
 pub mod page;
 pub mod running;
@@ -31,6 +34,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::get,
 };
+use conn::{ConnMetrics, ServeLimits};
 use metrics::Metrics;
 pub use running::Running;
 use serde::Deserialize;
@@ -66,19 +70,26 @@ pub fn router(state: AppState) -> Router {
 /// require its token.
 pub fn router_for(state: AppState, viewer: Option<Viewer>) -> Router {
     let agents = state.ingest.clone().map(crate::ingest::router);
+    let agents_status = state.ingest.clone().map(crate::ingest::status_router);
     let reads = Router::new()
         .route("/", get(status_page))
         .route("/api/v1/status", get(status_json))
         .route("/api/v1/journal", get(journal_json))
-        .route("/metrics", get(metrics_text));
+        .route("/metrics", get(metrics_text))
+        .with_state(state.clone());
+    let reads = match agents_status {
+        Some(a) => reads.merge(a),
+        None => reads,
+    };
     let reads = match viewer {
         Some(v) => reads.route_layer(axum::middleware::from_fn_with_state(v, viewer::require)),
         None => reads,
     };
-    let app = reads
+    let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(state);
+        .with_state(state)
+        .merge(reads);
     let app = match agents {
         Some(agents) => app.merge(agents),
         None => app,
@@ -90,7 +101,7 @@ pub fn router_for(state: AppState, viewer: Option<Viewer>) -> Router {
 }
 
 /// Serves `router` (merged with `extra`, e.g. the agents' ingest routes) on `listener` until
-/// `shutdown` resolves.
+/// `shutdown` resolves, with the default [`conn::ServeLimits`].
 pub async fn serve(
     listener: TcpListener,
     router: Router,
@@ -101,7 +112,14 @@ pub async fn serve(
         Some(extra) => router.merge(extra),
         None => router,
     };
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    conn::serve(
+        listener,
+        app,
+        ServeLimits::default(),
+        ConnMetrics::default(),
+        shutdown,
+    )
+    .await
 }
 
 /// Serves `router` over HTTPS on `listener` (see [`tls`]) until `shutdown` resolves.
@@ -110,9 +128,14 @@ pub async fn serve_tls(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    conn::serve(
+        listener,
+        router,
+        ServeLimits::default(),
+        ConnMetrics::default(),
+        shutdown,
+    )
+    .await
 }
 
 async fn status_page(State(s): State<AppState>) -> Html<String> {
@@ -139,6 +162,9 @@ async fn journal_json(State(s): State<AppState>, Query(q): Query<JournalQuery>) 
 
 /// OpenMetrics when the scraper asks for it (Prometheus does), else the classic text format.
 async fn metrics_text(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    s.metrics
+        .journal_writable
+        .set(i64::from(s.journal.unwritable().is_none()));
     let openmetrics = headers
         .get_all(header::ACCEPT)
         .iter()
@@ -159,15 +185,18 @@ async fn healthz() -> &'static str {
 
 async fn readyz(State(s): State<AppState>) -> Response {
     let status = s.snapshot();
-    if status.ready() && !status.shutting_down {
+    let journal = s.journal.unwritable();
+    if status.ready() && !status.shutting_down && journal.is_none() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         let why = if status.shutting_down {
-            "shutting down"
+            "shutting down".to_owned()
+        } else if let Some(e) = journal {
+            format!("the action journal cannot be written, so no action is executed ({e})")
         } else if !status.sources_synced {
-            "policies not loaded yet"
+            "policies not loaded yet".to_owned()
         } else {
-            "waiting for a first snapshot of every policy"
+            "waiting for a first snapshot of every policy".to_owned()
         };
         (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}\n")).into_response()
     }

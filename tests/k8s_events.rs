@@ -208,7 +208,9 @@ async fn interrupted_actions_resolved_after_a_restart_land_as_events() {
         },
     };
     // The intent itself is never news for the cluster.
-    events_sink.intend(&resolved(EntryOutcome::Started, ""));
+    events_sink
+        .intend(&resolved(EntryOutcome::Started, ""))
+        .expect("Events take no intents, so never refuse one");
     events_sink.record(&resolved(
         EntryOutcome::Abandoned,
         "interrupted, abandoned: the cloud recorded no reboot since the intent",

@@ -48,15 +48,19 @@ async fn intents_a_killed_process_left_are_resolved_journalled_counted_and_shown
     // What a process killed in the middle of two actions leaves: their intents, no outcome.
     {
         let earlier = Journal::on_disk(&journal_dir, DiskLimits::default(), 10).expect("journal");
-        earlier.intend(&intent(at, 900, Action::ScaleOut { count: 1 }));
-        earlier.intend(&intent(
-            at,
-            901,
-            Action::Reboot {
-                instance: "gone-server".into(),
-                hard: false,
-            },
-        ));
+        earlier
+            .intend(&intent(at, 900, Action::ScaleOut { count: 1 }))
+            .expect("intent written");
+        earlier
+            .intend(&intent(
+                at,
+                901,
+                Action::Reboot {
+                    instance: "gone-server".into(),
+                    hard: false,
+                },
+            ))
+            .expect("intent written");
     }
     let journal = Arc::new(Journal::on_disk(&journal_dir, DiskLimits::default(), 100).expect("journal"));
     assert_eq!(journal.open_intents("minimal-web").len(), 2);

@@ -1,7 +1,7 @@
 //! The server's read-only contract and its optional viewer token, over a real socket on
 //! 127.0.0.1: with a token, the page, the JSON API and /metrics need it (Bearer or Basic
-//! password), the health routes stay open, the agents keep their own tokens, and no route
-//! accepts a write.
+//! password), `/api/v1/agents` included, the health routes stay open, the agents keep their own
+//! tokens (with the scheme in any case), and no route accepts a write.
 
 use sloop::{
     ingest::{Token, TokenBook},
@@ -37,7 +37,15 @@ async fn reads_need_the_viewer_token_and_nothing_writes() {
         .build()
         .expect("client");
 
-    for path in ["/", "/api/v1/status", "/api/v1/journal", "/metrics"] {
+    // `/api/v1/agents` names the agents (valid `X-Sloop-Agent` values), their freshness and
+    // clock offsets: a status route like the others.
+    for path in [
+        "/",
+        "/api/v1/status",
+        "/api/v1/journal",
+        "/api/v1/agents",
+        "/metrics",
+    ] {
         let url = format!("{base}{path}");
         let anonymous = http.get(&url).send().await.expect("GET");
         assert_eq!(anonymous.status(), 401, "{path} without a token");
@@ -118,6 +126,15 @@ async fn reads_need_the_viewer_token_and_nothing_writes() {
         200,
         "agents authenticate with their own token"
     );
+    // RFC 7235: the scheme is case-insensitive, as on the viewer routes.
+    let lower_case = http
+        .get(format!("{base}/api/v1/agent/assignments"))
+        .header("x-sloop-agent", "fra")
+        .header("authorization", format!("bearer {AGENT}"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(lower_case.status(), 200, "`bearer` in lower case is accepted");
     let viewer_as_agent = http
         .get(format!("{base}/api/v1/agent/assignments"))
         .header("x-sloop-agent", "fra")

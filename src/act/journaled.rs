@@ -46,7 +46,7 @@ pub fn entry(
 }
 
 /// Executes `planned` (decided at `now`): journals the intent through `sink` unless this is a
-/// dry run, executes, and returns the outcome with its journal entry (`Done`, `Failed`, or
+/// dry run (and returns it `Skipped`, unexecuted, when the intent cannot be written), executes, and returns the outcome with its journal entry (`Done`, `Failed`, or
 /// `Would` in a dry run), which the caller records once it has counted it. `pass` carries the
 /// breaker across the actions of one pass.
 #[allow(clippy::too_many_arguments)]
@@ -61,8 +61,19 @@ pub async fn execute_one<C: Compute + Traffic>(
     dry_run: bool,
 ) -> (Outcome, JournalEntry) {
     let name = &policy.metadata.name;
-    if !dry_run {
-        sink.intend(&entry(name, now, planned, EntryOutcome::Started, None, None));
+    if !dry_run && let Err(e) = sink.intend(&entry(name, now, planned, EntryOutcome::Started, None, None)) {
+        // Without a durable intent a crash could leave an action nobody knows about (charged
+        // nowhere, resolved never): do not start it.
+        let why = format!("not executed: its intent could not be written to the journal ({e})");
+        let outcome = Outcome {
+            id: planned.id.clone(),
+            result: Err(why.clone()),
+            created: Vec::new(),
+        };
+        return (
+            outcome,
+            entry(name, now, planned, EntryOutcome::Skipped, Some(why), None),
+        );
     }
     let watch = Stopwatch::start();
     let outcome = executor::execute_in(policy, snap, planned, cloud, pass).await;

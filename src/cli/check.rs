@@ -87,6 +87,7 @@ pub fn render(d: &Diagnostic) -> String {
             l
         }
     });
+    let line = line.filter(|_| !d.withhold_line);
     if let Some(line) = line.filter(|l| l.len() <= 200 && !l.chars().any(char::is_control)) {
         let gutter = d.pos.line.to_string();
         let caret_at = line.chars().take(d.pos.col.saturating_sub(1)).count();

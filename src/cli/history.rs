@@ -2,10 +2,13 @@
 
 use crate::{
     clock::{Clock, SystemClock},
-    journal::{JournalEntry, read_dir},
+    journal::{JournalEntry, read_dir_detailed},
     policy::units::{Duration, Timestamp},
 };
 use std::{path::PathBuf, process::ExitCode};
+
+/// Damaged lines listed one by one; the rest are counted.
+const SKIPPED_SHOWN: usize = 20;
 
 /// Arguments of `sloop history`.
 #[derive(Debug, clap::Args)]
@@ -75,7 +78,7 @@ pub fn run(args: &HistoryArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (entries, bad) = match read_dir(&args.journal) {
+    let (entries, skipped) = match read_dir_detailed(&args.journal) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
@@ -97,8 +100,18 @@ pub fn run(args: &HistoryArgs) -> ExitCode {
             outln!("{}", line(e));
         }
     }
-    if bad > 0 {
-        eprintln!("warning: {bad} unreadable journal lines skipped");
+    if !skipped.is_empty() {
+        eprintln!(
+            "warning: read {} journal entries; skipped {} damaged lines:",
+            entries.len(),
+            skipped.len()
+        );
+        for s in skipped.iter().take(SKIPPED_SHOWN) {
+            eprintln!("  {s}");
+        }
+        if skipped.len() > SKIPPED_SHOWN {
+            eprintln!("  … and {} more", skipped.len() - SKIPPED_SHOWN);
+        }
     }
     if shown.is_empty() && !args.json {
         eprintln!("no journal entries match");

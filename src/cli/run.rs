@@ -397,13 +397,10 @@ async fn serve_with<F: CloudFactory>(
             Some(serve::tls::TlsListener::new(tcp, config).map_err(|e| format!("--tls-listen {addr}: {e}"))?)
         }
     };
-    let journal = match Journal::on_disk(&s.journal, s.journal_limits, RING_ENTRIES) {
-        Ok(j) => j,
-        Err(e) => {
-            tracing::error!(error = %e, "The action journal cannot be written; keeping it in memory only.");
-            Journal::in_memory(RING_ENTRIES)
-        }
-    };
+    let (journal, journal_error) = Journal::on_disk_or_retrying(&s.journal, s.journal_limits, RING_ENTRIES);
+    if let Some(e) = journal_error {
+        tracing::error!(error = %e, "The action journal cannot be written; no action is executed until it can (see /readyz).");
+    }
     let agents = match &s.agent_tokens {
         None => None,
         Some(path) => Some(TokenBook::load(path).map_err(|e| format!("--agent-tokens: {e}"))?),
@@ -435,9 +432,13 @@ async fn serve_with<F: CloudFactory>(
     if let (Some(client), Some(source)) = (kube.client, s.configmap_policies.clone()) {
         crate::k8s::watch_configmaps(client, source, controller.events());
     }
-    let router = serve::router_for(controller.app_state(), viewer);
-    let tls_server = tls.map(|listener| serve::Running::https(listener, router.clone()));
-    let server = serve::Running::http(listener, router);
+    let app = controller.app_state();
+    let conn_metrics = app.metrics.conn.clone();
+    let router = serve::router_for(app, viewer);
+    let limits = serve::conn::ServeLimits::default();
+    let tls_server = tls
+        .map(|listener| serve::Running::https_with(listener, router.clone(), limits, conn_metrics.clone()));
+    let server = serve::Running::http_with(listener, router, limits, conn_metrics);
     tracing::info!(
         listen = %s.listen,
         cloud = %factory.label(),

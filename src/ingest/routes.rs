@@ -6,26 +6,35 @@ use super::{
     IngestState,
     batch::BatchError,
     lock,
-    tokens::Token,
+    refusals::{Refusal, SUMMARY_INTERVAL},
+    tokens::{Token, valid_agent_name},
     wire::{AGENT_HEADER, AGENTS_PATH, ASSIGNMENTS_PATH, Batch, ErrorReply, RESULTS_PATH},
 };
+use crate::snapshot::Time;
 use axum::{
     Json, Router,
     body::Body,
-    extract::State,
-    http::{HeaderMap, StatusCode, header},
+    extract::{ConnectInfo, State},
+    http::{Extensions, HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
+use std::net::{IpAddr, SocketAddr};
 
-/// The ingest routes (`GET /api/v1/agent/assignments`, `POST /api/v1/agent/results`,
-/// `GET /api/v1/agents`), ready to merge into the daemon's router.
+/// The agents' own routes (`GET /api/v1/agent/assignments`, `POST /api/v1/agent/results`),
+/// authenticated by each agent's token, ready to merge into the daemon's router.
 pub fn router(state: IngestState) -> Router {
     Router::new()
         .route(ASSIGNMENTS_PATH, get(assignments))
         .route(RESULTS_PATH, post(results))
-        .route(AGENTS_PATH, get(agents))
         .with_state(state)
+}
+
+/// The agents' status (`GET /api/v1/agents`: names, freshness, clock offsets), for viewers:
+/// the daemon serves it behind the viewer token like the rest of its status, because the
+/// names are valid `X-Sloop-Agent` values.
+pub fn status_router(state: IngestState) -> Router {
+    Router::new().route(AGENTS_PATH, get(agents)).with_state(state)
 }
 
 fn reply(status: StatusCode, error: impl Into<String>) -> Response {
@@ -43,8 +52,28 @@ fn reply(status: StatusCode, error: impl Into<String>) -> Response {
     r
 }
 
-/// The agent the request authenticates as, or the 401/429 answer.
-fn admit(state: &IngestState, headers: &HeaderMap) -> Result<String, Box<Response>> {
+/// The remote address of the connection, when the server recorded it.
+fn source(extensions: &Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_canonical())
+}
+
+/// The credential of an `Authorization` value: the scheme is case-insensitive (RFC 7235).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+}
+
+/// The agent the request authenticates as, or the 401/429 answer. A source that sent too many
+/// refused requests lately is answered 429 before its headers are even read, and refusals
+/// are logged as a summary per interval, never one line per request.
+fn admit(state: &IngestState, headers: &HeaderMap, extensions: &Extensions) -> Result<String, Box<Response>> {
+    let now = state.inner.clock.now();
+    let from = source(extensions);
+    if !lock(&state.inner.refusals).may_try(from, now) {
+        return Err(state.refuse(Refusal::SourceThrottled, from, now));
+    }
     let agent = headers
         .get(AGENT_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -53,36 +82,81 @@ fn admit(state: &IngestState, headers: &HeaderMap) -> Result<String, Box<Respons
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer)
         .map(Token::new);
     let (Some(agent), Some(token)) = (agent, token) else {
-        return Err(Box::new(reply(
-            StatusCode::UNAUTHORIZED,
-            format!("missing `Authorization: Bearer …` or `{AGENT_HEADER}` header"),
-        )));
+        return Err(state.refuse(Refusal::MissingCredentials, from, now));
     };
+    if !valid_agent_name(agent) {
+        return Err(state.refuse(Refusal::BadAgentName, from, now));
+    }
     if !state.inner.tokens.verify(agent, &token) {
-        tracing::warn!(
-            agent,
-            "Agent request with a wrong token or an unknown agent name."
-        );
-        return Err(Box::new(reply(
-            StatusCode::UNAUTHORIZED,
-            "the token is not valid for this agent",
-        )));
+        return Err(state.refuse(Refusal::WrongToken, from, now));
     }
-    let now = state.inner.clock.now();
     if !lock(&state.inner.agents).admit(agent, now, state.inner.limits.rate) {
-        return Err(Box::new(reply(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!("agent `{agent}` exceeded its request rate"),
-        )));
+        return Err(state.refuse(Refusal::AgentRate, from, now));
     }
+    state.log_refusals(now);
     Ok(agent.to_owned())
 }
 
-async fn assignments(State(state): State<IngestState>, headers: HeaderMap) -> Response {
-    match admit(&state, &headers) {
+impl IngestState {
+    /// Counts a refusal (metric, summary) and builds its answer, which never echoes a header.
+    fn refuse(&self, reason: Refusal, from: Option<IpAddr>, now: Time) -> Box<Response> {
+        lock(&self.inner.refusals).refuse(reason, from, now);
+        if let Some(m) = &self.inner.metrics {
+            m.refused(reason.label());
+        }
+        self.log_refusals(now);
+        Box::new(match reason {
+            Refusal::MissingCredentials => reply(
+                StatusCode::UNAUTHORIZED,
+                format!("missing `Authorization: Bearer …` or `{AGENT_HEADER}` header"),
+            ),
+            Refusal::BadAgentName | Refusal::WrongToken => {
+                reply(StatusCode::UNAUTHORIZED, "the token is not valid for this agent")
+            }
+            Refusal::SourceThrottled => reply(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many refused requests from this address; slow down",
+            ),
+            Refusal::AgentRate => reply(
+                StatusCode::TOO_MANY_REQUESTS,
+                "this agent exceeded its request rate",
+            ),
+        })
+    }
+
+    /// Writes the refusal summary when one is due: one bounded line per (reason, source).
+    fn log_refusals(&self, now: Time) {
+        let Some((lines, folded)) = lock(&self.inner.refusals).summary_due(now) else {
+            return;
+        };
+        for (reason, from, count) in lines {
+            let from = from.map_or_else(|| "other sources".to_owned(), |ip| ip.to_string());
+            tracing::warn!(
+                reason = reason.label(),
+                source = %from,
+                count,
+                interval_s = SUMMARY_INTERVAL,
+                "Agent requests refused."
+            );
+        }
+        if folded > 0 {
+            tracing::warn!(
+                count = folded,
+                "Agent requests refused for other reasons or sources."
+            );
+        }
+    }
+}
+
+async fn assignments(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+) -> Response {
+    match admit(&state, &headers, &extensions) {
         Ok(agent) => Json(state.assignments(&agent)).into_response(),
         Err(r) => *r,
     }
@@ -101,8 +175,13 @@ fn closing(mut r: Response) -> Response {
     r
 }
 
-async fn results(State(state): State<IngestState>, headers: HeaderMap, body: Body) -> Response {
-    let agent = match admit(&state, &headers) {
+async fn results(
+    State(state): State<IngestState>,
+    headers: HeaderMap,
+    extensions: Extensions,
+    body: Body,
+) -> Response {
+    let agent = match admit(&state, &headers, &extensions) {
         Ok(a) => a,
         Err(r) => return closing(*r),
     };

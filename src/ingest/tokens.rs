@@ -29,7 +29,8 @@ impl Token {
         Ok(Self(hex(&bytes)))
     }
 
-    /// Reads the token from the first non-empty line of `path`.
+    /// Reads the token from the first non-empty line of `path` (and registers it with
+    /// [`crate::redact`]).
     pub fn read_file(path: &Path) -> Result<Self, TokenError> {
         let text = std::fs::read_to_string(path).map_err(|e| TokenError::Io {
             file: path.display().to_string(),
@@ -39,6 +40,8 @@ impl Token {
         if token.0.is_empty() {
             return Err(TokenError::Empty(path.display().to_string()));
         }
+        // Never shown even if a peer echoes it back in an error.
+        crate::redact::register(&token.0);
         Ok(token)
     }
 

@@ -1,7 +1,9 @@
 //! The on-disk journal: JSON lines appended to `journal.jsonl`, rotated by size into
 //! `journal.1.jsonl` … `journal.N.jsonl` (the oldest is dropped), so it never grows past
 //! `max_bytes × (max_files + 1)`. A write error is logged once and the journal keeps trying on
-//! the next entry: the controller must not stop because a disk filled up.
+//! the next entry; while writes fail, an action's intent cannot be made durable, so the action
+//! is not executed (`crate::act::journaled`), and the condition is shown on `/readyz`, the
+//! status page and the `sloop_journal_writable` metric.
 
 use super::JournalEntry;
 use std::{
@@ -42,6 +44,10 @@ pub(super) struct DiskJournal {
     size: u64,
     limits: DiskLimits,
     failing: bool,
+    /// The error of the last write while `failing`.
+    last_error: Option<String>,
+    /// The current file ends mid-line: the next write starts with a newline.
+    torn: bool,
 }
 
 impl DiskJournal {
@@ -56,6 +62,7 @@ impl DiskJournal {
             .open(&path)
             .map_err(|e| format!("{}: cannot open the journal: {e}", path.display()))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let torn = ends_mid_line(&path);
         Ok(Self {
             dir: dir.to_owned(),
             file: Some(file),
@@ -65,15 +72,42 @@ impl DiskJournal {
                 ..limits
             },
             failing: false,
+            last_error: None,
+            torn,
         })
+    }
+
+    /// A journal in `dir` that could not be opened (`error`): every append tries again, and
+    /// fails (an intent is then not executed) until the directory is writable.
+    pub(super) fn failed(dir: &Path, limits: DiskLimits, error: String) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            file: None,
+            size: 0,
+            limits: DiskLimits {
+                max_bytes: limits.max_bytes.max(1024),
+                ..limits
+            },
+            failing: true,
+            last_error: Some(error),
+            torn: false,
+        }
+    }
+
+    /// The size bounds in force.
+    pub(super) fn limits(&self) -> DiskLimits {
+        self.limits
+    }
+
+    /// Why the last write failed, while writes fail.
+    pub(super) fn failing(&self) -> Option<&str> {
+        self.last_error.as_deref().filter(|_| self.failing)
     }
 
     /// Appends one entry, rotating first if it would not fit; with `durable`, waits until the
     /// line is on the disk (an intent must survive a kill -9 and a power cut that follow it).
-    pub(super) fn append(&mut self, entry: &JournalEntry, durable: bool) {
-        let Ok(mut line) = serde_json::to_vec(entry) else {
-            return;
-        };
+    pub(super) fn append(&mut self, entry: &JournalEntry, durable: bool) -> Result<(), String> {
+        let mut line = serde_json::to_vec(entry).map_err(|e| format!("cannot encode the entry: {e}"))?;
         line.push(b'\n');
         let result = self
             .rotate_if_needed(line.len() as u64)
@@ -84,28 +118,41 @@ impl DiskJournal {
                     tracing::info!(dir = %self.dir.display(), "Journal writable again.");
                 }
                 self.failing = false;
+                self.last_error = None;
+                Ok(())
             }
             Err(e) => {
                 if !self.failing {
-                    tracing::warn!(dir = %self.dir.display(), error = %e, "Journal write failed; entries stay in memory.");
+                    tracing::error!(dir = %self.dir.display(), error = %e, "Journal write failed; actions are not executed until their intent can be written.");
                 }
+                let e = format!("{}: {e}", self.dir.display());
                 self.failing = true;
+                self.last_error = Some(e.clone());
                 // Reopen on the next entry.
                 self.file = None;
+                Err(e)
             }
         }
     }
 
     fn write(&mut self, line: &[u8], durable: bool) -> std::io::Result<()> {
         if self.file.is_none() {
+            fs::create_dir_all(&self.dir)?;
             let f = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(self.dir.join(CURRENT))?;
             self.size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            self.torn = ends_mid_line(&self.dir.join(CURRENT));
             self.file = Some(f);
         }
         if let Some(f) = &mut self.file {
+            if self.torn {
+                f.write_all(b"\n")?;
+                self.size += 1;
+                self.torn = false;
+            }
+            // A failed write may leave part of the line behind: the reopen checks for it.
             f.write_all(line)?;
             f.flush()?;
             if durable {
@@ -139,9 +186,42 @@ impl DiskJournal {
     }
 }
 
+/// A journal line that could not be read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedLine {
+    /// The file.
+    pub file: PathBuf,
+    /// Byte offset of the line's start in the file.
+    pub offset: u64,
+    /// 1-based line number.
+    pub line: usize,
+    /// Why (not UTF-8, or the JSON error, bounded).
+    pub reason: String,
+}
+
+impl std::fmt::Display for SkippedLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{} (byte {}): {}",
+            self.file.display(),
+            self.line,
+            self.offset,
+            self.reason
+        )
+    }
+}
+
 /// Reads every journal file in `dir`, oldest entry first. Lines that do not parse (a torn last
 /// line after a crash) are counted and skipped.
 pub fn read_dir(dir: &Path) -> Result<(Vec<JournalEntry>, usize), String> {
+    read_dir_detailed(dir).map(|(entries, skipped)| (entries, skipped.len()))
+}
+
+/// Reads every journal file in `dir`, oldest entry first, line by line: a damaged line (not
+/// UTF-8, torn by a crash or a full disk, or not an entry) is skipped and reported with its
+/// file and offset, and every other line is still read.
+pub fn read_dir_detailed(dir: &Path) -> Result<(Vec<JournalEntry>, Vec<SkippedLine>), String> {
     if !dir.is_dir() {
         return Err(format!("{}: no journal directory here", dir.display()));
     }
@@ -161,19 +241,53 @@ pub fn read_dir(dir: &Path) -> Result<(Vec<JournalEntry>, usize), String> {
     numbered.sort_by_key(|n| std::cmp::Reverse(n.0));
     let mut files: Vec<PathBuf> = numbered.into_iter().map(|(_, p)| p).collect();
     files.push(dir.join(CURRENT));
-    let (mut entries, mut bad) = (Vec::new(), 0);
+    let (mut entries, mut skipped) = (Vec::new(), Vec::new());
     for path in files {
         let Ok(f) = File::open(&path) else { continue };
-        for line in BufReader::new(f).lines() {
-            let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
-            if line.trim().is_empty() {
-                continue;
+        let mut reader = BufReader::new(f);
+        let (mut offset, mut number, mut raw) = (0u64, 0usize, Vec::new());
+        loop {
+            raw.clear();
+            let n = reader
+                .read_until(b'\n', &mut raw)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            if n == 0 {
+                break;
             }
-            match serde_json::from_str::<JournalEntry>(&line) {
-                Ok(e) => entries.push(e),
-                Err(_) => bad += 1,
+            number += 1;
+            let start = offset;
+            offset += n as u64;
+            let problem = match std::str::from_utf8(&raw) {
+                Err(e) => Some(format!("not UTF-8 (byte {} of the line)", e.valid_up_to())),
+                Ok(text) if text.trim().is_empty() => continue,
+                Ok(text) => match serde_json::from_str::<JournalEntry>(text) {
+                    Ok(e) => {
+                        entries.push(e);
+                        None
+                    }
+                    Err(e) => Some(crate::ingest::refusals::bounded(&e.to_string(), 160)),
+                },
+            };
+            if let Some(reason) = problem {
+                skipped.push(SkippedLine {
+                    file: path.clone(),
+                    offset: start,
+                    line: number,
+                    reason,
+                });
             }
         }
     }
-    Ok((entries, bad))
+    Ok((entries, skipped))
+}
+
+/// Whether the file at `path` ends in the middle of a line (a write cut off by a crash or a
+/// full disk): the next entry must then start on a fresh line, or both would be lost.
+fn ends_mid_line(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = File::open(path) else {
+        return false;
+    };
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::End(-1)).is_ok() && f.read_exact(&mut last).is_ok() && last[0] != b'\n'
 }

@@ -128,7 +128,8 @@ fn intents_reach_the_disk_but_not_the_ring() {
     j.intend(&JournalEntry {
         outcome: EntryOutcome::Started,
         ..entry(5.0, "a")
-    });
+    })
+    .expect("intent written");
     assert!(
         j.recent(None, 10).is_empty(),
         "the status page shows outcomes only"
@@ -175,4 +176,102 @@ fn open_intents_are_those_no_line_concludes_and_an_abandoned_one_is_charged_with
     assert_eq!(EntryOutcome::Abandoned.label(), "abandoned");
     let line = serde_json::to_string(&with("a-1-2", EntryOutcome::Abandoned)).expect("serialises");
     assert!(line.contains("\"outcome\":\"abandoned\""), "{line}");
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sloop-journal-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn a_non_utf8_byte_costs_one_line_not_the_journal() {
+    let dir = scratch("utf8");
+    let j = Journal::on_disk(&dir, DiskLimits::default(), 10).expect("journal opens");
+    j.record(&entry(1.0, "a"));
+    drop(j);
+    let path = dir.join("journal.jsonl");
+    let first_len = std::fs::metadata(&path).expect("file").len();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .expect("open");
+    std::io::Write::write_all(&mut f, b"{\"at\": 2.0, \"policy\": \"\xff\"}\n").expect("write");
+    drop(f);
+    let j = Journal::on_disk(&dir, DiskLimits::default(), 10).expect("journal opens");
+    j.record(&entry(3.0, "a"));
+    let (entries, skipped) = read_dir_detailed(&dir).expect("reads");
+    let ats: Vec<f64> = entries.iter().map(|e| e.at).collect();
+    assert_eq!(ats, vec![1.0, 3.0], "the lines around the damage are read");
+    assert_eq!(skipped.len(), 1);
+    assert_eq!((skipped[0].line, skipped[0].offset), (2, first_len));
+    assert!(skipped[0].reason.contains("UTF-8"), "{}", skipped[0]);
+    assert_eq!(
+        j.persisted_charges("a").len(),
+        2,
+        "the run still counts what it can read"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn after_a_cut_off_line_the_next_entry_starts_on_a_fresh_line() {
+    let dir = scratch("cut");
+    let j = Journal::on_disk(&dir, DiskLimits::default(), 10).expect("journal opens");
+    let intent = JournalEntry {
+        outcome: EntryOutcome::Started,
+        ..entry(1.0, "a")
+    };
+    j.intend(&intent).expect("intent written");
+    drop(j);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("journal.jsonl"))
+        .expect("open");
+    std::io::Write::write_all(&mut f, b"{\"at\": 2.0, \"pol").expect("write");
+    drop(f);
+    let j = Journal::on_disk(&dir, DiskLimits::default(), 10).expect("journal opens");
+    j.record(&entry(1.0, "a"));
+    let (entries, skipped) = read_dir_detailed(&dir).expect("reads");
+    assert_eq!(entries.len(), 2, "the intent and its outcome both read back");
+    assert_eq!(skipped.len(), 1, "only the fragment is lost");
+    assert!(j.open_intents("a").is_empty(), "the outcome concludes the intent");
+    assert_eq!(j.persisted_charges("a").len(), 1, "charged once");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn infinite_latency_evidence_reads_back() {
+    let dir = scratch("inf");
+    let j = Journal::on_disk(&dir, DiskLimits::default(), 10).expect("journal opens");
+    let mut e = entry(1.0, "a");
+    e.evidence.metrics = vec![
+        ("latency_p95_s".into(), f64::INFINITY),
+        ("utilisation".into(), 0.5),
+    ];
+    j.record(&e);
+    let (entries, skipped) = read_dir_detailed(&dir).expect("reads");
+    assert!(skipped.is_empty(), "{skipped:?}");
+    assert_eq!(entries, vec![e]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_unwritable_journal_refuses_intents_and_says_why_until_it_is_writable() {
+    let dir = scratch("unwritable");
+    // A file where the directory should be: nothing can be created under it (as root too).
+    std::fs::write(&dir, b"not a directory").expect("blocker");
+    let (j, error) = Journal::on_disk_or_retrying(&dir, DiskLimits::default(), 10);
+    assert!(error.is_some(), "opening fails");
+    let intent = JournalEntry {
+        outcome: EntryOutcome::Started,
+        ..entry(1.0, "a")
+    };
+    assert!(j.intend(&intent).is_err(), "the intent is not durable");
+    assert!(j.unwritable().is_some(), "and the journal says so");
+    std::fs::remove_file(&dir).expect("unblock");
+    j.intend(&intent).expect("writable again");
+    assert_eq!(j.unwritable(), None);
+    assert_eq!(j.open_intents("a").len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
 }

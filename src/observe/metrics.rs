@@ -108,7 +108,15 @@ pub struct ProbeMetrics {
     results: Family<ResultLabels, Counter>,
     durations: Durations,
     overflow: Counter,
+    refusals: Family<RefusalLabels, Counter>,
     admitted: Arc<Mutex<HashSet<Pair>>>,
+}
+
+/// Labels of the refused agent requests counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    /// Why (`crate::ingest::refusals::Refusal::label`).
+    pub reason: &'static str,
 }
 
 /// Registers the probe metrics into `registry` and returns the handle that records them.
@@ -130,6 +138,11 @@ pub fn register(registry: &mut Registry) -> ProbeMetrics {
         "Probe results not exported because the (probe, location) label limit was reached",
         m.overflow.clone(),
     );
+    registry.register(
+        "sloop_agent_refusals",
+        "Requests on the agent routes refused, by reason (the log has a summary every 10 s)",
+        m.refusals.clone(),
+    );
     m
 }
 
@@ -147,6 +160,7 @@ impl ProbeMetrics {
             results: Family::default(),
             durations: Family::default(),
             overflow: Counter::default(),
+            refusals: Family::default(),
             admitted: Arc::default(),
         }
     }
@@ -162,6 +176,11 @@ impl ProbeMetrics {
         }
         admitted.insert(pair);
         true
+    }
+
+    /// Counts one refused agent request.
+    pub fn refused(&self, reason: &'static str) {
+        self.refusals.get_or_create(&RefusalLabels { reason }).inc();
     }
 
     /// Records one probe result of the series `key` (`instance`: a per-instance series).

@@ -5,7 +5,8 @@
 //! - valid and changed: the running task gets the new version (history and cloud kept);
 //! - invalid: rejected with its errors (logged, counted, shown); the last good version stays;
 //! - removed: the task stops after the action in flight; the policy is reported unmanaged and
-//!   its servers are left alone, never deleted.
+//!   its servers are left alone, never deleted;
+//! - moved to another key (a renamed file): the task carries on under the new key.
 
 use super::{
     Shared,
@@ -34,7 +35,13 @@ struct Supervisor<F: CloudFactory> {
     active: BTreeMap<String, Managed>,
     /// Tasks told to stop, awaited at shutdown.
     stopping: Vec<JoinHandle<task::TaskEnd>>,
+    /// Whether the journal-capacity warning was given (once per run).
+    warned_capacity: bool,
 }
+
+/// Bytes one journal line takes at most in practice (an entry with its evidence is 0.5–2 KB);
+/// used only to warn when the journal cannot hold an hour of actions.
+const JOURNAL_LINE_BYTES: u64 = 2048;
 
 /// Runs until shutdown, then waits for every task to finish its action in flight.
 pub async fn run<F: CloudFactory>(factory: Arc<F>, mut events: mpsc::Receiver<PolicyEvent>, shared: Shared) {
@@ -44,6 +51,7 @@ pub async fn run<F: CloudFactory>(factory: Arc<F>, mut events: mpsc::Receiver<Po
         shared,
         active: BTreeMap::new(),
         stopping: Vec::new(),
+        warned_capacity: false,
     };
     let mut open = true;
     loop {
@@ -95,6 +103,18 @@ impl<F: CloudFactory> Supervisor<F> {
                     self.stopping.push(m.handle);
                 }
             }
+            PolicyEvent::Rekey { from, to } => {
+                self.shared.board.update(|s| {
+                    s.rejected.remove(&from);
+                    s.rejected.remove(&to);
+                });
+                if let Some(m) = self.active.remove(&from) {
+                    tracing::info!(from = %from, to = %to, policy = %m.policy.metadata.name, "Policy document moved; it stays in force.");
+                    if let Some(displaced) = self.active.insert(to, m) {
+                        self.stopping.push(displaced.handle);
+                    }
+                }
+            }
             PolicyEvent::Synced { source_label } => {
                 tracing::info!(source = %source_label, policies = self.active.len(), "Policy source synced.");
                 self.shared.board.update(|s| s.sources_synced = true);
@@ -104,6 +124,15 @@ impl<F: CloudFactory> Supervisor<F> {
     }
 
     fn upsert(&mut self, key: String, source: String, mut p: Policy) {
+        // A probe's request headers may carry credentials of the probed service: a cloud or
+        // proxy error that echoes them must not show them.
+        for probe in &p.spec.probes {
+            for value in probe.http.iter().flat_map(|h| h.headers.values()) {
+                let credential = value.split_once(' ').map_or(value.as_str(), |(_, c)| c);
+                crate::redact::register(value);
+                crate::redact::register(credential);
+            }
+        }
         if self.shared.dry_run {
             p.spec.mode = Mode::DryRun;
         }
@@ -140,9 +169,35 @@ impl<F: CloudFactory> Supervisor<F> {
         self.shared.board.update(|s| {
             s.rejected.remove(&key);
         });
+        self.check_journal_capacity();
     }
 
-    /// Another source's policy with the same name or the same group.
+    /// Warns (once) when the journal's files cannot hold an hour of every policy's action
+    /// budget (an intent and an outcome line per action): older charges would rotate out and a
+    /// restart would under-count the budget.
+    fn check_journal_capacity(&mut self) {
+        let Some(capacity) = self.shared.journal.capacity_bytes() else {
+            return;
+        };
+        let per_hour: u64 = self
+            .active
+            .values()
+            .map(|m| u64::from(m.policy.spec.limits.max_actions_per_hour))
+            .sum();
+        let needed = per_hour * 2 * JOURNAL_LINE_BYTES;
+        if needed > capacity && !self.warned_capacity {
+            self.warned_capacity = true;
+            tracing::warn!(
+                capacity_bytes = capacity,
+                needed_bytes = needed,
+                actions_per_hour = per_hour,
+                "The journal (--journal-max-bytes x (--journal-files + 1)) cannot hold an hour of the policies' action budgets; raise them, or a restart may under-count the budget."
+            );
+        }
+    }
+
+    /// Another source's policy with the same name, or a group whose VMs this one's selector
+    /// could also match.
     fn conflict(&self, key: &str, p: &Policy) -> Option<String> {
         self.active.iter().filter(|(k, _)| k.as_str() != key).find_map(|(k, m)| {
             let (a, b) = (&m.policy.spec.group, &p.spec.group);
@@ -151,10 +206,10 @@ impl<F: CloudFactory> Supervisor<F> {
                     "policy name `{}` is already used by {k}; give every policy a unique metadata.name",
                     p.metadata.name
                 ))
-            } else if a.cloud == b.cloud && a.region == b.region && a.selector == b.selector {
+            } else if a.cloud == b.cloud && a.region == b.region && policy::selectors_overlap(&a.selector, &b.selector) {
                 Some(format!(
-                    "this group (cloud `{}`, same selector) is already managed by {k}; two policies must never own the same VMs",
-                    b.cloud
+                    "this group's selector can match the same VMs as `{}` from {k} (cloud `{}`): a VM carrying both selectors' metadata would belong to both; add a key with different values to one of them (e.g. `sloop.group`), so that two policies never own the same VMs",
+                    m.policy.metadata.name, b.cloud
                 ))
             } else {
                 None
@@ -187,5 +242,45 @@ impl<F: CloudFactory> Supervisor<F> {
         self.shared
             .metrics
             .set_policies(self.active.len(), status.rejected.len(), status.unmanaged.len());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::selectors_overlap;
+
+    fn sel(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn selectors_overlap_unless_a_shared_key_differs() {
+        let web = sel(&[("sloop.group", "web")]);
+        let cases = [
+            (sel(&[("sloop.group", "web")]), true, "identical"),
+            (
+                sel(&[("sloop.group", "web"), ("tier", "blue")]),
+                true,
+                "narrower: its VMs match both",
+            ),
+            (
+                sel(&[("tier", "blue")]),
+                true,
+                "other keys only: a VM may carry both",
+            ),
+            (sel(&[]), true, "empty: matches every VM"),
+            (
+                sel(&[("sloop.group", "api")]),
+                false,
+                "same key, other value: disjoint",
+            ),
+        ];
+        for (other, overlap, why) in cases {
+            assert_eq!(selectors_overlap(&web, &other), overlap, "{why}");
+            assert_eq!(selectors_overlap(&other, &web), overlap, "{why} (either order)");
+        }
     }
 }

@@ -97,7 +97,7 @@ pub async fn start<F: CloudFactory>(
                 let name = latest.policy.metadata.name.clone();
                 tracing::warn!(policy = %name, error = %e, "Cannot connect to the cloud; retrying.");
                 let mut view = PolicyView::new(&latest.policy, &latest.source, 0.0);
-                view.last_error = Some(format!("cannot connect: {e}"));
+                view.last_error = Some(crate::redact::scrub(&format!("cannot connect: {e}")));
                 let view = Arc::new(view);
                 shared.board.update(|s| {
                     s.policies.insert(name, view);
@@ -263,6 +263,13 @@ impl<C: LiveCloud> Task<C> {
     fn apply(&mut self, u: PolicyUpdate) {
         if u.policy == self.policy {
             self.policy = u.policy;
+            if u.source != self.source {
+                // The same policy from another file (renamed): nothing changes but the label.
+                tracing::info!(policy = %self.policy.metadata.name, source = %u.source, "Policy document moved.");
+                self.view.source.clone_from(&u.source);
+                self.source = u.source;
+                self.publish();
+            }
             return;
         }
         tracing::info!(policy = %u.policy.metadata.name, source = %u.source, "Policy changed; new version in force.");
@@ -308,7 +315,7 @@ impl<C: LiveCloud> Task<C> {
             Err(e) => {
                 tracing::warn!(policy = %name, error = %e, "Observation failed; nothing decided this pass.");
                 self.shared.metrics.pass_failed(&name, "inventory");
-                self.view.last_error = Some(e.to_string());
+                self.view.last_error = Some(crate::redact::scrub(&e.to_string()));
                 self.view.ticks += 1;
                 self.view.last_tick = Some(now);
                 self.publish();

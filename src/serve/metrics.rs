@@ -50,6 +50,10 @@ pub struct Metrics {
     leader: FGauge,
     reload_errors: Counter,
     policies: Family<PolicyStateLabel, FGauge>,
+    /// The HTTP server's connections (open, shed), handed to [`super::conn::serve`].
+    pub conn: super::conn::ConnMetrics,
+    /// 1 while the action journal can be written (set at each scrape).
+    pub journal_writable: prometheus_client::metrics::gauge::Gauge,
     /// Gauge label sets written per policy, so a removed policy's series can be dropped.
     written: Mutex<HashSet<Written>>,
 }
@@ -153,6 +157,8 @@ impl Metrics {
             leader: FGauge::default(),
             reload_errors: Counter::default(),
             policies: Family::default(),
+            conn: super::conn::ConnMetrics::default(),
+            journal_writable: Default::default(),
             written: Mutex::new(HashSet::new()),
             registry: Registry::default(),
         };
@@ -228,6 +234,21 @@ impl Metrics {
             m.reload_errors.clone(),
         );
         r.register("sloop_policies", "Policies by state", m.policies.clone());
+        r.register(
+            "sloop_http_connections",
+            "HTTP connections open now (bounded below the open-files limit)",
+            m.conn.open.clone(),
+        );
+        r.register(
+            "sloop_http_connections_shed",
+            "HTTP connections closed for being idle or slow, or to make room at the connection limit",
+            m.conn.shed.clone(),
+        );
+        r.register(
+            "sloop_journal_writable",
+            "1 while the action journal can be written; at 0 no action is executed (its intent cannot be made durable)",
+            m.journal_writable.clone(),
+        );
         Self { registry: r, ..m }
     }
 

@@ -54,6 +54,13 @@ pub fn render(status: &Status, journal: &Journal, agents: Option<&[AgentStatus]>
     top_bar(&mut h, status, now);
     h.push_str("<main>");
     overview(&mut h, status);
+    if let Some(e) = journal.unwritable() {
+        let _ = write!(
+            h,
+            "<div class=\"alarm\"><h3>The action journal cannot be written</h3><div>No action is executed until its intent can be written (<code>/readyz</code> says not ready).</div><pre>{}</pre></div>",
+            esc(&e)
+        );
+    }
     rejected(&mut h, status);
     if status.policies.is_empty() {
         h.push_str("<div class=\"policy\"><div class=\"pbody empty\">No policy is managed. ");

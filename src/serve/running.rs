@@ -1,7 +1,10 @@
 //! A server on its own task, stopped gracefully on request: what `sloop run`, the ingest
 //! bench and the tests that talk to a real socket all need, written once.
 
-use super::tls::TlsListener;
+use super::{
+    conn::{self, ConnMetrics, ServeLimits},
+    tls::TlsListener,
+};
 use axum::Router;
 use std::io;
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -16,10 +19,20 @@ pub struct Running {
 }
 
 impl Running {
-    /// Serves `router` over plain HTTP on `listener`.
+    /// Serves `router` over plain HTTP on `listener`, with the default limits.
     pub fn http(listener: TcpListener, router: Router) -> Running {
+        Self::http_with(listener, router, ServeLimits::default(), ConnMetrics::default())
+    }
+
+    /// Serves `router` over plain HTTP on `listener` within `limits`.
+    pub fn http_with(
+        listener: TcpListener,
+        router: Router,
+        limits: ServeLimits,
+        metrics: ConnMetrics,
+    ) -> Running {
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(super::serve(listener, router, None, async {
+        let task = tokio::spawn(conn::serve(listener, router, limits, metrics, async {
             let _ = stopped.await;
         }));
         Running {
@@ -29,10 +42,20 @@ impl Running {
         }
     }
 
-    /// Serves `router` over HTTPS on `listener`.
+    /// Serves `router` over HTTPS on `listener`, with the default limits.
     pub fn https(listener: TlsListener, router: Router) -> Running {
+        Self::https_with(listener, router, ServeLimits::default(), ConnMetrics::default())
+    }
+
+    /// Serves `router` over HTTPS on `listener` within `limits`.
+    pub fn https_with(
+        listener: TlsListener,
+        router: Router,
+        limits: ServeLimits,
+        metrics: ConnMetrics,
+    ) -> Running {
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(super::serve_tls(listener, router, async {
+        let task = tokio::spawn(conn::serve(listener, router, limits, metrics, async {
             let _ = stopped.await;
         }));
         Running {
@@ -42,7 +65,8 @@ impl Running {
         }
     }
 
-    /// Stops accepting, lets the requests in flight finish, and says how the server ended.
+    /// Stops accepting, lets the requests in flight finish (within the limits' shutdown
+    /// grace), and says how the server ended.
     pub async fn stop(self) -> Result<(), String> {
         let _ = self.stop.send(());
         match self.task.await {

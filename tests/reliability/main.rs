@@ -9,6 +9,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod adversarial;
+mod adversarial_files;
 mod api_faults;
 mod bad_input;
 mod check_secrets;

@@ -41,6 +41,17 @@ impl fmt::Display for Secret {
     }
 }
 
+impl Auth {
+    /// Registers the secret with [`crate::redact`], so that a cloud that echoes it back in an
+    /// error body never gets it stored or shown.
+    fn register_secrets(&self) {
+        match self {
+            Auth::Password { password, .. } => crate::redact::register(password.expose()),
+            Auth::ApplicationCredential { secret, .. } => crate::redact::register(secret.expose()),
+        }
+    }
+}
+
 /// How to authenticate.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Auth {
@@ -253,6 +264,7 @@ pub fn parse(text: &str, name: &str, file: &str) -> Result<CloudConfig, ConfigEr
             )));
         }
     };
+    auth.register_secrets();
     Ok(CloudConfig {
         name: name.into(),
         auth_url,
@@ -285,6 +297,7 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Option<CloudConfig> {
             project_domain: var("OS_PROJECT_DOMAIN_NAME").unwrap_or_else(|| "Default".into()),
         }
     };
+    auth.register_secrets();
     Some(CloudConfig {
         name: "env".into(),
         auth_url,

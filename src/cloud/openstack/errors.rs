@@ -55,7 +55,8 @@ impl ErrorClass {
 }
 
 /// A failed API call. Never holds a token or a password: messages come from response bodies and
-/// transport errors, which carry neither.
+/// transport errors, redacted by [`crate::redact`] when the error is made (a proxy or Keystone
+/// error page may echo the request).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     /// The class.
@@ -85,14 +86,15 @@ impl fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 impl ApiError {
-    /// An error of `class` without an HTTP answer.
+    /// An error of `class` without an HTTP answer (its message redacted: transport and
+    /// library errors may quote what the other end sent).
     pub fn local(class: ErrorClass, service: &'static str, what: &str, message: impl Into<String>) -> Self {
         Self {
             class,
             service,
             what: what.into(),
             status: None,
-            message: message.into(),
+            message: crate::redact::scrub(&message.into()),
             retry_after: None,
         }
     }
@@ -148,7 +150,8 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// The human part of an OpenStack error body: Nova's `{"badRequest": {"message": …}}`,
 /// Octavia's `faultstring`, Keystone's `error.message`, Gnocchi's `description`, or the text
-/// with HTML tags removed, cut to 300 characters.
+/// with HTML tags removed, cut to 300 characters, with every known secret and token-shaped run
+/// removed ([`crate::redact`]): an error page may echo the request.
 pub fn message_of(body: &str) -> String {
     fn pick(v: &serde_json::Value) -> Option<String> {
         for key in ["message", "faultstring", "description", "title", "detail"] {
@@ -164,7 +167,7 @@ pub fn message_of(body: &str) -> String {
             .unwrap_or_else(|| body.to_owned()),
         Err(_) => strip_tags(body),
     };
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = crate::redact::scrub(&text.split_whitespace().collect::<Vec<_>>().join(" "));
     match text.char_indices().nth(300) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text,

@@ -52,8 +52,12 @@ impl<'s> Walker<'s> {
                         None => format!("valid fields here: {}", quoted(&names)),
                     };
                     self.errors.push(
-                        Diagnostic::at(entry.key_pos, format!("unknown field `{}`", entry.key), hint)
-                            .with_path(&self.path),
+                        Diagnostic::at(
+                            entry.key_pos,
+                            format!("unknown field `{}`", capped(&entry.key)),
+                            hint,
+                        )
+                        .with_path(&self.path),
                     );
                 }
             }
@@ -88,4 +92,9 @@ impl<'s> Walker<'s> {
         }
         ok.then_some(Value::Object(out))
     }
+}
+
+/// A key as quoted in a message: at most [`crate::document::MAX_QUOTED`] characters.
+fn capped(key: &str) -> String {
+    crate::ingest::refusals::bounded(key, crate::document::MAX_QUOTED)
 }
