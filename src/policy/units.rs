@@ -54,28 +54,118 @@ impl Duration {
     }
 }
 
+/// The unit symbols a duration accepts, with their length in seconds. One spelling per unit,
+/// so a policy reads the same everywhere and the schema's pattern is exactly what loads; no
+/// months or years (no fixed length, and `M` is a shift key away from `m`).
+const DURATION_UNITS: [(&str, f64); 8] = [
+    ("ns", 1e-9),
+    ("us", 1e-6),
+    ("ms", 1e-3),
+    ("s", 1.0),
+    ("m", 60.0),
+    ("h", 3_600.0),
+    ("d", 86_400.0),
+    ("w", 604_800.0),
+];
+
+/// The symbol for a unit spelled another way (`sec` → `s`), or why there is none.
+fn unit_hint(unit: &str) -> Option<&'static str> {
+    Some(match unit {
+        "nanos" | "nsec" => "ns",
+        "usec" | "µs" | "μs" => "us",
+        "millis" | "msec" => "ms",
+        "seconds" | "second" | "secs" | "sec" | "S" => "s",
+        "minutes" | "minute" | "min" | "mins" => "m",
+        "hours" | "hour" | "hr" | "hrs" | "H" => "h",
+        "days" | "day" | "D" => "d",
+        "weeks" | "week" | "wk" | "wks" | "W" => "w",
+        _ => return None,
+    })
+}
+
+/// One `<number><unit>` part: its seconds, or a hint naming the form to write instead.
+fn duration_part(part: &str) -> Result<f64, String> {
+    let split = part
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(part.len());
+    let (number, unit) = part.split_at(split);
+    let valid_number = !number.is_empty()
+        && !number.starts_with('.')
+        && !number.ends_with('.')
+        && number.matches('.').count() <= 1;
+    if !valid_number {
+        return Err(format!("`{part}` does not start with a number"));
+    }
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{number}` is not a number"))?;
+    if let Some((_, secs)) = DURATION_UNITS.iter().find(|(u, _)| *u == unit) {
+        return Ok(value * secs);
+    }
+    Err(match (unit, unit_hint(unit)) {
+        ("", _) => format!("`{part}` has no unit"),
+        (_, Some(symbol)) => format!("write `{number}{symbol}`, not `{part}`"),
+        ("M" | "month" | "months" | "y" | "yr" | "yrs" | "year" | "years", _) => {
+            format!("`{part}`: months and years have no fixed length; write days, such as `30d`")
+        }
+        _ => format!("`{unit}` is not a unit"),
+    })
+}
+
 impl FromStr for Duration {
     type Err = UnitError;
+    /// Parts of a number (decimals allowed) and a unit symbol, `ns` `us` `ms` `s` `m` `h` `d`
+    /// `w`, separated by spaces: `30s`, `1m 30s`, `1.5m`. Any other spelling is refused with
+    /// the form to write instead (`10 sec` → `10s`).
     fn from_str(s: &str) -> Result<Self, UnitError> {
-        let hint = || {
+        let refuse = |why: String| {
             UnitError(format!(
-                "`{s}` is not a duration; write a number with a unit, such as `30s`, `1m 30s`, `500ms`, `2h` or `3d`"
+                "`{s}` is not a duration ({why}); write numbers with a unit symbol (ns, us, ms, s, m, h, d, w), such as `30s`, `1m 30s`, `1.5m`, `500ms`, `2h` or `3d`"
             ))
         };
-        let trimmed = s.trim();
-        if trimmed.is_empty() || trimmed.starts_with('-') {
-            return Err(hint());
+        let words: Vec<&str> = s.split_whitespace().collect();
+        if words.is_empty() {
+            return Err(refuse("it is empty".into()));
         }
-        humantime::parse_duration(trimmed)
-            .map(|d| Self(d.as_secs_f64()))
-            .map_err(|_| hint())
+        let mut total = 0.0;
+        for (i, word) in words.iter().enumerate() {
+            // `10 sec`: a bare number followed by a unit word.
+            if word.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                && let Some(next) = words.get(i + 1)
+            {
+                let unit =
+                    unit_hint(next).or_else(|| DURATION_UNITS.iter().map(|(u, _)| *u).find(|u| u == next));
+                if let Some(symbol) = unit {
+                    return Err(refuse(format!("write `{word}{symbol}`, without a space")));
+                }
+            }
+            total += duration_part(word).map_err(refuse)?;
+        }
+        if !total.is_finite() {
+            return Err(refuse("it is too long".into()));
+        }
+        Ok(Self(total))
     }
 }
 
 impl fmt::Display for Duration {
+    /// The canonical form that parses back to the same value: `1d 4h`, `1m 30s`, `500ms`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = std::time::Duration::from_secs_f64(self.0.max(0.0));
-        write!(f, "{}", humantime::format_duration(d))
+        let mut nanos = (self.0.max(0.0) * 1e9).round() as u128;
+        if nanos == 0 {
+            return f.write_str("0s");
+        }
+        let mut first = true;
+        for (unit, secs) in DURATION_UNITS.iter().rev().filter(|(u, _)| *u != "w") {
+            let size = (secs * 1e9).round() as u128;
+            let count = nanos / size;
+            if count > 0 {
+                write!(f, "{}{count}{unit}", if first { "" } else { " " })?;
+                first = false;
+                nanos %= size;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -83,8 +173,8 @@ string_serde!(
     Duration,
     "Duration",
     "duration",
-    "A duration: a number with a unit, e.g. `30s`, `1m 30s`, `500ms`, `2h`, `3d`.",
-    r"^\s*\d+(\.\d+)?\s*[a-zA-Zµ]+(\s*\d+(\.\d+)?\s*[a-zA-Zµ]+)*\s*$"
+    "A duration: numbers with a unit symbol (ns, us, ms, s, m, h, d, w), e.g. `30s`, `1m 30s`, `1.5m`, `500ms`, `2h`, `3d`.",
+    r"^\s*\d+(\.\d+)?(ns|us|ms|s|m|h|d|w)(\s+\d+(\.\d+)?(ns|us|ms|s|m|h|d|w))*\s*$"
 );
 
 // === impl Percent ===
@@ -405,6 +495,56 @@ mod tests {
         assert!("30 parsecs".parse::<Duration>().is_err());
         assert!("-5s".parse::<Duration>().is_err());
         assert!("".parse::<Duration>().is_err());
+    }
+
+    #[test]
+    fn durations_outside_the_documented_form_are_refused_with_the_form_to_write() {
+        for (text, write) in [
+            ("10 sec", "`10s`"),
+            ("10secs", "`10s`"),
+            ("5 minutes", "`5m`"),
+            ("2hours", "`2h`"),
+            ("1day", "`1d`"),
+            ("5M", "30d"),
+            ("1y", "30d"),
+        ] {
+            let err = text.parse::<Duration>().expect_err(text).to_string();
+            assert!(err.contains(write), "{text}: {err}");
+        }
+        for bare in ["10", "s", "1..5s", ".5s", "1m30"] {
+            assert!(bare.parse::<Duration>().is_err(), "{bare} must be refused");
+        }
+    }
+
+    #[test]
+    fn durations_take_decimals_and_print_back_the_same_value() {
+        assert_eq!("1.5m".parse::<Duration>().unwrap().secs(), 90.0);
+        assert_eq!("0.5s".parse::<Duration>().unwrap().secs(), 0.5);
+        assert_eq!("200us".parse::<Duration>().unwrap().secs(), 200e-6);
+        assert_eq!("1w".parse::<Duration>().unwrap().secs(), 604_800.0);
+        for secs in [
+            0.0,
+            0.0002,
+            0.5,
+            1.0,
+            90.0,
+            3_600.0,
+            100_800.0,
+            2_592_000.0,
+            12.345,
+        ] {
+            let text = Duration::from_secs(secs).to_string();
+            let back = text
+                .parse::<Duration>()
+                .unwrap_or_else(|e| panic!("{secs}: `{text}`: {e}"));
+            assert!(
+                (back.secs() - secs).abs() < 1e-9,
+                "{secs} -> `{text}` -> {}",
+                back.secs()
+            );
+        }
+        assert_eq!(Duration::from_secs(100_800.0).to_string(), "1d 4h");
+        assert_eq!(Duration::from_secs(90.0).to_string(), "1m 30s");
     }
 
     #[test]
