@@ -54,18 +54,18 @@ impl Duration {
     }
 }
 
-/// The unit symbols a duration accepts, with their length in seconds. One spelling per unit,
-/// so a policy reads the same everywhere and the schema's pattern is exactly what loads; no
-/// months or years (no fixed length, and `M` is a shift key away from `m`).
-const DURATION_UNITS: [(&str, f64); 8] = [
-    ("ns", 1e-9),
-    ("us", 1e-6),
-    ("ms", 1e-3),
-    ("s", 1.0),
-    ("m", 60.0),
-    ("h", 3_600.0),
-    ("d", 86_400.0),
-    ("w", 604_800.0),
+/// The unit symbols a duration accepts, with their length in nanoseconds. One spelling per
+/// unit, so a policy reads the same everywhere and the schema's pattern is exactly what loads;
+/// no months or years (no fixed length, and `M` is a shift key away from `m`).
+const DURATION_UNITS: [(&str, u128); 8] = [
+    ("ns", 1),
+    ("us", 1_000),
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60_000_000_000),
+    ("h", 3_600_000_000_000),
+    ("d", 86_400_000_000_000),
+    ("w", 604_800_000_000_000),
 ];
 
 /// The symbol for a unit spelled another way (`sec` → `s`), or why there is none.
@@ -83,33 +83,40 @@ fn unit_hint(unit: &str) -> Option<&'static str> {
     })
 }
 
-/// One `<number><unit>` part: its seconds, or a hint naming the form to write instead.
-fn duration_part(part: &str) -> Result<f64, String> {
+/// One `<number><unit>` part: its nanoseconds (exact integer arithmetic, so `1m 30s` and
+/// `1.5m` are the same value), or a hint naming the form to write instead.
+fn duration_part(part: &str) -> Result<u128, String> {
     let split = part
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(part.len());
     let (number, unit) = part.split_at(split);
-    let valid_number = !number.is_empty()
-        && !number.starts_with('.')
-        && !number.ends_with('.')
-        && number.matches('.').count() <= 1;
-    if !valid_number {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() || (number.contains('.') && fraction.is_empty()) || fraction.contains('.') {
         return Err(format!("`{part}` does not start with a number"));
     }
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{number}` is not a number"))?;
-    if let Some((_, secs)) = DURATION_UNITS.iter().find(|(u, _)| *u == unit) {
-        return Ok(value * secs);
-    }
-    Err(match (unit, unit_hint(unit)) {
-        ("", _) => format!("`{part}` has no unit"),
-        (_, Some(symbol)) => format!("write `{number}{symbol}`, not `{part}`"),
-        ("M" | "month" | "months" | "y" | "yr" | "yrs" | "year" | "years", _) => {
-            format!("`{part}`: months and years have no fixed length; write days, such as `30d`")
+    let Some((_, size)) = DURATION_UNITS.iter().find(|(u, _)| *u == unit) else {
+        return Err(match (unit, unit_hint(unit)) {
+            ("", _) => format!("`{part}` has no unit"),
+            (_, Some(symbol)) => format!("write `{number}{symbol}`, not `{part}`"),
+            ("M" | "month" | "months" | "y" | "yr" | "yrs" | "year" | "years", _) => {
+                format!("`{part}`: months and years have no fixed length; write days, such as `30d`")
+            }
+            _ => format!("`{unit}` is not a unit"),
+        });
+    };
+    let too_long = || format!("`{part}` is too long");
+    let whole: u128 = whole.parse().map_err(|_| too_long())?;
+    let mut nanos = whole.checked_mul(*size).ok_or_else(too_long)?;
+    // Fraction digits beyond a nanosecond cannot change the value.
+    let mut scale = *size;
+    for digit in fraction.bytes().map(|b| u128::from(b - b'0')) {
+        if scale < 10 {
+            break;
         }
-        _ => format!("`{unit}` is not a unit"),
-    })
+        scale /= 10;
+        nanos += digit * scale;
+    }
+    Ok(nanos)
 }
 
 impl FromStr for Duration {
@@ -127,7 +134,7 @@ impl FromStr for Duration {
         if words.is_empty() {
             return Err(refuse("it is empty".into()));
         }
-        let mut total = 0.0;
+        let mut total: u128 = 0;
         for (i, word) in words.iter().enumerate() {
             // `10 sec`: a bare number followed by a unit word.
             if word.bytes().all(|b| b.is_ascii_digit() || b == b'.')
@@ -135,16 +142,18 @@ impl FromStr for Duration {
             {
                 let unit =
                     unit_hint(next).or_else(|| DURATION_UNITS.iter().map(|(u, _)| *u).find(|u| u == next));
-                if let Some(symbol) = unit {
-                    return Err(refuse(format!("write `{word}{symbol}`, without a space")));
-                }
+                return Err(refuse(match unit {
+                    Some(symbol) => format!("write `{word}{symbol}`, without a space"),
+                    None => format!("`{next}` is not a unit"),
+                }));
             }
-            total += duration_part(word).map_err(refuse)?;
+            if word.starts_with('-') {
+                return Err(refuse("a duration is never negative".into()));
+            }
+            total = total.saturating_add(duration_part(word).map_err(refuse)?);
         }
-        if !total.is_finite() {
-            return Err(refuse("it is too long".into()));
-        }
-        Ok(Self(total))
+        let nanos = u64::try_from(total).map_err(|_| refuse("it is too long".into()))?;
+        Ok(Self(std::time::Duration::from_nanos(nanos).as_secs_f64()))
     }
 }
 
@@ -156,8 +165,7 @@ impl fmt::Display for Duration {
             return f.write_str("0s");
         }
         let mut first = true;
-        for (unit, secs) in DURATION_UNITS.iter().rev().filter(|(u, _)| *u != "w") {
-            let size = (secs * 1e9).round() as u128;
+        for (unit, size) in DURATION_UNITS.iter().rev().filter(|(u, _)| *u != "w") {
             let count = nanos / size;
             if count > 0 {
                 write!(f, "{}{count}{unit}", if first { "" } else { " " })?;
