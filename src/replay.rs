@@ -13,7 +13,9 @@
 //! - the history is written in full on the first tick and every [`CHECKPOINT`] ticks, and as a
 //!   digest otherwise; replay chains the history `decide` returns and checks every digest.
 //!
-//! Replay also reads format 2 logs (no structural diff, the decision as text).
+//! The lines are written as one gzip stream, flushed at every tick (a log cut off by a crash
+//! reads up to its last whole tick). Replay also reads plain text, and format 2 logs (no
+//! structural diff, the decision as text).
 
 use crate::{
     decide::decide,
@@ -211,8 +213,11 @@ pub struct LogWriter {
 }
 
 impl LogWriter {
-    /// Starts a log by writing its header.
-    pub fn new(mut out: Box<dyn Write + Send>, policy: &Policy) -> io::Result<Self> {
+    /// Starts a log by writing its header; everything goes through a gzip stream on `out`.
+    pub fn new(out: Box<dyn Write + Send>, policy: &Policy) -> io::Result<Self> {
+        // Fast deflate: the log is mostly fresh floats, where harder levels gain little.
+        let mut out: Box<dyn Write + Send> =
+            Box::new(flate2::write::GzEncoder::new(out, flate2::Compression::fast()));
         // Probe header values often carry credentials and no decision reads them: the log
         // keeps their names only (`tests/reliability` secrets).
         let mut policy = policy.clone();
@@ -349,8 +354,17 @@ pub enum ReplayError {
     },
 }
 
-/// Re-runs `decide` on every recorded tick and compares the outputs byte for byte.
-pub fn replay(input: impl BufRead) -> Result<ReplayReport, ReplayError> {
+/// Re-runs `decide` on every recorded tick and compares the outputs byte for byte. Reads the
+/// gzip stream sloop writes, or the same lines as plain text.
+pub fn replay(mut input: impl BufRead) -> Result<ReplayReport, ReplayError> {
+    if input.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        replay_lines(io::BufReader::new(flate2::bufread::MultiGzDecoder::new(input)))
+    } else {
+        replay_lines(input)
+    }
+}
+
+fn replay_lines(input: impl BufRead) -> Result<ReplayReport, ReplayError> {
     let mut lines = input.lines();
     let header_text = lines.next().ok_or(ReplayError::Format {
         line: 1,

@@ -7,7 +7,8 @@
 //! - `{"-": 0}` (inside an object's diff) removes that key;
 //! - an integer, against an integer, is added to it (counters grow by small steps);
 //! - an object, against an object, patches the keys it names; against an array, it patches the
-//!   elements at the indices it names, and `"n"` is the new length. An object holding a key
+//!   elements at the indices it names, `"*"` patches every element no index names, and `"n"`
+//!   is the new length. An array whose elements mostly changed is replaced. An object holding a key
 //!   `=` or `-` itself is always replaced whole, so the markers stay unambiguous.
 
 use serde_json::{Map, Value, json};
@@ -52,26 +53,68 @@ pub fn diff(prev: &Value, cur: &Value) -> Option<Value> {
             Value::Object(out)
         }
         (Value::Array(p), Value::Array(c)) => {
-            let mut out = Map::new();
-            if p.len() != c.len() {
-                out.insert("n".into(), c.len().into());
-            }
-            for (i, v) in c.iter().enumerate() {
-                let d = match p.get(i) {
+            let diffs: Vec<Option<Value>> = c
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match p.get(i) {
                     Some(pv) => diff(pv, v),
                     None => Some(replace(v)),
-                };
-                if let Some(d) = d {
-                    out.insert(i.to_string(), d);
-                }
+                })
+                .collect();
+            // Mostly new (a sample, a list that slid): the value itself is shorter than a patch.
+            let changed = diffs.iter().filter(|d| d.is_some()).count();
+            if changed * 2 > c.len().max(p.len()) && !all_alike(&diffs) {
+                return Some(replace(cur));
             }
-            Value::Object(out)
+            array_patch(p.len(), c, diffs)
         }
         _ => match (integer(prev), integer(cur)) {
             (Some(p), Some(c)) if c.checked_sub(p).is_some() => Value::from(c - p),
             _ => replace(cur),
         },
     })
+}
+
+/// Whether the changed elements all change alike (counters over several windows, each one step
+/// further) and the unchanged ones are objects (a `{}` patch leaves those as they are).
+fn all_alike(diffs: &[Option<Value>]) -> bool {
+    let mut changed = diffs.iter().flatten();
+    let Some(first) = changed.next() else {
+        return false;
+    };
+    diffs.len() >= 2 && first.is_object() && changed.all(|d| d == first)
+}
+
+/// An array's patch: `"*"` for the diff the changed elements share, indices for the others
+/// (`{}` for an unchanged object), `"n"` for a new length.
+fn array_patch(prev_len: usize, cur: &[Value], diffs: Vec<Option<Value>>) -> Value {
+    let mut out = Map::new();
+    if prev_len != cur.len() {
+        out.insert("n".into(), cur.len().into());
+    }
+    let shared = (all_alike(&diffs)
+        && cur.len() == prev_len
+        && diffs.iter().zip(cur).all(|(d, v)| d.is_some() || v.is_object()))
+    .then(|| diffs.iter().flatten().next().cloned())
+    .flatten();
+    match shared {
+        Some(common) => {
+            for (i, d) in diffs.iter().enumerate() {
+                if d.is_none() {
+                    out.insert(i.to_string(), json!({}));
+                }
+            }
+            out.insert("*".into(), common);
+        }
+        None => {
+            for (i, d) in diffs.into_iter().enumerate() {
+                if let Some(d) = d {
+                    out.insert(i.to_string(), d);
+                }
+            }
+        }
+    }
+    Value::Object(out)
 }
 
 /// `prev` with the diff `d` applied.
@@ -109,7 +152,14 @@ pub fn patch(prev: &Value, d: &Value) -> Result<Value, String> {
             };
             let mut out = p.clone();
             out.resize(len, Value::Null);
-            for (k, v) in m.iter().filter(|(k, _)| *k != "n") {
+            if let Some(common) = m.get("*") {
+                for (i, slot) in out.iter_mut().enumerate() {
+                    if !m.contains_key(&i.to_string()) {
+                        *slot = patch(slot, common)?;
+                    }
+                }
+            }
+            for (k, v) in m.iter().filter(|(k, _)| *k != "n" && *k != "*") {
                 let i: usize = k.parse().map_err(|_| format!("`{k}` is not an array index"))?;
                 let slot = out
                     .get_mut(i)
@@ -155,12 +205,16 @@ mod tests {
 
     #[test]
     fn counters_and_unchanged_parts_cost_little() {
-        let prev = json!({"counts": [{"good": 30, "total": 30, "window": 300.0}], "key": "fra"});
-        let cur = json!({"counts": [{"good": 31, "total": 31, "window": 300.0}], "key": "fra"});
-        assert_eq!(
-            diff(&prev, &cur).unwrap().to_string(),
-            r#"{"counts":{"0":{"good":1,"total":1}}}"#
-        );
+        // Windows that all grew alike share one step; an unchanged one is named.
+        let w = |g: i64| json!({"good": g, "total": g, "window": 300.0});
+        let prev = json!({"counts": [w(30), w(100), w(200)], "key": "fra"});
+        let cur = json!({"counts": [w(30), w(101), w(201)], "key": "fra"});
+        let d = diff(&prev, &cur).unwrap();
+        assert_eq!(d.to_string(), r#"{"counts":{"*":{"good":1,"total":1},"0":{}}}"#);
+        assert_eq!(patch(&prev, &d).unwrap(), cur);
+        // A sample that is all new is written as itself.
+        let d = diff(&json!([[1.5, 0.1, true]]), &json!([[2.5, 0.2, true]])).unwrap();
+        assert_eq!(d.to_string(), r#"{"=":[[2.5,0.2,true]]}"#);
     }
 
     #[test]
