@@ -129,6 +129,10 @@ enum Import {
     Openslo {
         /// The OpenSLO file (one or more YAML documents).
         file: PathBuf,
+        /// Unit of thresholdMetric values in SLOs without a `sloop.dev/threshold-unit`
+        /// annotation (OpenSLO values are unitless; without either, a threshold is an error).
+        #[arg(long, value_enum, value_name = "UNIT")]
+        threshold_unit: Option<crate::policy::openslo::ThresholdUnit>,
     },
 }
 
@@ -175,8 +179,8 @@ pub fn main() -> ExitCode {
         Command::History(args) => history::run(&args),
         Command::Plan(args) => plan::run(&args),
         Command::Import {
-            what: Import::Openslo { file },
-        } => check::import_openslo(&file),
+            what: Import::Openslo { file, threshold_unit },
+        } => check::import_openslo(&file, threshold_unit),
     }
 }
 
@@ -187,6 +191,13 @@ pub fn schema_text() -> String {
 
 /// Runs `work` on a multi-threaded runtime: success, or its error on stderr after `label: ` and
 /// exit code 1 (also when the runtime cannot start).
+/// Colour in log lines only for a person at a terminal: escape codes in a file or a log
+/// shipper's pipe are noise (`NO_COLOR` turns it off at a terminal too).
+fn stderr_is_terminal() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 fn block_on(label: &str, work: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
     let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -2,14 +2,20 @@
 //! decision, after a header line holding the policy. `sloop replay` re-runs `decide` on every
 //! line and reports any difference — byte-for-byte identical on an unchanged build.
 //!
-//! Two encodings keep a day of ticks in tens of megabytes instead of gigabytes, without losing
-//! anything `decide` reads:
+//! Encodings keep a day of ticks small, without losing anything `decide` reads:
 //! - a server that did not change since the previous tick is written as `{"same": id}`;
 //! - a series' `recent` samples are written as a delta against the previous tick (`keep` drops
 //!   that many from the front, `add` appends), samples as `[at, latency, ok]` (phase timings
 //!   are not logged: the decision core never reads them);
+//! - the snapshot so encoded, and the decision, are written as a structural diff against the
+//!   previous tick's ([`diff`]): counters as steps, unchanged parts not at all;
+//! - the decision carries a digest of its exact text, so replay still compares bytes;
 //! - the history is written in full on the first tick and every [`CHECKPOINT`] ticks, and as a
 //!   digest otherwise; replay chains the history `decide` returns and checks every digest.
+//!
+//! The lines are written as one gzip stream, flushed at every tick (a log cut off by a crash
+//! reads up to its last whole tick). Replay also reads plain text, and format 2 logs (no
+//! structural diff, the decision as text).
 
 use crate::{
     decide::decide,
@@ -24,6 +30,11 @@ use std::{
     collections::HashMap,
     io::{self, BufRead, Write},
 };
+
+mod diff;
+
+/// The format this build writes.
+const FORMAT: u32 = 3;
 
 /// Ticks between full copies of the history.
 pub const CHECKPOINT: u64 = 720;
@@ -41,7 +52,10 @@ pub struct Header {
 
 /// FNV-1a over the JSON form: a stable digest with no dependency and no randomness.
 pub fn digest(history: &History) -> String {
-    let text = serde_json::to_string(history).unwrap_or_default();
+    fnv(&serde_json::to_string(history).unwrap_or_default())
+}
+
+fn fnv(text: &str) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in text.bytes() {
         h ^= b as u64;
@@ -115,6 +129,24 @@ fn decode_inventory(snapshot: &mut Value, prev: &mut HashMap<String, Value>) -> 
     Ok(())
 }
 
+/// How many samples the window dropped from its front since `prev`: where the current samples
+/// start in the previous ones. Samples carry their time, so the first current sample is looked
+/// up once (linear) instead of trying every offset (quadratic in the window).
+fn slide(prev: &[Value], cur: &[Value]) -> usize {
+    let fits = |k: usize| {
+        let overlap = &prev[k..];
+        overlap.len() <= cur.len() && overlap == &cur[..overlap.len()]
+    };
+    if let Some(first) = cur.first()
+        && let Some(k) = prev.iter().position(|s| s == first)
+        && fits(k)
+    {
+        return k;
+    }
+    // No overlap found by the first sample (repeated samples, or none kept): the full search.
+    (0..=prev.len()).find(|&k| fits(k)).unwrap_or(prev.len())
+}
+
 impl Deltas {
     /// Replaces every `recent` array of the snapshot JSON by a delta against the previous tick.
     fn encode(&mut self, snapshot: &mut Value) {
@@ -131,13 +163,7 @@ impl Deltas {
                     .map(|a| a.iter().map(compact_sample).collect())
                     .unwrap_or_default();
                 let prev = self.prev.get(&id).map(Vec::as_slice).unwrap_or(&[]);
-                // The window slides: find where the current samples start in the previous ones.
-                let keep = (0..=prev.len())
-                    .find(|&k| {
-                        let overlap = &prev[k..];
-                        overlap.len() <= cur.len() && overlap == &cur[..overlap.len()]
-                    })
-                    .unwrap_or(prev.len());
+                let keep = slide(prev, &cur);
                 let added = cur[prev.len() - keep..].to_vec();
                 series["recent"] = json!({"keep": keep, "add": added});
                 seen.insert(id, cur);
@@ -181,11 +207,17 @@ pub struct LogWriter {
     out: Box<dyn Write + Send>,
     deltas: Deltas,
     ticks: u64,
+    /// The previous tick's snapshot (after the window and inventory encodings) and decision.
+    prev_snapshot: Value,
+    prev_decision: Value,
 }
 
 impl LogWriter {
-    /// Starts a log by writing its header.
-    pub fn new(mut out: Box<dyn Write + Send>, policy: &Policy) -> io::Result<Self> {
+    /// Starts a log by writing its header; everything goes through a gzip stream on `out`.
+    pub fn new(out: Box<dyn Write + Send>, policy: &Policy) -> io::Result<Self> {
+        // Fast deflate: the log is mostly fresh floats, where harder levels gain little.
+        let mut out: Box<dyn Write + Send> =
+            Box::new(flate2::write::GzEncoder::new(out, flate2::Compression::fast()));
         // Probe header values often carry credentials and no decision reads them: the log
         // keeps their names only (`tests/reliability` secrets).
         let mut policy = policy.clone();
@@ -197,7 +229,7 @@ impl LogWriter {
             }
         }
         let header = Header {
-            format: 2,
+            format: FORMAT,
             sloop: env!("CARGO_PKG_VERSION").into(),
             policy,
         };
@@ -207,6 +239,8 @@ impl LogWriter {
             out,
             deltas: Deltas::default(),
             ticks: 0,
+            prev_snapshot: Value::Null,
+            prev_decision: Value::Null,
         })
     }
 
@@ -223,17 +257,28 @@ impl LogWriter {
     ) -> io::Result<()> {
         let mut snap = serde_json::to_value(snapshot)?;
         self.deltas.encode(&mut snap);
-        let mut line = json!({"now": now, "snapshot": snap, "history_digest": digest(history)});
+        let snap_diff = diff::diff(&self.prev_snapshot, &snap).unwrap_or_else(|| json!({}));
+        self.prev_snapshot = snap;
+        let mut line = json!({"now": now, "snapshot": snap_diff, "history_digest": digest(history)});
         if !failed.is_empty() {
             line["failed"] = json!(failed);
         }
         if self.ticks.is_multiple_of(CHECKPOINT) {
             line["history"] = serde_json::to_value(history)?;
         }
-        // The decision is written last and exactly as serialised, so replay compares bytes.
+        // The decision is written last: the digest of its exact text, so replay compares bytes,
+        // and its diff against the previous one, so a difference can be shown.
+        let decision_text = serde_json::to_string(decision)?;
+        let decision_value: Value = serde_json::from_str(&decision_text)?;
+        let decision_diff = diff::diff(&self.prev_decision, &decision_value).unwrap_or_else(|| json!({}));
+        self.prev_decision = decision_value;
         let text = serde_json::to_string(&line)?;
         self.out.write_all(&text.as_bytes()[..text.len() - 1])?;
-        writeln!(self.out, ",\"decision\":{}}}", serde_json::to_string(decision)?)?;
+        writeln!(
+            self.out,
+            ",\"decision_digest\":\"{}\",\"decision\":{decision_diff}}}",
+            fnv(&decision_text)
+        )?;
         self.ticks += 1;
         self.out.flush()
     }
@@ -248,6 +293,10 @@ struct LineIn {
     history_digest: String,
     #[serde(default)]
     failed: Vec<String>,
+    /// Format 3: the digest of the decision's text.
+    #[serde(default)]
+    decision_digest: Option<String>,
+    /// Format 2: the decision's text; format 3: its diff against the previous tick's.
     decision: Box<RawValue>,
 }
 
@@ -305,8 +354,17 @@ pub enum ReplayError {
     },
 }
 
-/// Re-runs `decide` on every recorded tick and compares the outputs byte for byte.
-pub fn replay(input: impl BufRead) -> Result<ReplayReport, ReplayError> {
+/// Re-runs `decide` on every recorded tick and compares the outputs byte for byte. Reads the
+/// gzip stream sloop writes, or the same lines as plain text.
+pub fn replay(mut input: impl BufRead) -> Result<ReplayReport, ReplayError> {
+    if input.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+        replay_lines(io::BufReader::new(flate2::bufread::MultiGzDecoder::new(input)))
+    } else {
+        replay_lines(input)
+    }
+}
+
+fn replay_lines(input: impl BufRead) -> Result<ReplayReport, ReplayError> {
     let mut lines = input.lines();
     let header_text = lines.next().ok_or(ReplayError::Format {
         line: 1,
@@ -316,15 +374,17 @@ pub fn replay(input: impl BufRead) -> Result<ReplayReport, ReplayError> {
         line: 1,
         message: format!("not a decision-log header: {e}"),
     })?;
-    if header.format != 2 {
+    if !(2..=FORMAT).contains(&header.format) {
         return Err(ReplayError::Format {
             line: 1,
             message: format!("log format {} is not supported", header.format),
         });
     }
+    let diffed = header.format >= 3;
     let mut report = ReplayReport::default();
     let mut deltas = Deltas::default();
     let mut chained: Option<History> = None;
+    let (mut prev_snapshot, mut prev_decision) = (Value::Null, Value::Null);
     for (i, line) in lines.enumerate() {
         let line_no = i + 2;
         let line = line?;
@@ -336,6 +396,11 @@ pub fn replay(input: impl BufRead) -> Result<ReplayReport, ReplayError> {
             message,
         };
         let mut rec: LineIn = serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
+        if diffed {
+            prev_snapshot =
+                diff::patch(&prev_snapshot, &rec.snapshot).map_err(|e| bad(format!("snapshot: {e}")))?;
+            rec.snapshot = prev_snapshot.clone();
+        }
         deltas.decode(&mut rec.snapshot).map_err(bad)?;
         let snapshot: Snapshot =
             serde_json::from_value(rec.snapshot).map_err(|e| bad(format!("snapshot: {e}")))?;
@@ -358,10 +423,23 @@ pub fn replay(input: impl BufRead) -> Result<ReplayReport, ReplayError> {
         }
         let (decision, next) = decide(&header.policy, &snapshot, &history, rec.now);
         let recomputed = serde_json::to_string(&decision).unwrap_or_default();
-        if recomputed != rec.decision.get() {
+        // Format 3: the exact text by its digest, and the recorded content (patched from the
+        // diffs) against the recomputed one; format 2: the text itself.
+        let mismatch = if diffed {
+            let step: Value =
+                serde_json::from_str(rec.decision.get()).map_err(|e| bad(format!("decision: {e}")))?;
+            prev_decision = diff::patch(&prev_decision, &step).map_err(|e| bad(format!("decision: {e}")))?;
+            let recomputed_value: Value = serde_json::from_str(&recomputed).unwrap_or_default();
+            let same = rec.decision_digest.as_deref() == Some(fnv(&recomputed).as_str())
+                && recomputed_value == prev_decision;
+            (!same).then(|| (prev_decision.to_string(), recomputed_value.to_string()))
+        } else {
+            (recomputed != rec.decision.get()).then(|| (rec.decision.get().to_owned(), recomputed.clone()))
+        };
+        if let Some((recorded_text, recomputed_text)) = mismatch {
             report.decision_mismatches.push(line_no);
             if report.first_difference.is_none() {
-                let (recorded, now) = around_difference(rec.decision.get(), &recomputed);
+                let (recorded, now) = around_difference(&recorded_text, &recomputed_text);
                 report.first_difference = Some((line_no, recorded, now));
             }
         }

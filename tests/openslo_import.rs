@@ -1,7 +1,7 @@
 //! `sloop import openslo`: OpenSLO v1 SLOs become sloop objectives that pass `sloop check` once
 //! their probes exist, and what cannot be mapped is a located error naming the field.
 
-use sloop::policy::openslo::import;
+use sloop::policy::openslo::{ThresholdUnit, import, import_with_unit};
 use std::path::Path;
 
 fn read(rel: &str) -> Vec<u8> {
@@ -35,7 +35,12 @@ fn host_policy(fragment: &str) -> String {
 }
 
 fn imported(rel: &str) -> String {
-    let out = import(rel, &read(rel)).unwrap_or_else(|e| panic!("{rel} should import: {e:?}"));
+    imported_with(rel, None)
+}
+
+fn imported_with(rel: &str, unit: Option<ThresholdUnit>) -> String {
+    let out =
+        import_with_unit(rel, &read(rel), unit).unwrap_or_else(|e| panic!("{rel} should import: {e:?}"));
     let policy = host_policy(&out);
     if let Err(errors) = sloop::policy::parse("host.yaml", policy.as_bytes()) {
         let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
@@ -75,15 +80,45 @@ fn calendar_window_becomes_a_rolling_period_and_says_so() {
 
 #[test]
 fn lte_threshold_becomes_a_latency_percentile_with_a_stated_unit() {
-    let out = imported("tests/data/openslo/threshold-latency.yaml");
+    let out = imported_with(
+        "tests/data/openslo/threshold-latency.yaml",
+        Some(ThresholdUnit::Ms),
+    );
     assert!(
         out.contains("percentile: 95\n      threshold: 800ms\n      window: 10m\n"),
         "{out}"
     );
-    assert!(out.contains("the value was read as milliseconds"), "{out}");
+    assert!(
+        out.contains("The value is in ms, as --threshold-unit says."),
+        "{out}"
+    );
     // The second SLO's annotation says seconds.
     assert!(out.contains("percentile: 99\n      threshold: 1500ms\n"), "{out}");
     insta::assert_snapshot!(out);
+}
+
+/// OpenSLO values are unitless: a threshold whose unit neither an annotation nor
+/// `--threshold-unit` gives is an error at the value, never a guess (`0.3` seconds once became
+/// `300us`).
+#[test]
+fn a_threshold_without_a_unit_is_an_error_at_its_value() {
+    let rel = "tests/data/openslo/threshold-latency.yaml";
+    let errors = import(rel, &read(rel)).expect_err("the first SLO has no unit annotation");
+    assert_eq!(errors.len(), 1, "only the unannotated SLO fails: {errors:?}");
+    let e = &errors[0];
+    assert_eq!(e.path, "spec.objectives[0].value", "{e}");
+    assert!(e.message.contains("has no unit"), "{e}");
+    assert!(
+        e.hint.contains("sloop.dev/threshold-unit") && e.hint.contains("--threshold-unit"),
+        "{e}"
+    );
+    // Seconds from the flag: 0.8 s, not 800 us or 800 ms.
+    let text = String::from_utf8(read(rel)).expect("utf-8");
+    let seconds = text.replacen("value: 800", "value: 0.3", 1);
+    let out = import_with_unit(rel, seconds.as_bytes(), Some(ThresholdUnit::S)).expect("imports with a unit");
+    assert!(out.contains("threshold: 300ms"), "{out}");
+    // The annotation of the second SLO (seconds) wins over the flag.
+    assert!(out.contains("percentile: 99\n      threshold: 1500ms\n"), "{out}");
 }
 
 #[test]
@@ -198,13 +233,21 @@ fn hostile_input_is_refused_with_a_location() {
 
 #[test]
 fn the_cli_prints_the_fragment_or_the_errors() {
-    let run = |rel: &str| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_sloop"))
-            .args(["import", "openslo", rel])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .output()
-            .expect("sloop runs")
-    };
+    let run = |rel: &str| run_with(rel, &[]);
+    let latency = "tests/data/openslo/threshold-latency.yaml";
+    assert_eq!(
+        run(latency).status.code(),
+        Some(1),
+        "a unitless threshold is an error"
+    );
+    let with_unit = run_with(latency, &["--threshold-unit", "ms"]);
+    assert_eq!(
+        with_unit.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&with_unit.stderr)
+    );
+    assert!(String::from_utf8_lossy(&with_unit.stdout).contains("threshold: 800ms"));
     let ok = run("tests/data/openslo/ratio-rolling.yaml");
     assert_eq!(ok.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("objectives:\n"));
@@ -215,4 +258,14 @@ fn the_cli_prints_the_fragment_or_the_errors() {
         stderr.contains("threshold-gt.yaml:19:11: spec.objectives[0].op:") && stderr.contains("hint:"),
         "{stderr}"
     );
+}
+
+fn run_with(rel: &str, flags: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sloop"))
+        .args(["import", "openslo"])
+        .args(flags)
+        .arg(rel)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("sloop runs")
 }

@@ -41,7 +41,13 @@ fn a_recorded_rehearsal_replays_identically() {
 
 #[test]
 fn a_changed_decision_is_reported() {
-    let log = String::from_utf8(record()).unwrap();
+    // The log is a gzip stream; replay reads the plain lines as well.
+    let mut log = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::MultiGzDecoder::new(Cursor::new(record())),
+        &mut log,
+    )
+    .expect("a gzip stream of text");
     // Flip one recorded action in a decision (not in the snapshot) into another.
     let mut lines: Vec<String> = log.lines().map(str::to_owned).collect();
     let target = lines

@@ -95,6 +95,7 @@ fn write_secret(path: &std::path::Path, token: &Token) -> Result<(), crate::inge
 /// Runs the agent until SIGINT or SIGTERM.
 pub fn run(args: &AgentArgs) -> ExitCode {
     let _ = tracing_subscriber::fmt()
+        .with_ansi(super::stderr_is_terminal())
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

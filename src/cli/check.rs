@@ -132,7 +132,7 @@ pub fn explain(path: &Path) -> ExitCode {
 }
 
 /// Converts OpenSLO SLO documents into sloop objectives.
-pub fn import_openslo(path: &Path) -> ExitCode {
+pub fn import_openslo(path: &Path, threshold_unit: Option<policy::openslo::ThresholdUnit>) -> ExitCode {
     let name = path.display().to_string();
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -141,7 +141,7 @@ pub fn import_openslo(path: &Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match policy::openslo::import(&name, &bytes) {
+    match policy::openslo::import_with_unit(&name, &bytes, threshold_unit) {
         Ok(yaml) => {
             out!("{yaml}");
             ExitCode::SUCCESS

@@ -35,7 +35,7 @@ pub struct RehearseArgs {
     /// Write a self-contained HTML report with plots.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
-    /// Record every decision (JSON lines) for `sloop replay`.
+    /// Record every decision for `sloop replay`: JSON lines in a gzip stream (`zcat` reads it).
     #[arg(long, value_name = "FILE")]
     decision_log: Option<PathBuf>,
     /// Exit 1 when an expectation of the scenario does not hold.

@@ -40,8 +40,10 @@ pub enum LogFormat {
 pub struct RunArgs {
     /// A YAML file with any of the settings below (keys: policies, listen, cloud, scenario,
     /// speed, skip, seed, dryRun, journal, journalMaxBytes, journalFiles, logFormat,
-    /// agentTokens, configmapPolicies, leaderElect, leaseNamespace, leaseName, k8sEvents,
-    /// pollInterval, tlsListen, tlsCert, tlsKey). Relative paths in it are relative to the file.
+    /// agentTokens, viewerTokenFile, configmapPolicies, leaderElect, leaseNamespace, leaseName,
+    /// k8sEvents, pollInterval, tlsListen, tlsCert, tlsKey). Relative paths in it are relative
+    /// to the file. A flag or `SLOOP_*` variable wins over the file, `false` included
+    /// (`--dry-run=false` turns off a `dryRun: true`).
     #[arg(long, env = "SLOOP_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The policy directory (every *.yaml in it; subdirectories such as scenarios/ are skipped).
@@ -68,8 +70,10 @@ pub struct RunArgs {
     #[arg(long, env = "SLOOP_SEED")]
     pub seed: Option<u64>,
     /// Decide everything, execute nothing: every action is journalled as "would".
-    #[arg(long, env = "SLOOP_DRY_RUN")]
-    pub dry_run: bool,
+    /// `--dry-run=false` overrides a `dryRun: true` in --config. [default: false]
+    #[arg(long, env = "SLOOP_DRY_RUN", value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub dry_run: Option<bool>,
     /// The action journal's directory. [default: ./journal]
     #[arg(long, env = "SLOOP_JOURNAL", value_name = "DIR")]
     pub journal: Option<PathBuf>,
@@ -108,8 +112,10 @@ pub struct RunArgs {
     #[arg(long, env = "SLOOP_CONFIGMAP_POLICIES", value_name = "NS[/SELECTOR]")]
     pub configmap_policies: Option<String>,
     /// Compete for a Kubernetes Lease; only the holder acts (the others observe, judge, serve).
-    #[arg(long, env = "SLOOP_LEADER_ELECT")]
-    pub leader_elect: bool,
+    /// `--leader-elect=false` overrides a `leaderElect: true` in --config. [default: false]
+    #[arg(long, env = "SLOOP_LEADER_ELECT", value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub leader_elect: Option<bool>,
     /// Namespace of the Lease. [default: $POD_NAMESPACE, else default]
     #[arg(long, env = "SLOOP_LEASE_NAMESPACE")]
     pub lease_namespace: Option<String>,
@@ -117,11 +123,17 @@ pub struct RunArgs {
     #[arg(long, env = "SLOOP_LEASE_NAME")]
     pub lease_name: Option<String>,
     /// Publish every action and refusal as a Kubernetes Event about this pod ($POD_NAME).
-    #[arg(long, env = "SLOOP_K8S_EVENTS")]
-    pub k8s_events: bool,
+    /// `--k8s-events=false` overrides a `k8sEvents: true` in --config. [default: false]
+    #[arg(long, env = "SLOOP_K8S_EVENTS", value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub k8s_events: Option<bool>,
     /// How often the policy directory is checked for changes. [default: 2s]
     #[arg(long, env = "SLOOP_POLL_INTERVAL", value_name = "DURATION")]
     pub poll_interval: Option<String>,
+    /// Check the settings (flags, environment, --config) as a start would, print them and
+    /// exit: 0 when they start, 2 with the reason when not. Binds nothing, reads no policy.
+    #[arg(long)]
+    pub check_config: bool,
 }
 
 /// The config file.
@@ -269,7 +281,7 @@ impl RunArgs {
             (None, None) => Some("policies".into()),
             (None, Some(_)) => None,
         };
-        let lease = (self.leader_elect || file.leader_elect.unwrap_or(false)).then(|| {
+        let lease = self.leader_elect.or(file.leader_elect).unwrap_or(false).then(|| {
             let ns = self
                 .lease_namespace
                 .or(file.lease_namespace)
@@ -282,18 +294,25 @@ impl RunArgs {
                     .unwrap_or_else(|| "sloop".into()),
             )
         });
+        let cloud = self.cloud.or(file.cloud).unwrap_or_else(|| "sim".into());
+        let scenario = self.scenario.or(file.scenario);
+        if cloud == "sim" && scenario.is_none() {
+            return Err(
+                "--cloud sim needs --scenario FILE (see policies/scenarios/); give --cloud NAME for a clouds.yaml cloud".into(),
+            );
+        }
         Ok(Settings {
             policies,
             configmap_policies,
             lease,
-            k8s_events: self.k8s_events || file.k8s_events.unwrap_or(false),
+            k8s_events: self.k8s_events.or(file.k8s_events).unwrap_or(false),
             listen,
-            cloud: self.cloud.or(file.cloud).unwrap_or_else(|| "sim".into()),
-            scenario: self.scenario.or(file.scenario),
+            cloud,
+            scenario,
             speed,
             skip,
             seed: self.seed.or(file.seed),
-            dry_run: self.dry_run || file.dry_run.unwrap_or(false),
+            dry_run: self.dry_run.or(file.dry_run).unwrap_or(false),
             journal: self.journal.or(file.journal).unwrap_or_else(|| "journal".into()),
             journal_limits: DiskLimits {
                 max_bytes: self
@@ -323,6 +342,7 @@ fn init_logs(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(super::stderr_is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -332,6 +352,7 @@ fn init_logs(format: LogFormat) {
 
 /// Runs `sloop run`.
 pub fn run(args: RunArgs) -> ExitCode {
+    let check_only = args.check_config;
     let settings = match args.resolve() {
         Ok(s) => s,
         Err(e) => {
@@ -339,6 +360,23 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if check_only {
+        // What the chart's check and an operator's dry start need: the settings as resolved.
+        outln!(
+            "sloop run: settings start: cloud {}, listen {}, policies {}, dry run {}, leader election {}, events {}",
+            settings.cloud,
+            settings.listen,
+            settings
+                .policies
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "from ConfigMaps".into()),
+            settings.dry_run,
+            settings.lease.is_some(),
+            settings.k8s_events,
+        );
+        return ExitCode::SUCCESS;
+    }
     init_logs(settings.log_format);
     super::block_on("error", main(settings))
 }
@@ -526,3 +564,6 @@ async fn shutdown_signal() {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
+
+#[cfg(test)]
+mod tests;

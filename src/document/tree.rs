@@ -186,6 +186,27 @@ fn pos_of_offset(bytes: &[u8], offset: usize) -> Pos {
     Pos { line, col }
 }
 
+/// The tab a tab error is about: the parser may report the end of the token before it (the
+/// line above), so point at the first tab in a line's indentation from the reported line on,
+/// else the last one before it.
+fn indenting_tab(src: &str, reported: Pos) -> Option<Pos> {
+    let tabs: Vec<Pos> = src
+        .lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+            indent.find('\t').map(|col| Pos {
+                line: i + 1,
+                col: col + 1,
+            })
+        })
+        .collect();
+    tabs.iter()
+        .find(|p| p.line >= reported.line)
+        .or_else(|| tabs.iter().rev().find(|p| p.line < reported.line))
+        .copied()
+}
+
 /// Parses one YAML document into a node tree.
 pub fn parse(src: &str, limits: &Limits) -> Result<Node, Diagnostic> {
     let mut parser = Parser::new_from_str(src);
@@ -198,14 +219,27 @@ pub fn parse(src: &str, limits: &Limits) -> Result<Node, Diagnostic> {
     while let Some(next) = parser.next_event() {
         let (event, span) = next.map_err(|e| {
             let m = e.marker();
-            Diagnostic::at(
-                Pos {
-                    line: m.line(),
-                    col: m.col() + 1,
-                },
-                format!("YAML syntax error: {}", e.info()),
-                "check indentation and quoting near this position",
-            )
+            let reported = Pos {
+                line: m.line(),
+                col: m.col() + 1,
+            };
+            let info = e.info();
+            match info
+                .contains("tab")
+                .then(|| indenting_tab(src, reported))
+                .flatten()
+            {
+                Some(at) => Diagnostic::at(
+                    at,
+                    format!("YAML syntax error: {info}"),
+                    "a tab indents this line; YAML indents with spaces only",
+                ),
+                None => Diagnostic::at(
+                    reported,
+                    format!("YAML syntax error: {info}"),
+                    "check indentation and quoting near this position",
+                ),
+            }
         })?;
         let pos = Pos {
             line: span.start.line(),
@@ -394,3 +428,6 @@ fn attach(stack: &mut [Frame], root: &mut Option<Node>, node: Node) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

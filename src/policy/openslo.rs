@@ -26,9 +26,58 @@ const ASSUMED_PROBE_INTERVAL_SECS: u64 = 10;
 /// The annotation that says what unit a thresholdMetric `value` is in.
 pub const THRESHOLD_UNIT_ANNOTATION: &str = "sloop.dev/threshold-unit";
 
+/// The unit of an OpenSLO thresholdMetric `value` (OpenSLO itself has none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ThresholdUnit {
+    /// Seconds.
+    S,
+    /// Milliseconds.
+    Ms,
+    /// Microseconds.
+    Us,
+}
+
+impl ThresholdUnit {
+    /// The unit named by its symbol (`s`, `ms`, `us`).
+    pub fn from_symbol(symbol: &str) -> Option<Self> {
+        match symbol {
+            "s" => Some(Self::S),
+            "ms" => Some(Self::Ms),
+            "us" => Some(Self::Us),
+            _ => None,
+        }
+    }
+    /// Its symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Self::S => "s",
+            Self::Ms => "ms",
+            Self::Us => "us",
+        }
+    }
+    fn micros(self) -> f64 {
+        match self {
+            Self::S => 1_000_000.0,
+            Self::Ms => 1_000.0,
+            Self::Us => 1.0,
+        }
+    }
+}
+
 /// Converts OpenSLO documents to a YAML fragment holding a sloop `objectives:` list, with
-/// comments that say what to wire up. Every problem is reported, located in `file`.
+/// comments that say what to wire up. Every problem is reported, located in `file`. A
+/// thresholdMetric value needs its unit in the SLO's `sloop.dev/threshold-unit` annotation.
 pub fn import(file: &str, bytes: &[u8]) -> Result<String, Vec<Diagnostic>> {
+    import_with_unit(file, bytes, None)
+}
+
+/// [`import`], with `default_unit` for the thresholdMetric values of SLOs that carry no unit
+/// annotation (`sloop import openslo --threshold-unit`); an annotation still wins.
+pub fn import_with_unit(
+    file: &str,
+    bytes: &[u8],
+    default_unit: Option<ThresholdUnit>,
+) -> Result<String, Vec<Diagnostic>> {
     let limits = Limits::default();
     let located = |mut d: Diagnostic| {
         d.file = file.to_owned();
@@ -66,6 +115,7 @@ pub fn import(file: &str, bytes: &[u8]) -> Result<String, Vec<Diagnostic>> {
         errors: Vec::new(),
         slis: BTreeMap::new(),
         names: BTreeSet::new(),
+        default_unit,
     };
     // SLIs first, so an SLO may refer to an SLI written after it.
     for (path, doc) in &docs {

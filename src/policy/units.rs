@@ -54,28 +54,126 @@ impl Duration {
     }
 }
 
+/// The unit symbols a duration accepts, with their length in nanoseconds. One spelling per
+/// unit, so a policy reads the same everywhere and the schema's pattern is exactly what loads;
+/// no months or years (no fixed length, and `M` is a shift key away from `m`).
+const DURATION_UNITS: [(&str, u128); 8] = [
+    ("ns", 1),
+    ("us", 1_000),
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60_000_000_000),
+    ("h", 3_600_000_000_000),
+    ("d", 86_400_000_000_000),
+    ("w", 604_800_000_000_000),
+];
+
+/// The symbol for a unit spelled another way (`sec` → `s`), or why there is none.
+fn unit_hint(unit: &str) -> Option<&'static str> {
+    Some(match unit {
+        "nanos" | "nsec" => "ns",
+        "usec" | "µs" | "μs" => "us",
+        "millis" | "msec" => "ms",
+        "seconds" | "second" | "secs" | "sec" | "S" => "s",
+        "minutes" | "minute" | "min" | "mins" => "m",
+        "hours" | "hour" | "hr" | "hrs" | "H" => "h",
+        "days" | "day" | "D" => "d",
+        "weeks" | "week" | "wk" | "wks" | "W" => "w",
+        _ => return None,
+    })
+}
+
+/// One `<number><unit>` part: its nanoseconds (exact integer arithmetic, so `1m 30s` and
+/// `1.5m` are the same value), or a hint naming the form to write instead.
+fn duration_part(part: &str) -> Result<u128, String> {
+    let split = part
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(part.len());
+    let (number, unit) = part.split_at(split);
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() || (number.contains('.') && fraction.is_empty()) || fraction.contains('.') {
+        return Err(format!("`{part}` does not start with a number"));
+    }
+    let Some((_, size)) = DURATION_UNITS.iter().find(|(u, _)| *u == unit) else {
+        return Err(match (unit, unit_hint(unit)) {
+            ("", _) => format!("`{part}` has no unit"),
+            (_, Some(symbol)) => format!("write `{number}{symbol}`, not `{part}`"),
+            ("M" | "month" | "months" | "y" | "yr" | "yrs" | "year" | "years", _) => {
+                format!("`{part}`: months and years have no fixed length; write days, such as `30d`")
+            }
+            _ => format!("`{unit}` is not a unit"),
+        });
+    };
+    let too_long = || format!("`{part}` is too long");
+    let whole: u128 = whole.parse().map_err(|_| too_long())?;
+    let mut nanos = whole.checked_mul(*size).ok_or_else(too_long)?;
+    // Fraction digits beyond a nanosecond cannot change the value.
+    let mut scale = *size;
+    for digit in fraction.bytes().map(|b| u128::from(b - b'0')) {
+        if scale < 10 {
+            break;
+        }
+        scale /= 10;
+        nanos += digit * scale;
+    }
+    Ok(nanos)
+}
+
 impl FromStr for Duration {
     type Err = UnitError;
+    /// Parts of a number (decimals allowed) and a unit symbol, `ns` `us` `ms` `s` `m` `h` `d`
+    /// `w`, separated by spaces: `30s`, `1m 30s`, `1.5m`. Any other spelling is refused with
+    /// the form to write instead (`10 sec` → `10s`).
     fn from_str(s: &str) -> Result<Self, UnitError> {
-        let hint = || {
+        let refuse = |why: String| {
             UnitError(format!(
-                "`{s}` is not a duration; write a number with a unit, such as `30s`, `1m 30s`, `500ms`, `2h` or `3d`"
+                "`{s}` is not a duration ({why}); write numbers with a unit symbol (ns, us, ms, s, m, h, d, w), such as `30s`, `1m 30s`, `1.5m`, `500ms`, `2h` or `3d`"
             ))
         };
-        let trimmed = s.trim();
-        if trimmed.is_empty() || trimmed.starts_with('-') {
-            return Err(hint());
+        let words: Vec<&str> = s.split_whitespace().collect();
+        if words.is_empty() {
+            return Err(refuse("it is empty".into()));
         }
-        humantime::parse_duration(trimmed)
-            .map(|d| Self(d.as_secs_f64()))
-            .map_err(|_| hint())
+        let mut total: u128 = 0;
+        for (i, word) in words.iter().enumerate() {
+            // `10 sec`: a bare number followed by a unit word.
+            if word.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                && let Some(next) = words.get(i + 1)
+            {
+                let unit =
+                    unit_hint(next).or_else(|| DURATION_UNITS.iter().map(|(u, _)| *u).find(|u| u == next));
+                return Err(refuse(match unit {
+                    Some(symbol) => format!("write `{word}{symbol}`, without a space"),
+                    None => format!("`{next}` is not a unit"),
+                }));
+            }
+            if word.starts_with('-') {
+                return Err(refuse("a duration is never negative".into()));
+            }
+            total = total.saturating_add(duration_part(word).map_err(refuse)?);
+        }
+        let nanos = u64::try_from(total).map_err(|_| refuse("it is too long".into()))?;
+        Ok(Self(std::time::Duration::from_nanos(nanos).as_secs_f64()))
     }
 }
 
 impl fmt::Display for Duration {
+    /// The canonical form that parses back to the same value: `1d 4h`, `1m 30s`, `500ms`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = std::time::Duration::from_secs_f64(self.0.max(0.0));
-        write!(f, "{}", humantime::format_duration(d))
+        let mut nanos = (self.0.max(0.0) * 1e9).round() as u128;
+        if nanos == 0 {
+            return f.write_str("0s");
+        }
+        let mut first = true;
+        for (unit, size) in DURATION_UNITS.iter().rev().filter(|(u, _)| *u != "w") {
+            let count = nanos / size;
+            if count > 0 {
+                write!(f, "{}{count}{unit}", if first { "" } else { " " })?;
+                first = false;
+                nanos %= size;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -83,8 +181,8 @@ string_serde!(
     Duration,
     "Duration",
     "duration",
-    "A duration: a number with a unit, e.g. `30s`, `1m 30s`, `500ms`, `2h`, `3d`.",
-    r"^\s*\d+(\.\d+)?\s*[a-zA-Zµ]+(\s*\d+(\.\d+)?\s*[a-zA-Zµ]+)*\s*$"
+    "A duration: numbers with a unit symbol (ns, us, ms, s, m, h, d, w), e.g. `30s`, `1m 30s`, `1.5m`, `500ms`, `2h`, `3d`.",
+    r"^\s*\d+(\.\d+)?(ns|us|ms|s|m|h|d|w)(\s+\d+(\.\d+)?(ns|us|ms|s|m|h|d|w))*\s*$"
 );
 
 // === impl Percent ===
@@ -405,6 +503,56 @@ mod tests {
         assert!("30 parsecs".parse::<Duration>().is_err());
         assert!("-5s".parse::<Duration>().is_err());
         assert!("".parse::<Duration>().is_err());
+    }
+
+    #[test]
+    fn durations_outside_the_documented_form_are_refused_with_the_form_to_write() {
+        for (text, write) in [
+            ("10 sec", "`10s`"),
+            ("10secs", "`10s`"),
+            ("5 minutes", "`5m`"),
+            ("2hours", "`2h`"),
+            ("1day", "`1d`"),
+            ("5M", "30d"),
+            ("1y", "30d"),
+        ] {
+            let err = text.parse::<Duration>().expect_err(text).to_string();
+            assert!(err.contains(write), "{text}: {err}");
+        }
+        for bare in ["10", "s", "1..5s", ".5s", "1m30"] {
+            assert!(bare.parse::<Duration>().is_err(), "{bare} must be refused");
+        }
+    }
+
+    #[test]
+    fn durations_take_decimals_and_print_back_the_same_value() {
+        assert_eq!("1.5m".parse::<Duration>().unwrap().secs(), 90.0);
+        assert_eq!("0.5s".parse::<Duration>().unwrap().secs(), 0.5);
+        assert_eq!("200us".parse::<Duration>().unwrap().secs(), 200e-6);
+        assert_eq!("1w".parse::<Duration>().unwrap().secs(), 604_800.0);
+        for secs in [
+            0.0,
+            0.0002,
+            0.5,
+            1.0,
+            90.0,
+            3_600.0,
+            100_800.0,
+            2_592_000.0,
+            12.345,
+        ] {
+            let text = Duration::from_secs(secs).to_string();
+            let back = text
+                .parse::<Duration>()
+                .unwrap_or_else(|e| panic!("{secs}: `{text}`: {e}"));
+            assert!(
+                (back.secs() - secs).abs() < 1e-9,
+                "{secs} -> `{text}` -> {}",
+                back.secs()
+            );
+        }
+        assert_eq!(Duration::from_secs(100_800.0).to_string(), "1d 4h");
+        assert_eq!(Duration::from_secs(90.0).to_string(), "1m 30s");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lints, renders and validates charts/sloop with a real helm and kubernetes-validate (strict),
-# then checks what the chart promises (least-privilege RBAC, NET_RAW only with ICMP, probes,
-# schema rejections). Idempotent; downloads are cached in $SLOOP_CI_CACHE
+# then checks what the chart promises (least-privilege RBAC, no added capability, probes,
+# schema rejections, a required cloud, rendered arguments that `sloop run --check-config` accepts). Idempotent; downloads are cached in $SLOOP_CI_CACHE
 # (default ~/.cache/sloop-ci). Run from anywhere: tests/chart/check.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -51,20 +51,25 @@ trap 'rm -rf "$OUT"' EXIT
 CHART=charts/sloop
 ALL=tests/chart/values-all.yaml
 
+# `default` is the smallest install that runs: the chart's defaults plus the one required value.
+MINIMAL=(--set controller.cloud=prod)
+
 step "helm lint"
-"$HELM" lint --strict "$CHART"
+"$HELM" lint --strict "$CHART" "${MINIMAL[@]}"
 "$HELM" lint --strict "$CHART" -f "$ALL"
 
 step "helm template"
-"$HELM" template sloop "$CHART" --namespace sloop >"$OUT/default.yaml"
+"$HELM" template sloop "$CHART" --namespace sloop "${MINIMAL[@]}" >"$OUT/default.yaml"
 "$HELM" template sloop "$CHART" --namespace sloop -f "$ALL" >"$OUT/all.yaml"
+"$HELM" template sloop "$CHART" --namespace sloop "${MINIMAL[@]}" --set replicaCount=1 \
+  --set leaderElection.enabled=false --set journal.existingClaim=sloop-journal >"$OUT/claim.yaml"
 
 # kubernetes-validate knows the built-in API only. The ServiceMonitor is a Prometheus Operator
 # CRD, so it is split out and checked below for the fields the operator requires.
 python3 - "$OUT" <<'PY'
 import sys, pathlib
 out = pathlib.Path(sys.argv[1])
-for name in ("default", "all"):
+for name in ("default", "all", "claim"):
     docs = (out / f"{name}.yaml").read_text().split("\n---\n")
     core = [d for d in docs if "kind: ServiceMonitor" not in d]
     crd = [d for d in docs if "kind: ServiceMonitor" in d]
@@ -126,9 +131,21 @@ for metric in ("sloop_leader", "sloop_error_budget_remaining_ratio", "sloop_burn
                "sloop_reconcile_duration_seconds_bucket", "sloop_sli_estimate", "sloop_probe_duration_seconds_bucket"):
     if metric not in exprs: fail(f"dashboard does not chart {metric}")
 
+if default[("Deployment", "sloop")]["spec"]["template"]["spec"]["volumes"][0] != \
+        {"name": "journal", "emptyDir": {"sizeLimit": "256Mi"}}:
+    fail("the journal is an emptyDir by default")
+claim = load("claim.yaml")
+cdep, _ = container(claim)
+vols = {v["name"]: v for v in cdep["spec"]["template"]["spec"]["volumes"]}
+if vols["journal"] != {"name": "journal", "persistentVolumeClaim": {"claimName": "sloop-journal"}} \
+        or cdep["spec"]["strategy"] != {"type": "Recreate"}:
+    fail(f"journal.existingClaim must mount the claim and roll out by Recreate: {vols['journal']} {cdep['spec']['strategy']}")
+
 dep, c = container(every)
 sc = c["securityContext"]
-if sc["capabilities"].get("add") != ["NET_RAW"]: fail("ICMP must add NET_RAW")
+# A non-root process never gets an added capability; the sysctl is what makes ICMP work.
+if "add" in sc["capabilities"] or sc["capabilities"].get("drop") != ["ALL"]:
+    fail(f"ICMP adds no capability: {sc['capabilities']}")
 sysctls = dep["spec"]["template"]["spec"]["securityContext"].get("sysctls", [])
 if not any(s["name"] == "net.ipv4.ping_group_range" for s in sysctls): fail("ICMP must widen ping_group_range")
 if "--policies=/etc/sloop/policies" not in c["args"] or "--dry-run" not in c["args"]: fail(f"args: {c['args']}")
@@ -171,34 +188,51 @@ if any(a.startswith("--viewer-token-file") for a in args):
     fail("no viewer token by default")
 pol = every[("ConfigMap", "sloop-policies")]
 if "sloop.io/policy" in pol["metadata"].get("labels", {}): fail("directory mode ConfigMap must not be watched too")
-print("chart promises hold: RBAC, security context, probes, ICMP, policies, clouds, viewer token, TLS listener, agent tokens, ServiceMonitor, dashboard")
+print("chart promises hold: RBAC, security context, probes, ICMP without NET_RAW, journal claim, policies, clouds, viewer token, TLS listener, agent tokens, ServiceMonitor, dashboard")
 PY
 
-step "the Deployment's arguments are ones \`sloop run\` accepts"
+step "the Deployment's arguments start \`sloop run\` (--check-config)"
 SLOOP_BIN="${SLOOP_BIN:-target/debug/sloop}"
-if [ -x "$SLOOP_BIN" ]; then
-  for values in default all; do
-    "$CACHE/venv/bin/python" - "$OUT/$values.yaml" >"$OUT/args" <<'PY'
+if [ ! -x "$SLOOP_BIN" ]; then
+  cargo build --quiet --bin sloop
+  SLOOP_BIN=target/debug/sloop
+fi
+rendered_args() {  # rendered_args FILE: the container's arguments, one a line
+  "$CACHE/venv/bin/python" - "$1" <<'PY'
 import sys, yaml
 dep = next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "Deployment")
 print("\n".join(dep["spec"]["template"]["spec"]["containers"][0]["args"]))
 PY
-    mapfile -t args <"$OUT/args"
-    # Parsing happens before anything else; a parse error exits 2 and names the argument.
-    rc=0
-    env -u KUBERNETES_SERVICE_HOST timeout 20 "$SLOOP_BIN" "${args[@]}" >"$OUT/run.out" 2>&1 || rc=$?
-    if [ "$rc" = 2 ] || grep -qE "unexpected argument|invalid value" "$OUT/run.out"; then
-      fail "sloop run rejects the chart's arguments ($values): $(cat "$OUT/run.out")"
-    fi
-    echo "$values: sloop ${args[*]} -> parsed (then: $(head -c 120 "$OUT/run.out"))"
-  done
-else
-  echo "$SLOOP_BIN not built: the Deployment's arguments were NOT checked against sloop run"
+}
+starts() {  # starts FILE: sloop run accepts the rendered arguments and the settings they make
+  mapfile -t args < <(rendered_args "$1")
+  env -u KUBERNETES_SERVICE_HOST -u SLOOP_CONFIG timeout 20 "$SLOOP_BIN" "${args[@]}" --check-config \
+    >"$OUT/run.out" 2>&1
+}
+for values in default all claim; do
+  starts "$OUT/$values.yaml" || fail "sloop run does not start with the chart's arguments ($values): $(cat "$OUT/run.out")"
+  echo "$values: $(cat "$OUT/run.out")"
+done
+# The check itself catches arguments that do not start (here a listen address sloop refuses).
+"$HELM" template sloop "$CHART" --namespace sloop "${MINIMAL[@]}" --set 'controller.extraArgs={--listen=nowhere}' \
+  >"$OUT/broken.yaml"
+if starts "$OUT/broken.yaml"; then fail "--check-config accepted --listen=nowhere"; fi
+
+step "a default install is refused at template time, not crash-looping"
+if "$HELM" template sloop "$CHART" >/dev/null 2>"$OUT/err"; then
+  fail "helm template without controller.cloud rendered (sloop would fall back to sim and crash-loop)"
 fi
+grep -q "cloud" "$OUT/err" || fail "the refusal does not name controller.cloud: $(cat "$OUT/err")"
+if "$HELM" template sloop "$CHART" --set controller.cloud=sim >/dev/null 2>"$OUT/err"; then
+  fail "controller.cloud=sim without --scenario rendered"
+fi
+grep -q -- "--scenario" "$OUT/err" || fail "the sim refusal does not name --scenario: $(cat "$OUT/err")"
+"$HELM" template sloop "$CHART" --set controller.cloud=sim --set 'controller.extraArgs={--scenario=/etc/sloop/night.yaml}' \
+  >/dev/null || fail "sim with a scenario must render"
 
 step "values.schema.json rejects what cannot work"
 reject() {
-  if "$HELM" template sloop "$CHART" "$@" >/dev/null 2>"$OUT/err"; then
+  if "$HELM" template sloop "$CHART" "${MINIMAL[@]}" "$@" >/dev/null 2>"$OUT/err"; then
     fail "helm template accepted $*"
   fi
   grep -qi "schema" "$OUT/err" || fail "rejected for another reason than the schema: $(cat "$OUT/err")"
@@ -210,7 +244,9 @@ reject --set-string replicaCount=two
 reject --set unknownKey=1
 reject --set tls.port=0
 reject --set tls.unknown=1
-"$HELM" template sloop "$CHART" --set replicaCount=1 --set leaderElection.enabled=false >/dev/null \
+reject --set journal.existingClaim=sloop-journal      # one RWO claim cannot serve 2 replicas
+reject --set journal.unknown=1
+"$HELM" template sloop "$CHART" "${MINIMAL[@]}" --set replicaCount=1 --set leaderElection.enabled=false >/dev/null \
   || fail "a single replica without election must render"
 step "systemd unit"
 if command -v systemd-analyze >/dev/null 2>&1; then

@@ -31,6 +31,8 @@ pub(super) struct Importer<'a> {
     pub(super) errors: Vec<Diagnostic>,
     pub(super) slis: BTreeMap<String, (Vec<PathSeg>, &'a Node)>,
     pub(super) names: BTreeSet<String>,
+    /// The unit of thresholdMetric values in SLOs without the unit annotation.
+    pub(super) default_unit: Option<ThresholdUnit>,
 }
 
 impl<'a> Importer<'a> {
@@ -198,7 +200,7 @@ impl<'a> Importer<'a> {
                     }
                 }
                 Some(Metric::Threshold) => {
-                    let Some(threshold) = self.threshold(base, doc, o, &at, name, i, &unit) else {
+                    let Some(threshold) = self.threshold(base, doc, o, &at, name, i, unit.as_ref()) else {
                         continue;
                     };
                     let percentile = target * 100.0;
@@ -212,7 +214,9 @@ impl<'a> Importer<'a> {
                         number_text(percentile),
                         threshold
                     ));
-                    notes.push(unit.note.clone());
+                    if let Some(unit) = &unit {
+                        notes.push(unit.note.clone());
+                    }
                     if let Some(p) = &period {
                         notes.push(format!(
                             "OpenSLO judges this over {p}; sloop judges the percentile over a sliding window instead."

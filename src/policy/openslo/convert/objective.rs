@@ -3,6 +3,7 @@
 
 use super::super::*;
 use super::{Importer, Unit};
+use crate::policy::openslo::render::number_text;
 
 impl Importer<'_> {
     pub(super) fn target(
@@ -65,7 +66,7 @@ impl Importer<'_> {
         at: &dyn Fn(&str) -> String,
         name: &str,
         i: usize,
-        unit: &Unit,
+        unit: Option<&Unit>,
     ) -> Option<String> {
         match o.field("op").and_then(text) {
             Some("lt" | "lte") => {}
@@ -102,6 +103,23 @@ impl Importer<'_> {
         }
         match o.field("value").and_then(number) {
             Some(v) if v > 0.0 => {
+                // OpenSLO values carry no unit: guessing one read `0.3` (seconds) as 300us.
+                let Some(unit) = unit else {
+                    self.fail(
+                        doc,
+                        base,
+                        &at("value"),
+                        format!(
+                            "`value: {}` of objective {} of `{name}` has no unit: OpenSLO threshold values are unitless",
+                            number_text(v),
+                            i + 1
+                        ),
+                        format!(
+                            "annotate the SLO with `{THRESHOLD_UNIT_ANNOTATION}: s` (or ms, us), or pass `--threshold-unit s|ms|us` for SLOs without the annotation"
+                        ),
+                    );
+                    return None;
+                };
                 let micros = (v * unit.micros).round() as u64;
                 Some(if micros.is_multiple_of(1000) {
                     format!("{}ms", micros / 1000)
@@ -122,39 +140,35 @@ impl Importer<'_> {
         }
     }
 
-    pub(super) fn threshold_unit(&mut self, base: &[PathSeg], doc: &Node) -> Unit {
-        let default = Unit {
-            micros: 1000.0,
-            note: format!(
-                "OpenSLO values are unitless; the value was read as milliseconds. Annotate the SLO with `{THRESHOLD_UNIT_ANNOTATION}: s` (or us) if it is not."
-            ),
-        };
+    /// The unit of the SLO's thresholdMetric values: its annotation, else the importer's
+    /// `--threshold-unit`, else none (a threshold then is an error, never a guess).
+    pub(super) fn threshold_unit(&mut self, base: &[PathSeg], doc: &Node) -> Option<Unit> {
         let Some(raw) = doc
             .field("metadata")
             .and_then(|m| m.field("annotations"))
             .and_then(|a| a.field(THRESHOLD_UNIT_ANNOTATION))
         else {
-            return default;
+            return self.default_unit.map(|u| Unit {
+                micros: u.micros(),
+                note: format!("The value is in {}, as --threshold-unit says.", u.symbol()),
+            });
         };
-        let micros = match text(raw) {
-            Some("s") => 1_000_000.0,
-            Some("ms") => 1000.0,
-            Some("us") => 1.0,
-            other => {
-                self.fail(
-                    doc,
-                    base,
-                    &format!("metadata.annotations.{THRESHOLD_UNIT_ANNOTATION}"),
-                    format!("`{}` is not a unit sloop knows", other.unwrap_or("")),
-                    "use s, ms or us",
-                );
-                return default;
-            }
+        let Some(unit) = text(raw).and_then(ThresholdUnit::from_symbol) else {
+            self.fail(
+                doc,
+                base,
+                &format!("metadata.annotations.{THRESHOLD_UNIT_ANNOTATION}"),
+                format!("`{}` is not a unit sloop knows", text(raw).unwrap_or("")),
+                "use s, ms or us",
+            );
+            return None;
         };
-        let unit = text(raw).unwrap_or("ms");
-        Unit {
-            micros,
-            note: format!("The value is in {unit}, as annotation `{THRESHOLD_UNIT_ANNOTATION}` says."),
-        }
+        Some(Unit {
+            micros: unit.micros(),
+            note: format!(
+                "The value is in {}, as annotation `{THRESHOLD_UNIT_ANNOTATION}` says.",
+                unit.symbol()
+            ),
+        })
     }
 }
