@@ -45,6 +45,10 @@ pub struct ExploreArgs {
     /// results.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Index of the first scenario: `--from 500 --count 500` runs scenarios 500–999 of the seed,
+    /// so a long search can be split into parts that each print their own results.
+    #[arg(long, default_value_t = 0)]
+    pub from: u64,
     /// A policy to run (repeatable; default: every policy in policies/).
     #[arg(long = "policy", value_name = "FILE")]
     pub policies: Vec<PathBuf>,
@@ -122,7 +126,9 @@ pub fn run(args: &ExploreArgs) -> ExitCode {
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let scenarios: Vec<_> = (0..args.count).map(|i| (i, scenario(args.seed, i))).collect();
+    let scenarios: Vec<_> = (args.from..args.from + args.count)
+        .map(|i| (i, scenario(args.seed, i)))
+        .collect();
     let watch = Stopwatch::start();
     let tty = std::io::stderr().is_terminal();
     let progress = |done: usize, total: usize| {
@@ -148,6 +154,7 @@ pub fn run(args: &ExploreArgs) -> ExitCode {
     if args.json {
         let doc = serde_json::json!({
             "seed": args.seed,
+            "from": args.from,
             "count": args.count,
             "policies": policies.iter().map(|p| &p.metadata.name).collect::<Vec<_>>(),
             "bounds": bounds,
@@ -301,7 +308,7 @@ fn counterexamples(
     }
     let shrunk: Vec<Shrunk> = explore::par_map(firsts.len(), jobs, &|_, _| {}, |i| {
         let (p, o, v) = firsts[i];
-        let original = &scenarios[o.index as usize].1;
+        let original = &scenarios[(o.index - args.from) as usize].1;
         shrink(&policies[p], original, v.clone(), bounds, args.shrink_trials)
     });
     if let Some(dir) = &args.out {
@@ -312,7 +319,12 @@ fn counterexamples(
         let policy = &policies[*p].metadata.name;
         let invariant = s.violation.invariant;
         let mut sc = s.scenario.clone();
-        sc.name = format!("explored-{policy}-{}", invariant.label());
+        sc.name = format!(
+            "explored-{policy}-{}-{}-{}",
+            invariant.label(),
+            args.seed,
+            o.index
+        );
         sc.description = format!(
             "Found by `sloop explore --seed {} --count {}` ({}), shrunk in {} rehearsals: {}",
             args.seed, args.count, o.scenario, s.trials, s.violation.detail
