@@ -388,3 +388,19 @@ fn shrinking_keeps_the_violation_and_makes_the_scenario_smaller() {
     assert!(shrunk.scenario.duration.secs() <= s.duration.secs());
     reparsed(&shrunk.scenario);
 }
+
+#[test]
+fn every_committed_counterexample_loads() {
+    let dir = Path::new("policies/scenarios/explored");
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).expect("policies/scenarios/explored exists") {
+        let path = entry.expect("readable").path();
+        if path.extension().is_some_and(|x| x == "yaml") {
+            if let Err(e) = crate::sim::load_scenario(&path) {
+                panic!("{} does not load: {e:?}", path.display());
+            }
+            n += 1;
+        }
+    }
+    assert!(n > 0, "no counterexamples in {}", dir.display());
+}
