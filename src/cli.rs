@@ -23,6 +23,7 @@ mod bench_probes_load;
 mod bench_stats;
 mod bench_uptime;
 mod check;
+mod explore;
 mod history;
 mod out;
 mod plan;
@@ -70,6 +71,9 @@ enum Command {
     },
     /// Run a policy through a simulated scenario and report SLO compliance, actions and cost.
     Rehearse(rehearse::RehearseArgs),
+    /// Search random scenarios for broken invariants: every policy with sloop and the oracle,
+    /// counterexamples shrunk and printed as scenario files; exit 1 when an invariant breaks.
+    Explore(explore::ExploreArgs),
     /// Re-run the decision core on a recorded decision log and report any difference.
     Replay {
         /// A decision log written by `rehearse --decision-log` (or `run`).
@@ -148,6 +152,7 @@ pub fn main() -> ExitCode {
         Command::Explain { policy } => check::explain(&policy),
         Command::Rehearse(args) => rehearse::run(&args),
         Command::Replay { log } => rehearse::replay(&log),
+        Command::Explore(args) => explore::run(&args),
         Command::Bench {
             what: Some(BenchWhat::Probes(args)),
             ..

@@ -15,6 +15,7 @@
 pub mod baseline;
 pub mod decider;
 pub mod driver;
+pub mod explore;
 pub mod faults;
 pub mod lb_stats;
 pub mod lifecycle;

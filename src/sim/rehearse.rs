@@ -30,6 +30,8 @@ pub struct Rehearsal {
     pub ticks: Vec<TickRecord>,
     /// Scenario start.
     pub start: Time,
+    /// The faults that started, with their targets and outcomes.
+    pub faults: Vec<super::InjectedFault>,
 }
 
 /// Drives a future that never waits on real IO (the simulator answers at once) to completion.
@@ -155,6 +157,7 @@ fn finish(
 ) -> Rehearsal {
     let start = scenario.start_unix();
     let truth = cloud.truth().clone();
+    let faults = cloud.faults().to_vec();
     let mut report = report::build(policy, scenario, seed, &truth, cloud.faults(), &ticks, start);
     report.decider = decider.into();
     progress(1.0);
@@ -163,5 +166,6 @@ fn finish(
         truth,
         ticks,
         start,
+        faults,
     }
 }

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 mod build;
 mod expect;
 
-pub use build::{build, minute_complies};
+pub use build::{build, fault_touched, minute_complies};
 pub use expect::check_expectations;
 
 /// One tick as the report needs it: the decision plus which instances were in rotation.
@@ -34,6 +34,8 @@ pub struct TickRecord {
     pub stale_locations: Vec<String>,
     /// Action outcomes that failed (action kind, error).
     pub failed: Vec<(ActionKind, String)>,
+    /// IDs of the actions whose outcome failed.
+    pub failed_ids: Vec<String>,
     /// Servers created by this tick's actions.
     pub created: u32,
 }
@@ -65,12 +67,18 @@ impl TickRecord {
                 o.result.clone().err().map(|e| (kind, e))
             })
             .collect();
+        let failed_ids = outcomes
+            .iter()
+            .filter(|o| o.result.is_err())
+            .map(|o| o.id.clone())
+            .collect();
         let created = outcomes.iter().map(|o| o.created.len() as u32).sum();
         Self {
             decision,
             in_rotation,
             stale_locations,
             failed,
+            failed_ids,
             created,
         }
     }

@@ -118,20 +118,7 @@ pub fn build(
                 .or_default() += 1;
             if a.action.kind().is_healing() {
                 healing += 1;
-                let target = a.action.instance().cloned().unwrap_or_default();
-                // A migration off a faulty host is justified for any instance on it, including
-                // one the scheduler placed there after the fault began.
-                let from_host = match &a.action {
-                    crate::decision::Action::Migrate { from_host, .. } => Some(from_host.as_str()),
-                    _ => None,
-                };
-                let touched = faults.iter().any(|f| {
-                    f.start <= t.decision.now + 1.0
-                        && (f.instance.as_deref() == Some(target.as_str())
-                            || f.instances.contains(&target)
-                            || (from_host.is_some() && f.host.as_deref() == from_host))
-                });
-                if !touched {
+                if !fault_touched(faults, &a.action, t.decision.now) {
                     false_healing += 1;
                 }
             }
@@ -186,6 +173,23 @@ pub fn build(
     };
     report.expectations = check_expectations(&scenario.expect, &report);
     report
+}
+
+/// Whether a fault that had started by `now` touched the target of `action`: its instance, or
+/// (a migration) the host it leaves. A migration off a faulty host is justified for any instance
+/// on it, including one the scheduler placed there after the fault began.
+pub fn fault_touched(faults: &[InjectedFault], action: &crate::decision::Action, now: Time) -> bool {
+    let target = action.instance().cloned().unwrap_or_default();
+    let from_host = match action {
+        crate::decision::Action::Migrate { from_host, .. } => Some(from_host.as_str()),
+        _ => None,
+    };
+    faults.iter().any(|f| {
+        f.start <= now + 1.0
+            && (f.instance.as_deref() == Some(target.as_str())
+                || f.instances.contains(&target)
+                || (from_host.is_some() && f.host.as_deref() == from_host))
+    })
 }
 
 fn budget_spent(policy: &Policy, a: &crate::policy::AvailabilityObjective, truth: &Truth) -> f64 {

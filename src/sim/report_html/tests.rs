@@ -147,6 +147,7 @@ fn tick(at: f64, action: Action, summary: &str) -> TickRecord {
         in_rotation: Vec::new(),
         stale_locations: Vec::new(),
         failed: Vec::new(),
+        failed_ids: Vec::new(),
         created: 0,
     }
 }
