@@ -484,10 +484,12 @@ phase_bootstrap() {
 # lbsync.py runs HAProxy on the VIPs of load balancers created inside lab-net, members and weights from Octavia.
 phase_bodies() {
   command -v haproxy >/dev/null || { apt-get install -y -q --no-install-recommends haproxy >$LOGS/apt-haproxy.log 2>&1; log "haproxy installed"; }
+  local n0=0; [ -f $LOGS/lab-bodies.log ] && n0=$(wc -l <$LOGS/lab-bodies.log)
+  alive lab-bodies && n0=0   # already running: its first lines say it is watching
   start lab-bodies env LAB_DIR=$L $PY $HERE/bodies/watcher.py
   start lab-lbsync env LAB_DIR=$L $PY $HERE/bodies/lbsync.py
-  local i; for i in $(seq 1 60); do ip link show sloopbr0 >/dev/null 2>&1 && grep -q watching $LOGS/lab-bodies.log && break; sleep 0.5; done
-  grep -q watching $LOGS/lab-bodies.log || { tail -20 $LOGS/lab-bodies.log; return 1; }
+  local i; for i in $(seq 1 120); do tail -n +$((n0 + 1)) $LOGS/lab-bodies.log | grep -q watching && break; sleep 0.5; done
+  tail -n +$((n0 + 1)) $LOGS/lab-bodies.log | grep -q watching || { tail -20 $LOGS/lab-bodies.log; return 1; }
 }
 
 # nova-api alone: restarts only the compute API (the e2e fault test stops it with `down.sh nova-api`)

@@ -40,7 +40,7 @@ class Api:
             if service == "load-balancer" and not base.endswith("/v2"):
                 base += "/v2"
             h = {"X-Auth-Token": self.token, "X-OpenStack-Nova-API-Version": "2.90"}
-            r = self.s.request(method, base + path, json=body, params=params, headers=h, timeout=10)
+            r = self.s.request(method, base + path, json=body, params=params, headers=h, timeout=30)
             if r.status_code == 401 and attempt == 0:
                 self.auth()
                 continue
