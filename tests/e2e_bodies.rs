@@ -120,12 +120,102 @@ async fn a_crashed_body_is_detected_drained_restarted_and_readmitted() {
         "drained {drained:.1} s > detect {:.1} s + 2 s",
         detect.0
     );
-    assert_eq!(moved, Some(true), "HAProxy still sent sessions to the drained body");
+    assert_eq!(
+        moved,
+        Some(true),
+        "HAProxy still sent sessions to the drained body"
+    );
     let serving = serving.expect("the crashed body never served again");
     assert!(serving <= 10.0, "serving again after {serving:.1} s > 10 s");
-    assert!(readmitted.is_some(), "the repaired body was not re-admitted within 90 s");
+    assert!(
+        readmitted.is_some(),
+        "the repaired body was not re-admitted within 90 s"
+    );
     assert!(
         servers_after.iter().any(|s| s["id"] == victim.as_str()) && servers_after.len() == 2,
         "the remedy restarted the server in place: no server added or replaced"
     );
+}
+
+/// Median of `n` direct requests to `url` (ms), failures left out; None if all failed.
+async fn median_ms(url: &str, n: usize) -> Option<f64> {
+    let client = bodies::client(Duration::from_secs(2));
+    let mut ms = Vec::new();
+    for _ in 0..n {
+        let t = now();
+        if bodies::get(&client, url).await == Ok(200) {
+            ms.push((now() - t) * 1000.0);
+        }
+    }
+    ms.sort_by(f64::total_cmp);
+    ms.get(ms.len() / 2).copied()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gray_failure_is_healed_without_adding_a_server() {
+    let _lab = lab::LAB.read().await;
+    let mut rig = Rig::start("bodies-gray", "lab-bodies.yaml", 19185, |t| t).await;
+    let servers = rig.wait_serving(2, Duration::from_secs(300)).await;
+    // the latency window (30 s) fills with healthy samples first
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    let victim = servers[0]["id"].as_str().expect("id").to_owned();
+    let v4 = Rig::addresses(&servers[0])
+        .into_iter()
+        .find(|a| a.contains('.'))
+        .expect("IPv4");
+    let url = format!("http://{v4}:8080/");
+    let normal = median_ms(&url, 5).await.expect("the victim serves");
+    let before = rig.journal().len();
+    let t0 = now();
+    bodies::fault(&victim, "slow 3");
+    let slowed = median_ms(&url, 5).await.expect("the slowed victim still serves");
+    let (mut detect, mut healed) = (None, None);
+    while now() - t0 < 120.0 && healed.is_none() {
+        let journal = rig.journal();
+        let mine: Vec<_> = journal[before..]
+            .iter()
+            .filter(|e| e.action.instance() == Some(&victim) && e.kind.is_healing())
+            .collect();
+        if detect.is_none() {
+            detect = mine.first().map(|e| (e.at - t0, e.kind));
+        }
+        // healed: a remedy ran and the server answers at its normal speed again (a reboot
+        // clears the body's fault), or it was replaced
+        let alive = rig.servers().await.iter().any(|s| s["id"] == victim.as_str());
+        if detect.is_some()
+            && (!alive
+                || median_ms(&url, 3)
+                    .await
+                    .is_some_and(|m| m < 2.0 * normal.max(25.0)))
+        {
+            healed = Some(now() - t0);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let scale_outs = rig.journal()[before..]
+        .iter()
+        .filter(|e| e.kind == ActionKind::ScaleOut)
+        .count();
+    let kinds: Vec<ActionKind> = rig.journal()[before..]
+        .iter()
+        .filter(|e| e.action.instance() == Some(&victim))
+        .map(|e| e.kind)
+        .collect();
+    let f = |x: Option<f64>| x.map_or("never".to_owned(), |v| format!("{v:.1} s"));
+    println!(
+        "gray failure figures: victim {normal:.0} ms -> {slowed:.0} ms; detected {} ({:?}), healed {}; \
+         journal for it: {kinds:?}; scale-outs: {scale_outs}",
+        f(detect.map(|d| d.0)),
+        detect.map(|d| d.1),
+        f(healed)
+    );
+    let log = rig.log_tail();
+    rig.finish().await;
+    assert!(
+        slowed > 2.0 * normal,
+        "the fault slowed the body ({normal:.0} -> {slowed:.0} ms)"
+    );
+    assert!(detect.is_some(), "the slow body was never acted on\n{log}");
+    assert!(healed.is_some(), "the slow body was not healed within 120 s");
+    assert_eq!(scale_outs, 0, "a server was added for one slow body");
 }

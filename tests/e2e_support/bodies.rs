@@ -22,7 +22,9 @@ pub const BRIDGE_V4: &str = "10.77.0.1";
 
 /// Runs `tests/lab/bodies/<script> args…`; its stdout.
 pub fn lab_py(script: &str, args: &[&str]) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/bodies").join(script);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/lab/bodies")
+        .join(script);
     let out = Command::new("python3")
         .arg(&path)
         .args(args)
@@ -162,12 +164,24 @@ impl Balancer {
                 )
             })
             .collect();
-        let (vip4, subnet4) = ips.iter().find(|(a, _)| a.contains('.')).cloned().expect("IPv4 VIP");
-        let vip6 = ips.iter().find(|(a, _)| a.contains(':')).map(|(a, _)| a.clone()).unwrap_or_default();
+        let (vip4, subnet4) = ips
+            .iter()
+            .find(|(a, _)| a.contains('.'))
+            .cloned()
+            .expect("IPv4 VIP");
+        let vip6 = ips
+            .iter()
+            .find(|(a, _)| a.contains(':'))
+            .map(|(a, _)| a.clone())
+            .unwrap_or_default();
         let body = json!({"loadbalancer": {"name": name, "vip_subnet_id": subnet4, "vip_address": vip4,
             "provider": "amphora"}});
         let v = api
-            .call(&Request::post(Service::LoadBalancer, &["lbaas", "loadbalancers"], body))
+            .call(&Request::post(
+                Service::LoadBalancer,
+                &["lbaas", "loadbalancers"],
+                body,
+            ))
             .await
             .expect("create LB");
         let lb = v["loadbalancer"]["id"].as_str().expect("LB id").to_owned();
@@ -205,10 +219,16 @@ impl Balancer {
         for _ in 0..240 {
             let v = self
                 .api
-                .call(&Request::get(Service::LoadBalancer, &["lbaas", "loadbalancers", &self.lb]))
+                .call(&Request::get(
+                    Service::LoadBalancer,
+                    &["lbaas", "loadbalancers", &self.lb],
+                ))
                 .await
                 .expect("GET LB");
-            match v.pointer("/loadbalancer/provisioning_status").and_then(Value::as_str) {
+            match v
+                .pointer("/loadbalancer/provisioning_status")
+                .and_then(Value::as_str)
+            {
                 Some("ACTIVE") => return,
                 Some("ERROR") => panic!("load balancer {} went to ERROR", self.lb),
                 _ => tokio::time::sleep(Duration::from_millis(250)).await,
@@ -223,7 +243,8 @@ impl Balancer {
         if let Ok(v) = api.call(&list).await {
             for lb in v["loadbalancers"].as_array().cloned().unwrap_or_default() {
                 let id = lb["id"].as_str().unwrap_or_default();
-                let del = Request::delete(Service::LoadBalancer, &["lbaas", "loadbalancers", id]).param("cascade", "true");
+                let del = Request::delete(Service::LoadBalancer, &["lbaas", "loadbalancers", id])
+                    .param("cascade", "true");
                 let _ = api.call(&del.retry_conflicts()).await;
             }
         }
@@ -245,9 +266,13 @@ impl Balancer {
         if self.lb.is_empty() {
             return;
         }
-        let del = Request::delete(Service::LoadBalancer, &["lbaas", "loadbalancers", &self.lb]).param("cascade", "true");
+        let del = Request::delete(Service::LoadBalancer, &["lbaas", "loadbalancers", &self.lb])
+            .param("cascade", "true");
         let _ = self.api.call(&del.retry_conflicts()).await;
-        let _ = self.api.call(&Request::delete(Service::Network, &["ports", &self.port])).await;
+        let _ = self
+            .api
+            .call(&Request::delete(Service::Network, &["ports", &self.port]))
+            .await;
         self.lb.clear();
     }
 }
@@ -260,12 +285,18 @@ impl Drop for Balancer {
         // A panicking test: a fresh runtime on a plain thread does the async cleanup.
         let (lb, port) = (self.lb.clone(), self.port.clone());
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async {
                 let mut api = lab::api("oslab-admin-demo").await;
-                let del = Request::delete(Service::LoadBalancer, &["lbaas", "loadbalancers", &lb]).param("cascade", "true");
+                let del = Request::delete(Service::LoadBalancer, &["lbaas", "loadbalancers", &lb])
+                    .param("cascade", "true");
                 let _ = api.call(&del.retry_conflicts()).await;
-                let _ = api.call(&Request::delete(Service::Network, &["ports", &port])).await;
+                let _ = api
+                    .call(&Request::delete(Service::Network, &["ports", &port]))
+                    .await;
             });
         })
         .join();
@@ -373,7 +404,11 @@ pub fn agent_tokens(dir: &Path, names: &[&str]) -> PathBuf {
             .arg(dir.join(format!("{n}.token")))
             .output()
             .expect("sloop agent-token");
-        assert!(out.status.success(), "agent-token: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "agent-token: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         book.push_str(&String::from_utf8_lossy(&out.stdout));
     }
     let path = dir.join("agents.tokens");
@@ -424,4 +459,45 @@ pub fn client(timeout: Duration) -> reqwest::Client {
         .pool_max_idle_per_host(0)
         .build()
         .expect("HTTP client")
+}
+
+/// An /etc/hosts entry for the service name of the bodies' policy (both VIP addresses), so
+/// the controller and the agents resolve it per family; removed on drop.
+pub struct HostsEntry {
+    marker: String,
+}
+
+/// The service name the bodies' policy probes.
+pub const SERVICE_NAME: &str = "sloop-bodies-vip.lab.test";
+
+impl HostsEntry {
+    pub fn add(addrs: &[&str]) -> Self {
+        let marker = format!("# sloop-e2e {SERVICE_NAME}");
+        Self::remove(&marker);
+        let mut text = std::fs::read_to_string("/etc/hosts").expect("/etc/hosts");
+        for a in addrs.iter().filter(|a| !a.is_empty()) {
+            text.push_str(&format!("{a} {SERVICE_NAME} {marker}\n"));
+        }
+        // in place: /etc/hosts is often a bind mount that cannot be replaced by a rename
+        std::fs::write("/etc/hosts", text).expect("write /etc/hosts");
+        Self { marker }
+    }
+
+    fn remove(marker: &str) {
+        let text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        if text.contains(marker) {
+            let kept: String = text
+                .lines()
+                .filter(|l| !l.contains(marker))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            let _ = std::fs::write("/etc/hosts", kept);
+        }
+    }
+}
+
+impl Drop for HostsEntry {
+    fn drop(&mut self) {
+        Self::remove(&self.marker);
+    }
 }

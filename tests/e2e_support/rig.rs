@@ -25,7 +25,10 @@ use std::{
 
 /// Wall-clock seconds since the epoch (the journal's time base).
 pub fn now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_secs_f64()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64()
 }
 
 /// Requests sent to the VIP by the steady traffic, and how many failed.
@@ -44,6 +47,8 @@ pub struct Rig {
     pub policy: policy::Policy,
     pub traffic: Arc<Traffic>,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    hosts: bodies::HostsEntry,
+    port: u16,
 }
 
 impl Rig {
@@ -65,12 +70,13 @@ impl Rig {
         lab::clean(&mut api, &pol, None).await;
         let t = pol.spec.traffic.as_ref().expect("traffic");
         let lb = bodies::Balancer::create(&t.load_balancer, &t.pool, t.listener_port).await;
-        let text = edit(text)
-            .replace("10.77.0.250", &lb.vip4)
-            .replace("fd00:5eed::250", &lb.vip6);
+        let hosts = bodies::HostsEntry::add(&[&lb.vip4, &lb.vip6]);
+        let text = edit(text);
         std::fs::write(dir.join("policies/bodies.yaml"), text).expect("policy");
         std::fs::copy(src.with_file_name("boot.sh"), dir.join("policies/boot.sh")).expect("boot.sh");
-        let policy = policy::load_file(&dir.join("policies/bodies.yaml")).expect("written policy").policy;
+        let policy = policy::load_file(&dir.join("policies/bodies.yaml"))
+            .expect("written policy")
+            .policy;
 
         let mut places = bodies::Places::up(&["fra", "nyc"]);
         let tokens = bodies::agent_tokens(&dir, &["fra", "nyc"]);
@@ -100,6 +106,8 @@ impl Rig {
             policy,
             traffic,
             stop,
+            hosts,
+            port,
         };
         rig.steady_traffic(20);
         rig
@@ -154,14 +162,22 @@ impl Rig {
         let client = bodies::client(Duration::from_millis(500));
         loop {
             let servers = self.servers().await;
-            let active: Vec<Value> = servers.iter().filter(|s| s["status"] == "ACTIVE").cloned().collect();
+            let active: Vec<Value> = servers
+                .iter()
+                .filter(|s| s["status"] == "ACTIVE")
+                .cloned()
+                .collect();
             let stats = bodies::haproxy_stats();
             let mut ready = 0;
             for s in &active {
                 let addrs = Self::addresses(s);
                 let lb_ok = bodies::backend_of(&stats, &self.lb().pool, &addrs)
                     .is_some_and(|b| b.weight.unwrap_or(0) > 0);
-                let v4 = addrs.iter().find(|a| a.contains('.')).cloned().unwrap_or_default();
+                let v4 = addrs
+                    .iter()
+                    .find(|a| a.contains('.'))
+                    .cloned()
+                    .unwrap_or_default();
                 let body_ok = bodies::get(&client, &format!("http://{v4}:8080/")).await == Ok(200);
                 if lb_ok && body_ok {
                     ready += 1;
@@ -181,9 +197,34 @@ impl Rig {
         }
     }
 
+    /// The policy's entry of the controller's `/api/v1/status` (Null while it cannot be read).
+    pub async fn status(&self) -> Value {
+        let url = format!("http://127.0.0.1:{}/api/v1/status", self.port);
+        let client = bodies::client(Duration::from_secs(5));
+        let Ok(r) = client.get(&url).send().await else {
+            return Value::Null;
+        };
+        let v: Value = r.json().await.unwrap_or(Value::Null);
+        v["policies"][self.policy.metadata.name.as_str()].clone()
+    }
+
+    /// Names of the alerts of the controller's last decision.
+    pub async fn alerts(&self) -> Vec<String> {
+        self.status().await["decision"]["alerts"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The controller's journal so far.
     pub fn journal(&self) -> Vec<JournalEntry> {
-        journal::read_dir(&self.ctl.journal()).map(|(e, _)| e).unwrap_or_default()
+        journal::read_dir(&self.ctl.journal())
+            .map(|(e, _)| e)
+            .unwrap_or_default()
     }
 
     /// The end of the controller's log, for assertion messages.
@@ -219,7 +260,10 @@ impl Drop for Rig {
         // A panicking test: remove its servers before the guards remove the rest.
         let policy = self.policy.clone();
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async {
                 let mut api = lab::api("oslab-admin-demo").await;
                 lab::clean(&mut api, &policy, None).await;

@@ -17,8 +17,8 @@ State lives under $LAB_DIR/bodies/<server id>/ (pid, fault, state.json, body.log
 watcher removes every body namespace it finds (a crashed run's), and down.sh does the same.
 
 Settings (environment): LAB_POLL (0.25 s), LAB_BOOT_TO_SERVE (1.0 s), LAB_REBOOT_DELAY (2.0 s),
-LAB_REBUILD_DELAY (4.0 s), LAB_MIGRATION_PAUSE (0.3 s), LAB_BODY_CONCURRENCY (4),
-LAB_BODY_SERVICE_MS (20), LAB_CPU_GRANULARITY (s, 0 = off; see cpu.py).
+LAB_REBUILD_DELAY (4.0 s), LAB_MIGRATION_PAUSE (0.3 s), LAB_BODY_CONCURRENCY (2),
+LAB_BODY_SERVICE_MS (25), LAB_CPU_GRANULARITY (s, 0 = off; see cpu.py).
 """
 import json
 import os
@@ -41,8 +41,8 @@ BOOT_TO_SERVE = env("LAB_BOOT_TO_SERVE", 1.0)
 DELAY = {"reboot": env("LAB_REBOOT_DELAY", 2.0), "rebuild": env("LAB_REBUILD_DELAY", 4.0),
          "start": env("LAB_BOOT_TO_SERVE", 1.0), "evacuate": env("LAB_REBUILD_DELAY", 4.0)}
 MIGRATION_PAUSE = env("LAB_MIGRATION_PAUSE", 0.3)
-CONCURRENCY = int(env("LAB_BODY_CONCURRENCY", 4))
-SERVICE_MS = env("LAB_BODY_SERVICE_MS", 20)
+CONCURRENCY = int(env("LAB_BODY_CONCURRENCY", 2))
+SERVICE_MS = env("LAB_BODY_SERVICE_MS", 25)
 
 
 def log(msg):
