@@ -33,7 +33,7 @@ const PROBE_INTERVAL: f64 = 1.0;
 async fn a_crashed_body_is_detected_drained_restarted_and_readmitted() {
     let _lab = lab::LAB.read().await;
     let mut rig = Rig::start("bodies-crash", "lab-bodies.yaml", 19181, |t| t).await;
-    let servers = rig.wait_serving(2, Duration::from_secs(300)).await;
+    let servers = rig.wait_serving(2, Duration::from_secs(600)).await;
     // let the probes of every location see both bodies healthy
     tokio::time::sleep(Duration::from_secs(4)).await;
     let victim = servers[0]["id"].as_str().expect("id").to_owned();
@@ -155,7 +155,7 @@ async fn median_ms(url: &str, n: usize) -> Option<f64> {
 async fn a_gray_failure_is_healed_without_adding_a_server() {
     let _lab = lab::LAB.read().await;
     let mut rig = Rig::start("bodies-gray", "lab-bodies.yaml", 19185, |t| t).await;
-    let servers = rig.wait_serving(2, Duration::from_secs(300)).await;
+    let servers = rig.wait_serving(2, Duration::from_secs(600)).await;
     // the latency window (30 s) fills with healthy samples first
     tokio::time::sleep(Duration::from_secs(20)).await;
     let victim = servers[0]["id"].as_str().expect("id").to_owned();

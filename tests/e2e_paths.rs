@@ -58,7 +58,7 @@ async fn path_fault(
 async fn regional_and_ipv4_only_path_faults_are_diagnosed_and_touch_no_server() {
     let _lab = lab::LAB.read().await;
     let mut rig = Rig::start("bodies-paths", "lab-bodies.yaml", 19189, |t| t).await;
-    let servers = rig.wait_serving(2, Duration::from_secs(300)).await;
+    let servers = rig.wait_serving(2, Duration::from_secs(600)).await;
     let mut ids: Vec<String> = servers
         .iter()
         .map(|s| s["id"].as_str().unwrap_or("").to_owned())

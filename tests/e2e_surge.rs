@@ -51,7 +51,7 @@ async fn a_surge_is_met_by_scaling_out_on_observed_latency() {
             )
     })
     .await;
-    let servers = rig.wait_serving(2, Duration::from_secs(300)).await;
+    let servers = rig.wait_serving(2, Duration::from_secs(600)).await;
     let first: BTreeSet<String> = servers
         .iter()
         .filter_map(|s| s["id"].as_str().map(str::to_owned))

@@ -248,7 +248,7 @@ impl Balancer {
                 let _ = api.call(&del.retry_conflicts()).await;
             }
         }
-        let list = Request::get(Service::Network, &["ports"]).param("name", &format!("vip-{name}"));
+        let list = Request::get(Service::Network, &["ports"]).param("name", format!("vip-{name}"));
         if let Ok(v) = api.call(&list).await {
             for p in v["ports"].as_array().cloned().unwrap_or_default() {
                 let id = p["id"].as_str().unwrap_or_default();

@@ -9,7 +9,7 @@
 use super::{bodies, controller::Controller, lab};
 use serde_json::Value;
 use sloop::{
-    cloud::openstack::session::Api,
+    cloud::openstack::session::{Api, Request, Service},
     journal::{self, JournalEntry},
     policy,
 };
@@ -20,15 +20,12 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 /// Wall-clock seconds since the epoch (the journal's time base).
 pub fn now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs_f64()
+    lab::clock().now()
 }
 
 /// Requests sent to the VIP by the steady traffic, and how many failed.
@@ -137,9 +134,27 @@ impl Rig {
         });
     }
 
-    /// The group's servers (Nova JSON).
+    /// The group's servers (Nova JSON). A Nova API that does not answer in time (a loaded lab
+    /// answers in seconds) is asked again, for up to two minutes.
     pub async fn servers(&mut self) -> Vec<Value> {
-        lab::group_servers(&mut self.api, &self.policy).await
+        let sel = self.policy.spec.group.selector.clone();
+        for _ in 0..24 {
+            let list = Request::get(Service::Compute, &["servers", "detail"]);
+            match self.api.call(&list).await {
+                Ok(v) => {
+                    return v["servers"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|s| sel.iter().all(|(k, val)| s["metadata"][k].as_str() == Some(val)))
+                        .collect();
+                }
+                Err(e) => eprintln!("list servers (asking again): {e}"),
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        panic!("the Nova API did not list servers for two minutes");
     }
 
     /// A server's lab-net addresses.

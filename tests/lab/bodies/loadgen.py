@@ -9,8 +9,9 @@ on a new connection, each bounded by `--timeout`. Hard caps: `--max-rate` reques
 `--max-inflight` at once (beyond that a request counts as dropped, not sent), and the whole
 run ends after `--max-duration` s whatever the curve says.
 
-Prints one JSON line per second: {"t", "target_rps", "sent", "ok", "errors", "dropped",
-"p50_ms", "p95_ms"} and a final {"summary": ...} line."""
+Prints one JSON line per second once it is over: {"t", "target_rps", "sent", "ok", "errors",
+"dropped", "p50_ms", "p95_ms"} (sent and dropped: requests started that second; ok, errors and
+latencies: requests that completed that second) and a final {"summary": ...} line."""
 import argparse
 import asyncio
 import json
@@ -58,8 +59,16 @@ class Second:
         self.lat = []
 
 
-async def one(sec):
+async def one(seconds, start):
+    """One request; its outcome counts in the second it completes in (so a second's line
+    shows the throughput and latency of that second, also when requests queue)."""
     t0 = time.monotonic()
+
+    def done_in():
+        s = int(time.monotonic() - start)
+        while len(seconds) <= s:
+            seconds.append(Second())
+        return seconds[s]
     try:
         async def go():
             r, w = await asyncio.open_connection(HOST, PORT)
@@ -69,13 +78,14 @@ async def one(sec):
             w.close()
             return head
         head = await asyncio.wait_for(go(), args.timeout)
+        sec = done_in()
         if head.split()[1:2] == [b"200"]:
             sec.ok += 1
             sec.lat.append((time.monotonic() - t0) * 1000)
         else:
             sec.errors += 1
     except (OSError, asyncio.TimeoutError, IndexError):
-        sec.errors += 1
+        done_in().errors += 1
 
 
 def pct(xs, q):
@@ -93,6 +103,7 @@ async def main():
     credit = 0.0
     last = start
     total = Second()
+    reported = 0
     while True:
         now = time.monotonic()
         t = now - start
@@ -100,9 +111,10 @@ async def main():
             break
         s = int(t)
         while len(seconds) <= s:
-            if seconds:
-                report(len(seconds) - 1, seconds[-1])
             seconds.append(Second())
+        while reported < s:     # a second is reported once it is over
+            report(reported, seconds[reported])
+            reported += 1
         credit += target(t) * (now - last)
         last = now
         while credit >= 1:
@@ -112,13 +124,14 @@ async def main():
                 sec.dropped += 1
                 continue
             sec.sent += 1
-            task = asyncio.ensure_future(one(sec))
+            task = asyncio.ensure_future(one(seconds, start))
             inflight.add(task)
             task.add_done_callback(inflight.discard)
         await asyncio.sleep(0.005)
     if inflight:
         await asyncio.wait(inflight, timeout=args.timeout + 1)
-    report(len(seconds) - 1, seconds[-1])
+    for i in range(reported, len(seconds)):
+        report(i, seconds[i])
     for sec in seconds:
         total.sent += sec.sent
         total.ok += sec.ok
