@@ -31,7 +31,8 @@ const PROBE_INTERVAL: f64 = 1.0;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_body_is_detected_drained_restarted_and_readmitted() {
-    let _lab = lab::LAB.read().await;
+    // one policy, load balancer and /etc/hosts name for every case: one case at a time
+    let _lab = lab::LAB.write().await;
     let mut rig = Rig::start("bodies-crash", "lab-bodies.yaml", 19181, |t| t).await;
     let servers = rig.wait_serving(2, Duration::from_secs(600)).await;
     // let the probes of every location see both bodies healthy
@@ -153,7 +154,8 @@ async fn median_ms(url: &str, n: usize) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gray_failure_is_healed_without_adding_a_server() {
-    let _lab = lab::LAB.read().await;
+    // one policy, load balancer and /etc/hosts name for every case: one case at a time
+    let _lab = lab::LAB.write().await;
     let mut rig = Rig::start("bodies-gray", "lab-bodies.yaml", 19185, |t| t).await;
     let servers = rig.wait_serving(2, Duration::from_secs(600)).await;
     // the latency window (30 s) fills with healthy samples first

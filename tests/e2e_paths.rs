@@ -56,7 +56,8 @@ async fn path_fault(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regional_and_ipv4_only_path_faults_are_diagnosed_and_touch_no_server() {
-    let _lab = lab::LAB.read().await;
+    // one policy, load balancer and /etc/hosts name for every case: one case at a time
+    let _lab = lab::LAB.write().await;
     let mut rig = Rig::start("bodies-paths", "lab-bodies.yaml", 19189, |t| t).await;
     let servers = rig.wait_serving(2, Duration::from_secs(600)).await;
     let mut ids: Vec<String> = servers
