@@ -3,8 +3,8 @@
 # Idempotent: installs packages, writes configs, inits DBs, starts services,
 # waits for them, prints endpoints/credentials.  Everything lives in $LAB_DIR (default /tmp/sloop-lab).
 #   usage: up.sh [phase...]   (default: all phases)
-#   phases: install infra keystone (with keystone-short, :5001, 30 s tokens) placement neutron glance nova gnocchi octavia bootstrap, and nova-api
-#   (restart only the compute API). Derived from the verified ../shared/openstack-lab scripts; Senlin dropped.
+#   phases: install infra keystone (with keystone-short, :5001, 30 s tokens) placement neutron glance nova gnocchi octavia bootstrap
+#   bodies (servers that serve, HAProxy on lab-net VIPs: tests/lab/README.md), and nova-api (restart only the compute API). Derived from the verified ../shared/openstack-lab scripts; Senlin dropped.
 set -euo pipefail
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin   # no pyenv shims
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
@@ -479,12 +479,25 @@ phase_bootstrap() {
   cat $L/env.sh
 }
 
+# ---------------------------------------------------------------- bodies + load balancer (tests/lab/README.md)
+# watcher.py gives every server on lab-net a network namespace with a small web service that follows Nova;
+# lbsync.py runs HAProxy on the VIPs of load balancers created inside lab-net, members and weights from Octavia.
+phase_bodies() {
+  command -v haproxy >/dev/null || { apt-get install -y -q --no-install-recommends haproxy >$LOGS/apt-haproxy.log 2>&1; log "haproxy installed"; }
+  local n0=0; [ -f $LOGS/lab-bodies.log ] && n0=$(wc -l <$LOGS/lab-bodies.log)
+  alive lab-bodies && n0=0   # already running: its first lines say it is watching
+  start lab-bodies env LAB_DIR=$L $PY $HERE/bodies/watcher.py
+  start lab-lbsync env LAB_DIR=$L $PY $HERE/bodies/lbsync.py
+  local i; for i in $(seq 1 120); do tail -n +$((n0 + 1)) $LOGS/lab-bodies.log | grep -q watching && break; sleep 0.5; done
+  tail -n +$((n0 + 1)) $LOGS/lab-bodies.log | grep -q watching || { tail -20 $LOGS/lab-bodies.log; return 1; }
+}
+
 # nova-api alone: restarts only the compute API (the e2e fault test stops it with `down.sh nova-api`)
 phase_nova-api() {
   uwsgi_start nova-api 8774 /usr/bin/nova-api-wsgi 2 1 --env OS_NOVA_CONFIG_DIR=$ETC/nova
   wait_http http://127.0.0.1:8774/ 120
 }
 
-PHASES=${*:-install infra keystone placement neutron glance nova gnocchi octavia bootstrap}
+PHASES=${*:-install infra keystone placement neutron glance nova gnocchi octavia bootstrap bodies}
 for p in $PHASES; do log "== phase $p"; phase_$p; done
 log "done in $(( $(date +%s) - T0 ))s"

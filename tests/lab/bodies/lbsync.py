@@ -1,0 +1,240 @@
+#!/usr/bin/python3
+"""A real load balancer for the lab's Octavia: HAProxy (Debian's) serving every load balancer
+whose VIP lies in lab-net, its backends and weights following the Octavia pools' members.
+
+The Octavia amphora driver of the lab is a no-op, so Octavia only keeps records; this daemon
+makes them true. One HAProxy (master-worker, a child of this process) holds a frontend per
+listener on the VIP (and on the other addresses of the Neutron port that holds the VIP, so an
+IPv4 VIP reserved with an IPv6 address serves both families) and a backend per pool made of
+`server-template` slots. Members go into slots through HAProxy's runtime API: `set server ...
+addr`, `weight` (Octavia's 0..256, 0 = drained: no new connections) and `state ready|maint`
+(admin_state_up). A new listener or pool rewrites the configuration and reloads the workers
+(SIGUSR2), then every slot is set again. No health monitor is configured, as in an Octavia pool
+without one: a dead member keeps getting its share until someone drains it.
+
+Stats for tests: `show stat` on the admin socket $LAB_DIR/run/haproxy.sock (CSV: pxname, svname,
+..., stot, ..., weight, ..., addr). $LAB_DIR/lb/state.json maps member IDs to their slots.
+Polls every LAB_LB_POLL seconds (0.3)."""
+import ipaddress
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import labapi  # noqa: E402
+import netns  # noqa: E402
+
+RUN = os.path.join(labapi.LAB, "run")
+DIR = os.path.join(labapi.LAB, "lb")
+SOCK = os.path.join(RUN, "haproxy.sock")
+CFG = os.path.join(DIR, "haproxy.cfg")
+POLL = float(os.environ.get("LAB_LB_POLL", 0.3))
+SLOTS = 32
+
+
+def log(msg):
+    print(f"{time.strftime('%H:%M:%S')} {msg}", flush=True)
+
+
+def runtime(cmd):
+    """One command on HAProxy's admin socket; returns its answer."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2)
+    s.connect(SOCK)
+    s.sendall(cmd.encode() + b"\n")
+    out = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        out += chunk
+    s.close()
+    return out.decode()
+
+
+def bind(addr, port):
+    return f"ipv6@{addr}:{port}" if ":" in addr else f"{addr}:{port}"
+
+
+def config(lbs):
+    lines = ["global", f"  stats socket {SOCK} mode 600 level admin", "  maxconn 4096",
+             "defaults", "  timeout connect 2s", "  timeout client 30s", "  timeout server 30s",
+             "  timeout queue 10s", ""]
+    for lb in lbs:
+        for li in lb["listeners"]:
+            mode = "http" if li["protocol"] in ("HTTP", "TERMINATED_HTTPS") else "tcp"
+            lines.append(f"frontend l_{li['id']}")
+            lines.append(f"  mode {mode}")
+            for a in lb["vips"]:
+                lines.append(f"  bind {bind(a, li['protocol_port'])}")
+            if li.get("default_pool_id"):
+                lines.append(f"  default_backend p_{li['default_pool_id']}")
+            lines.append("")
+        for pool in lb["pools"]:
+            mode = "http" if pool["protocol"] in ("HTTP", "PROXY") else "tcp"
+            algo = {"ROUND_ROBIN": "roundrobin", "LEAST_CONNECTIONS": "leastconn",
+                    "SOURCE_IP": "source"}.get(pool["lb_algorithm"], "roundrobin")
+            lines += [f"backend p_{pool['id']}", f"  mode {mode}", f"  balance {algo}",
+                      f"  server-template m 1-{SLOTS} 127.0.0.1:9 disabled", ""]
+    return "\n".join(lines) + "\n"
+
+
+class Balancer:
+    def __init__(self):
+        self.api = labapi.Api()
+        self.proc = None
+        self.cfg = None
+        self.applied = {}        # (pool, slot) -> (addr, port, weight, up) last set
+        self.slots = {}          # pool -> {member id: slot}
+        self.subnets = []
+        self.vip_ports = {}      # VIP address -> all addresses of its Neutron port
+
+    def lab_net(self):
+        if not self.subnets:
+            net = self.api.get("network", "/networks", params={"name": os.environ.get("LAB_NET", "lab-net")})
+            nid = net["networks"][0]["id"]
+            self.net_id = nid
+            self.subnets = [ipaddress.ip_network(s["cidr"]) for s in
+                            self.api.get("network", "/subnets", params={"network_id": nid})["subnets"]]
+        return self.subnets
+
+    def vips(self, addr):
+        """The VIP and the other addresses of the Neutron port that holds it (if any)."""
+        if addr not in self.vip_ports:
+            ports = self.api.get("network", "/ports", params={"network_id": self.net_id,
+                                                              "fixed_ips": f"ip_address={addr}"})["ports"]
+            extra = [ip["ip_address"] for p in ports for ip in p["fixed_ips"]]
+            self.vip_ports[addr] = sorted(set([addr] + extra))
+        return self.vip_ports[addr]
+
+    def desired(self):
+        nets = self.lab_net()
+        lbs = []
+        for lb in self.api.get("load-balancer", "/lbaas/loadbalancers")["loadbalancers"]:
+            vip = lb.get("vip_address")
+            if not vip or not any(ipaddress.ip_address(vip) in n for n in nets if
+                                  n.version == ipaddress.ip_address(vip).version):
+                continue
+            lbs.append({"id": lb["id"], "name": lb["name"], "vips": self.vips(vip),
+                        "listeners": [], "pools": []})
+        if not lbs:
+            return []
+        by_id = {lb["id"]: lb for lb in lbs}
+        for li in self.api.get("load-balancer", "/lbaas/listeners")["listeners"]:
+            for ref in li.get("loadbalancers", []):
+                if ref["id"] in by_id:
+                    by_id[ref["id"]]["listeners"].append(li)
+        for pool in self.api.get("load-balancer", "/lbaas/pools")["pools"]:
+            for ref in pool.get("loadbalancers", []):
+                if ref["id"] in by_id:
+                    pool["members"] = self.api.get("load-balancer", f"/lbaas/pools/{pool['id']}/members")["members"]
+                    by_id[ref["id"]]["pools"].append(pool)
+        for lb in lbs:
+            lb["listeners"].sort(key=lambda x: x["id"])
+            lb["pools"].sort(key=lambda x: x["id"])
+        return lbs
+
+    def reload(self, cfg, lbs):
+        os.makedirs(DIR, exist_ok=True)
+        with open(CFG + ".tmp", "w") as f:
+            f.write(cfg)
+        os.replace(CFG + ".tmp", CFG)
+        for lb in lbs:
+            for a in lb["vips"]:
+                net = next(n for n in self.subnets if n.version == ipaddress.ip_address(a).version)
+                netns.add_host_address(a, 32 if net.version == 4 else 128)
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc = subprocess.Popen(["haproxy", "-W", "-db", "-f", CFG], stdin=subprocess.DEVNULL)
+            log(f"haproxy started, pid {self.proc.pid}")
+        else:
+            self.proc.send_signal(signal.SIGUSR2)
+            log("haproxy reloaded")
+        self.cfg = cfg
+        self.applied = {}
+        for _ in range(50):      # the new worker's socket
+            try:
+                if "pxname" in runtime("show stat"):
+                    break
+            except OSError:
+                pass
+            time.sleep(0.1)
+
+    def sync(self):
+        lbs = self.desired()
+        cfg = config(lbs)
+        if not lbs:
+            if self.proc is not None:
+                self.stop()
+            return
+        if cfg != self.cfg:
+            self.reload(cfg, lbs)
+        state = {}
+        for lb in lbs:
+            for pool in lb["pools"]:
+                slots = self.slots.setdefault(pool["id"], {})
+                ids = {m["id"] for m in pool["members"]}
+                for gone in [m for m in slots if m not in ids]:
+                    slot = slots.pop(gone)
+                    self.set(pool["id"], slot, None)
+                for m in pool["members"]:
+                    if m["id"] not in slots:
+                        free = sorted(set(range(1, SLOTS + 1)) - set(slots.values()))
+                        if not free:
+                            log(f"pool {pool['id']}: more than {SLOTS} members, {m['id']} left out")
+                            continue
+                        slots[m["id"]] = free[0]
+                    want = (m["address"], m["protocol_port"], m.get("weight", 1), m.get("admin_state_up", True))
+                    self.set(pool["id"], slots[m["id"]], want)
+                    state[m["id"]] = {"pool": pool["id"], "backend": f"p_{pool['id']}",
+                                      "server": f"m{slots[m['id']]}", "address": m["address"]}
+        with open(os.path.join(DIR, "state.json.tmp"), "w") as f:
+            json.dump({"vips": {lb["name"]: lb["vips"] for lb in lbs}, "members": state}, f)
+        os.replace(os.path.join(DIR, "state.json.tmp"), os.path.join(DIR, "state.json"))
+
+    def set(self, pool, slot, want):
+        key = (pool, slot)
+        if self.applied.get(key) == want:
+            return
+        srv = f"p_{pool}/m{slot}"
+        if want is None:
+            out = runtime(f"set server {srv} state maint")
+        else:
+            addr, port, weight, up = want
+            out = runtime(f"set server {srv} addr {addr} port {port}")
+            out += runtime(f"set server {srv} weight {weight}")
+            out += runtime(f"set server {srv} state {'ready' if up else 'maint'}")
+        log(f"{srv} -> {want}: {out.strip()}")
+        self.applied[key] = want
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+            self.proc = None
+            self.cfg = None
+            log("haproxy stopped (no load balancer on lab-net)")
+
+
+def main():
+    b = Balancer()
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    while not stop:
+        try:
+            b.sync()
+        except Exception as e:   # an API restarting under a fault test: keep going
+            log(f"sync failed: {e}")
+            time.sleep(1)
+        time.sleep(POLL)
+    b.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,261 @@
+#!/usr/bin/python3
+"""The lab's bodies: one network namespace with a small web service (body.py) for every Nova
+server on lab-net, following what Nova says about it.
+
+- A server's namespace (its Neutron port's addresses and MAC, joined to the lab bridge) exists
+  from the first poll that sees the server with a port; the service in it starts the
+  boot-to-serve time after Nova reports the server ACTIVE and running.
+- SHUTOFF, ERROR, a lost hypervisor instance (power state not RUNNING) or delete stop it; a
+  delete also removes the namespace.
+- A reboot, rebuild or start (seen in the server's instance actions, so a quick REBOOT -> ACTIVE
+  between two polls is not missed) kills the service and starts a fresh one the reboot or
+  rebuild delay after the server is ACTIVE again, with its faults cleared (a new boot).
+- The end of a live migration pauses the service (SIGSTOP) briefly, as the switch-over does.
+- A process that died (the crash fault) stays dead until such a reboot.
+
+State lives under $LAB_DIR/bodies/<server id>/ (pid, fault, state.json, body.log); at start the
+watcher removes every body namespace it finds (a crashed run's), and down.sh does the same.
+
+Settings (environment): LAB_POLL (0.25 s), LAB_BOOT_TO_SERVE (1.0 s), LAB_REBOOT_DELAY (2.0 s),
+LAB_REBUILD_DELAY (4.0 s), LAB_MIGRATION_PAUSE (0.3 s), LAB_BODY_CONCURRENCY (2),
+LAB_BODY_SERVICE_MS (25), LAB_CPU_GRANULARITY (s, 0 = off; see cpu.py).
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cpu  # noqa: E402
+import labapi  # noqa: E402
+import netns  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+STATE = os.path.join(labapi.LAB, "bodies")
+env = lambda k, d: float(os.environ.get(k, d))  # noqa: E731
+POLL = env("LAB_POLL", 0.25)
+BOOT_TO_SERVE = env("LAB_BOOT_TO_SERVE", 1.0)
+DELAY = {"reboot": env("LAB_REBOOT_DELAY", 2.0), "rebuild": env("LAB_REBUILD_DELAY", 4.0),
+         "start": env("LAB_BOOT_TO_SERVE", 1.0), "evacuate": env("LAB_REBUILD_DELAY", 4.0)}
+MIGRATION_PAUSE = env("LAB_MIGRATION_PAUSE", 0.3)
+CONCURRENCY = int(env("LAB_BODY_CONCURRENCY", 2))
+SERVICE_MS = env("LAB_BODY_SERVICE_MS", 25)
+
+
+def log(msg):
+    print(f"{time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d} {msg}", flush=True)
+
+
+class Body:
+    def __init__(self, sid, name):
+        self.id, self.name = sid, name
+        self.dir = os.path.join(STATE, sid)
+        self.ns, self.veth = f"{netns.NS_PREFIX}b-{sid[:8]}", f"{netns.VETH_PREFIX}{sid[:8]}"
+        self.proc = None
+        self.addrs = []
+        self.updated = None
+        self.seen_actions = None       # request ids of the instance actions already handled
+        self.restart_delay = BOOT_TO_SERVE
+        self.serve_at = None
+        self.dead = False              # died (crash): stays down until a reboot
+        self.migrating = False
+        self.serving_since = None
+        os.makedirs(self.dir, exist_ok=True)
+
+    def plumb(self, port, subnets):
+        addrs = [netns.prefixed(ip["ip_address"], subnets[ip["subnet_id"]]["cidr"])
+                 for ip in port["fixed_ips"] if ip["subnet_id"] in subnets]
+        gws = [subnets[ip["subnet_id"]]["gateway_ip"] for ip in port["fixed_ips"]
+               if ip["subnet_id"] in subnets and subnets[ip["subnet_id"]].get("gateway_ip")]
+        netns.create(self.ns, self.veth, addrs, gws, port.get("mac_address"))
+        self.addrs = addrs
+        log(f"{self.id} ({self.name}): namespace {self.ns} with {' '.join(addrs)}")
+        self.save()
+
+    def start(self):
+        fault = os.path.join(self.dir, "fault")
+        logf = open(os.path.join(self.dir, "body.log"), "ab")
+        self.proc = subprocess.Popen(
+            ["ip", "netns", "exec", self.ns, sys.executable, os.path.join(HERE, "body.py"),
+             "--id", self.id, "--name", self.name, "--concurrency", str(CONCURRENCY),
+             "--service-ms", str(SERVICE_MS), "--fault", fault],
+            stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+        self.serving_since = time.time()
+        log(f"{self.id} ({self.name}): serving, pid {self.proc.pid}")
+        self.save()
+
+    def kill(self, why):
+        if self.proc is not None:
+            try:
+                self.proc.kill()       # SIGKILL also ends a stopped (hung) process
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+            self.proc = None
+            log(f"{self.id} ({self.name}): stopped ({why})")
+        self.serving_since = None
+        self.save()
+
+    def reboot(self, kind):
+        """A new boot: the old process goes, faults are cleared, a new one starts later."""
+        self.kill(kind)
+        self.dead = False
+        self.serve_at = None
+        self.restart_delay = DELAY.get(kind, BOOT_TO_SERVE)
+        for f in ("fault",):
+            try:
+                os.unlink(os.path.join(self.dir, f))
+            except FileNotFoundError:
+                pass
+
+    def actions(self, api):
+        """New instance actions since the last look (oldest first)."""
+        acts = api.get("compute", f"/servers/{self.id}/os-instance-actions", ok404=True)
+        acts = (acts or {}).get("instanceActions", [])
+        ids = {a["request_id"] for a in acts}
+        if self.seen_actions is None:
+            self.seen_actions = ids
+            return []
+        new = [a for a in acts if a["request_id"] not in self.seen_actions]
+        self.seen_actions |= ids
+        return sorted(new, key=lambda a: a.get("start_time") or "")
+
+    def follow(self, api, s, now):
+        if s["updated"] != self.updated:
+            self.updated = s["updated"]
+            for a in self.actions(api):
+                kind = a["action"]
+                if kind in ("reboot", "rebuild", "start", "evacuate"):
+                    log(f"{self.id} ({self.name}): nova {kind}")
+                    self.reboot(kind)
+                elif kind == "live-migration":
+                    self.migrating = True
+        if self.proc is not None and self.proc.poll() is not None:
+            log(f"{self.id} ({self.name}): process exited ({self.proc.returncode}), down until a reboot")
+            self.proc, self.dead, self.serving_since = None, True, None
+            self.save()
+        status, task = s["status"], s.get("OS-EXT-STS:task_state")
+        running = s.get("OS-EXT-STS:power_state") == 1
+        if status in ("REBOOT", "HARD_REBOOT", "REBUILD"):
+            self.reboot({"REBUILD": "rebuild"}.get(status, "reboot"))
+            return
+        if status == "MIGRATING":
+            self.migrating = True
+        if status not in ("ACTIVE", "MIGRATING") or not running:
+            if self.proc is not None:
+                self.kill(f"{status}, power state {s.get('OS-EXT-STS:power_state')}")
+            self.serve_at = None
+            return
+        if status == "ACTIVE" and task is None and self.migrating:
+            self.migrating = False
+            if self.proc is not None:
+                log(f"{self.id} ({self.name}): live migration done, paused {MIGRATION_PAUSE}s")
+                os.kill(self.proc.pid, signal.SIGSTOP)
+                time.sleep(MIGRATION_PAUSE)
+                os.kill(self.proc.pid, signal.SIGCONT)
+        if self.proc is None and not self.dead and status == "ACTIVE":
+            if self.serve_at is None:
+                self.serve_at = now + self.restart_delay
+            if now >= self.serve_at:
+                self.start()
+                self.serve_at = None
+
+    def remove(self):
+        self.kill("deleted")
+        netns.delete(self.ns, self.veth)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        log(f"{self.id} ({self.name}): removed")
+
+    def save(self):
+        st = {"id": self.id, "name": self.name, "namespace": self.ns, "addresses": self.addrs,
+              "pid": self.proc.pid if self.proc else None, "serving_since": self.serving_since}
+        tmp = os.path.join(self.dir, "state.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(st, f)
+        os.replace(tmp, os.path.join(self.dir, "state.json"))
+        pidf = os.path.join(self.dir, "pid")
+        if self.proc:
+            with open(pidf, "w") as f:
+                f.write(str(self.proc.pid))
+        elif os.path.exists(pidf):
+            os.unlink(pidf)
+
+
+def cleanup():
+    """Removes every body namespace and its processes (a previous run's, crashed or not)."""
+    for ns in netns.namespaces():
+        if not ns.startswith(f"{netns.NS_PREFIX}b-"):
+            continue
+        for pid in netns.pids_in(ns):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        netns.delete(ns, f"{netns.VETH_PREFIX}{ns[len(netns.NS_PREFIX) + 2:]}")
+    shutil.rmtree(STATE, ignore_errors=True)
+
+
+def main():
+    if sys.argv[1:] == ["cleanup"]:
+        cleanup()
+        return
+    api = labapi.Api()
+    net_name = os.environ.get("LAB_NET", "lab-net")
+    net = api.get("network", "/networks", params={"name": net_name})["networks"][0]
+    subnets = {s["id"]: s for s in api.get("network", "/subnets", params={"network_id": net["id"]})["subnets"]}
+    gws = [netns.prefixed(s["gateway_ip"], s["cidr"]) for s in subnets.values() if s.get("gateway_ip")]
+    cleanup()
+    os.makedirs(STATE, exist_ok=True)
+    netns.ensure_bridge(gws)
+    log(f"watching {net_name} ({' '.join(s['cidr'] for s in subnets.values())}), bridge {netns.BRIDGE}")
+    bodies, ports, ports_at = {}, {}, 0.0
+    servers, full_at, since = {}, 0.0, 0.0
+    meter = cpu.Meter(api)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    while not stop:
+        now = time.time()
+        try:
+            # Between full listings (every 10 s), only what changed since the last poll: a far
+            # cheaper request for a Nova API shared with every test (deleted ones come as DELETED).
+            full = now - full_at > 10
+            params = {"all_tenants": 1}
+            if not full:
+                params["changes-since"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since - 3))
+            got = api.get("compute", "/servers/detail", params=params)["servers"]
+            since = now
+            if full:
+                servers, full_at = {s["id"]: s for s in got}, now
+            else:
+                servers.update({s["id"]: s for s in got})
+            for sid in [sid for sid, s in servers.items() if s["status"] == "DELETED"]:
+                del servers[sid]
+            if now - ports_at > 5 or any(sid not in ports and sid not in bodies for sid in servers):
+                ports = {p["device_id"]: p for p in api.get("network", "/ports", params={
+                    "network_id": net["id"]})["ports"] if p["device_owner"].startswith("compute:")}
+                ports_at = now
+            for sid, s in servers.items():
+                if sid not in bodies:
+                    if sid not in ports:
+                        continue
+                    b = Body(sid, s["name"])
+                    b.plumb(ports[sid], subnets)
+                    bodies[sid] = b
+                bodies[sid].follow(api, s, now)
+            for sid in [sid for sid in bodies if sid not in servers]:
+                bodies.pop(sid).remove()
+            meter.tick(now, bodies)
+        except Exception as e:  # the lab's APIs restart under some tests: keep going
+            log(f"poll failed: {e}")
+            time.sleep(1)
+        time.sleep(POLL)
+    for b in bodies.values():
+        b.kill("watcher stopping")
+    cleanup()
+
+
+if __name__ == "__main__":
+    main()
