@@ -4,7 +4,7 @@
 # waits for them, prints endpoints/credentials.  Everything lives in $LAB_DIR (default /tmp/sloop-lab).
 #   usage: up.sh [phase...]   (default: all phases)
 #   phases: install infra keystone (with keystone-short, :5001, 30 s tokens) placement neutron glance nova gnocchi octavia bootstrap
-#   bodies (servers that serve, HAProxy on lab-net VIPs: tests/lab/README.md), and nova-api (restart only the compute API). Derived from the verified ../shared/openstack-lab scripts; Senlin dropped.
+#   and, on request only, bodies (servers that serve, HAProxy on lab-net VIPs: tests/lab/README.md); nova-api (restart only the compute API). Derived from the verified ../shared/openstack-lab scripts; Senlin dropped.
 set -euo pipefail
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin   # no pyenv shims
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
@@ -498,6 +498,6 @@ phase_nova-api() {
   wait_http http://127.0.0.1:8774/ 120
 }
 
-PHASES=${*:-install infra keystone placement neutron glance nova gnocchi octavia bootstrap bodies}
+PHASES=${*:-install infra keystone placement neutron glance nova gnocchi octavia bootstrap}
 for p in $PHASES; do log "== phase $p"; phase_$p; done
 log "done in $(( $(date +%s) - T0 ))s"
