@@ -326,6 +326,8 @@ pub enum Cause {
     Serving,
     /// Above the group's maximum size.
     AboveMaximum,
+    /// A server sloop created ended in ERROR before it served: a failed scale-out.
+    FailedCreate,
 }
 
 /// Why an action was refused or reduced.
@@ -362,6 +364,8 @@ pub enum RefusalReason {
     NetworkPath,
     /// Within the grace period after boot or after the previous rung.
     Grace,
+    /// The same action on the same target failed recently and waits out its backoff.
+    Backoff,
 }
 
 impl RefusalReason {
@@ -383,6 +387,7 @@ impl RefusalReason {
             RefusalReason::DryRun => "dry-run",
             RefusalReason::NetworkPath => "network-path",
             RefusalReason::Grace => "grace",
+            RefusalReason::Backoff => "backoff",
         }
     }
 }

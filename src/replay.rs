@@ -14,7 +14,7 @@
 use crate::{
     decide::decide,
     decision::Decision,
-    history::History,
+    history::{Failure, History},
     policy::Policy,
     snapshot::{Snapshot, Time},
 };
@@ -218,7 +218,7 @@ impl LogWriter {
         now: Time,
         snapshot: &Snapshot,
         history: &History,
-        failed: &[String],
+        failed: &[Failure],
         decision: &Decision,
     ) -> io::Result<()> {
         let mut snap = serde_json::to_value(snapshot)?;
@@ -247,7 +247,7 @@ struct LineIn {
     history: Option<History>,
     history_digest: String,
     #[serde(default)]
-    failed: Vec<String>,
+    failed: Vec<Failure>,
     decision: Box<RawValue>,
 }
 

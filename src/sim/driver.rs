@@ -22,7 +22,10 @@ use crate::{
         store::{ProbeStore, SeriesId},
     },
     policy::Policy,
-    snapshot::{InFlight, Instance, IpFamily, LbMember, LocationStatus, SeriesKey, Snapshot, Time},
+    snapshot::{
+        Host, Hosts, InFlight, Instance, InstanceStatus, IpFamily, LbMember, LocationStatus, SeriesKey,
+        Snapshot, Time,
+    },
 };
 use std::{
     collections::BTreeMap,
@@ -226,8 +229,30 @@ impl SimCloud {
             inventory: self.inventory(),
             in_flight: self.in_flight(),
             offered_load: Some(self.world.offered_load()),
-            hosts: Default::default(),
+            hosts: self.hosts(),
         }
+    }
+
+    /// The hypervisors as an admin's `os-hypervisors` lists them: a down host's compute service
+    /// reports `state: down`.
+    fn hosts(&self) -> Hosts {
+        let hosts = self
+            .world
+            .hosts()
+            .iter()
+            .map(|h| Host {
+                name: h.name.clone(),
+                node: h.name.clone(),
+                up: !h.down,
+                enabled: true,
+                running_vms: None,
+                vcpus_used: Some(h.used_vcpus),
+                vcpus: Some(h.vcpus),
+                memory_used_mb: None,
+                memory_mb: None,
+            })
+            .collect();
+        Hosts::Listed { hosts }
     }
 
     fn inventory(&self) -> Vec<Instance> {
@@ -259,6 +284,9 @@ impl SimCloud {
                     }),
                     created_by: vm.metadata.get("sloop.action").cloned(),
                     stamps: crate::act::stamp::read(&vm.metadata),
+                    // Nova's message for a server the scheduler found no room for.
+                    fault: (vm.status == InstanceStatus::Error && !vm.claimed && vm.active_since.is_none())
+                        .then(|| "No valid host was found. There are not enough hosts available.".to_owned()),
                 }
             })
             .collect()
