@@ -9,7 +9,10 @@ mod backoff;
 mod stamped;
 
 pub use adopt::{Charge, parse_action_key, repair_charge_id};
-pub use backoff::{ALERT_AFTER, Backoff, Failure, FailureClass, delay as backoff_delay, quota_numbers};
+pub use backoff::{
+    ALERT_AFTER, BACKOFF_CAP, Backoff, Failure, FailureClass, OUTAGE_CAP, delay as backoff_delay,
+    quota_numbers,
+};
 pub use stamped::kind_of;
 
 use crate::{

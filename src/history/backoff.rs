@@ -18,6 +18,10 @@ use std::collections::BTreeMap;
 pub const BACKOFF_BASE: f64 = 10.0;
 /// The longest wait between two attempts.
 pub const BACKOFF_CAP: f64 = 900.0;
+/// The longest wait after an outage: the API, not the action, failed; the executor's breaker
+/// already spares it within a pass, and the action is needed as soon as it answers again
+/// (`tests/reliability` converge: within two 10 s ticks of recovery).
+pub const OUTAGE_CAP: f64 = 20.0;
 /// Failures in a row after which an action's failure pages.
 pub const ALERT_AFTER: u32 = 3;
 
@@ -58,6 +62,10 @@ impl FailureClass {
             } else {
                 FailureClass::Outage
             }
+        } else if lower.contains("authentication failed") {
+            // An expired or revoked token fails every call alike: the API's state, not this
+            // action's (the session re-authenticates).
+            FailureClass::Outage
         } else if lower.starts_with("fatal") || lower.starts_with("not found") {
             FailureClass::Refused
         } else {
@@ -195,9 +203,14 @@ pub struct Backoff {
     pub alerted: bool,
 }
 
-/// The wait after the `failures`-th failure in a row of `intent`: exponential, capped, with a
-/// jitter that is a pure function of both.
-pub fn delay(intent: &str, failures: u32) -> f64 {
+/// The wait after the `failures`-th failure in a row of `intent`: exponential, capped (lower
+/// for an outage), with a jitter that is a pure function of both.
+pub fn delay(intent: &str, failures: u32, class: FailureClass) -> f64 {
+    let cap = if class == FailureClass::Outage {
+        OUTAGE_CAP
+    } else {
+        BACKOFF_CAP
+    };
     let exp = BACKOFF_BASE * 2f64.powi(failures.saturating_sub(1).min(20) as i32);
     // FNV-1a: stable across runs and Rust versions, unlike the std hasher.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -206,7 +219,7 @@ pub fn delay(intent: &str, failures: u32) -> f64 {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     let jitter = 0.8 + 0.4 * ((h >> 11) as f64 / (1u64 << 53) as f64);
-    (exp * jitter).min(BACKOFF_CAP)
+    (exp * jitter).min(cap)
 }
 
 impl History {
@@ -222,7 +235,7 @@ impl History {
         });
         b.failures += 1;
         b.last = at;
-        b.until = at + delay(intent, b.failures);
+        b.until = at + delay(intent, b.failures, class);
         if b.class != class {
             b.alerted = false;
         }
@@ -264,7 +277,7 @@ impl History {
                 Backoff {
                     failures,
                     last,
-                    until: last + delay(&key, failures),
+                    until: last + delay(&key, failures, FailureClass::Outage),
                     class: FailureClass::Outage,
                     detail: String::new(),
                     // The run paged before the restart if it was long enough to.
@@ -286,17 +299,21 @@ mod tests {
 
     #[test]
     fn delays_grow_exponentially_to_the_cap_with_bounded_jitter() {
-        let d: Vec<f64> = (1..=10).map(|n| delay("scale-out", n)).collect();
+        let d: Vec<f64> = (1..=10)
+            .map(|n| delay("scale-out", n, FailureClass::Quota))
+            .collect();
         for (n, w) in d.iter().enumerate() {
             let exp = BACKOFF_BASE * 2f64.powi(n as i32);
             assert!(*w >= (0.8 * exp).min(BACKOFF_CAP) - 1e-9, "{n}: {w}");
             assert!(*w <= (1.2 * exp).min(BACKOFF_CAP) + 1e-9, "{n}: {w}");
         }
         assert_eq!(d[9], BACKOFF_CAP);
-        assert_eq!(delay("scale-out", 3), delay("scale-out", 3), "pure");
+        let q = FailureClass::Quota;
+        assert_eq!(delay("scale-out", 3, q), delay("scale-out", 3, q), "pure");
+        assert_eq!(delay("scale-out", 9, FailureClass::Outage), OUTAGE_CAP);
         assert_ne!(
-            delay("reboot-hard:a", 2),
-            delay("reboot-hard:b", 2),
+            delay("reboot-hard:a", 2, q),
+            delay("reboot-hard:b", 2, q),
             "targets that failed together do not retry together"
         );
     }
@@ -371,7 +388,7 @@ mod tests {
         assert_eq!((b.failures, b.last), (2, 9_300.0));
         assert!(h.backing_off(&Action::ScaleOut { count: 1 }, 9_305.0).is_some());
         assert!(
-            h.backing_off(&Action::ScaleOut { count: 1 }, 9_300.0 + BACKOFF_CAP)
+            h.backing_off(&Action::ScaleOut { count: 1 }, 9_300.0 + OUTAGE_CAP)
                 .is_none()
         );
     }

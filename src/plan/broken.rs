@@ -146,7 +146,7 @@ pub(super) fn backoff_alerts(b: &mut Builder<'_>, now: f64) {
         }
         x.alerted = true;
         let wait = (x.until - now).max(0.0).round();
-        let next = backoff_delay(intent, x.failures + 1).round();
+        let next = backoff_delay(intent, x.failures + 1, x.class).round();
         alerts.push(Alert {
             severity: Severity::Page,
             name: match x.class {
