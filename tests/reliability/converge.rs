@@ -223,7 +223,7 @@ fn after_a_long_api_outage_the_needed_action_is_taken_within_two_ticks() {
         // out its backoff (issue 17: attempts stop until the quota changes or the backoff
         // expires), at most the cap at the policy's 10 s tick, plus two ticks.
         let goal = if outage == Outage::Quota {
-            (sloop::history::BACKOFF_CAP / 10.0) as u32 + 2
+            (sloop::history::BACKOFF_CAP / 10.0) as usize + 2
         } else {
             2
         };
