@@ -43,7 +43,13 @@ fn policy() -> Policy {
     p.spec.healing = serde_json::from_value(json!({"enabled": true})).expect("default healing");
     assert_eq!(
         p.spec.healing.ladder,
-        [Rung::Drain, Rung::RebootSoft, Rung::RebootHard, Rung::Rebuild, Rung::Replace],
+        [
+            Rung::Drain,
+            Rung::RebootSoft,
+            Rung::RebootHard,
+            Rung::Rebuild,
+            Rung::Replace
+        ],
         "the default ladder"
     );
     p
@@ -89,20 +95,31 @@ impl Loop {
 }
 
 fn serving(r: &TickReport, id: &str) -> bool {
-    r.snapshot.inventory.iter().any(|i| {
-        i.id == id && i.status == InstanceStatus::Active && i.member.is_some_and(|m| m.weight > 0)
-    })
+    r.snapshot
+        .inventory
+        .iter()
+        .any(|i| i.id == id && i.status == InstanceStatus::Active && i.member.is_some_and(|m| m.weight > 0))
 }
 
 async fn server_action(api: &mut Api, id: &str, body: Value) {
-    api.call(&Request::post(Service::Compute, &["servers", id, "action"], body))
-        .await
-        .unwrap_or_else(|e| panic!("{body} on {id}: {e}"));
+    api.call(&Request::post(
+        Service::Compute,
+        &["servers", id, "action"],
+        body.clone(),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{body} on {id}: {e}"));
 }
 
 /// Injects a fault on `id` and measures: the pass that sees the server down, its drain, and
 /// the pass on which it serves again. Returns (drained after detection, serving after the fault).
-async fn fault_and_repair(l: &mut Loop, admin: &mut Api, id: &str, fault: Value, down: InstanceStatus) -> (f64, f64) {
+async fn fault_and_repair(
+    l: &mut Loop,
+    admin: &mut Api,
+    id: &str,
+    fault: Value,
+    down: InstanceStatus,
+) -> (f64, f64) {
     let t0 = Instant::now();
     server_action(admin, id, fault).await;
     let mut seen: Option<Instant> = None;
@@ -115,12 +132,11 @@ async fn fault_and_repair(l: &mut Loop, admin: &mut Api, id: &str, fault: Value,
         if seen.is_none() && inst.is_some_and(|i| i.status == down) {
             seen = Some(Instant::now());
         }
-        let drain_ok = r
-            .decision
-            .actions
-            .iter()
-            .zip(&r.outcomes)
-            .any(|(a, o)| a.action.kind().label() == "drain" && a.action.instance() == Some(&id.to_owned()) && o.result.is_ok());
+        let drain_ok = r.decision.actions.iter().zip(&r.outcomes).any(|(a, o)| {
+            a.action.kind().label() == "drain"
+                && a.action.instance() == Some(&id.to_owned())
+                && o.result.is_ok()
+        });
         if let (Some(s), true, None) = (seen, drain_ok, drained) {
             drained = Some(s.elapsed().as_secs_f64());
         }
@@ -157,7 +173,11 @@ impl Drop for ForcedDown {
                 .expect("runtime");
             rt.block_on(async {
                 let mut api = lab::api(ADMIN).await;
-                let req = Request::put(Service::Compute, &["os-services", &service], ForcedDown::body(false));
+                let req = Request::put(
+                    Service::Compute,
+                    &["os-services", &service],
+                    ForcedDown::body(false),
+                );
                 if let Err(e) = api.call(&req).await {
                     eprintln!("could not put compute service {service} back up: {e}");
                 }
@@ -186,7 +206,11 @@ async fn compute_service(api: &mut Api, host: &str) -> String {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -226,14 +250,27 @@ async fn error_and_shutoff_servers_are_drained_and_serve_again_and_a_dead_comput
         InstanceStatus::Error,
     )
     .await;
-    let (d2, b2) = fault_and_repair(&mut l, &mut admin, &ids[1], json!({"os-stop": null}), InstanceStatus::Shutoff).await;
+    let (d2, b2) = fault_and_repair(
+        &mut l,
+        &mut admin,
+        &ids[1],
+        json!({"os-stop": null}),
+        InstanceStatus::Shutoff,
+    )
+    .await;
     let serving_median = median(vec![b1, b2]);
     println!(
         "figure e2e-repair: ERROR drained {d1:.2} s after detection, serving again {b1:.2} s after the fault; \
          SHUTOFF drained {d2:.2} s, serving again {b2:.2} s; median serving again {serving_median:.2} s"
     );
-    assert!(d1 <= 2.0 && d2 <= 2.0, "drained within 2 s of detection: {d1:.2}, {d2:.2}");
-    assert!(serving_median <= 10.0, "serving again within 10 s median: {serving_median:.2}");
+    assert!(
+        d1 <= 2.0 && d2 <= 2.0,
+        "drained within 2 s of detection: {d1:.2}, {d2:.2}"
+    );
+    assert!(
+        serving_median <= 10.0,
+        "serving again within 10 s median: {serving_median:.2}"
+    );
 
     // A dead compute: its server in ERROR is replaced on the other one and deleted.
     let r = l.tick().await;
@@ -255,7 +292,12 @@ async fn error_and_shutoff_servers_are_drained_and_serve_again_and_a_dead_comput
         ))
         .await
         .expect("force the compute service down (microversion 2.53+)");
-    server_action(&mut admin, &victim.id, json!({"os-resetState": {"state": "error"}})).await;
+    server_action(
+        &mut admin,
+        &victim.id,
+        json!({"os-resetState": {"state": "error"}}),
+    )
+    .await;
     let t0 = Instant::now();
     let replaced = l
         .until(Duration::from_secs(90), |r| {
@@ -294,6 +336,9 @@ async fn error_and_shutoff_servers_are_drained_and_serve_again_and_a_dead_comput
         .iter()
         .filter(|i| i.host.as_deref() == Some(dead.as_str()) && i.created_at > victim.created_at + 1.0)
         .count();
-    assert_eq!(new_on_dead, 0, "a replacement landed on the dead compute: {hosts:?}");
+    assert_eq!(
+        new_on_dead, 0,
+        "a replacement landed on the dead compute: {hosts:?}"
+    );
     lab::clean(&mut admin, &policy, Some(&pool)).await;
 }

@@ -156,7 +156,7 @@ pub(super) fn backoff_alerts(b: &mut Builder<'_>, now: f64) {
             }
             .into(),
             summary: format!(
-                "{intent} failed {} time(s) in a row ({}): {}; next attempt in {wait} s, then backing off up to {next} s",
+                "{intent} failed {} time(s) in a row ({}): {}; next attempt in {wait} s, {next} s after that if it fails again (doubling, capped)",
                 x.failures,
                 x.class.label(),
                 if x.detail.is_empty() { "no detail" } else { &x.detail },

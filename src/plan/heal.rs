@@ -350,7 +350,9 @@ pub(super) fn heal(
             },
         };
         let evidence = evidence_for(h);
-        if let Some(reason) = freeze {
+        // Freezes distrust the probes; taking a server Nova reports down out of the pool is safe
+        // whatever they say.
+        if let Some(reason) = freeze.filter(|_| !(rung == Rung::Drain && down(inst))) {
             b.refuse(action, Cause::InstanceFault, reason, evidence);
             continue;
         }
