@@ -125,7 +125,7 @@ async fn fault_and_repair(
     let mut seen: Option<Instant> = None;
     let mut drained: Option<f64> = None;
     let mut back: Option<f64> = None;
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(180);
     while Instant::now() < deadline && back.is_none() {
         let r = l.tick().await;
         let inst = r.snapshot.inventory.iter().find(|i| i.id == id);
@@ -229,7 +229,7 @@ async fn error_and_shutoff_servers_are_drained_and_serve_again_and_a_dead_comput
     // The group reaches its minimum and both servers join the pool.
     let mut ids: Vec<String> = Vec::new();
     let up = l
-        .until(Duration::from_secs(90), |r| {
+        .until(Duration::from_secs(400), |r| {
             ids = r
                 .snapshot
                 .inventory
@@ -240,7 +240,10 @@ async fn error_and_shutoff_servers_are_drained_and_serve_again_and_a_dead_comput
             ids.len() >= 2
         })
         .await;
-    assert!(up.is_some(), "the group never had two servers in the pool");
+    assert!(
+        up.is_some(),
+        "the group never had two servers in the pool within 400 s"
+    );
 
     let (d1, b1) = fault_and_repair(
         &mut l,
@@ -300,7 +303,7 @@ async fn error_and_shutoff_servers_are_drained_and_serve_again_and_a_dead_comput
     .await;
     let t0 = Instant::now();
     let replaced = l
-        .until(Duration::from_secs(90), |r| {
+        .until(Duration::from_secs(300), |r| {
             let gone = r.snapshot.inventory.iter().all(|i| i.id != victim.id);
             let elsewhere = r
                 .snapshot
@@ -327,7 +330,7 @@ async fn error_and_shutoff_servers_are_drained_and_serve_again_and_a_dead_comput
     );
     assert!(
         replaced.is_some(),
-        "the dead compute's server was not replaced and deleted within 90 s ({:.0} s)",
+        "the dead compute's server was not replaced and deleted within 300 s ({:.0} s)",
         t0.elapsed().as_secs_f64()
     );
     let new_on_dead = r
