@@ -17,6 +17,7 @@ mod lab;
 
 use serde_json::{Value, json};
 use sloop::{
+    clock::Stopwatch,
     cloud::openstack::{
         OpenStackCloud,
         session::{Api, Request, Service},
@@ -25,7 +26,7 @@ use sloop::{
     reconcile::{Reconciler, TickReport},
     snapshot::InstanceStatus,
 };
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ADMIN: &str = "oslab-admin-appcred";
 const GROUP: &str = "e2e-repair";
@@ -58,7 +59,7 @@ fn policy() -> Policy {
 struct Loop {
     rec: Reconciler,
     cloud: OpenStackCloud,
-    started: Instant,
+    started: Stopwatch,
 }
 
 impl Loop {
@@ -82,7 +83,7 @@ impl Loop {
 
     /// Ticks every 250 ms (a fast pass, as on the lab) until `done` holds, at most `limit`.
     async fn until(&mut self, limit: Duration, mut done: impl FnMut(&TickReport) -> bool) -> Option<f64> {
-        let start = Instant::now();
+        let start = Stopwatch::start();
         while start.elapsed() < limit {
             let report = self.tick().await;
             if done(&report) {
@@ -120,24 +121,24 @@ async fn fault_and_repair(
     fault: Value,
     down: InstanceStatus,
 ) -> (f64, f64) {
-    let t0 = Instant::now();
+    let t0 = Stopwatch::start();
     server_action(admin, id, fault).await;
-    let mut seen: Option<Instant> = None;
+    let mut seen: Option<Stopwatch> = None;
     let mut drained: Option<f64> = None;
     let mut back: Option<f64> = None;
-    let deadline = Instant::now() + Duration::from_secs(180);
-    while Instant::now() < deadline && back.is_none() {
+    let clock = Stopwatch::start();
+    while clock.elapsed() < Duration::from_secs(180) && back.is_none() {
         let r = l.tick().await;
         let inst = r.snapshot.inventory.iter().find(|i| i.id == id);
         if seen.is_none() && inst.is_some_and(|i| i.status == down) {
-            seen = Some(Instant::now());
+            seen = Some(Stopwatch::start());
         }
         let drain_ok = r.decision.actions.iter().zip(&r.outcomes).any(|(a, o)| {
             a.action.kind().label() == "drain"
                 && a.action.instance() == Some(&id.to_owned())
                 && o.result.is_ok()
         });
-        if let (Some(s), true, None) = (seen, drain_ok, drained) {
+        if let (Some(s), true, None) = (seen.as_ref(), drain_ok, drained) {
             drained = Some(s.elapsed().as_secs_f64());
         }
         if drained.is_some() && serving(&r, id) {
@@ -223,7 +224,7 @@ async fn error_and_shutoff_servers_are_drained_and_serve_again_and_a_dead_comput
     let mut l = Loop {
         rec: Reconciler::new(policy.clone()),
         cloud: lab::cloud(ADMIN, policy.clone()).await,
-        started: Instant::now(),
+        started: Stopwatch::start(),
     };
 
     // The group reaches its minimum and both servers join the pool.
@@ -301,7 +302,7 @@ async fn error_and_shutoff_servers_are_drained_and_serve_again_and_a_dead_comput
         json!({"os-resetState": {"state": "error"}}),
     )
     .await;
-    let t0 = Instant::now();
+    let t0 = Stopwatch::start();
     let replaced = l
         .until(Duration::from_secs(300), |r| {
             let gone = r.snapshot.inventory.iter().all(|i| i.id != victim.id);
