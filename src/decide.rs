@@ -19,7 +19,7 @@ const SERVICE_RATE_ALPHA: f64 = 0.2;
 pub fn decide(policy: &Policy, snap: &Snapshot, history: &History, now: Time) -> (Decision, History) {
     let mut history = history.clone();
     // The previous decision's actions that were not reported failed took effect.
-    history.unsettled.clear();
+    history.succeeded();
     // The servers remember their repairs even when this process and its journal do not.
     history.adopt_stamps(&policy.spec.healing.ladder, &snap.inventory, now);
     let charged = (history.actions.clone(), history.failed.clone());

@@ -333,6 +333,8 @@ pub enum Cause {
     Serving,
     /// Above the group's maximum size.
     AboveMaximum,
+    /// A server sloop created ended in ERROR before it served: a failed scale-out.
+    FailedCreate,
 }
 
 /// Why an action was refused or reduced.
@@ -369,6 +371,8 @@ pub enum RefusalReason {
     NetworkPath,
     /// Within the grace period after boot or after the previous rung.
     Grace,
+    /// The same action on the same target failed recently and waits out its backoff.
+    Backoff,
 }
 
 impl RefusalReason {
@@ -390,6 +394,7 @@ impl RefusalReason {
             RefusalReason::DryRun => "dry-run",
             RefusalReason::NetworkPath => "network-path",
             RefusalReason::Grace => "grace",
+            RefusalReason::Backoff => "backoff",
         }
     }
 }

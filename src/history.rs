@@ -5,9 +5,14 @@
 
 mod abandon;
 mod adopt;
+mod backoff;
 mod stamped;
 
 pub use adopt::{Charge, parse_action_key, repair_charge_id};
+pub use backoff::{
+    ALERT_AFTER, BACKOFF_CAP, Backoff, Failure, FailureClass, OUTAGE_CAP, delay as backoff_delay,
+    quota_numbers,
+};
 pub use stamped::kind_of;
 
 use crate::{
@@ -60,6 +65,13 @@ pub struct History {
     /// charge that attempt still holds in `actions`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failed: BTreeMap<String, Time>,
+    /// Intents whose recent attempts failed, and until when they wait ([`backoff_delay`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub backoff: BTreeMap<String, Backoff>,
+    /// Servers sloop created that ended in ERROR before they ever served (failed scale-outs),
+    /// with when that was first seen: each is counted as one failure of the scale-out once.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed_creates: BTreeMap<InstanceId, Time>,
 }
 
 /// What one decided action changed in the history, to put back if it never happened: the
@@ -173,7 +185,7 @@ impl History {
         );
     }
 
-    /// Takes the executor's word that the actions `failed` (IDs of the last decision) took no
+    /// Takes the executor's word that the actions `failed` (of the last decision) took no
     /// effect: the API refused them, failed, or they were never sent.
     ///
     /// What an SRE expects after an API outage is that the controller does at once what the
@@ -185,16 +197,21 @@ impl History {
     /// - It stays charged to the hourly budget: the budget bounds how many distinct actions
     ///   sloop attempts per hour, whatever the API answers, and a failure that may have applied
     ///   (a lost answer) is still counted.
-    /// - A retry of the same intent reuses that charge (moved to the retry's time) rather than
-    ///   taking a new one, so an outage of any length costs one charge per intent instead of
-    ///   one per tick, and the budget is not spent when the API comes back. The API itself is
-    ///   spared by the executor's breaker: after a service-wide failure, no further call to
-    ///   that API in the same pass, so at most one failing call per API per tick.
+    /// - A retry of the same intent after an outage reuses that charge (moved to the retry's
+    ///   time) rather than taking a new one, so an outage of any length costs one charge per
+    ///   intent instead of one per tick, and the budget is not spent when the API comes back.
+    ///   The API itself is spared by the executor's breaker: after a service-wide failure, no
+    ///   further call to that API in the same pass, so at most one failing call per API per tick.
     ///
-    /// Pure, so a decision log that records the failed IDs replays exactly.
-    pub fn settle(&mut self, failed: &[String]) {
-        for id in failed {
-            let Some(undo) = self.unsettled.remove(id) else {
+    /// A refusal that repeating will not change is different (see [`FailureClass`]): each
+    /// attempt takes its own charge, and a rung refused for the server's state stays taken, so
+    /// the ladder moves past it at once instead of sending it again. Every failure backs its
+    /// intent off ([`History::back_off`]).
+    ///
+    /// Pure, so a decision log that records the failures replays exactly.
+    pub fn settle(&mut self, failed: &[Failure]) {
+        for f in failed {
+            let Some(undo) = self.unsettled.remove(&f.id) else {
                 continue;
             };
             match undo.kind {
@@ -202,7 +219,10 @@ impl History {
                 ActionKind::ScaleIn => self.last_scale_in = undo.scale_before,
                 _ => {}
             }
-            if let Some((instance, ladder, migrated)) = undo.instance {
+            let rung_refused = f.class == FailureClass::State && adopt::rung_of(undo.kind).is_some();
+            if let Some((instance, ladder, migrated)) = undo.instance
+                && !rung_refused
+            {
                 match ladder {
                     Some(state) => self.ladders.insert(instance.clone(), state),
                     None => self.ladders.remove(&instance),
@@ -212,7 +232,22 @@ impl History {
                     None => self.migrated_at.remove(&instance),
                 };
             }
-            self.failed.insert(undo.intent, undo.at);
+            if f.class == FailureClass::Outage {
+                self.failed.insert(undo.intent.clone(), undo.at);
+            }
+            self.back_off(&undo.intent, undo.at, f.class, &f.detail);
+        }
+    }
+
+    /// The actions of the last decision not reported failed took effect: their intents no
+    /// longer back off. Called by the next decision before it forgets them. A scale-out is the
+    /// exception: its servers may still end in ERROR, so its backoff ends when a new server
+    /// becomes active (`plan::heal`), not when Nova accepts the create.
+    pub fn succeeded(&mut self) {
+        for undo in std::mem::take(&mut self.unsettled).into_values() {
+            if undo.kind != ActionKind::ScaleOut {
+                self.backoff.remove(&undo.intent);
+            }
         }
     }
 
@@ -235,6 +270,8 @@ impl History {
         self.migrated_at
             .retain(|id, t| live.contains(id) && now - *t < 3600.0);
         self.failed.retain(|_, t| now - *t < 3600.0);
+        self.prune_backoff(now);
+        self.failed_creates.retain(|id, _| live.contains(id));
         let hot = &self.host_hot_since;
         self.host_faults
             .retain(|host, since| now - *since < HOST_FAULT_HOLD || hot.contains_key(host));

@@ -5,6 +5,7 @@
 //! Order matters when the budget is tight: admitting serving instances first (it only restores
 //! capacity), then healing, then scaling out, then scaling in.
 
+mod broken;
 mod heal;
 mod scale;
 
@@ -89,6 +90,10 @@ pub(crate) struct Builder<'h> {
 impl Builder<'_> {
     /// Passes `action` through the gate; records it as planned or refused.
     pub fn propose(&mut self, gate: &mut Gate<'_>, action: Action, cause: Cause, evidence: Evidence) -> bool {
+        if self.history.backing_off(&action, gate.now).is_some() {
+            self.refuse(action, cause, RefusalReason::Backoff, evidence);
+            return false;
+        }
         let retry = self.history.retry_charge(&action, gate.now).is_some();
         match gate.admit(&action, retry) {
             Ok(()) => {
@@ -146,8 +151,10 @@ pub fn plan(
         plan: Plan::default(),
     };
     heal::alerts(policy, judgement, &mut b);
+    broken::failed_creates(policy, snap, &mut gate, &mut b);
     heal::admit(policy, snap, judgement, &mut gate, &mut b);
     heal::heal(policy, snap, judgement, &mut gate, &mut b);
     scale::scale(policy, snap, judgement, &mut gate, &mut b);
+    broken::backoff_alerts(&mut b, now);
     b.plan
 }

@@ -9,7 +9,7 @@ use crate::{
     },
     decide::decide,
     decision::Decision,
-    history::{Charge, History},
+    history::{Charge, Failure, History},
     journal::{ActionSink, JournalEntry},
     observe::{Collector, NoProbes, ObserveError, ProbeSource, Sources},
     policy::{Mode, Policy},
@@ -42,7 +42,7 @@ pub struct Reconciler {
     history: History,
     log: Option<LogWriter>,
     /// Actions reported without effect since the last logged tick, for the decision log.
-    unlogged_failures: Vec<String>,
+    unlogged_failures: Vec<Failure>,
     /// Charges from before this process (the journal), adopted with the cloud's stamps on the
     /// first observation; `None` once adopted.
     prior: Option<Vec<Charge>>,
@@ -147,7 +147,7 @@ impl Reconciler {
     /// Reports the actions of the last decision that took no effect (failed, refused by the
     /// API, or never started), so they start no cooldown and advance no ladder
     /// ([`History::settle`]). Callers that execute `decide`'s actions themselves must call it.
-    pub fn settle(&mut self, failed: &[String]) {
+    pub fn settle(&mut self, failed: &[Failure]) {
         if failed.is_empty() {
             return;
         }

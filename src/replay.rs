@@ -20,7 +20,7 @@
 use crate::{
     decide::decide,
     decision::Decision,
-    history::History,
+    history::{Failure, History},
     policy::Policy,
     snapshot::{Snapshot, Time},
 };
@@ -252,7 +252,7 @@ impl LogWriter {
         now: Time,
         snapshot: &Snapshot,
         history: &History,
-        failed: &[String],
+        failed: &[Failure],
         decision: &Decision,
     ) -> io::Result<()> {
         let mut snap = serde_json::to_value(snapshot)?;
@@ -292,7 +292,7 @@ struct LineIn {
     history: Option<History>,
     history_digest: String,
     #[serde(default)]
-    failed: Vec<String>,
+    failed: Vec<Failure>,
     /// Format 3: the digest of the decision's text.
     #[serde(default)]
     decision_digest: Option<String>,

@@ -321,6 +321,10 @@ pub struct Instance {
     /// The repair stamps sloop left on it (`sloop.heal`, `sloop.migrated`), when any parse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stamps: Option<RepairStamps>,
+    /// Why the cloud put it in ERROR (Nova's fault message, e.g. "No valid host was found"),
+    /// when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 /// What sloop wrote on a server before repairing or moving it (`act::stamp`): the healing

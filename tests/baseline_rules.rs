@@ -124,6 +124,7 @@ fn instance(id: &str, status: InstanceStatus, created_at: f64, online: bool) -> 
         }),
         created_by: None,
         stamps: None,
+        fault: None,
     }
 }
 

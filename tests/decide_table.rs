@@ -1,6 +1,8 @@
 //! Table tests for the decision core: each row is a situation an operator would recognise, why
 //! the row exists, and what sloop must (and must not) do.
 
+#[path = "decide_table/repair.rs"]
+mod repair;
 mod support;
 
 use sloop::{
@@ -108,7 +110,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "nova_error_status_counts_as_unhealthy",
-            why: "the cloud's own ERROR state is evidence enough; the drain is skipped for a server that serves nothing",
+            why: "the cloud's own ERROR state is evidence enough; its member still takes traffic, so the first rung (drain) goes out",
             fixture: Fixture::healthy(6).instance_error("vm-1"),
             history: fresh,
             policy: same,
@@ -117,9 +119,8 @@ fn cases() -> Vec<Case> {
                 check(
                     d.actions.iter().any(|a| {
                         a.action
-                            == Action::Reboot {
+                            == Action::Drain {
                                 instance: "vm-1".into(),
-                                hard: false,
                             }
                     }),
                     format!("actions: {:?}", d.actions),
@@ -680,7 +681,7 @@ fn cases() -> Vec<Case> {
 #[test]
 fn decision_table() {
     let mut failures = Vec::new();
-    for case in cases() {
+    for case in cases().into_iter().chain(repair::cases()) {
         let policy = (case.policy)(election_policy());
         let snap = case.fixture.build();
         let now = case.fixture.now;

@@ -175,6 +175,7 @@ fn instance(id: &str) -> Instance {
         member: None,
         created_by: None,
         stamps: None,
+        fault: None,
     }
 }
 

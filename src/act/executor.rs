@@ -12,7 +12,7 @@ use super::{ActError, Compute, ServerRequest, Traffic};
 use crate::{
     decision::ActionKind,
     decision::{Action, PlannedAction},
-    history::{Charge, kind_of, parse_action_key, repair_charge_id},
+    history::{Charge, Failure, kind_of, parse_action_key, repair_charge_id},
     policy::Policy,
     snapshot::Snapshot,
 };
@@ -42,12 +42,15 @@ impl Outcome {
     }
 }
 
-/// The IDs of the actions that took no effect, for [`crate::history::History::settle`].
-pub fn without_effect(outcomes: &[Outcome]) -> Vec<String> {
+/// The actions that took no effect, classified, for [`crate::history::History::settle`].
+pub fn without_effect(outcomes: &[Outcome]) -> Vec<Failure> {
     outcomes
         .iter()
         .filter(|o| o.took_no_effect())
-        .map(|o| o.id.clone())
+        .map(|o| match &o.result {
+            Err(e) => Failure::of_error(o.id.clone(), e),
+            Ok(()) => Failure::outage(o.id.clone()),
+        })
         .collect()
 }
 

@@ -147,6 +147,9 @@ pub fn render_plan(policy: &str, cloud: &str, snap: &Snapshot, d: &Decision, wri
     if let Some(e) = &snap.telemetry.source_error {
         out += &format!("  telemetry: {e}\n");
     }
+    if snap.instances_probed.is_empty() {
+        out += "  note: a one-off pass runs no probes and hears no remote agents: instance health is judged from the cloud's states only, and healing that needs probe evidence waits for `sloop run`\n";
+    }
     out += "\n";
     for a in &d.actions {
         out += &format!(

@@ -38,7 +38,7 @@ pub enum LogFormat {
 /// or in the `--config` file (camelCase keys); flags and environment take precedence.
 #[derive(Debug, Default, clap::Args)]
 pub struct RunArgs {
-    /// A YAML file with any of the settings below (keys: policies, listen, cloud, scenario,
+    /// A YAML file with any of the settings below (keys: policies, listen, cloud, cloudsYaml, scenario,
     /// speed, skip, seed, dryRun, journal, journalMaxBytes, journalFiles, logFormat,
     /// agentTokens, viewerTokenFile, configmapPolicies, leaderElect, leaseNamespace, leaseName,
     /// k8sEvents, pollInterval, tlsListen, tlsCert, tlsKey). Relative paths in it are relative
@@ -57,6 +57,9 @@ pub struct RunArgs {
     /// OS_CLIENT_CONFIG_FILE or the usual places). [default: sim]
     #[arg(long, env = "SLOOP_CLOUD", value_name = "sim|NAME")]
     pub cloud: Option<String>,
+    /// A clouds.yaml to use instead of OS_CLIENT_CONFIG_FILE and the standard search path.
+    #[arg(long, env = "SLOOP_CLOUDS_YAML", value_name = "PATH")]
+    pub clouds_yaml: Option<PathBuf>,
     /// The scenario the simulator plays (with --cloud sim).
     #[arg(long, env = "SLOOP_SCENARIO", value_name = "FILE")]
     pub scenario: Option<PathBuf>,
@@ -143,6 +146,7 @@ struct FileConfig {
     policies: Option<PathBuf>,
     listen: Option<String>,
     cloud: Option<String>,
+    clouds_yaml: Option<PathBuf>,
     scenario: Option<PathBuf>,
     speed: Option<f64>,
     skip: Option<String>,
@@ -180,6 +184,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// `sim` or a cloud name.
     pub cloud: String,
+    /// The clouds.yaml to read the cloud from (else OS_CLIENT_CONFIG_FILE or the usual places).
+    pub clouds_yaml: Option<PathBuf>,
     /// Scenario file.
     pub scenario: Option<PathBuf>,
     /// Simulated seconds per real second.
@@ -243,6 +249,7 @@ impl RunArgs {
                 let rel = |p: Option<PathBuf>| p.map(|p| if p.is_absolute() { p } else { base.join(p) });
                 f.policies = rel(f.policies);
                 f.scenario = rel(f.scenario);
+                f.clouds_yaml = rel(f.clouds_yaml);
                 f.journal = rel(f.journal);
                 f.agent_tokens = rel(f.agent_tokens);
                 f.viewer_token_file = rel(f.viewer_token_file);
@@ -308,6 +315,7 @@ impl RunArgs {
             k8s_events: self.k8s_events.or(file.k8s_events).unwrap_or(false),
             listen,
             cloud,
+            clouds_yaml: self.clouds_yaml.or(file.clouds_yaml),
             scenario,
             speed,
             skip,
@@ -386,10 +394,14 @@ async fn main(s: Settings) -> Result<(), String> {
         return Err(format!("{}: the policy directory does not exist", dir.display()));
     }
     if s.cloud != "sim" {
-        // A real OpenStack cloud from clouds.yaml (OS_CLIENT_CONFIG_FILE or the usual places).
+        // A real OpenStack cloud from clouds.yaml (--clouds-yaml, OS_CLIENT_CONFIG_FILE or the
+        // usual places).
         let factory = Arc::new(OpenStackFactory {
             cloud: s.cloud.clone(),
-            clouds_yaml: std::env::var_os("OS_CLIENT_CONFIG_FILE").map(PathBuf::from),
+            clouds_yaml: s
+                .clouds_yaml
+                .clone()
+                .or_else(|| std::env::var_os("OS_CLIENT_CONFIG_FILE").map(PathBuf::from)),
             policy_dir: s.policies.clone().unwrap_or_else(|| ".".into()),
         });
         return serve_with(factory, &s, None).await;

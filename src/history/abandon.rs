@@ -83,6 +83,7 @@ mod tests {
                 rung: Some((rung, at)),
                 ..Default::default()
             }),
+            fault: None,
         }
     }
 

@@ -92,6 +92,7 @@ impl History {
     pub fn adopt(&mut self, policy: &Policy, charges: &[Charge], now: Time) {
         self.adopt_budget(&policy.metadata.name, charges, now);
         self.adopt_healing(&policy.spec.healing.ladder, charges, now);
+        self.adopt_backoff(charges, now);
     }
 
     /// Rebuilds the ladder state and migration times of the hour before `now` from the

@@ -144,6 +144,7 @@ mod tests {
                 migrated,
                 migrated_from: from.map(HostDigest::of),
             }),
+            fault: None,
         }
     }
 

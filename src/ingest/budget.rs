@@ -110,6 +110,7 @@ mod tests {
             member: None,
             created_by: None,
             stamps: None,
+            fault: None,
         }
     }
 

@@ -381,14 +381,25 @@ pub fn diagnose(
             .filter(|h| host_of(&h.id) == Some(host))
             .count();
         let metric_says = sustained.iter().any(|h| h == host);
+        // The hypervisor listing says its compute service is down (or forced down) while
+        // servers of the group on it are broken: nothing can repair them there.
+        let stranded = snap.hosts.get(host).is_some_and(|h| !h.up)
+            && snap.inventory.iter().any(|i| {
+                i.host.as_deref() == Some(host)
+                    && matches!(i.status, InstanceStatus::Error | InstanceStatus::Shutoff)
+            });
         // Several bad VMs on one host while the rest of the group is fine points at the host.
         let together = !saturated && bad_here >= 2 && bad_here == bad_total && bad_here < health.len();
         // A fault found earlier still stands: servers placed on the host since (not yet moved
         // away) are moved too, before they take traffic and look slow.
         let newcomers = on_host.iter().any(|id| !history.migrated_at.contains_key(id));
         let standing = history.host_fault_stands(host, now) && newcomers;
-        if metric_says || together || standing {
-            let detail = if !metric_says && !together {
+        if metric_says || together || standing || stranded {
+            let detail = if stranded {
+                format!(
+                    "the compute service of {host} is down (hypervisor listing): its broken servers are replaced elsewhere"
+                )
+            } else if !metric_says && !together {
                 let since = history.host_faults.get(host).copied().unwrap_or(now);
                 format!(
                     "the fault on {host} found {:.0}s ago still stands; servers placed there since are moved",

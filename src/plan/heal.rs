@@ -1,14 +1,22 @@
 //! Healing: admit serving instances, walk the escalation ladder for faulty ones, migrate off
 //! faulty hosts — behind the freezes that stop restart storms. Pure.
 
-use super::{Builder, Gate};
+use super::{
+    Builder, Gate,
+    broken::{dead_host, down, drain_dead_member, failed_create, rung_allowed, takes_traffic},
+};
 use crate::{
     decision::{Action, Alert, Cause, Diagnosis, Evidence, RefusalReason},
-    history::LadderState,
+    history::{FailureClass, LadderState, intent_of, kind_of},
     judge::{Health, InstanceHealth, Judgement, diagnose::in_rotation, health::healing_probe},
     policy::{Policy, Rung, Severity},
     snapshot::{InstanceStatus, Snapshot},
 };
+
+/// How long a rung gets on a server the cloud still reports ERROR or SHUTOFF: Nova's answer
+/// (the state of a rung that is under way, then the result) is visible within a few polls, so a
+/// server still down after this failed its rung, whatever the probes have yet to say.
+const STILL_DOWN_AFTER: f64 = 30.0;
 
 /// How long a recovered instance keeps its ladder position, so a relapse escalates instead of
 /// starting over (the cure for reboot loops).
@@ -160,9 +168,12 @@ pub(super) fn heal(
         return;
     }
     let judged: Vec<&InstanceHealth> = j.health.iter().filter(|h| h.health != Health::Starting).collect();
+    // The freeze distrusts the probes; a server the cloud itself reports ERROR or SHUTOFF is
+    // broken whatever the probes say (a dead hypervisor takes several at once).
+    let cloud_down = |id: &str| snap.inventory.iter().any(|i| i.id == id && down(i));
     let bad = judged
         .iter()
-        .filter(|h| matches!(h.health, Health::Unhealthy | Health::Slow))
+        .filter(|h| matches!(h.health, Health::Unhealthy | Health::Slow) && !cloud_down(&h.id))
         .count();
     let share = policy.spec.limits.freeze_when_unhealthy_above.fraction();
     let freeze = if !judged.is_empty() && bad as f64 > share * judged.len() as f64 {
@@ -183,11 +194,15 @@ pub(super) fn heal(
             .all(|h| matches!(h.health, Health::Unknown | Health::Unhealthy))
         && judged.iter().any(|h| h.health == Health::Unknown)
     {
-        b.alert(Alert {
-            severity: Severity::Page,
-            name: "freeze".into(),
-            summary: "no per-instance probe data: healing frozen until probes report again".into(),
-        });
+        // Probes that went silent page; probes that have not reported yet (the first passes
+        // of `run`, or a one-off `plan`, which runs none) are no news, only no evidence.
+        if snap.locations.iter().any(|l| l.last_seen.is_some()) {
+            b.alert(Alert {
+                severity: Severity::Page,
+                name: "freeze".into(),
+                summary: "no per-instance probe data: healing frozen until probes report again".into(),
+            });
+        }
         Some(RefusalReason::FreezeDataMissing)
     } else {
         None
@@ -209,9 +224,12 @@ pub(super) fn heal(
             let Some(inst) = snap.inventory.iter().find(|i| &i.id == id) else {
                 continue;
             };
+            // A dead host's compute service cannot send a server off: its broken servers are
+            // replaced (the ladder below), the ones still running are left to serve.
             if inst.status != InstanceStatus::Active
                 || gate.busy(id)
                 || b.history.migrated_at.contains_key(id)
+                || dead_host(snap, inst).is_some()
             {
                 continue;
             }
@@ -233,17 +251,28 @@ pub(super) fn heal(
         }
     }
 
+    // Faulty instances walk the ladder; so do the servers of a faulty host that the cloud
+    // reports ERROR or SHUTOFF: they cannot be live-migrated, and a dead host's are replaced.
+    let mut faulty: Vec<&String> = Vec::new();
     for d in &j.diagnoses {
-        let Diagnosis::InstanceFault { instance, .. } = d else {
-            continue;
-        };
+        match d {
+            Diagnosis::InstanceFault { instance, .. } => faulty.push(instance),
+            Diagnosis::HostFault { instances, .. } => faulty.extend(
+                instances
+                    .iter()
+                    .filter(|id| snap.inventory.iter().any(|i| &i.id == *id && down(i))),
+            ),
+            _ => {}
+        }
+    }
+    for instance in faulty {
         let Some(h) = j.health.iter().find(|h| &h.id == instance) else {
             continue;
         };
         let Some(inst) = snap.inventory.iter().find(|i| &i.id == instance) else {
             continue;
         };
-        if gate.busy(instance) {
+        if gate.busy(instance) || failed_create(policy, b, inst) {
             continue;
         }
         let state = b.history.ladders.get(instance).cloned();
@@ -252,23 +281,52 @@ pub(super) fn heal(
             Some(s) => {
                 let last = healing.ladder.get(s.rung).copied();
                 // A drain does not repair anything: move on at once. Other rungs get their timeout
-                // to prove themselves by the probes before the next one is tried.
-                if last != Some(Rung::Drain) && now - s.since < healing.rung_timeout.secs() {
+                // to prove themselves by the probes before the next one is tried, except when the
+                // cloud has already answered: Nova refused the rung for the server's state, or the
+                // server is still ERROR/SHUTOFF once the rung had time to start.
+                let refused = last.is_some_and(|r| {
+                    b.history
+                        .backoff
+                        .get(&intent_of(kind_of(r), Some(instance)))
+                        .is_some_and(|x| x.class == FailureClass::State && x.last >= s.since)
+                });
+                let timeout = if down(inst) {
+                    healing.rung_timeout.secs().min(STILL_DOWN_AFTER)
+                } else {
+                    healing.rung_timeout.secs()
+                };
+                if last != Some(Rung::Drain) && !refused && now - s.since < timeout {
                     continue;
                 }
                 s.rung + 1
             }
         };
+        // A member that takes traffic is drained whatever its server's state, and an ERROR or
+        // SHUTOFF one before anything else.
+        if healing.ladder.get(next) != Some(&Rung::Drain)
+            && drain_dead_member(policy, inst, evidence_for(h), gate, b)
+        {
+            continue;
+        }
         let mut rung_index = next;
-        // Skip a drain for instances that take no traffic anyway.
-        while healing.ladder.get(rung_index) == Some(&Rung::Drain) && !in_rotation(policy, inst) {
+        // Skip a drain for instances that take no traffic anyway, and the rungs Nova refuses in
+        // the server's state (it would answer 409).
+        while let Some(&r) = healing.ladder.get(rung_index)
+            && ((r == Rung::Drain && !takes_traffic(policy, inst)) || !rung_allowed(r, inst, snap))
+        {
             rung_index += 1;
         }
         let Some(rung) = healing.ladder.get(rung_index).copied() else {
+            let summary = match dead_host(snap, inst) {
+                Some(host) if down(inst) => format!(
+                    "instance {instance} cannot be repaired where it is (the compute service of {host} is down) and the ladder has no replace rung left"
+                ),
+                _ => format!("instance {instance} is still unhealthy after every remedy on the ladder"),
+            };
             b.alert(Alert {
                 severity: Severity::Page,
                 name: "ladder-exhausted".into(),
-                summary: format!("instance {instance} is still unhealthy after every remedy on the ladder"),
+                summary,
             });
             continue;
         };
@@ -292,7 +350,9 @@ pub(super) fn heal(
             },
         };
         let evidence = evidence_for(h);
-        if let Some(reason) = freeze {
+        // Freezes distrust the probes; taking a server Nova reports down out of the pool is safe
+        // whatever they say.
+        if let Some(reason) = freeze.filter(|_| !(rung == Rung::Drain && down(inst))) {
             b.refuse(action, Cause::InstanceFault, reason, evidence);
             continue;
         }

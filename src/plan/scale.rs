@@ -152,10 +152,16 @@ pub(super) fn scale(
             );
             return;
         }
-        let pct_step = sc
-            .out
-            .max_step_percent
-            .map_or(0, |p| (p.fraction() * c.total.max(1) as f64).ceil() as u32);
+        // A percentage of the group that works: ERROR servers (failed creates above all) count
+        // toward the maximum, never toward the step, or the step grows with the failures.
+        let broken = snap
+            .inventory
+            .iter()
+            .filter(|i| i.status == InstanceStatus::Error)
+            .count() as u32;
+        let pct_step = sc.out.max_step_percent.map_or(0, |p| {
+            (p.fraction() * c.total.saturating_sub(broken).max(1) as f64).ceil() as u32
+        });
         let step = sc.out.max_step.max(pct_step);
         if add > step {
             b.refuse(

@@ -32,6 +32,7 @@ fn server(id: &str) -> Instance {
         }),
         created_by: None,
         stamps: None,
+        fault: None,
     }
 }
 

@@ -20,6 +20,7 @@ use crate::{
     act::{executor, journaled},
     clock::Stopwatch,
     decision::{Action, Decision},
+    history::Failure,
     journal::EntryOutcome,
     observe::{ProbeSource, Probes},
     policy::Policy,
@@ -339,7 +340,7 @@ impl<C: LiveCloud> Task<C> {
             };
             let e = match skip {
                 Some(why) => {
-                    without_effect.push(planned.id.clone());
+                    without_effect.push(Failure::outage(planned.id.clone()));
                     journaled::entry(&name, now, planned, EntryOutcome::Skipped, Some(why.into()), None)
                 }
                 None => {
@@ -354,9 +355,7 @@ impl<C: LiveCloud> Task<C> {
                         self.shared.dry_run,
                     )
                     .await;
-                    if out.took_no_effect() {
-                        without_effect.push(out.id.clone());
-                    }
+                    without_effect.extend(executor::without_effect(std::slice::from_ref(&out)));
                     match &out.result {
                         Err(err) => {
                             let class = err.split(':').next().unwrap_or("fatal").trim().to_owned();

@@ -17,7 +17,7 @@ use super::{
 use crate::{
     decide::decide,
     decision::Decision,
-    history::History,
+    history::{Failure, History},
     policy::Policy,
     snapshot::{Snapshot, Time},
 };
@@ -50,9 +50,10 @@ pub trait Decider {
     /// One decision at `now` from what the snapshot shows.
     fn decide(&mut self, snapshot: &Snapshot, now: Time) -> Decision;
 
-    /// Hears which of the last decision's actions took no effect (IDs). sloop's history puts
-    /// back their cooldowns and ladder rungs; the baselines have no such memory.
-    fn settle(&mut self, _failed: &[String]) {}
+    /// Hears which of the last decision's actions took no effect, and why. sloop's history
+    /// puts back their cooldowns and ladder rungs and backs them off; the baselines have no
+    /// such memory.
+    fn settle(&mut self, _failed: &[Failure]) {}
 }
 
 /// sloop's decision core behind the seam: `decide` with the history it carries between ticks,
@@ -94,7 +95,7 @@ impl Decider for SloopDecider {
         decision
     }
 
-    fn settle(&mut self, failed: &[String]) {
+    fn settle(&mut self, failed: &[Failure]) {
         self.history.settle(failed);
     }
 }

@@ -220,6 +220,7 @@ impl SimCloud {
             .unwrap_or_else(|e| unreachable!("the simulated inventory never fails: {e}"))
     }
 
+
     fn inventory(&self) -> Vec<Instance> {
         let now = self.world.now();
         let (v6, v4) = self.world.families();
@@ -249,6 +250,9 @@ impl SimCloud {
                     }),
                     created_by: vm.metadata.get("sloop.action").cloned(),
                     stamps: crate::act::stamp::read(&vm.metadata),
+                    // Nova's message for a server the scheduler found no room for.
+                    fault: (vm.status == InstanceStatus::Error && !vm.claimed && vm.active_since.is_none())
+                        .then(|| "No valid host was found. There are not enough hosts available.".to_owned()),
                 }
             })
             .collect()

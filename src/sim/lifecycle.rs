@@ -20,7 +20,15 @@ impl World {
     ) -> Result<InstanceId, ActError> {
         self.api_call()?;
         if self.faults.quota_exhausted > 0 {
-            return Err(ActError::Quota("Quota exceeded for instances".into()));
+            // Nova's wording, with the numbers an operator needs.
+            let used = self
+                .vms
+                .iter()
+                .filter(|v| v.status != InstanceStatus::Deleting)
+                .count();
+            return Err(ActError::Quota(format!(
+                "Quota exceeded for instances: Requested 1, but already used {used} of {used} instances"
+            )));
         }
         let delay = self.api_delay();
         self.place(name, metadata, Some(delay))

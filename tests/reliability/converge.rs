@@ -209,17 +209,28 @@ fn after_a_long_api_outage_the_needed_action_is_taken_within_two_ticks() {
                 c.first_kinds.iter().map(|k| k.label()).collect::<Vec<_>>(),
             ),
         );
-        if c.injected < 10 {
+        // A blocked scale-out backs off (10 s doubling to 15 min): a handful of creates in the
+        // 45 min, where a transient outage meets a call every tick or two.
+        let least = if outage == Outage::Quota { 4 } else { 10 };
+        if c.injected < least {
             failures.push(format!(
-                "{name} {}: only {} calls failed, the outage missed the need",
+                "{name} {}: only {} calls failed (fewer than {least}), the outage missed the need",
                 outage.label(),
                 c.injected
             ));
         }
+        // A quota is not observed: sloop cannot know it was lifted, so a blocked scale-out waits
+        // out its backoff (issue 17: attempts stop until the quota changes or the backoff
+        // expires), at most the cap at the policy's 10 s tick, plus two ticks.
+        let goal = if outage == Outage::Quota {
+            (sloop::history::BACKOFF_CAP / 10.0) as usize + 2
+        } else {
+            2
+        };
         match c.ticks {
-            Some(n) if n <= 2 => {}
+            Some(n) if n <= goal => {}
             other => failures.push(format!(
-                "{name} {}: needed action {:?} ticks after recovery (goal ≤ 2)",
+                "{name} {}: needed action {:?} ticks after recovery (goal ≤ {goal})",
                 outage.label(),
                 other
             )),

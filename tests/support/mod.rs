@@ -46,6 +46,15 @@ pub struct Fixture {
     /// Instances live-migrated by sloop: (from host, to host, seconds ago), with the
     /// migration stamp (`sloop.migrated`) that says so on the server.
     pub migrated: BTreeMap<String, (String, String, f64)>,
+    /// Instances Nova reports SHUTOFF.
+    pub shutoff_status: Vec<String>,
+    /// Instances whose member is drained (weight 0).
+    pub drained: Vec<String>,
+    /// Hosts whose compute service the hypervisor listing reports down (the listing is only
+    /// in the snapshot when some host is set here).
+    pub dead_hosts: Vec<String>,
+    /// Servers sloop created that ended in ERROR before serving: (id, Nova's fault message).
+    pub failed_creates: Vec<(String, String)>,
 }
 
 impl Fixture {
@@ -69,7 +78,31 @@ impl Fixture {
             spikes: 0,
             outside_pool: Vec::new(),
             migrated: BTreeMap::new(),
+            shutoff_status: Vec::new(),
+            drained: Vec::new(),
+            dead_hosts: Vec::new(),
+            failed_creates: Vec::new(),
         }
+    }
+    /// Nova reports `id` SHUTOFF.
+    pub fn instance_shutoff(mut self, id: &str) -> Self {
+        self.shutoff_status.push(id.into());
+        self
+    }
+    /// `id`'s member has weight 0.
+    pub fn drained(mut self, id: &str) -> Self {
+        self.drained.push(id.into());
+        self
+    }
+    /// The compute service of `host` is down in the hypervisor listing.
+    pub fn host_down(mut self, host: &str) -> Self {
+        self.dead_hosts.push(host.into());
+        self
+    }
+    /// A server sloop created (action key `key`) ended in ERROR with `fault` before it served.
+    pub fn failed_create(mut self, id: &str, fault: &str) -> Self {
+        self.failed_creates.push((id.into(), fault.into()));
+        self
     }
     /// `id` was moved off `from` to `to` `secs_ago`, and carries the stamp of that migration.
     pub fn migrated_off(mut self, id: &str, from: &str, to: &str, secs_ago: f64) -> Self {
@@ -163,6 +196,8 @@ impl Fixture {
                 name: id.clone(),
                 status: if self.error_status.contains(&id) {
                     InstanceStatus::Error
+                } else if self.shutoff_status.contains(&id) {
+                    InstanceStatus::Shutoff
                 } else {
                     InstanceStatus::Active
                 },
@@ -174,7 +209,7 @@ impl Fixture {
                 created_at: now - 7200.0 + i as f64,
                 active_since: Some(now - 7000.0 + i as f64),
                 member: (!self.outside_pool.contains(&id)).then_some(LbMember {
-                    weight: 1,
+                    weight: if self.drained.contains(&id) { 0 } else { 1 },
                     admin_up: true,
                     online: true,
                 }),
@@ -184,6 +219,7 @@ impl Fixture {
                     migrated_from: Some(HostDigest::of(from)),
                     ..RepairStamps::default()
                 }),
+                fault: None,
             });
             let mut cpu = BTreeMap::new();
             cpu.insert(
@@ -295,6 +331,41 @@ impl Fixture {
                     counts,
                 });
             }
+        }
+        for (k, (id, fault)) in self.failed_creates.iter().enumerate() {
+            snap.inventory.push(Instance {
+                id: id.clone(),
+                name: id.clone(),
+                status: InstanceStatus::Error,
+                host: None,
+                addresses: Vec::new(),
+                created_at: now - 30.0,
+                active_since: None,
+                member: None,
+                created_by: Some(format!("election-web-{}-{k}/0", (now - 30.0) as i64)),
+                stamps: None,
+                fault: Some(fault.clone()),
+            });
+        }
+        if !self.dead_hosts.is_empty() {
+            snap.hosts = Hosts::Listed {
+                hosts: (0..self.hosts)
+                    .map(|h| {
+                        let name = format!("h{h}");
+                        Host {
+                            up: !self.dead_hosts.contains(&name),
+                            node: name.clone(),
+                            name,
+                            enabled: true,
+                            running_vms: None,
+                            vcpus_used: None,
+                            vcpus: None,
+                            memory_used_mb: None,
+                            memory_mb: None,
+                        }
+                    })
+                    .collect(),
+            };
         }
         snap.load = self.load.map(|requests| sloop::snapshot::LoadSignal {
             requests,

@@ -70,6 +70,9 @@ pub fn instance_of(s: &ServerView, members: &[MemberView], member_port: Option<u
         member,
         created_by: s.metadata.get(ACTION_KEY).cloned(),
         stamps: crate::act::stamp::read(&s.metadata),
+        fault: (status == InstanceStatus::Error)
+            .then(|| s.fault.as_ref().map(|f| f.message.clone()))
+            .flatten(),
     }
 }
 

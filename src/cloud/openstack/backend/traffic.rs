@@ -31,6 +31,17 @@ impl OpenStackCloud {
                 octavia::update_member(&mut self.api, &pool, &m.id, weight, true).await?;
                 m.id.clone()
             }
+            // Draining a server without a member: nothing takes its traffic, nothing to create.
+            None if weight == 0 => return Ok(()),
+            // Never a member for a server on its way out: it would outlive the server.
+            None if server.task_state.as_deref() == Some("deleting") || server.status == "DELETED" => {
+                return Err(ApiError::local(
+                    ErrorClass::Conflict,
+                    "compute",
+                    "GET servers",
+                    format!("server {id} is being deleted; no pool member is created for it"),
+                ));
+            }
             None => {
                 let Some((_, address)) = addresses.first().cloned() else {
                     return Err(ApiError::local(

@@ -1,0 +1,348 @@
+//! Repairs on Nova's real semantics against the OpenStack lab, driven by sloop's reconcile loop
+//! (`Reconciler::tick`, what `sloop run --cloud` runs each pass) with the default ladder:
+//! - a server reset to ERROR, and one stopped (SHUTOFF), are drained within 2 s of the pass
+//!   that sees them and serve again (ACTIVE and back in the pool) within 10 s, median;
+//! - with the compute service of one fake compute forced down (`os-services`), its server in
+//!   ERROR is replaced on the other compute and deleted.
+//!
+//! The policy has no per-instance probe, so a repaired server joins the pool when Nova says
+//! ACTIVE. The group, load balancer and pool are the test's own; the forced-down flag is put
+//! back by a drop guard, whatever happens.
+//!
+//! Run: `tests/lab/up.sh && cargo test --features e2e --test e2e_repair -- --nocapture`.
+#![cfg(feature = "e2e")]
+
+#[path = "e2e_support/lab.rs"]
+mod lab;
+
+use serde_json::{Value, json};
+use sloop::{
+    clock::Stopwatch,
+    cloud::openstack::{
+        OpenStackCloud,
+        session::{Api, Request, Service},
+    },
+    policy::{Policy, Rung},
+    reconcile::{Reconciler, TickReport},
+    snapshot::InstanceStatus,
+};
+use std::time::Duration;
+
+const ADMIN: &str = "oslab-admin-appcred";
+const GROUP: &str = "e2e-repair";
+
+fn policy() -> Policy {
+    let mut p = lab::policy();
+    p.metadata.name = GROUP.into();
+    p.spec.group.selector = [("sloop.group".to_owned(), GROUP.to_owned())].into();
+    p.spec.group.size.min = 2;
+    p.spec.group.size.max = 3;
+    p.spec.telemetry = None;
+    let t = p.spec.traffic.as_mut().expect("the lab policy has traffic");
+    t.load_balancer = "sloop-e2e-repair-lb".into();
+    t.pool = "sloop-e2e-repair-pool".into();
+    p.spec.healing = serde_json::from_value(json!({"enabled": true})).expect("default healing");
+    assert_eq!(
+        p.spec.healing.ladder,
+        [
+            Rung::Drain,
+            Rung::RebootSoft,
+            Rung::RebootHard,
+            Rung::Rebuild,
+            Rung::Replace
+        ],
+        "the default ladder"
+    );
+    p
+}
+
+struct Loop {
+    rec: Reconciler,
+    cloud: OpenStackCloud,
+    started: Stopwatch,
+}
+
+impl Loop {
+    async fn tick(&mut self) -> TickReport {
+        let report = self
+            .rec
+            .tick(&mut self.cloud, lab::clock().now())
+            .await
+            .expect("observe the lab");
+        for (a, o) in report.decision.actions.iter().zip(&report.outcomes) {
+            println!(
+                "  {:>6.2}s {} {:?} -> {:?}",
+                self.started.elapsed().as_secs_f64(),
+                a.action.kind().label(),
+                a.action.instance(),
+                o.result
+            );
+        }
+        report
+    }
+
+    /// Ticks every 250 ms (a fast pass, as on the lab) until `done` holds, at most `limit`.
+    async fn until(&mut self, limit: Duration, mut done: impl FnMut(&TickReport) -> bool) -> Option<f64> {
+        let start = Stopwatch::start();
+        while start.elapsed() < limit {
+            let report = self.tick().await;
+            if done(&report) {
+                return Some(start.elapsed().as_secs_f64());
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        None
+    }
+}
+
+fn serving(r: &TickReport, id: &str) -> bool {
+    r.snapshot
+        .inventory
+        .iter()
+        .any(|i| i.id == id && i.status == InstanceStatus::Active && i.member.is_some_and(|m| m.weight > 0))
+}
+
+async fn server_action(api: &mut Api, id: &str, body: Value) {
+    api.call(&Request::post(
+        Service::Compute,
+        &["servers", id, "action"],
+        body.clone(),
+    ))
+    .await
+    .unwrap_or_else(|e| panic!("{body} on {id}: {e}"));
+}
+
+/// Injects a fault on `id` and measures: the pass that sees the server down, its drain, and
+/// the pass on which it serves again. Returns (drained after detection, serving after the fault).
+async fn fault_and_repair(
+    l: &mut Loop,
+    admin: &mut Api,
+    id: &str,
+    fault: Value,
+    down: InstanceStatus,
+) -> (f64, f64) {
+    let t0 = Stopwatch::start();
+    server_action(admin, id, fault).await;
+    let mut seen: Option<Stopwatch> = None;
+    let mut drained: Option<f64> = None;
+    let mut back: Option<f64> = None;
+    let clock = Stopwatch::start();
+    while clock.elapsed() < Duration::from_secs(180) && back.is_none() {
+        let r = l.tick().await;
+        let inst = r.snapshot.inventory.iter().find(|i| i.id == id);
+        if seen.is_none() && inst.is_some_and(|i| i.status == down) {
+            seen = Some(Stopwatch::start());
+        }
+        let drain_ok = r.decision.actions.iter().zip(&r.outcomes).any(|(a, o)| {
+            a.action.kind().label() == "drain"
+                && a.action.instance() == Some(&id.to_owned())
+                && o.result.is_ok()
+        });
+        if let (Some(s), true, None) = (seen.as_ref(), drain_ok, drained) {
+            drained = Some(s.elapsed().as_secs_f64());
+        }
+        if drained.is_some() && serving(&r, id) {
+            back = Some(t0.elapsed().as_secs_f64());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    (
+        drained.unwrap_or_else(|| panic!("{id} never drained after {down:?}")),
+        back.unwrap_or_else(|| panic!("{id} never served again after {down:?}")),
+    )
+}
+
+/// Puts the forced-down flag back on drop: the lab is shared.
+struct ForcedDown {
+    service: String,
+}
+
+impl ForcedDown {
+    fn body(down: bool) -> Value {
+        json!({"forced_down": down})
+    }
+}
+
+impl Drop for ForcedDown {
+    fn drop(&mut self) {
+        let service = self.service.clone();
+        // A thread of its own with its own runtime: drop may run inside the test's runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let mut api = lab::api(ADMIN).await;
+                let req = Request::put(
+                    Service::Compute,
+                    &["os-services", &service],
+                    ForcedDown::body(false),
+                );
+                if let Err(e) = api.call(&req).await {
+                    eprintln!("could not put compute service {service} back up: {e}");
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn compute_service(api: &mut Api, host: &str) -> String {
+    let v = api
+        .call(
+            &Request::get(Service::Compute, &["os-services"])
+                .param("binary", "nova-compute")
+                .param("host", host),
+        )
+        .await
+        .expect("list compute services");
+    v["services"][0]["id"]
+        .as_str()
+        .map(str::to_owned)
+        .or_else(|| v["services"][0]["id"].as_u64().map(|n| n.to_string()))
+        .unwrap_or_else(|| panic!("no compute service on {host}: {v}"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_and_shutoff_servers_are_drained_and_serve_again_and_a_dead_computes_are_replaced() {
+    let _lab = lab::LAB.read().await;
+    let policy = policy();
+    let mut admin = lab::api(ADMIN).await;
+    let (_, pool) = lab::ensure_pool(&mut admin, &policy).await;
+    lab::clean(&mut admin, &policy, Some(&pool)).await;
+    let mut l = Loop {
+        rec: Reconciler::new(policy.clone()),
+        cloud: lab::cloud(ADMIN, policy.clone()).await,
+        started: Stopwatch::start(),
+    };
+
+    // The group reaches its minimum and both servers join the pool.
+    let mut ids: Vec<String> = Vec::new();
+    let up = l
+        .until(Duration::from_secs(400), |r| {
+            ids = r
+                .snapshot
+                .inventory
+                .iter()
+                .filter(|i| serving(r, &i.id))
+                .map(|i| i.id.clone())
+                .collect();
+            ids.len() >= 2
+        })
+        .await;
+    assert!(
+        up.is_some(),
+        "the group never had two servers in the pool within 400 s"
+    );
+
+    let (d1, b1) = fault_and_repair(
+        &mut l,
+        &mut admin,
+        &ids[0],
+        json!({"os-resetState": {"state": "error"}}),
+        InstanceStatus::Error,
+    )
+    .await;
+    let (d2, b2) = fault_and_repair(
+        &mut l,
+        &mut admin,
+        &ids[1],
+        json!({"os-stop": null}),
+        InstanceStatus::Shutoff,
+    )
+    .await;
+    let serving_median = median(vec![b1, b2]);
+    println!(
+        "figure e2e-repair: ERROR drained {d1:.2} s after detection, serving again {b1:.2} s after the fault; \
+         SHUTOFF drained {d2:.2} s, serving again {b2:.2} s; median serving again {serving_median:.2} s"
+    );
+    assert!(
+        d1 <= 2.0 && d2 <= 2.0,
+        "drained within 2 s of detection: {d1:.2}, {d2:.2}"
+    );
+    assert!(
+        serving_median <= 10.0,
+        "serving again within 10 s median: {serving_median:.2}"
+    );
+
+    // A dead compute: its server in ERROR is replaced on the other one and deleted.
+    let r = l.tick().await;
+    let victim = r
+        .snapshot
+        .inventory
+        .iter()
+        .find(|i| i.status == InstanceStatus::Active)
+        .expect("an active server")
+        .clone();
+    let dead = victim.host.clone().expect("the admin sees hosts");
+    let service = compute_service(&mut admin, &dead).await;
+    let guard = ForcedDown { service };
+    admin
+        .call(&Request::put(
+            Service::Compute,
+            &["os-services", &guard.service],
+            ForcedDown::body(true),
+        ))
+        .await
+        .expect("force the compute service down (microversion 2.53+)");
+    server_action(
+        &mut admin,
+        &victim.id,
+        json!({"os-resetState": {"state": "error"}}),
+    )
+    .await;
+    let t0 = Stopwatch::start();
+    let replaced = l
+        .until(Duration::from_secs(300), |r| {
+            let gone = r.snapshot.inventory.iter().all(|i| i.id != victim.id);
+            let elsewhere = r
+                .snapshot
+                .inventory
+                .iter()
+                .filter(|i| serving(r, &i.id))
+                .all(|i| i.host.as_deref() != Some(dead.as_str()) || i.id != victim.id);
+            let enough = r.snapshot.inventory.iter().filter(|i| serving(r, &i.id)).count() >= 2;
+            gone && elsewhere && enough
+        })
+        .await;
+    let r = l.tick().await;
+    let hosts: Vec<(String, Option<String>)> = r
+        .snapshot
+        .inventory
+        .iter()
+        .map(|i| (i.id.clone(), i.host.clone()))
+        .collect();
+    drop(guard);
+    println!(
+        "figure e2e-repair: compute {dead} forced down: {} replaced and deleted after {:?} s; servers now {hosts:?}",
+        victim.id,
+        replaced.map(|s| (s * 100.0).round() / 100.0)
+    );
+    assert!(
+        replaced.is_some(),
+        "the dead compute's server was not replaced and deleted within 300 s ({:.0} s)",
+        t0.elapsed().as_secs_f64()
+    );
+    let new_on_dead = r
+        .snapshot
+        .inventory
+        .iter()
+        .filter(|i| i.host.as_deref() == Some(dead.as_str()) && i.created_at > victim.created_at + 1.0)
+        .count();
+    assert_eq!(
+        new_on_dead, 0,
+        "a replacement landed on the dead compute: {hosts:?}"
+    );
+    lab::clean(&mut admin, &policy, Some(&pool)).await;
+}
