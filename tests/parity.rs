@@ -114,7 +114,6 @@ async fn cloud_snapshot(
     let mut cfg = cfg;
     cfg.auth_url = fake.auth_url();
     let probes = Probes::start(policy, None, None);
-    let mut store = probes.store().lock().expect("probe store");
     for s in &series.service {
         for k in 0..10 {
             let sample = Sample {
@@ -130,10 +129,10 @@ async fn cloud_snapshot(
                     transfer: 0.001,
                 }),
             };
-            store.record(&sloop::observe::store::SeriesId::Service(s.key.clone()), sample);
+            let id = sloop::observe::store::SeriesId::Service(s.key.clone());
+            probes.store().lock().expect("probe store").record(&id, sample);
         }
     }
-    drop(store);
     let opts = CloudOptions {
         page_size: 100,
         ..CloudOptions::default()
@@ -144,7 +143,10 @@ async fn cloud_snapshot(
     // The run loop's probes, as `sloop run --cloud` wires them (the cloud owns none).
     let collector = Collector::new(policy);
     collector.collect(&mut cloud, &probes, at).await.expect("observe");
-    collector.collect(&mut cloud, &probes, at + 40.0).await.expect("observe")
+    collector
+        .collect(&mut cloud, &probes, at + 40.0)
+        .await
+        .expect("observe")
 }
 
 /// Every key path present in `v` (`.inventory[].member.weight`); the IDs keying telemetry maps

@@ -26,8 +26,8 @@ use crate::{
     },
     policy::Policy,
     snapshot::{
-        Hosts, InFlight, Instance, InstanceSeries, IpFamily, LbMember, LoadSignal, SeriesKey, ServiceSeries,
-        Snapshot, TelemetryReadings, Time,
+        Hosts, InFlight, Instance, InstanceSeries, InstanceStatus, IpFamily, LbMember, LoadSignal, SeriesKey,
+        ServiceSeries, Snapshot, TelemetryReadings, Time,
     },
 };
 use std::{
@@ -219,7 +219,6 @@ impl SimCloud {
         super::rehearse::run_ready(collector.collect(self, &NoProbes, now))
             .unwrap_or_else(|e| unreachable!("the simulated inventory never fails: {e}"))
     }
-
 
     fn inventory(&self) -> Vec<Instance> {
         let now = self.world.now();

@@ -22,7 +22,9 @@ use super::{
 use crate::{
     act::ActError,
     clock::Clock,
-    observe::{Collector, Inventory, Listing, LoadSource, NoProbes, ObserveError, ProbeSource, load::LoadDerivation},
+    observe::{
+        Collector, Inventory, Listing, LoadSource, NoProbes, ObserveError, ProbeSource, load::LoadDerivation,
+    },
     policy::Policy,
     snapshot::{Hosts, LoadSignal, Snapshot, Time},
 };
