@@ -24,4 +24,4 @@ pub mod request;
 pub mod resolve;
 pub mod session;
 
-pub use backend::{ActionTimeouts, CloudOptions, OpenStackCloud, SharedProbeStore};
+pub use backend::{CloudOptions, OpenStackCloud, SharedProbeStore};

@@ -166,6 +166,9 @@ impl<C: Traffic + Send> Traffic for Probed<C> {
     fn remove_member(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send {
         self.inner.remove_member(id)
     }
+    fn finish_drains(&mut self, now: Time) -> impl Future<Output = Result<Vec<InstanceId>, ActError>> + Send {
+        self.inner.finish_drains(now)
+    }
 }
 
 impl<C: LiveCloud> LiveCloud for Probed<C> {

@@ -48,6 +48,11 @@ const PACE_REAL: Duration = Duration::from_secs(1);
 const TREND_EVERY: f64 = 10.0;
 /// Under catch-up (a simulated cloud far behind `now`), yield to other tasks this often.
 const YIELD_EVERY: u32 = 20;
+/// On a real cloud, the time between passes while work the loop issued is still under way
+/// (a server building, rebooting or being deleted; a new server not yet in the pool), when
+/// shorter than the policy's interval: actions are never waited for, so their completion is
+/// seen, and a new server admitted, this soon after it happens.
+const FOLLOW_UP: f64 = 1.0;
 
 mod journaling;
 
@@ -65,6 +70,8 @@ struct Task<C: LiveCloud> {
     trend_published: Time,
     /// Refusals of the previous pass, so a refusal is journalled when it starts, not every pass.
     refusals: HashSet<String>,
+    /// Whether the last pass saw work under way (see [`FOLLOW_UP`]).
+    following: bool,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -129,6 +136,7 @@ pub async fn run<C: LiveCloud>(
         trend: Trend::default(),
         trend_published: f64::NEG_INFINITY,
         refusals: HashSet::new(),
+        following: false,
         shutdown,
         shared,
     };
@@ -191,7 +199,12 @@ pub async fn run<C: LiveCloud>(
                     let late = (now >= next_tick).then_some(now - next_tick);
                     task.tick(now, late).await;
                     last_tick = now;
-                    next_tick = now + interval;
+                    next_tick = now
+                        + if task.following {
+                            interval.min(FOLLOW_UP)
+                        } else {
+                            interval
+                        };
                 }
             }
         }
@@ -274,6 +287,10 @@ impl<C: LiveCloud> Task<C> {
             }
         };
         self.journal_resolved();
+        self.following = under_way(&self.policy, &snap, &decision);
+        if may_act {
+            self.finish_drains(now).await;
+        }
         // Actions that took no effect (failed, or not started because of a lost lease or a
         // shutdown) start no cooldown and advance no ladder rung (`History::settle`).
         let mut without_effect = Vec::new();
@@ -336,6 +353,25 @@ impl<C: LiveCloud> Task<C> {
         self.publish();
     }
 
+    /// Deletes the servers whose drain grace has passed (issued by earlier scale-ins and
+    /// replacements, see [`crate::act::Traffic::finish_drains`]). A failure is logged and
+    /// counted; the servers stay retiring and the next pass tries again.
+    async fn finish_drains(&mut self, now: Time) {
+        let name = self.name().to_owned();
+        match self.rec.finish_drains(&mut self.cloud, now).await {
+            Ok(done) if !done.is_empty() => {
+                tracing::info!(policy = %name, servers = ?done, "Drain grace over: members removed and servers deleted.");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let msg = e.to_string();
+                let class = msg.split(':').next().unwrap_or("fatal").trim().to_owned();
+                self.shared.metrics.api_error(&name, "act", &class);
+                tracing::warn!(policy = %name, error = %msg, "Finishing drained removals failed; retrying next pass.");
+            }
+        }
+    }
+
     fn fill_view(&mut self, snap: Snapshot, decision: Decision, now: Time) {
         self.view.instances = snap.inventory;
         self.view.in_flight = snap.in_flight;
@@ -378,6 +414,20 @@ impl<C: LiveCloud> Task<C> {
             s.unmanaged.insert(name, unmanaged);
         });
     }
+}
+
+/// Whether work is under way that the next pass should see soon ([`FOLLOW_UP`]): an action of
+/// this pass, work the cloud is still doing, or a server of a pooled group that has never had
+/// a member (a new one, waiting for its probes to pass).
+fn under_way(policy: &Policy, snap: &Snapshot, decision: &Decision) -> bool {
+    let pooled = policy.spec.traffic.is_some();
+    !decision.actions.is_empty()
+        || !snap.in_flight.is_empty()
+        || (pooled
+            && snap
+                .inventory
+                .iter()
+                .any(|i| i.member.is_none() && i.status == crate::snapshot::InstanceStatus::Active))
 }
 
 /// What an action concerns, for logs and refusal keys.

@@ -1,13 +1,14 @@
 //! `OpenStackCloud`: one policy's view of one real cloud, behind the same [`Observe`],
-//! [`Compute`] and [`Traffic`] traits as the simulator. Every action waits for the cloud to
-//! finish it (with a per-action timeout) so the executor reports real outcomes.
+//! [`Compute`] and [`Traffic`] traits as the simulator. Actions are issued, never waited for:
+//! like the simulator's, their progress shows in later observations (BUILD and task states as
+//! work in flight, then ACTIVE or ERROR), so a pass takes as long as its API calls.
 
 mod compute;
 mod options;
 mod telemetry;
 mod traffic;
 
-pub use options::{ActionTimeouts, CloudOptions};
+pub use options::CloudOptions;
 
 use super::{
     config::CloudConfig,
@@ -22,9 +23,12 @@ use crate::{
     clock::Clock,
     observe::{Observe, ObserveError, store::ProbeStore},
     policy::Policy,
-    snapshot::{Hosts, Snapshot, Time},
+    snapshot::{Hosts, InstanceId, Snapshot, Time},
 };
-use std::sync::{Arc, Mutex};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
 
 /// How long a refused hypervisor listing is remembered before it is asked again (roles can be
 /// granted later; asking every tick would only add a refused call per tick).
@@ -44,6 +48,11 @@ pub struct OpenStackCloud {
     probes: Option<SharedProbeStore>,
     windows: (Vec<f64>, Vec<f64>),
     hosts_refused_at: Option<Time>,
+    /// When this process set each server's member to weight 0 (the drain grace counts from it).
+    drained_at: BTreeMap<InstanceId, Time>,
+    /// Servers waiting out their drain grace before the delete, with when it ends: those
+    /// carrying `sloop.retire` in the last observation, plus the ones stamped since.
+    retiring: BTreeMap<InstanceId, Time>,
 }
 
 fn act(e: ApiError) -> ActError {
@@ -68,6 +77,8 @@ impl OpenStackCloud {
             pool: None,
             probes: None,
             hosts_refused_at: None,
+            drained_at: BTreeMap::new(),
+            retiring: BTreeMap::new(),
         })
     }
 
@@ -169,6 +180,10 @@ impl Observe for OpenStackCloud {
             .list()
             .await
             .map_err(|e| ObserveError::Inventory(format!("cloud `{}`: {e}", self.api.cloud_name())))?;
+        self.retiring = servers
+            .iter()
+            .filter_map(|s| Some((s.id.clone(), crate::act::stamp::retire_due(&s.metadata)?)))
+            .collect();
         let port = self.policy.spec.traffic.as_ref().map(|t| t.member_port);
         let inventory = servers
             .iter()

@@ -24,12 +24,14 @@ pub fn status_of(s: &ServerView) -> InstanceStatus {
     let task = s.task_state.as_deref().unwrap_or("");
     match s.status.as_str() {
         _ if task == "deleting" => InstanceStatus::Deleting,
+        "DELETED" | "SOFT_DELETED" => InstanceStatus::Deleting,
+        // Waiting out its member's drain grace before the delete (`act::stamp::RETIRE_KEY`).
+        _ if crate::act::stamp::retire_due(&s.metadata).is_some() => InstanceStatus::Deleting,
         "BUILD" => InstanceStatus::Building,
         "REBOOT" | "HARD_REBOOT" => InstanceStatus::Rebooting,
         "REBUILD" => InstanceStatus::Rebuilding,
         "MIGRATING" => InstanceStatus::Migrating,
         "ERROR" => InstanceStatus::Error,
-        "DELETED" | "SOFT_DELETED" => InstanceStatus::Deleting,
         "ACTIVE" if task.starts_with("reboot") => InstanceStatus::Rebooting,
         "ACTIVE" if task.starts_with("rebuild") => InstanceStatus::Rebuilding,
         "ACTIVE" if task == "migrating" => InstanceStatus::Migrating,
