@@ -49,8 +49,9 @@ const ADMIN: &str = "oslab-admin-appcred";
 /// The goals, seconds after the signal.
 const ACTIVE_GOAL: f64 = 14.0;
 const POOL_GOAL: f64 = 20.0;
-/// How long any one step may take before the test gives up.
-const STEP_LIMIT: Duration = Duration::from_secs(90);
+/// How long any one step may take before the test gives up (a loaded machine slows the lab's
+/// APIs down by an order of magnitude; the figures say how long it really took).
+const STEP_LIMIT: Duration = Duration::from_secs(240);
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or("")

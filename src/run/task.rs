@@ -54,7 +54,10 @@ const YIELD_EVERY: u32 = 20;
 /// seen, and a new server admitted, this soon after it happens.
 const FOLLOW_UP: f64 = 1.0;
 
+mod follow;
 mod journaling;
+
+use follow::{Creations, under_way};
 
 struct Task<C: LiveCloud> {
     cloud: DryRunGate<C>,
@@ -72,6 +75,8 @@ struct Task<C: LiveCloud> {
     refusals: HashSet<String>,
     /// Whether the last pass saw work under way (see [`FOLLOW_UP`]).
     following: bool,
+    /// Servers this task created, until an observation shows their build ended.
+    creations: Creations,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -137,6 +142,7 @@ pub async fn run<C: LiveCloud>(
         trend_published: f64::NEG_INFINITY,
         refusals: HashSet::new(),
         following: false,
+        creations: Creations::default(),
         shutdown,
         shared,
     };
@@ -288,6 +294,7 @@ impl<C: LiveCloud> Task<C> {
         };
         self.journal_resolved();
         self.following = under_way(&self.policy, &snap, &decision);
+        self.follow_creations(&snap);
         if may_act {
             self.finish_drains(now).await;
         }
@@ -324,6 +331,7 @@ impl<C: LiveCloud> Task<C> {
                     if out.took_no_effect() {
                         without_effect.push(out.id.clone());
                     }
+                    self.creations.issued(&out.id, &out.created, now);
                     match &out.result {
                         Err(err) => {
                             let class = err.split(':').next().unwrap_or("fatal").trim().to_owned();
@@ -351,25 +359,6 @@ impl<C: LiveCloud> Task<C> {
         self.view.actions_last_hour = self.rec.history().actions_last_hour(now);
         self.fill_view(snap, decision, now);
         self.publish();
-    }
-
-    /// Deletes the servers whose drain grace has passed (issued by earlier scale-ins and
-    /// replacements, see [`crate::act::Traffic::finish_drains`]). A failure is logged and
-    /// counted; the servers stay retiring and the next pass tries again.
-    async fn finish_drains(&mut self, now: Time) {
-        let name = self.name().to_owned();
-        match self.rec.finish_drains(&mut self.cloud, now).await {
-            Ok(done) if !done.is_empty() => {
-                tracing::info!(policy = %name, servers = ?done, "Drain grace over: members removed and servers deleted.");
-            }
-            Ok(_) => {}
-            Err(e) => {
-                let msg = e.to_string();
-                let class = msg.split(':').next().unwrap_or("fatal").trim().to_owned();
-                self.shared.metrics.api_error(&name, "act", &class);
-                tracing::warn!(policy = %name, error = %msg, "Finishing drained removals failed; retrying next pass.");
-            }
-        }
     }
 
     fn fill_view(&mut self, snap: Snapshot, decision: Decision, now: Time) {
@@ -414,20 +403,6 @@ impl<C: LiveCloud> Task<C> {
             s.unmanaged.insert(name, unmanaged);
         });
     }
-}
-
-/// Whether work is under way that the next pass should see soon ([`FOLLOW_UP`]): an action of
-/// this pass, work the cloud is still doing, or a server of a pooled group that has never had
-/// a member (a new one, waiting for its probes to pass).
-fn under_way(policy: &Policy, snap: &Snapshot, decision: &Decision) -> bool {
-    let pooled = policy.spec.traffic.is_some();
-    !decision.actions.is_empty()
-        || !snap.in_flight.is_empty()
-        || (pooled
-            && snap
-                .inventory
-                .iter()
-                .any(|i| i.member.is_none() && i.status == crate::snapshot::InstanceStatus::Active))
 }
 
 /// What an action concerns, for logs and refusal keys.

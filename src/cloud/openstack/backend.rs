@@ -180,10 +180,13 @@ impl Observe for OpenStackCloud {
             .list()
             .await
             .map_err(|e| ObserveError::Inventory(format!("cloud `{}`: {e}", self.api.cloud_name())))?;
-        self.retiring = servers
-            .iter()
-            .filter_map(|s| Some((s.id.clone(), crate::act::stamp::retire_due(&s.metadata)?)))
-            .collect();
+        // Retiring servers as the cloud shows them (stamped), plus those Nova would not stamp.
+        self.retiring.retain(|id, _| servers.iter().any(|s| &s.id == id));
+        self.retiring.extend(
+            servers
+                .iter()
+                .filter_map(|s| Some((s.id.clone(), crate::act::stamp::retire_due(&s.metadata)?))),
+        );
         let port = self.policy.spec.traffic.as_ref().map(|t| t.member_port);
         let inventory = servers
             .iter()

@@ -187,6 +187,26 @@ mod tests {
     }
 
     #[test]
+    fn a_server_waiting_out_its_drain_grace_is_being_deleted() {
+        let mut s = server("ACTIVE", None, 1);
+        s.metadata.extend(crate::act::stamp::retire(1_764_205_200.4));
+        assert_eq!(
+            s.metadata["sloop.retire"], "1764205201",
+            "rounded up: never early"
+        );
+        assert_eq!(status_of(&s), InstanceStatus::Deleting);
+        let f = in_flight_of(&s).expect("in flight until deleted");
+        assert_eq!(f.kind, ActionKind::ScaleIn);
+        assert_eq!(crate::act::stamp::retire_due(&s.metadata), Some(1_764_205_201.0));
+        s.metadata.insert("sloop.retire".into(), "soon".into());
+        assert_eq!(
+            status_of(&s),
+            InstanceStatus::Active,
+            "an unreadable stamp is ignored"
+        );
+    }
+
+    #[test]
     fn the_selector_must_match_every_key() {
         let s = server("ACTIVE", None, 1);
         let sel = |pairs: &[(&str, &str)]| {

@@ -6,8 +6,9 @@
 //! Draining is never a sleep. A server that leaves the group has its member set to weight 0;
 //! its deletion waits for the policy's `traffic.drainGrace`, counted from that moment: the
 //! server is stamped `sloop.retire` (read back as being deleted), and
-//! [`Traffic::finish_drains`] removes the member and deletes the server on the first pass after
-//! the grace. A restarted controller finds the stamp on the server and finishes the job.
+//! [`Traffic::finish_drains`] removes the member on the first pass after the grace and deletes
+//! the server on the first pass that finds the member gone, so no member ever points at a
+//! server being deleted. A restarted controller finds the stamp on the server and finishes.
 
 use super::{
     super::{
@@ -152,32 +153,40 @@ impl OpenStackCloud {
         self.retiring.remove(id);
     }
 
-    /// Whether the delete of server `id` must wait for its member's drain grace; if so, stamps
-    /// the server `sloop.retire` so every observation (and a restarted controller) sees it
-    /// leaving. Nova refuses metadata on a server in ERROR (409): such a server serves nothing
-    /// to drain, and is deleted at once.
+    /// Whether the delete of server `id` must wait: for its member's drain grace, or for its
+    /// member to leave the pool (a server is never deleted under a member). If so, stamps the
+    /// server `sloop.retire` so every observation (and a restarted controller) sees it leaving,
+    /// and [`Self::finish_retiring`] deletes it later. Nova refuses metadata on a server in
+    /// ERROR (409): such a server serves nothing to drain; it is remembered here only.
     pub(super) async fn defer_delete(&mut self, id: &str) -> Result<bool, ApiError> {
-        let Some(due) = self.drain_due(id).filter(|due| *due > self.api.now()) else {
-            return Ok(false);
+        let now = self.api.now();
+        let due = match self.drain_due(id).filter(|due| *due > now) {
+            Some(due) => due,
+            None if self.member_of_server(id).await?.is_some() => now,
+            None => return Ok(false),
         };
         match nova::update_metadata(&mut self.api, id, &stamp::retire(due)).await {
-            Ok(()) => {
-                self.retiring.insert(id.to_owned(), due);
+            Ok(()) => tracing::info!(
+                server = id,
+                due,
+                "Server retiring: deleted once its member has drained and left the pool."
+            ),
+            Err(e) if e.class == ErrorClass::Conflict => {
                 tracing::info!(
                     server = id,
-                    due,
-                    "Server retiring: deleted once its member's drain grace has passed."
+                    "Nova refused the retire stamp in this server state; deleting it once its member has left."
                 );
-                Ok(true)
             }
-            Err(e) if e.class == ErrorClass::Conflict => Ok(false),
-            Err(e) => Err(e),
+            Err(e) => return Err(e),
         }
+        self.retiring.insert(id.to_owned(), due);
+        Ok(true)
     }
 
-    /// Removes the member of, and deletes, each retiring server whose grace has passed by
-    /// `now`. Every server is tried; the first error is returned after all were tried, and
-    /// a server that failed stays retiring for the next pass.
+    /// Moves each retiring server whose grace has passed by `now` one step out: while it has a
+    /// member, the member is removed; once it has none, the server is deleted. Returns the
+    /// servers deleted. Every server is tried; the first error is returned after all were
+    /// tried, and a server that failed stays retiring for the next pass.
     pub(super) async fn finish_retiring(&mut self, now: Time) -> Result<Vec<InstanceId>, ApiError> {
         let due: Vec<InstanceId> = self
             .retiring
@@ -189,19 +198,22 @@ impl OpenStackCloud {
         for id in due {
             // The grace is over: the member goes whatever this process remembers of its drain.
             self.drained_at.remove(&id);
-            let r = async {
-                if let Some((pool, m)) = self.member_of_server(&id).await? {
-                    octavia::delete_member(&mut self.api, &pool, &m.id).await?;
+            let r = match self.member_of_server(&id).await {
+                Ok(Some((pool, m))) if m.provisioning_status != "PENDING_DELETE" => {
+                    octavia::delete_member(&mut self.api, &pool, &m.id)
+                        .await
+                        .map(|()| false)
                 }
-                nova::delete_server(&mut self.api, &id).await
-            }
-            .await;
+                Ok(Some(_)) => Ok(false),
+                Ok(None) => nova::delete_server(&mut self.api, &id).await.map(|()| true),
+                Err(e) => Err(e),
+            };
             match r {
-                Ok(()) => {
+                Ok(true) => {
                     self.retiring.remove(&id);
-                    tracing::info!(server = %id, "Drain grace over: member removed, server deleted.");
                     done.push(id);
                 }
+                Ok(false) => {}
                 Err(e) => {
                     tracing::warn!(server = %id, error = %e, "Retiring server not removed yet; trying again next pass.");
                     first_error.get_or_insert(e);
