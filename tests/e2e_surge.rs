@@ -29,7 +29,7 @@ mod controller;
 #[path = "e2e_support/lab.rs"]
 mod lab;
 
-use controller::Controller;
+use controller::{Controller, Staged};
 use serde_json::Value;
 use sloop::{
     clock::Stopwatch,
@@ -55,11 +55,6 @@ const STEP_LIMIT: Duration = Duration::from_secs(240);
 
 fn s<'a>(v: &'a Value, key: &str) -> &'a str {
     v[key].as_str().unwrap_or("")
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    l.local_addr().expect("local address").port()
 }
 
 fn now() -> f64 {
@@ -219,34 +214,20 @@ fn decided(dir: &Path, kind: ActionKind, since: f64) -> Option<f64> {
 async fn a_signal_becomes_a_serving_server_within_the_goals() {
     let _lab = lab::LAB.read().await;
     let total = Stopwatch::start();
-    let dir = std::env::temp_dir().join(format!("sloop-surge-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let policies = dir.join("policies");
-    std::fs::create_dir_all(&policies).expect("policy dir");
-    let src = lab::policy_path().with_file_name(POLICY);
-    let policy_file = policies.join(POLICY);
-    std::fs::copy(&src, &policy_file).expect("copy policy");
-    std::fs::copy(src.with_file_name("boot.sh"), policies.join("boot.sh")).expect("boot.sh");
-    let policy = policy::load_file(&policy_file)
+    let (staged, tokens) = Staged::new("sloop-surge", POLICY, agents::write_tokens);
+    let policy = policy::load_file(&staged.policy_file)
         .expect("surge policy is valid")
         .policy;
-    let tokens_file = dir.join("agents.tokens");
-    let tokens = agents::write_tokens(&tokens_file);
-    let listen = format!("127.0.0.1:{}", free_port());
 
     let mut admin = lab::api(ADMIN).await;
     let (_lb, pool) = lab::ensure_pool(&mut admin, &policy).await;
     lab::clean(&mut admin, &policy, Some(&pool)).await;
     let mut run = Run {
-        ctl: Controller::new(
-            dir.clone(),
-            &listen,
-            vec!["--agent-tokens".into(), tokens_file.into()],
-        ),
-        agents: agents::Agents::start(format!("http://{listen}"), tokens),
+        ctl: staged.controller(),
+        agents: agents::Agents::start(format!("http://{}", staged.listen), tokens),
         admin,
         policy,
-        policy_file,
+        policy_file: staged.policy_file.clone(),
         pool,
     };
     run.ctl.start();
@@ -323,5 +304,5 @@ async fn a_signal_becomes_a_serving_server_within_the_goals() {
         "the failing server was drained at {drained:?}"
     );
     assert!(missed.is_empty(), "goals missed: {missed:#?}");
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&staged.dir);
 }
