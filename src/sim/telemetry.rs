@@ -15,7 +15,7 @@
 use super::{rng::Rng, scenario::Signals, world::World};
 use crate::{
     observe::rates::cpu_utilisation,
-    policy::{MetricScope, MetricSpec, Policy},
+    policy::{MetricScope, MetricSpec, Policy, TelemetrySource},
     snapshot::{InstanceStatus, Reading, TelemetryReadings, Time},
 };
 use std::collections::BTreeMap;
@@ -50,10 +50,21 @@ impl Telemetry {
             .as_ref()
             .map(|t| t.metrics.clone())
             .unwrap_or_default();
+        // metricd's processing delay is Gnocchi's; a scraped source (Prometheus, or the
+        // metrics-server the HPA baseline reads) is readable at the scrape.
+        let scraped = policy
+            .spec
+            .telemetry
+            .as_ref()
+            .is_some_and(|t| t.source == TelemetrySource::Prometheus);
         let mut t = Telemetry {
             metrics,
             archive: signals.archive_granularity.map_or(1.0, |g| g.secs()),
-            delay: signals.metricd_delay.secs().max(0.0),
+            delay: if scraped {
+                0.0
+            } else {
+                signals.metricd_delay.secs().max(0.0)
+            },
             ..Telemetry::default()
         };
         for m in &t.metrics {

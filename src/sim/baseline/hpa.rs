@@ -210,7 +210,12 @@ impl Decider for Hpa {
     }
 
     fn observed_policy(&self, policy: &Policy) -> Policy {
-        with_cpu_granularity(policy, METRIC_RESOLUTION)
+        // metrics-server is scraped (no Gnocchi processing delay): a scraped source.
+        let mut p = with_cpu_granularity(policy, METRIC_RESOLUTION);
+        if let Some(t) = &mut p.spec.telemetry {
+            t.source = crate::policy::TelemetrySource::Prometheus;
+        }
+        p
     }
 
     fn decide(&mut self, snap: &Snapshot, now: Time) -> Decision {
