@@ -153,6 +153,7 @@ mod tests {
             }),
             created_by: None,
             stamps: None,
+            fault: None,
         }
     }
 
