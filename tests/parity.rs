@@ -117,7 +117,8 @@ async fn cloud_snapshot(
     for s in &series.service {
         for k in 0..10 {
             let sample = Sample {
-                at: at - 100.0 + 10.0 * f64::from(k),
+                // Ten samples up to the second observation, as a probe running every 10 s left.
+                at: at - 60.0 + 10.0 * f64::from(k),
                 latency: 0.02,
                 ok: true,
                 // What the local probe engine measures for an HTTP probe.

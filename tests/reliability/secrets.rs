@@ -263,10 +263,14 @@ fn planted_secrets_appear_in_no_output() {
     let firsts: Vec<_> = run.iter().map(|(n, t)| (n, t.lines().next())).collect();
     assert!(served >= 3, "sloop run served too little to search: {firsts:?}");
     outputs.extend(run);
-    for (name, file) in [("HTML report", &html), ("decision log", &log)] {
-        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{name} not written: {e}"));
-        outputs.push((name.into(), text));
-    }
+    let report = std::fs::read_to_string(&html).unwrap_or_else(|e| panic!("HTML report not written: {e}"));
+    outputs.push(("HTML report".into(), report));
+    // The decision log is a gzip stream (flushed every tick); search what it says.
+    let mut text = String::new();
+    let raw = std::fs::File::open(&log).unwrap_or_else(|e| panic!("decision log not written: {e}"));
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(raw), &mut text)
+        .unwrap_or_else(|e| panic!("decision log unreadable: {e}"));
+    outputs.push(("decision log".into(), text));
     let mut leaks = Vec::new();
     let mut bytes = 0;
     for (name, text) in &outputs {
