@@ -123,6 +123,16 @@ pub trait Traffic {
         id: &str,
         weight: u16,
     ) -> impl Future<Output = Result<(), ActError>> + Send;
-    /// Removes the instance's member from the pool (no-op when absent).
+    /// Removes the instance's member from the pool (no-op when absent). A cloud that honours
+    /// the policy's drain grace first sets the member to weight 0 and leaves the removal (and
+    /// the server's delete that follows) to [`Traffic::finish_drains`] on a later pass.
     fn remove_member(&mut self, id: &str) -> impl Future<Output = Result<(), ActError>> + Send;
+    /// Finishes the removals whose drain grace has passed by `now`: each retiring server's
+    /// member leaves the pool and the server is deleted. Returns the servers deleted. Called
+    /// once per pass before the pass's actions; a cloud that removes at once (the simulator)
+    /// has nothing to finish.
+    fn finish_drains(&mut self, now: Time) -> impl Future<Output = Result<Vec<InstanceId>, ActError>> + Send {
+        let _ = now;
+        std::future::ready(Ok(Vec::new()))
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::{
     act::{
-        Compute, Traffic,
+        ActError, Compute, Traffic,
         executor::{self, Outcome},
         journaled,
     },
@@ -15,7 +15,7 @@ use crate::{
     policy::{Mode, Policy},
     replay::LogWriter,
     resolve::{self, Resolution, Resolved},
-    snapshot::{Snapshot, Time},
+    snapshot::{InstanceId, Snapshot, Time},
 };
 
 /// What one tick saw, decided and did.
@@ -162,6 +162,7 @@ impl Reconciler {
         now: Time,
     ) -> Result<TickReport, ObserveError> {
         let (snapshot, decision) = self.decide(cloud, &NoProbes, now, true).await?;
+        self.finish_drains_logged(cloud, now).await;
         let outcomes = executor::execute(&self.policy, &snapshot, &decision.actions, cloud).await;
         self.settle(&executor::without_effect(&outcomes));
         Ok(TickReport {
@@ -186,6 +187,7 @@ impl Reconciler {
         for r in &resolved {
             sink.record(&r.entry);
         }
+        self.finish_drains_logged(cloud, now).await;
         let mut outcomes = Vec::with_capacity(decision.actions.len());
         let mut pass = executor::PassState::new(&snapshot);
         for planned in &decision.actions {
@@ -210,6 +212,33 @@ impl Reconciler {
             outcomes,
             resolved,
         })
+    }
+
+    /// Deletes the servers whose drain grace has passed by `now` ([`Traffic::finish_drains`]):
+    /// the deferred end of earlier scale-ins and replacements. Nothing in dry-run mode. Call
+    /// once per pass, before its actions; an error leaves them for the next pass.
+    pub async fn finish_drains<C: Traffic>(
+        &mut self,
+        cloud: &mut C,
+        now: Time,
+    ) -> Result<Vec<InstanceId>, ActError> {
+        if self.policy.spec.mode == Mode::DryRun {
+            return Ok(Vec::new());
+        }
+        cloud.finish_drains(now).await
+    }
+
+    async fn finish_drains_logged<C: Traffic>(&mut self, cloud: &mut C, now: Time) {
+        let name = self.policy.metadata.name.clone();
+        match self.finish_drains(cloud, now).await {
+            Ok(done) if !done.is_empty() => {
+                tracing::info!(policy = %name, servers = ?done, "Drain grace over: members removed and servers deleted.");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(policy = %name, error = %e, "Finishing drained removals failed; retrying next pass.")
+            }
+        }
     }
 
     /// Resolves the open intents against `snapshot` and, for reboots, rebuilds and migrations,

@@ -36,7 +36,7 @@ mod repairs;
 #[path = "e2e_support/crash_world.rs"]
 mod world;
 
-use controller::{Controller, Dice, env_num};
+use controller::{Controller, Dice, Staged, env_num};
 use repairs::{Journalled, host, times};
 use serde_json::Value;
 use sloop::{clock::Stopwatch, decision::ActionKind};
@@ -196,38 +196,20 @@ impl Run {
     }
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    l.local_addr().expect("local address").port()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_nine_during_reboots_and_live_migrations_repeats_no_repair() {
     let _lab = lab::LAB.read().await;
     let kills = env_num("SLOOP_CRASH_KILLS", 2);
     let seed = env_num("SLOOP_CRASH_SEED", 20_261_127).max(1);
     let total = Stopwatch::start();
-    let dir = std::env::temp_dir().join(format!("sloop-heal-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let policies = dir.join("policies");
-    std::fs::create_dir_all(&policies).expect("policy dir");
-    let src = lab::policy_path().with_file_name(POLICY);
-    std::fs::copy(&src, policies.join(POLICY)).expect("copy policy");
-    std::fs::copy(src.with_file_name("boot.sh"), policies.join("boot.sh")).expect("boot.sh");
-    let tokens_file = dir.join("agents.tokens");
-    let tokens = agents::write_tokens(&tokens_file);
-    let listen = format!("127.0.0.1:{}", free_port());
+    let (staged, tokens) = Staged::new("sloop-heal-crash", POLICY, agents::write_tokens);
 
     let mut w = world::World::for_policy(POLICY).await;
     w.clean().await;
     let mut run = Run {
-        ctl: Controller::new(
-            dir.clone(),
-            &listen,
-            vec!["--agent-tokens".into(), tokens_file.into()],
-        ),
+        ctl: staged.controller(),
         w,
-        agents: agents::Agents::start(format!("http://{listen}"), tokens),
+        agents: agents::Agents::start(format!("http://{}", staged.listen), tokens),
         dice: Dice(seed),
         tally: Tally::default(),
         nova: BTreeMap::new(),
@@ -363,8 +345,8 @@ async fn kill_nine_during_reboots_and_live_migrations_repeats_no_repair() {
         run.tally.violations.is_empty(),
         "{:#?}\n(log and journal kept in {})",
         run.tally.violations,
-        dir.display()
+        staged.dir.display()
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&staged.dir);
     assert_eq!(run.tally.kills, 2 * kills as usize);
 }

@@ -101,6 +101,27 @@ async fn fingerprint(api: &mut Api, p: &Policy, pool: &str) -> Vec<String> {
     out
 }
 
+/// Server `id` once Nova has finished with it (ACTIVE, no task running): actions are issued,
+/// not waited for, so the test waits where it needs the result. Panics after 90 s, or at an
+/// ERROR with no task running.
+async fn settled(api: &mut Api, id: &str) -> Value {
+    for _ in 0..360 {
+        let v = api
+            .call(&Request::get(Service::Compute, &["servers", id]))
+            .await
+            .expect("GET server");
+        let s = &v["server"];
+        if s["status"] == "ACTIVE" && s["OS-EXT-STS:task_state"].is_null() {
+            return v;
+        }
+        // ERROR with a task running is a repair under way (a hard reboot of an ERROR server).
+        let failed = s["status"] == "ERROR" && s["OS-EXT-STS:task_state"].is_null();
+        assert!(!failed, "server {id} went to ERROR: {s}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    panic!("server {id} did not settle within 90 s");
+}
+
 async fn observe(cloud: &mut OpenStackCloud) -> Snapshot {
     let now = lab::clock().now();
     cloud.observe(now).await.expect("observe")
@@ -153,11 +174,9 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
     assert_eq!(outcome.result, Ok(()), "scale-out failed");
     assert_eq!(outcome.created.len(), 2);
     let boot = std::fs::read(lab::policy_path().with_file_name("boot.sh")).expect("boot.sh");
+    // Issued, not waited for: the tick returned while the servers were still building.
     for (i, id) in outcome.created.iter().enumerate() {
-        let v = admin
-            .call(&Request::get(Service::Compute, &["servers", id]))
-            .await
-            .expect("GET server");
+        let v = settled(&mut admin, id).await;
         let s = &v["server"];
         assert_eq!(s["status"], "ACTIVE");
         assert_eq!(s["metadata"]["sloop.group"], "e2e-web");
@@ -345,9 +364,12 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
             },
         ),
     ];
-    let outcomes = executor::execute(&policy, &snap, &heal, &mut cloud).await;
-    for o in &outcomes {
-        assert_eq!(o.result, Ok(()), "{}", o.id);
+    // Each is issued and returns at once; the server is busy (a task state) until Nova is done,
+    // as the next observation shows, so the next one goes out once it has settled.
+    for h in &heal {
+        let o = executor::execute(&policy, &snap, std::slice::from_ref(h), &mut cloud).await;
+        assert_eq!(o[0].result, Ok(()), "{}", o[0].id);
+        settled(&mut admin, &a).await;
     }
     let snap = observe(&mut cloud).await;
     let moved = snap.inventory.iter().find(|i| i.id == a).expect("still there");
@@ -367,7 +389,9 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
     }
 
     lap(&mut mark, "refused migrate");
-    // Scale-in (the group's maximum drops to 1): drained (weight 0), removed, then deleted.
+    // Scale-in (the group's maximum drops to 1): drained (weight 0) and stamped as retiring,
+    // which the inventory reads as being deleted; the first pass after the drain grace
+    // (`drainGrace: 1s`) removes the member and deletes the server. No pass waits for it.
     let mut small = policy.clone();
     small.spec.group.size.min = 1;
     small.spec.group.size.max = 1;
@@ -389,16 +413,63 @@ async fn a_group_is_created_admitted_healed_planned_and_shrunk_on_the_real_cloud
         "{:?}",
         report.outcomes
     );
+    let retiring = observe(&mut cloud).await;
+    let victim = retiring
+        .inventory
+        .iter()
+        .find(|i| i.id == victims[0])
+        .expect("the victim waits out its grace");
+    assert_eq!(
+        victim.status,
+        InstanceStatus::Deleting,
+        "retiring reads as deleting"
+    );
+    assert_eq!(victim.member.map(|m| m.weight), Some(0), "drained");
+    assert!(
+        !cloud
+            .api()
+            .stats()
+            .recent_writes
+            .iter()
+            .any(|w| w.starts_with("DELETE ")),
+        "nothing removed within the grace"
+    );
+    // The stamp is in whole seconds, rounded up: never early. Then one pass removes the
+    // member, and the first pass that finds it gone deletes the server.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let mut passes = 0;
+    while lab::group_servers(&mut admin, &policy)
+        .await
+        .iter()
+        .any(|v| v["id"] == victims[0].as_str() && v["OS-EXT-STS:task_state"].is_null())
+    {
+        passes += 1;
+        assert!(passes <= 40, "the retiring server was not deleted in 40 passes");
+        let report = rec.tick(&mut cloud, lab::clock().now()).await.expect("tick");
+        assert!(
+            report.outcomes.iter().all(|o| o.result.is_ok()),
+            "{:?}",
+            report.outcomes
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
     let writes: Vec<&String> = cloud.api().stats().recent_writes.iter().collect();
     let drain = writes
         .iter()
         .position(|w| w.starts_with("PUT lbaas/pools/") && w.contains("/members/"));
+    let stamp = writes.iter().position(|w| w.starts_with("POST servers/"));
     let remove = writes.iter().position(|w| w.starts_with("DELETE lbaas/pools/"));
     let delete = writes.iter().position(|w| w.starts_with("DELETE servers/"));
     assert!(
-        drain < remove && remove < delete && drain.is_some(),
-        "drain, remove, delete: {writes:?}"
+        drain < stamp && stamp < remove && remove < delete && drain.is_some(),
+        "drain, retire stamp, remove, delete: {writes:?}"
     );
+    for _ in 0..240 {
+        if lab::group_servers(&mut admin, &policy).await.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
     let left = lab::group_servers(&mut admin, &policy).await;
     assert_eq!(left.len(), 1);
     assert_ne!(left[0]["id"], victims[0].as_str());
@@ -628,6 +699,7 @@ async fn lone_server(group: &str) -> LoneServer {
     .await;
     assert_eq!(created[0].result, Ok(()), "create");
     let id = created[0].created[0].clone();
+    settled(&mut admin, &id).await;
     LoneServer {
         policy,
         admin,
@@ -674,6 +746,7 @@ async fn a_repair_stamp_reaches_the_server_and_comes_back_through_the_inventory(
         stamp.is_some() && stamp < action,
         "stamp before the reboot: {writes:?}"
     );
+    settled(&mut admin, &id).await;
 
     let v = admin
         .call(&Request::get(Service::Compute, &["servers", &id]))
@@ -721,6 +794,7 @@ async fn a_repair_stamp_reaches_the_server_and_comes_back_through_the_inventory(
     let key = format!("e2e-stamp-{}-3", now.floor() as i64 + 1);
     let out = executor::execute(&policy, &snap, &[planned(&key, hard)], &mut cloud).await;
     assert_eq!(out[0].result, Ok(()), "an ERROR server is repaired unstamped");
+    settled(&mut admin, &id).await;
     let snap = observe(&mut cloud).await;
     assert_eq!(snap.inventory[0].status, InstanceStatus::Active);
     let stamps = snap.inventory[0].stamps.expect("the old stamp");

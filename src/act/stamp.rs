@@ -8,6 +8,7 @@
 //! |------------------|-----------------------|--------------------------------------------------|
 //! | `sloop.heal`     | `RUNG@UNIX`           | a drain, reboot, rebuild or replacement (a rung) |
 //! | `sloop.migrated` | `HOST@UNIX`           | a live migration                                 |
+//! | `sloop.retire`   | `UNIX`                | a delete that waits for its member's drain grace |
 //!
 //! `RUNG` is the policy's rung name (`drain`, `reboot-soft`, `reboot-hard`, `rebuild`,
 //! `replace`), `UNIX` the decision time in whole seconds, e.g. `reboot-hard@1764205200`, and
@@ -31,6 +32,21 @@ use std::collections::BTreeMap;
 pub const HEAL_KEY: &str = "sloop.heal";
 /// Metadata key of the last live migration decided for a server: `HOST@UNIX` (or `UNIX`).
 pub const MIGRATED_KEY: &str = "sloop.migrated";
+/// Metadata key of a server that leaves the group once its pool member's drain grace ends:
+/// `UNIX`, the time (whole seconds, rounded up) from which it may be deleted. The inventory
+/// reads a server carrying it as being deleted, so nothing re-admits or repairs it meanwhile,
+/// and a restarted controller finishes the deletion.
+pub const RETIRE_KEY: &str = "sloop.retire";
+
+/// The retirement stamp for a deletion due at `due`.
+pub fn retire(due: Time) -> BTreeMap<String, String> {
+    BTreeMap::from([(RETIRE_KEY.to_owned(), (due.ceil() as i64).to_string())])
+}
+
+/// When a server carrying [`RETIRE_KEY`] may be deleted; `None` without a readable stamp.
+pub fn retire_due(metadata: &BTreeMap<String, String>) -> Option<Time> {
+    metadata.get(RETIRE_KEY)?.parse::<i64>().ok().map(|t| t as Time)
+}
 
 fn rung_named(s: &str) -> Option<Rung> {
     [

@@ -27,4 +27,4 @@ pub mod request;
 pub mod resolve;
 pub mod session;
 
-pub use backend::{ActionTimeouts, CloudOptions, OpenStackCloud};
+pub use backend::{CloudOptions, OpenStackCloud};

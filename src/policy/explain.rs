@@ -173,8 +173,8 @@ fn group(t: &mut Text, s: &Spec) {
     t.item(&format!("{}.", parts.join(", ")));
     match &s.traffic {
         Some(tr) => t.item(&format!(
-            "Traffic reaches the group through Octavia load balancer `{}`, pool `{}`: clients connect on port {}, members serve on port {}, healthy members get weight {}. Draining an instance sets its weight to 0.",
-            tr.load_balancer, tr.pool, tr.listener_port, tr.member_port, tr.weight
+            "Traffic reaches the group through Octavia load balancer `{}`, pool `{}`: clients connect on port {}, members serve on port {}, healthy members get weight {}. Draining an instance sets its weight to 0; a server that leaves the group (scale-in, replacement) keeps weight 0 for {} so open connections finish, then its member is removed and the server deleted, without holding up other actions.",
+            tr.load_balancer, tr.pool, tr.listener_port, tr.member_port, tr.weight, tr.drain_grace
         )),
         None => t.item(
             "No load balancer is configured (no spec.traffic), so sloop cannot drain or reroute; it can only add, repair and remove VMs.",

@@ -274,6 +274,17 @@ impl<C: Traffic + Send> Traffic for DryRunGate<'_, C> {
         let real = (!self.skip("remove_member", id)).then(|| self.inner.remove_member(id));
         gated(real)
     }
+
+    fn finish_drains(&mut self, now: Time) -> impl Future<Output = Result<Vec<InstanceId>, ActError>> + Send {
+        // Quietly: in a dry run there is never anything this controller drained.
+        let real = (!self.dry_run).then(|| self.inner.finish_drains(now));
+        async move {
+            match real {
+                Some(f) => f.await,
+                None => Ok(Vec::new()),
+            }
+        }
+    }
 }
 
 async fn gated<F: Future<Output = Result<(), ActError>>>(real: Option<F>) -> Result<(), ActError> {

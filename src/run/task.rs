@@ -55,8 +55,16 @@ const PACE_REAL: Duration = Duration::from_secs(1);
 const TREND_EVERY: f64 = 10.0;
 /// Under catch-up (a simulated cloud far behind `now`), yield to other tasks this often.
 const YIELD_EVERY: u32 = 20;
+/// On a real cloud, the time between passes while work the loop issued is still under way
+/// (a server building, rebooting or being deleted; a new server not yet in the pool), when
+/// shorter than the policy's interval: actions are never waited for, so their completion is
+/// seen, and a new server admitted, this soon after it happens.
+const FOLLOW_UP: f64 = 1.0;
 
+mod follow;
 mod journaling;
+
+use follow::{Creations, under_way};
 
 struct Task<C: LiveCloud> {
     cloud: C,
@@ -75,6 +83,10 @@ struct Task<C: LiveCloud> {
     trend_published: Time,
     /// Refusals of the previous pass, so a refusal is journalled when it starts, not every pass.
     refusals: HashSet<String>,
+    /// Whether the last pass saw work under way (see [`FOLLOW_UP`]).
+    following: bool,
+    /// Servers this task created, until an observation shows their build ended.
+    creations: Creations,
     shutdown: watch::Receiver<bool>,
 }
 
@@ -151,6 +163,8 @@ pub async fn run<C: LiveCloud>(
         trend: Trend::default(),
         trend_published: f64::NEG_INFINITY,
         refusals: HashSet::new(),
+        following: false,
+        creations: Creations::default(),
         shutdown,
         shared,
     };
@@ -213,7 +227,12 @@ pub async fn run<C: LiveCloud>(
                     let late = (now >= next_tick).then_some(now - next_tick);
                     task.tick(now, late).await;
                     last_tick = now;
-                    next_tick = now + interval;
+                    next_tick = now
+                        + if task.following {
+                            interval.min(FOLLOW_UP)
+                        } else {
+                            interval
+                        };
                 }
             }
         }
@@ -325,6 +344,11 @@ impl<C: LiveCloud> Task<C> {
         };
         self.probes.saw(&snap.inventory);
         self.journal_resolved();
+        self.following = under_way(&self.policy, &snap, &decision);
+        self.follow_creations(&snap);
+        if may_act {
+            self.finish_drains(now).await;
+        }
         // Actions that took no effect (failed, or not started because of a lost lease or a
         // shutdown) start no cooldown and advance no ladder rung (`History::settle`).
         let mut without_effect = Vec::new();
@@ -356,6 +380,7 @@ impl<C: LiveCloud> Task<C> {
                     )
                     .await;
                     without_effect.extend(executor::without_effect(std::slice::from_ref(&out)));
+                    self.creations.issued(&out.id, &out.created, now);
                     match &out.result {
                         Err(err) => {
                             let class = err.split(':').next().unwrap_or("fatal").trim().to_owned();

@@ -85,6 +85,51 @@ impl Drop for Controller {
     }
 }
 
+/// A controller's working directory, staged: `dir/policies` holding a copy of the lab policy
+/// `policy` (tests/data/e2e) and its boot script, agent tokens written to `dir/agents.tokens`
+/// for the locations of `agents`, and a free loopback address to listen on.
+pub struct Staged {
+    pub dir: PathBuf,
+    pub policy_file: PathBuf,
+    pub tokens_file: PathBuf,
+    pub listen: String,
+}
+
+impl Staged {
+    /// Stages `policy` in a fresh `$TMP/<prefix>-<pid>`; `write_tokens` writes the agents'
+    /// tokens file and returns what the agents present.
+    pub fn new<T>(prefix: &str, policy: &str, write_tokens: impl FnOnce(&std::path::Path) -> T) -> (Self, T) {
+        let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let policies = dir.join("policies");
+        std::fs::create_dir_all(&policies).expect("policy dir");
+        let src = lab::policy_path().with_file_name(policy);
+        let policy_file = policies.join(policy);
+        std::fs::copy(&src, &policy_file).expect("copy policy");
+        std::fs::copy(src.with_file_name("boot.sh"), policies.join("boot.sh")).expect("boot.sh");
+        let tokens_file = dir.join("agents.tokens");
+        let tokens = write_tokens(&tokens_file);
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let listen = format!("127.0.0.1:{}", l.local_addr().expect("local address").port());
+        let staged = Self {
+            dir,
+            policy_file,
+            tokens_file,
+            listen,
+        };
+        (staged, tokens)
+    }
+
+    /// The controller of this directory, with the agents' tokens.
+    pub fn controller(&self) -> Controller {
+        Controller::new(
+            self.dir.clone(),
+            &self.listen,
+            vec!["--agent-tokens".into(), self.tokens_file.clone().into()],
+        )
+    }
+}
+
 /// A small seeded generator (xorshift), so a failing run can be repeated with its seed.
 pub struct Dice(pub u64);
 

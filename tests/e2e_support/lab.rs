@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sloop::{
     clock::{Clock, SystemClock},
     cloud::openstack::{
-        ActionTimeouts, CloudOptions, OpenStackCloud, config,
+        CloudOptions, OpenStackCloud, config,
         session::{Api, ApiOptions, Request, Service},
     },
     policy::{self, Policy},
@@ -69,15 +69,7 @@ pub fn options() -> CloudOptions {
         api,
         page_size: 2,
         poll: Duration::from_millis(250),
-        timeouts: ActionTimeouts {
-            create: s(90),
-            delete: s(60),
-            reboot: s(60),
-            rebuild: s(60),
-            migrate: s(90),
-            member: s(60),
-        },
-        drain_grace: s(1),
+        migrate_timeout: s(90),
         policy_dir: policy_path().parent().expect("policy dir").to_owned(),
     }
 }

@@ -1,15 +1,17 @@
 //! `OpenStackCloud`: one policy's view of one real cloud, behind the same capability traits
 //! as the simulator: [`Inventory`] (Nova servers, Octavia members, hypervisors),
 //! [`TelemetrySource`] (`backend/telemetry.rs`), [`LoadSource`], [`Compute`] and [`Traffic`].
-//! It runs no probes: those belong to the run loop (`observe::Probes`). Every action waits for
-//! the cloud to finish it (with a per-action timeout) so the executor reports real outcomes.
+//! It runs no probes: those belong to the run loop (`observe::Probes`). Actions are issued,
+//! never waited for: like the simulator's, their progress shows in later observations (BUILD
+//! and task states as work in flight, then ACTIVE or ERROR), so a pass takes as long as its
+//! API calls.
 
 mod compute;
 mod options;
 mod telemetry;
 mod traffic;
 
-pub use options::{ActionTimeouts, CloudOptions};
+pub use options::CloudOptions;
 
 use super::{
     config::CloudConfig,
@@ -26,9 +28,9 @@ use crate::{
         Collector, Inventory, Listing, LoadSource, NoProbes, ObserveError, ProbeSource, load::LoadDerivation,
     },
     policy::Policy,
-    snapshot::{Hosts, LoadSignal, Snapshot, Time},
+    snapshot::{Hosts, InstanceId, LoadSignal, Snapshot, Time},
 };
-use std::{future::Future, sync::Arc};
+use std::{collections::BTreeMap, future::Future, sync::Arc};
 
 /// How long a refused hypervisor listing is remembered before it is asked again (roles can be
 /// granted later; asking every tick would only add a refused call per tick).
@@ -44,6 +46,11 @@ pub struct OpenStackCloud {
     pool: Option<PoolRef>,
     hosts_refused_at: Option<Time>,
     load: LoadDerivation,
+    /// When this process set each server's member to weight 0 (the drain grace counts from it).
+    drained_at: BTreeMap<InstanceId, Time>,
+    /// Servers waiting out their drain grace before the delete, with when it ends: those
+    /// carrying `sloop.retire` in the last observation, plus the ones stamped since.
+    retiring: BTreeMap<InstanceId, Time>,
 }
 
 fn act(e: ApiError) -> ActError {
@@ -67,6 +74,8 @@ impl OpenStackCloud {
             resolved: None,
             pool: None,
             hosts_refused_at: None,
+            drained_at: BTreeMap::new(),
+            retiring: BTreeMap::new(),
         })
     }
 
@@ -168,6 +177,13 @@ impl Inventory for OpenStackCloud {
             .list()
             .await
             .map_err(|e| ObserveError::Inventory(format!("cloud `{}`: {e}", self.api.cloud_name())))?;
+        // Retiring servers as the cloud shows them (stamped), plus those Nova would not stamp.
+        self.retiring.retain(|id, _| servers.iter().any(|s| &s.id == id));
+        self.retiring.extend(
+            servers
+                .iter()
+                .filter_map(|s| Some((s.id.clone(), crate::act::stamp::retire_due(&s.metadata)?))),
+        );
         let port = self.policy.spec.traffic.as_ref().map(|t| t.member_port);
         Ok(Listing {
             at: now,

@@ -24,12 +24,14 @@ pub fn status_of(s: &ServerView) -> InstanceStatus {
     let task = s.task_state.as_deref().unwrap_or("");
     match s.status.as_str() {
         _ if task == "deleting" => InstanceStatus::Deleting,
+        "DELETED" | "SOFT_DELETED" => InstanceStatus::Deleting,
+        // Waiting out its member's drain grace before the delete (`act::stamp::RETIRE_KEY`).
+        _ if crate::act::stamp::retire_due(&s.metadata).is_some() => InstanceStatus::Deleting,
         "BUILD" => InstanceStatus::Building,
         "REBOOT" | "HARD_REBOOT" => InstanceStatus::Rebooting,
         "REBUILD" => InstanceStatus::Rebuilding,
         "MIGRATING" => InstanceStatus::Migrating,
         "ERROR" => InstanceStatus::Error,
-        "DELETED" | "SOFT_DELETED" => InstanceStatus::Deleting,
         "ACTIVE" if task.starts_with("reboot") => InstanceStatus::Rebooting,
         "ACTIVE" if task.starts_with("rebuild") => InstanceStatus::Rebuilding,
         "ACTIVE" if task == "migrating" => InstanceStatus::Migrating,
@@ -185,6 +187,26 @@ mod tests {
         let r = in_flight_of(&server("HARD_REBOOT", Some("rebooting_hard"), 1)).unwrap();
         assert_eq!(r.kind, ActionKind::RebootHard);
         assert!(in_flight_of(&server("ACTIVE", None, 1)).is_none());
+    }
+
+    #[test]
+    fn a_server_waiting_out_its_drain_grace_is_being_deleted() {
+        let mut s = server("ACTIVE", None, 1);
+        s.metadata.extend(crate::act::stamp::retire(1_764_205_200.4));
+        assert_eq!(
+            s.metadata["sloop.retire"], "1764205201",
+            "rounded up: never early"
+        );
+        assert_eq!(status_of(&s), InstanceStatus::Deleting);
+        let f = in_flight_of(&s).expect("in flight until deleted");
+        assert_eq!(f.kind, ActionKind::ScaleIn);
+        assert_eq!(crate::act::stamp::retire_due(&s.metadata), Some(1_764_205_201.0));
+        s.metadata.insert("sloop.retire".into(), "soon".into());
+        assert_eq!(
+            status_of(&s),
+            InstanceStatus::Active,
+            "an unreadable stamp is ignored"
+        );
     }
 
     #[test]

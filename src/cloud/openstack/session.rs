@@ -118,6 +118,11 @@ impl Api {
         Ok(api)
     }
 
+    /// The time on the clock this client was connected with (drain graces are counted on it).
+    pub fn now(&self) -> crate::clock::Timestamp {
+        self.clock.now()
+    }
+
     async fn negotiate_compute(&self) -> Result<ApiVersion, ApiError> {
         let range = self
             .session

@@ -123,8 +123,18 @@ pub struct Traffic {
     /// Weight of a healthy member (Octavia: 0–256).
     #[serde(default = "default_weight")]
     pub weight: u16,
+    /// How long a member keeps weight 0 before it leaves the pool and its server is deleted
+    /// (scale-in, replacement), so connections it still holds can finish. Never waited for:
+    /// the server shows as being deleted from the drain on, and a later pass removes the
+    /// member and deletes it once the grace has passed. `0s` removes at once.
+    #[serde(default = "default_drain_grace")]
+    pub drain_grace: crate::policy::units::Duration,
 }
 
 fn default_weight() -> u16 {
     1
+}
+
+fn default_drain_grace() -> crate::policy::units::Duration {
+    crate::policy::units::Duration::from_secs(10.0)
 }

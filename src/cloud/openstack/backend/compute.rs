@@ -1,5 +1,10 @@
-//! Server actions for `OpenStackCloud`: each is started through Nova and waited for (with a
-//! per-action timeout), so the executor reports what really happened.
+//! Server actions for `OpenStackCloud`: each is issued to Nova and returns once Nova accepted
+//! it, never waiting for the server to get there. Nova marks the server at once (BUILD, a task
+//! state such as `rebooting` or `deleting`), so the next observation shows the work in flight
+//! (`inventory::in_flight_of`) and the one after it the result: ACTIVE, or ERROR, which the
+//! decision core judges like any other server state. The reconcile loop is never held up by
+//! a boot, a reboot or a migration, and a `kill -9` in between loses nothing the cloud does
+//! not show.
 
 use super::{
     super::{
@@ -37,12 +42,13 @@ impl OpenStackCloud {
     }
 
     /// Live-migrates `id` to `host`, or to a host the scheduler picks when `None`, and waits;
-    /// an error when the server ends up where it was.
+    /// an error when the server ends up where it was. For tools and tests: the reconcile loop
+    /// issues migrations without waiting ([`Compute::live_migrate`]).
     pub async fn live_migrate_to(&mut self, id: &str, host: Option<&str>) -> Result<(), ApiError> {
         let before = nova::existing_server(&mut self.api, id).await?;
         nova::action(&mut self.api, id, nova::live_migrate_body(host)).await?;
         let after = self
-            .wait_settled(id, "os-migrateLive", self.opts.timeouts.migrate)
+            .wait_settled(id, "os-migrateLive", self.opts.migrate_timeout)
             .await?;
         match (&before.host, &after.host) {
             (Some(a), Some(b)) if a == b => Err(ApiError::local(
@@ -75,46 +81,40 @@ impl Compute for OpenStackCloud {
             metadata: &req.metadata,
         };
         let id = nova::create_server(&mut self.api, &body).await.map_err(act)?;
-        tracing::info!(server = %id, name = %req.name, "Server requested; waiting for ACTIVE.");
-        self.wait_settled(&id, "POST servers", self.opts.timeouts.create)
-            .await
-            .map_err(act)?;
+        tracing::info!(server = %id, name = %req.name, "Server requested; its build is followed by the next observations.");
         Ok(id)
     }
 
+    /// Deletes at once, unless the server's pool member is still within its drain grace: then
+    /// the server is marked for retirement (`sloop.retire`, read back as being deleted) and
+    /// [`crate::act::Traffic::finish_drains`] deletes it on a later pass.
     async fn delete_server(&mut self, id: &str) -> Result<(), ActError> {
+        if self.defer_delete(id).await.map_err(act)? {
+            return Ok(());
+        }
         nova::delete_server(&mut self.api, id).await.map_err(act)?;
-        let (timeout, poll) = (self.opts.timeouts.delete, self.opts.poll);
-        nova::wait_for(&mut self.api, id, "DELETE servers", timeout, poll, |s| {
-            s.is_none()
-        })
-        .await
-        .map(drop)
-        .map_err(act)
+        self.forget_drain(id);
+        Ok(())
     }
 
     async fn reboot_server(&mut self, id: &str, hard: bool) -> Result<(), ActError> {
         let kind = if hard { "HARD" } else { "SOFT" };
         let body = serde_json::json!({ "reboot": { "type": kind } });
-        nova::action(&mut self.api, id, body).await.map_err(act)?;
-        self.wait_settled(id, "reboot", self.opts.timeouts.reboot)
-            .await
-            .map(drop)
-            .map_err(act)
+        nova::action(&mut self.api, id, body).await.map_err(act)
     }
 
     async fn rebuild_server(&mut self, id: &str, image: &str) -> Result<(), ActError> {
         let image = resolve::image(&mut self.api, image).await.map_err(act)?;
         let body = serde_json::json!({ "rebuild": { "imageRef": image } });
-        nova::action(&mut self.api, id, body).await.map_err(act)?;
-        self.wait_settled(id, "rebuild", self.opts.timeouts.rebuild)
-            .await
-            .map(drop)
-            .map_err(act)
+        nova::action(&mut self.api, id, body).await.map_err(act)
     }
 
+    /// Issues the migration; whether the server moved shows in later observations (its host),
+    /// and a server the scheduler could not move stays where the host-fault diagnosis finds it.
     async fn live_migrate(&mut self, id: &str) -> Result<(), ActError> {
-        self.live_migrate_to(id, None).await.map_err(act)
+        nova::action(&mut self.api, id, nova::live_migrate_body(None))
+            .await
+            .map_err(act)
     }
 
     async fn stamp_server(&mut self, id: &str, metadata: &BTreeMap<String, String>) -> Result<(), ActError> {

@@ -1,38 +1,10 @@
-//! Settings of `OpenStackCloud`: page size, polling, per-action timeouts, drain grace.
+//! Settings of `OpenStackCloud`: page size, and how the tools' waiting helpers poll.
+//!
+//! The reconcile loop waits for nothing: actions are issued and their progress read from later
+//! observations. The drain grace is the policy's (`traffic.drainGrace`).
 
 use super::super::session::ApiOptions;
 use std::{path::PathBuf, time::Duration};
-
-/// How long each kind of action may take before it is reported as failed.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ActionTimeouts {
-    /// Server create until ACTIVE.
-    pub create: Duration,
-    /// Delete until gone.
-    pub delete: Duration,
-    /// Reboot until ACTIVE.
-    pub reboot: Duration,
-    /// Rebuild until ACTIVE.
-    pub rebuild: Duration,
-    /// Live migration until ACTIVE on another host.
-    pub migrate: Duration,
-    /// Member change until ACTIVE.
-    pub member: Duration,
-}
-
-impl Default for ActionTimeouts {
-    fn default() -> Self {
-        let s = Duration::from_secs;
-        Self {
-            create: s(600),
-            delete: s(300),
-            reboot: s(300),
-            rebuild: s(600),
-            migrate: s(900),
-            member: s(300),
-        }
-    }
-}
 
 /// Backend settings.
 #[derive(Debug, Clone)]
@@ -41,12 +13,10 @@ pub struct CloudOptions {
     pub api: ApiOptions,
     /// Page size for listings.
     pub page_size: usize,
-    /// Polling interval while waiting for an action.
+    /// Polling interval of [`super::OpenStackCloud::live_migrate_to`], which waits (tools, tests).
     pub poll: Duration,
-    /// Per-action timeouts.
-    pub timeouts: ActionTimeouts,
-    /// Time a drained member keeps weight 0 before it is removed (open connections finish).
-    pub drain_grace: Duration,
+    /// How long [`super::OpenStackCloud::live_migrate_to`] waits for the server to settle.
+    pub migrate_timeout: Duration,
     /// Directory of the policy file (user data paths are relative to it).
     pub policy_dir: PathBuf,
 }
@@ -57,8 +27,7 @@ impl Default for CloudOptions {
             api: ApiOptions::default(),
             page_size: 100,
             poll: Duration::from_secs(1),
-            timeouts: ActionTimeouts::default(),
-            drain_grace: Duration::from_secs(10),
+            migrate_timeout: Duration::from_secs(900),
             policy_dir: PathBuf::from("."),
         }
     }
