@@ -5,7 +5,8 @@
 //! The watcher turns the API's list-then-watch stream into the controller's [`PolicyEvent`]s
 //! (the same ones the policy directory produces): an `Upsert` when a
 //! policy text appears or changes, a `Remove` when its key, its ConfigMap or the ConfigMap's
-//! label goes away (also when a re-list after a broken watch no longer finds it). Texts that did
+//! label goes away (also when a re-list after a broken watch no longer finds it), a `Rekey` when
+//! a policy moved to another key (see [`PolicyIndex::follow_moves`]). Texts that did
 //! not change produce nothing, so a resync does not trigger reloads. `Synced` follows the first
 //! complete list, so readiness waits for it. Validation is the receiver's job, exactly as for
 //! files. Names are `namespace/configmap/key`, source labels `configmap/namespace/configmap:key`.
@@ -170,17 +171,98 @@ impl PolicyIndex {
         }
         for (key, text) in &now {
             if before.get(key) != Some(text) {
+                let name = format!("{id}/{key}");
                 out.push(PolicyEvent::Upsert {
-                    name: format!("{id}/{key}"),
-                    source_label: format!("configmap/{id}:{key}"),
+                    source_label: source_label(&name),
+                    name,
                     text: text.clone(),
                 });
             }
         }
         if !now.is_empty() {
-            self.known.insert(id, now);
+            self.known.insert(id.clone(), now);
         }
+        self.follow_moves(&id, &before, out)
+    }
+
+    /// A policy whose key went away while the same policy (by `metadata.name`) is held by
+    /// another key — a renamed key, or a policy moved to another ConfigMap whose update arrived
+    /// first — moved: its task keeps running under the new key (`Rekey`, then the new key's
+    /// `Upsert`, which is a no-op for an unchanged text and clears a duplicate-name rejection
+    /// the new key got while the old one was still there). When the old ConfigMap's update
+    /// arrives first, the policy is removed and re-added, as the API gives no way to know
+    /// that the other half of the move is coming.
+    fn follow_moves(
+        &self,
+        id: &str,
+        before: &BTreeMap<String, String>,
+        events: Vec<PolicyEvent>,
+    ) -> Vec<PolicyEvent> {
+        let mut out = Vec::with_capacity(events.len());
+        let mut upserts: Vec<PolicyEvent> = Vec::new();
+        let mut removes = Vec::new();
+        for e in events {
+            match e {
+                PolicyEvent::Upsert { .. } => upserts.push(e),
+                PolicyEvent::Remove { name } => removes.push(name),
+                other => out.push(other),
+            }
+        }
+        for from in removes {
+            let key = from
+                .strip_prefix(id)
+                .and_then(|k| k.strip_prefix('/'))
+                .unwrap_or_default();
+            let heir = before
+                .get(key)
+                .and_then(|text| policy_name(&from, text))
+                .and_then(|name| self.holder_of(&name, &from));
+            let Some((to, text)) = heir else {
+                out.push(PolicyEvent::Remove { name: from });
+                continue;
+            };
+            out.push(PolicyEvent::Rekey { from, to: to.clone() });
+            let upsert = match upserts
+                .iter()
+                .position(|u| matches!(u, PolicyEvent::Upsert { name, .. } if *name == to))
+            {
+                Some(i) => upserts.remove(i),
+                None => PolicyEvent::Upsert {
+                    source_label: source_label(&to),
+                    name: to,
+                    text,
+                },
+            };
+            out.push(upsert);
+        }
+        out.extend(upserts);
         out
+    }
+
+    /// The key (other than `except`) whose text declares the policy `name`, with that text.
+    fn holder_of(&self, name: &str, except: &str) -> Option<(String, String)> {
+        self.known.iter().find_map(|(cm, keys)| {
+            keys.iter().find_map(|(key, text)| {
+                let full = format!("{cm}/{key}");
+                (full != except && policy_name(&full, text).as_deref() == Some(name))
+                    .then(|| (full, text.clone()))
+            })
+        })
+    }
+}
+
+/// The `metadata.name` a valid policy text declares.
+fn policy_name(key: &str, text: &str) -> Option<String> {
+    crate::policy::parse(key, text.as_bytes())
+        .ok()
+        .map(|p| p.metadata.name)
+}
+
+/// The source label of a `namespace/configmap/key` name.
+fn source_label(name: &str) -> String {
+    match name.rsplit_once('/') {
+        Some((cm, key)) => format!("configmap/{cm}:{key}"),
+        None => format!("configmap/{name}"),
     }
 }
 
@@ -271,6 +353,45 @@ mod tests {
         );
         // Later re-lists do not announce themselves again.
         assert!(relist(&mut index).is_empty());
+    }
+
+    /// The shipped minimal policy, renamed to `name`.
+    fn policy(name: &str) -> String {
+        include_str!("../../policies/minimal.yaml").replacen("name: minimal-web", &format!("name: {name}"), 1)
+    }
+
+    fn kinds(events: &[PolicyEvent]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| match e {
+                PolicyEvent::Rekey { from, to } => format!("{from} -> {to}"),
+                other => names(std::slice::from_ref(other)).remove(0),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_renamed_key_moves_its_policy_instead_of_removing_it() {
+        let mut index = PolicyIndex::default();
+        index.apply(watcher::Event::Apply(cm("a", &[("web.yaml", &policy("web"))])));
+        let renamed = index.apply(watcher::Event::Apply(cm("a", &[("site.yaml", &policy("web"))])));
+        assert_eq!(
+            kinds(&renamed),
+            ["ns/a/web.yaml -> ns/a/site.yaml", "+ns/a/site.yaml"]
+        );
+        // A different policy under the new key is a removal and an addition, as before.
+        let other = index.apply(watcher::Event::Apply(cm("a", &[("shop.yaml", &policy("shop"))])));
+        assert_eq!(kinds(&other), ["-ns/a/site.yaml", "+ns/a/shop.yaml"]);
+    }
+
+    #[test]
+    fn a_policy_moved_to_another_configmap_is_rekeyed_when_the_new_one_arrives_first() {
+        let mut index = PolicyIndex::default();
+        index.apply(watcher::Event::Apply(cm("a", &[("web.yaml", &policy("web"))])));
+        let added = index.apply(watcher::Event::Apply(cm("b", &[("web.yaml", &policy("web"))])));
+        assert_eq!(kinds(&added), ["+ns/b/web.yaml"]);
+        let left = index.apply(watcher::Event::Delete(cm("a", &[])));
+        assert_eq!(kinds(&left), ["ns/a/web.yaml -> ns/b/web.yaml", "+ns/b/web.yaml"]);
     }
 
     #[test]

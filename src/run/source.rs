@@ -9,7 +9,7 @@
 //!
 //! - a change is applied only once two reads a settle delay apart agree, so a file rewritten
 //!   in place is never put in force half-written (writers should still write a temporary file
-//!   and rename it over the old one: see docs/operations.md);
+//!   and rename it over the old one: see docs/hardening.md);
 //! - a file that is there but cannot be read (permissions, a symlink to nothing or to an
 //!   unreadable file) is an error, shown and counted; the last good version stays;
 //! - the directory is compared as a whole, by policy name and content: a policy that moved to
