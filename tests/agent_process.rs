@@ -2,7 +2,7 @@
 //! authentication, size and syntax checks that leave a good agent undisturbed, a controller
 //! restart with buffering and counted drops, clock skew, and TLS with a private CA.
 
-mod agent_support;
+use crate::agent_support;
 
 use agent_support::*;
 use sloop::{

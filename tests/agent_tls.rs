@@ -4,7 +4,7 @@
 //! that says so, the bearer token is still required (401), and a client that does not speak
 //! TLS does not disturb the listener.
 
-mod agent_support;
+use crate::agent_support;
 
 use agent_support::*;
 use sloop::{

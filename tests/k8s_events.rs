@@ -2,8 +2,7 @@
 //! action kind as its reason, what became of it as its action, the cause and evidence as its
 //! note, Normal or Warning; publishing never waits, and a full queue drops and counts.
 
-#[path = "support/fake_k8s.rs"]
-mod fake_k8s;
+use crate::fake_k8s;
 
 use fake_k8s::FakeK8s;
 use serde_json::Value;

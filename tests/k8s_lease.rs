@@ -4,8 +4,7 @@
 //! every 1 s and follower looks every 0.5 s; every wait below is bounded by what the protocol
 //! promises, plus a little slack for a loaded 2-core machine.
 
-#[path = "support/fake_k8s.rs"]
-mod fake_k8s;
+use crate::fake_k8s;
 
 use fake_k8s::FakeK8s;
 use sloop::{

@@ -3,8 +3,7 @@
 //! label) as `Remove`s; a broken watch resumes without repeating anything, and a re-list after
 //! the API server forgot our resourceVersion still notices what was deleted meanwhile.
 
-#[path = "support/fake_k8s.rs"]
-mod fake_k8s;
+use crate::fake_k8s;
 
 use fake_k8s::FakeK8s;
 use sloop::k8s::{ConfigMapSource, PolicyEvent, watch_configmaps};

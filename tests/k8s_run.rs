@@ -5,8 +5,7 @@
 //! actions, only its Events reach the API server); kill it and the other takes over within the
 //! lease duration and starts acting. Simulated clouds at 600x real time; Lease of 3 s.
 
-#[path = "support/fake_k8s.rs"]
-mod fake_k8s;
+use crate::fake_k8s;
 
 use fake_k8s::FakeK8s;
 use sloop::{

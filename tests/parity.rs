@@ -6,7 +6,7 @@
 //! map count as one key). A field only the simulator fills would be a signal no real backend
 //! supplies, and fails the test.
 //!
-//! Re-record with the lab up: `SLOOP_UPDATE_FIXTURES=1 cargo test --features e2e --test parity`
+//! Re-record with the lab up: `SLOOP_UPDATE_FIXTURES=1 cargo test --features e2e --test decisions parity::`
 //! (without the variable, the e2e test compares the live lab's snapshot the same way).
 
 #[path = "parity_support/fake_cloud.rs"]

@@ -1,8 +1,7 @@
 //! HTTP probes against a hand-written server on loopback (127.0.0.1 and ::1 only): phases,
 //! classification of failures, timeouts, and one IP family per probe.
 
-#[path = "probe_support/server.rs"]
-mod server;
+use crate::server;
 
 use sloop::{
     observe::probe::{Address, Check, Failure, HttpProbe, LocalProber, Outcome},

@@ -2,8 +2,7 @@
 //! concurrency, overruns counted rather than stacked, timeouts cut; then once for real against
 //! a loopback server.
 
-#[path = "probe_support/server.rs"]
-mod server;
+use crate::server;
 
 use sloop::{
     clock::{Clock, timer_now},

@@ -2,8 +2,7 @@
 //! process may open ICMP sockets, and the test says clearly when it may not; the TCP fallback
 //! is tested either way.
 
-#[path = "probe_support/server.rs"]
-mod server;
+use crate::server;
 
 use sloop::{
     observe::probe::{Address, Check, Failure, IcmpProbe, LocalProber, Outcome, TcpProbe},

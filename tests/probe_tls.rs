@@ -1,8 +1,7 @@
 //! HTTPS probes against a self-signed loopback server (certificates from rcgen): the TLS phase,
 //! verification on and off, and certificate expiry against `certExpiryWarning`.
 
-#[path = "probe_support/server.rs"]
-mod server;
+use crate::server;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use sloop::{

@@ -1,5 +1,5 @@
 //! How fast the world steps: a day at 1 s resolution with 50 VMs and 4 locations. Prints the
-//! figure (run with `cargo test --release --test sim_speed -- --nocapture`); asserts nothing
+//! figure (run with `cargo test --release --test decisions sim_speed:: -- --nocapture`); asserts nothing
 //! about time, because test machines vary. Debug builds step one hour and extrapolate.
 
 use sloop::{

@@ -95,7 +95,7 @@ fn the_checked_in_scenario_schema_is_current() {
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         on_disk == fresh,
-        "{} is stale; regenerate with SLOOP_UPDATE_SCHEMAS=1 cargo test --test sim_world",
+        "{} is stale; regenerate with SLOOP_UPDATE_SCHEMAS=1 cargo test --test decisions sim_world::",
         path.display()
     );
 }
