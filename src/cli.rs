@@ -1,4 +1,6 @@
-//! The command line: `check`, `schema`, `explain`, `import`, and the simulator commands.
+//! The command line: the policy tools (`check`, `schema`, `explain`, `import`), the simulator
+//! (`rehearse`, `explore`, `replay`, `bench`), the controller (`run`, `plan`, `history`) and
+//! remote probe locations (`agent`, `agent-token`).
 //! Exit codes: 0 success, 1 the input is invalid (or a check failed), 2 usage errors.
 
 /// `println!` that stops quietly when standard output is closed (see [`out`]).

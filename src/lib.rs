@@ -1,12 +1,24 @@
 //! sloop keeps web services on OpenStack inside their service-level objectives.
 //!
 //! ```text
-//!  policy ─┐
-//!  observe ┴─► snapshot ─► judge ─► plan ─► act        (decide = judge + plan, pure)
+//!  policy ──────────────────────────┐
+//!  observe (inventory, telemetry,   ▼
+//!   load, probes) ─► snapshot ─► judge ─► plan ─► act     (decide = judge + plan, pure)
 //! ```
 //!
-//! Pure modules (no IO, no clock reads): `document`, `policy`, `snapshot`, `judge`, `plan`,
-//! `decide`, `sim::world`, `sim::load`. IO lives in `observe`, `act`, `reconcile`, `cli`.
+//! The decision core is pure (no IO, no clock reads, no unseeded randomness): `document`,
+//! `policy`, `snapshot`, `history`, `judge`, `plan`, `decide`, `decision`, `resolve`, and the
+//! simulator's world (`sim`). Around it:
+//!
+//! - `observe`: the capability traits (inventory, telemetry, load, probes) and the one
+//!   `Collector` that turns them into a snapshot; the probe engine and store.
+//! - `cloud`: the OpenStack backend (Keystone, Nova, Neutron, Octavia, Gnocchi, Prometheus).
+//! - `act`: the executor that carries out actions, stamps and journals them; `journal`,
+//!   `replay` and `redact` keep what happened, re-run it and keep secrets out of it.
+//! - `reconcile`: one observe → decide → act pass; `run`: the long-running controller (tasks per
+//!   policy, policy sources, leader election); `serve`: its HTTP server; `ingest` and `agent`:
+//!   remote probe locations; `k8s`: Lease, ConfigMaps and Events.
+//! - `cli`: the commands; `clock`: the one place that reads a clock.
 #![forbid(unsafe_code)]
 
 pub mod act;
