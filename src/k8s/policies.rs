@@ -6,7 +6,7 @@
 //! (the same ones the policy directory produces): an `Upsert` when a
 //! policy text appears or changes, a `Remove` when its key, its ConfigMap or the ConfigMap's
 //! label goes away (also when a re-list after a broken watch no longer finds it), a `Rekey` when
-//! a policy moved to another key (see [`PolicyIndex::follow_moves`]). Texts that did
+//! a policy moved to another key (see `PolicyIndex::follow_moves`). Texts that did
 //! not change produce nothing, so a resync does not trigger reloads. `Synced` follows the first
 //! complete list, so readiness waits for it. Validation is the receiver's job, exactly as for
 //! files. Names are `namespace/configmap/key`, source labels `configmap/namespace/configmap:key`.
