@@ -12,6 +12,12 @@ addr`, `weight` (Octavia's 0..256, 0 = drained: no new connections) and `state r
 (SIGUSR2), then every slot is set again. No health monitor is configured, as in an Octavia pool
 without one: a dead member keeps getting its share until someone drains it.
 
+Statistics go back to Octavia as a provider driver's do: every LAB_LB_STATS seconds (5; 0 = off)
+each listener's frontend counters (`stot` as total_connections, `scur`, `bin`, `bout`, `ereq` as
+request_errors; absolute, reset when HAProxy restarts) through the Octavia driver agent's stats
+socket (octavia-lib's `update_listener_statistics`), so `GET /v2/lbaas/loadbalancers/{id}/stats`
+answers with HAProxy's real counters, as it does with amphorae.
+
 Stats for tests: `show stat` on the admin socket $LAB_DIR/run/haproxy.sock (CSV: pxname, svname,
 ..., stot, ..., weight, ..., addr). $LAB_DIR/lb/state.json maps member IDs to their slots.
 Polls every LAB_LB_POLL seconds (0.3)."""
@@ -33,6 +39,8 @@ DIR = os.path.join(labapi.LAB, "lb")
 SOCK = os.path.join(RUN, "haproxy.sock")
 CFG = os.path.join(DIR, "haproxy.cfg")
 POLL = float(os.environ.get("LAB_LB_POLL", 0.3))
+STATS_EVERY = float(os.environ.get("LAB_LB_STATS", 5))
+STATS_SOCK = os.path.join(RUN, "octavia-stats.sock")
 SLOTS = 32
 
 
@@ -54,6 +62,50 @@ def runtime(cmd):
         out += chunk
     s.close()
     return out.decode()
+
+
+def driver_agent(path, message):
+    """One message to an Octavia driver agent socket (octavia-lib's framing: the JSON's length
+    and a newline, then the JSON; the answer framed the same way)."""
+    data = json.dumps(message).encode()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(path)
+    try:
+        s.sendall(f"{len(data)}\n".encode() + data)
+        head = b""
+        while not head.endswith(b"\n"):
+            c = s.recv(1)
+            if not c:
+                raise OSError("driver agent closed the socket")
+            head += c
+        size, body = int(head), b""
+        while len(body) < size:
+            c = s.recv(size - len(body))
+            if not c:
+                raise OSError("driver agent closed the socket")
+            body += c
+    finally:
+        s.close()
+    return json.loads(body)
+
+
+def frontend_stats():
+    """Listener ID -> Octavia's statistics fields, from HAProxy's frontend rows."""
+    lines = runtime("show stat").splitlines()
+    if not lines:
+        return {}
+    head = lines[0].lstrip("# ").split(",")
+    out = {}
+    for line in lines[1:]:
+        f = dict(zip(head, line.split(",")))
+        if f.get("svname") != "FRONTEND" or not f.get("pxname", "").startswith("l_"):
+            continue
+        n = lambda k: int(f.get(k) or 0)  # noqa: E731
+        out[f["pxname"][2:]] = {"id": f["pxname"][2:], "active_connections": n("scur"),
+                                "total_connections": n("stot"), "bytes_in": n("bin"),
+                                "bytes_out": n("bout"), "request_errors": n("ereq")}
+    return out
 
 
 def bind(addr, port):
@@ -92,6 +144,7 @@ class Balancer:
         self.slots = {}          # pool -> {member id: slot}
         self.subnets = []
         self.vip_ports = {}      # VIP address -> all addresses of its Neutron port
+        self.stats_at = 0.0
 
     def lab_net(self):
         if not self.subnets:
@@ -191,9 +244,22 @@ class Balancer:
                     self.set(pool["id"], slots[m["id"]], want)
                     state[m["id"]] = {"pool": pool["id"], "backend": f"p_{pool['id']}",
                                       "server": f"m{slots[m['id']]}", "address": m["address"]}
+        self.report_stats()
         with open(os.path.join(DIR, "state.json.tmp"), "w") as f:
             json.dump({"vips": {lb["name"]: lb["vips"] for lb in lbs}, "members": state}, f)
         os.replace(os.path.join(DIR, "state.json.tmp"), os.path.join(DIR, "state.json"))
+
+    def report_stats(self):
+        """HAProxy's listener counters to Octavia, as a provider driver reports them."""
+        now = time.time()
+        if STATS_EVERY <= 0 or now - self.stats_at < STATS_EVERY or not os.path.exists(STATS_SOCK):
+            return
+        self.stats_at = now
+        listeners = list(frontend_stats().values())
+        if listeners:
+            answer = driver_agent(STATS_SOCK, {"listeners": listeners})
+            if answer.get("status_code") != 200:
+                log(f"octavia refused the statistics: {answer}")
 
     def set(self, pool, slot, want):
         key = (pool, slot)

@@ -77,11 +77,16 @@ class Body:
 
     def start(self):
         fault = os.path.join(self.dir, "fault")
+        try:        # a new process counts its busy time from zero (cpu.py carries the total on)
+            os.unlink(os.path.join(self.dir, "busy_ns"))
+        except FileNotFoundError:
+            pass
         logf = open(os.path.join(self.dir, "body.log"), "ab")
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", self.ns, sys.executable, os.path.join(HERE, "body.py"),
              "--id", self.id, "--name", self.name, "--concurrency", str(CONCURRENCY),
-             "--service-ms", str(SERVICE_MS), "--fault", fault],
+             "--service-ms", str(SERVICE_MS), "--fault", fault,
+             "--busy-file", os.path.join(self.dir, "busy_ns")],
             stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
         self.serving_since = time.time()
         log(f"{self.id} ({self.name}): serving, pid {self.proc.pid}")
@@ -213,7 +218,8 @@ def main():
     log(f"watching {net_name} ({' '.join(s['cidr'] for s in subnets.values())}), bridge {netns.BRIDGE}")
     bodies, ports, ports_at = {}, {}, 0.0
     servers, full_at, since = {}, 0.0, 0.0
-    meter = cpu.Meter(api)
+    meter = cpu.Meter(labapi.Api(), lambda: (dict(bodies), dict(servers)))
+    meter.start(log)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     while not stop:
@@ -247,7 +253,6 @@ def main():
                 bodies[sid].follow(api, s, now)
             for sid in [sid for sid in bodies if sid not in servers]:
                 bodies.pop(sid).remove()
-            meter.tick(now, bodies)
         except Exception as e:  # the lab's APIs restart under some tests: keep going
             log(f"poll failed: {e}")
             time.sleep(1)
