@@ -46,13 +46,14 @@ def resource_of(server):
     flavor = server.get("flavor") or {}
     image = server.get("image") or {}
     meta = server.get("metadata") or {}
-    return {"id": server["id"], "display_name": server.get("name", ""),
-            "flavor_id": flavor.get("id") or flavor.get("original_name", ""),
-            "flavor_name": flavor.get("original_name", ""),
-            "host": server.get("OS-EXT-SRV-ATTR:host") or "",
-            "image_ref": image.get("id") if isinstance(image, dict) else None,
-            "server_group": meta.get("metering.server_group"),
-            "metrics": {"cpu": {"archive_policy_name": ARCHIVE_POLICY, "unit": "ns"}}}
+    res = {"id": server["id"], "display_name": server.get("name", ""),
+           "flavor_id": flavor.get("id") or flavor.get("original_name", ""),
+           "flavor_name": flavor.get("original_name", ""),
+           "host": server.get("OS-EXT-SRV-ATTR:host") or "",
+           "image_ref": image.get("id") if isinstance(image, dict) else None,
+           "server_group": meta.get("metering.server_group"),
+           "metrics": {"cpu": {"archive_policy_name": ARCHIVE_POLICY, "unit": "ns"}}}
+    return {k: v for k, v in res.items() if v is not None}    # Gnocchi refuses nulls
 
 
 class Meter:
@@ -110,7 +111,7 @@ class Meter:
                     except (FileNotFoundError, ProcessLookupError):
                         pass
                     self.total[sid] = (pid, last, base)
-                if sid not in servers:
+                if sid not in servers or sid not in self.total:   # polled once it runs
                     continue
                 self.servers[sid] = servers[sid]
                 self.pending.setdefault(sid, []).append({"timestamp": ts, "value": base + last})

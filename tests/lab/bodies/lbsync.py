@@ -33,6 +33,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import labapi  # noqa: E402
 import netns  # noqa: E402
+import novadb  # noqa: E402
 
 RUN = os.path.join(labapi.LAB, "run")
 DIR = os.path.join(labapi.LAB, "lb")
@@ -123,7 +124,8 @@ def config(lbs):
             lines.append(f"  mode {mode}")
             for a in lb["vips"]:
                 lines.append(f"  bind {bind(a, li['protocol_port'])}")
-            if li.get("default_pool_id"):
+            # a cascade delete removes the pool before its listener: no backend, no reference
+            if li.get("default_pool_id") in {p["id"] for p in lb["pools"]}:
                 lines.append(f"  default_backend p_{li['default_pool_id']}")
             lines.append("")
         for pool in lb["pools"]:
@@ -138,6 +140,7 @@ def config(lbs):
 class Balancer:
     def __init__(self):
         self.api = labapi.Api()
+        self.db = novadb.NovaDb()
         self.proc = None
         self.cfg = None
         self.applied = {}        # (pool, slot) -> (addr, port, weight, up) last set
@@ -155,40 +158,23 @@ class Balancer:
                             self.api.get("network", "/subnets", params={"network_id": nid})["subnets"]]
         return self.subnets
 
-    def vips(self, addr):
-        """The VIP and the other addresses of the Neutron port that holds it (if any)."""
-        if addr not in self.vip_ports:
-            ports = self.api.get("network", "/ports", params={"network_id": self.net_id,
-                                                              "fixed_ips": f"ip_address={addr}"})["ports"]
-            extra = [ip["ip_address"] for p in ports for ip in p["fixed_ips"]]
-            self.vip_ports[addr] = sorted(set([addr] + extra))
-        return self.vip_ports[addr]
-
     def desired(self):
+        """Octavia's load balancers on lab-net, from Octavia's database (novadb.py): the
+        amphora driver would receive them from the worker; the public API would cost four
+        calls a poll, seconds each on a loaded lab."""
         nets = self.lab_net()
         lbs = []
-        for lb in self.api.get("load-balancer", "/lbaas/loadbalancers")["loadbalancers"]:
+        for lb in self.db.load_balancers():
             vip = lb.get("vip_address")
             if not vip or not any(ipaddress.ip_address(vip) in n for n in nets if
                                   n.version == ipaddress.ip_address(vip).version):
                 continue
-            lbs.append({"id": lb["id"], "name": lb["name"], "vips": self.vips(vip),
-                        "listeners": [], "pools": []})
-        if not lbs:
-            return []
-        by_id = {lb["id"]: lb for lb in lbs}
-        for li in self.api.get("load-balancer", "/lbaas/listeners")["listeners"]:
-            for ref in li.get("loadbalancers", []):
-                if ref["id"] in by_id:
-                    by_id[ref["id"]]["listeners"].append(li)
-        for pool in self.api.get("load-balancer", "/lbaas/pools")["pools"]:
-            for ref in pool.get("loadbalancers", []):
-                if ref["id"] in by_id:
-                    pool["members"] = self.api.get("load-balancer", f"/lbaas/pools/{pool['id']}/members")["members"]
-                    by_id[ref["id"]]["pools"].append(pool)
-        for lb in lbs:
+            if vip not in self.vip_ports:
+                self.vip_ports[vip] = sorted(set([vip] + self.db.port_addresses(self.net_id, vip)))
+            lb["vips"] = self.vip_ports[vip]
             lb["listeners"].sort(key=lambda x: x["id"])
             lb["pools"].sort(key=lambda x: x["id"])
+            lbs.append(lb)
         return lbs
 
     def reload(self, cfg, lbs):
