@@ -486,7 +486,8 @@ phase_bodies() {
   command -v haproxy >/dev/null || { apt-get install -y -q --no-install-recommends haproxy >$LOGS/apt-haproxy.log 2>&1; log "haproxy installed"; }
   local n0=0; [ -f $LOGS/lab-bodies.log ] && n0=$(wc -l <$LOGS/lab-bodies.log)
   alive lab-bodies && n0=0   # already running: its first lines say it is watching
-  start lab-bodies env LAB_DIR=$L $PY $HERE/bodies/watcher.py
+  # cpu.py: each body's CPU time into Gnocchi every second (ceilometer-high-rate, 1 s granularity)
+  start lab-bodies env LAB_DIR=$L LAB_CPU_GRANULARITY=${LAB_CPU_GRANULARITY:-1} $PY $HERE/bodies/watcher.py
   start lab-lbsync env LAB_DIR=$L $PY $HERE/bodies/lbsync.py
   local i; for i in $(seq 1 120); do tail -n +$((n0 + 1)) $LOGS/lab-bodies.log | grep -q watching && break; sleep 0.5; done
   tail -n +$((n0 + 1)) $LOGS/lab-bodies.log | grep -q watching || { tail -20 $LOGS/lab-bodies.log; return 1; }

@@ -9,11 +9,17 @@ answers on every port in `--ports`, IPv6 and IPv4 alike.
 Faults a test sets through the file `--fault` (fault.py writes it, read when its mtime changes):
 `slow K` (every request K times slower), `5xx` (every answer 503). Crash (SIGKILL) and hang
 (SIGSTOP) are done to the process itself.
+
+The service time is waited, not computed (the lab's machine has two cores for everything), so
+the process's own CPU time does not show how busy the service is; `--busy-file` keeps the time
+requests held a slot, which cpu.py reports as the CPU time of a server whose requests are
+CPU-bound.
 """
 import argparse
 import asyncio
 import os
 import socket
+import time
 
 p = argparse.ArgumentParser()
 p.add_argument("--id", required=True)
@@ -22,6 +28,8 @@ p.add_argument("--ports", default="80,8080")
 p.add_argument("--concurrency", type=int, default=4)
 p.add_argument("--service-ms", type=float, default=20.0)
 p.add_argument("--fault", required=True)
+p.add_argument("--busy-file", default=None,
+               help="where to keep the cumulative busy time of the service slots (ns), every 0.5 s")
 args = p.parse_args()
 
 
@@ -49,10 +57,11 @@ class Faults:
 faults = Faults(args.fault)
 capacity = asyncio.Semaphore(args.concurrency)
 served = 0
+busy_ns = 0     # summed over slots: the time requests held a service slot
 
 
 async def handle(reader, writer):
-    global served
+    global served, busy_ns
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
@@ -71,7 +80,9 @@ async def handle(reader, writer):
                 await reader.readexactly(length)
             faults.refresh()
             async with capacity:
+                t0 = time.monotonic_ns()
                 await asyncio.sleep(args.service_ms * faults.slow / 1000.0)
+                busy_ns += time.monotonic_ns() - t0
             served += 1
             if faults.error:
                 status, body = b"503 Service Unavailable", b"fault: 5xx\n"
@@ -89,8 +100,20 @@ async def handle(reader, writer):
         writer.close()
 
 
+async def keep_busy_file():
+    """The busy counter where the watcher reads it (cpu.py), written atomically."""
+    while True:
+        tmp = args.busy_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(str(busy_ns))
+        os.replace(tmp, args.busy_file)
+        await asyncio.sleep(0.5)
+
+
 async def main():
     servers = []
+    if args.busy_file:
+        asyncio.ensure_future(keep_busy_file())
     for port in (int(x) for x in args.ports.split(",") if x):
         # one dual-stack socket per port: IPv6 and IPv4-mapped
         sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)

@@ -12,6 +12,12 @@ addr`, `weight` (Octavia's 0..256, 0 = drained: no new connections) and `state r
 (SIGUSR2), then every slot is set again. No health monitor is configured, as in an Octavia pool
 without one: a dead member keeps getting its share until someone drains it.
 
+Statistics go back to Octavia as a provider driver's do: every LAB_LB_STATS seconds (5; 0 = off)
+each listener's frontend counters (`stot` as total_connections, `scur`, `bin`, `bout`, `ereq` as
+request_errors; absolute, reset when HAProxy restarts) through the Octavia driver agent's stats
+socket (octavia-lib's `update_listener_statistics`), so `GET /v2/lbaas/loadbalancers/{id}/stats`
+answers with HAProxy's real counters, as it does with amphorae.
+
 Stats for tests: `show stat` on the admin socket $LAB_DIR/run/haproxy.sock (CSV: pxname, svname,
 ..., stot, ..., weight, ..., addr). $LAB_DIR/lb/state.json maps member IDs to their slots.
 Polls every LAB_LB_POLL seconds (0.3)."""
@@ -27,12 +33,15 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import labapi  # noqa: E402
 import netns  # noqa: E402
+import novadb  # noqa: E402
 
 RUN = os.path.join(labapi.LAB, "run")
 DIR = os.path.join(labapi.LAB, "lb")
 SOCK = os.path.join(RUN, "haproxy.sock")
 CFG = os.path.join(DIR, "haproxy.cfg")
 POLL = float(os.environ.get("LAB_LB_POLL", 0.3))
+STATS_EVERY = float(os.environ.get("LAB_LB_STATS", 5))
+STATS_SOCK = os.path.join(RUN, "octavia-stats.sock")
 SLOTS = 32
 
 
@@ -56,6 +65,50 @@ def runtime(cmd):
     return out.decode()
 
 
+def driver_agent(path, message):
+    """One message to an Octavia driver agent socket (octavia-lib's framing: the JSON's length
+    and a newline, then the JSON; the answer framed the same way)."""
+    data = json.dumps(message).encode()
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(path)
+    try:
+        s.sendall(f"{len(data)}\n".encode() + data)
+        head = b""
+        while not head.endswith(b"\n"):
+            c = s.recv(1)
+            if not c:
+                raise OSError("driver agent closed the socket")
+            head += c
+        size, body = int(head), b""
+        while len(body) < size:
+            c = s.recv(size - len(body))
+            if not c:
+                raise OSError("driver agent closed the socket")
+            body += c
+    finally:
+        s.close()
+    return json.loads(body)
+
+
+def frontend_stats():
+    """Listener ID -> Octavia's statistics fields, from HAProxy's frontend rows."""
+    lines = runtime("show stat").splitlines()
+    if not lines:
+        return {}
+    head = lines[0].lstrip("# ").split(",")
+    out = {}
+    for line in lines[1:]:
+        f = dict(zip(head, line.split(",")))
+        if f.get("svname") != "FRONTEND" or not f.get("pxname", "").startswith("l_"):
+            continue
+        n = lambda k: int(f.get(k) or 0)  # noqa: E731
+        out[f["pxname"][2:]] = {"id": f["pxname"][2:], "active_connections": n("scur"),
+                                "total_connections": n("stot"), "bytes_in": n("bin"),
+                                "bytes_out": n("bout"), "request_errors": n("ereq")}
+    return out
+
+
 def bind(addr, port):
     return f"ipv6@{addr}:{port}" if ":" in addr else f"{addr}:{port}"
 
@@ -71,7 +124,8 @@ def config(lbs):
             lines.append(f"  mode {mode}")
             for a in lb["vips"]:
                 lines.append(f"  bind {bind(a, li['protocol_port'])}")
-            if li.get("default_pool_id"):
+            # a cascade delete removes the pool before its listener: no backend, no reference
+            if li.get("default_pool_id") in {p["id"] for p in lb["pools"]}:
                 lines.append(f"  default_backend p_{li['default_pool_id']}")
             lines.append("")
         for pool in lb["pools"]:
@@ -86,12 +140,14 @@ def config(lbs):
 class Balancer:
     def __init__(self):
         self.api = labapi.Api()
+        self.db = novadb.NovaDb()
         self.proc = None
         self.cfg = None
         self.applied = {}        # (pool, slot) -> (addr, port, weight, up) last set
         self.slots = {}          # pool -> {member id: slot}
         self.subnets = []
         self.vip_ports = {}      # VIP address -> all addresses of its Neutron port
+        self.stats_at = 0.0
 
     def lab_net(self):
         if not self.subnets:
@@ -102,40 +158,23 @@ class Balancer:
                             self.api.get("network", "/subnets", params={"network_id": nid})["subnets"]]
         return self.subnets
 
-    def vips(self, addr):
-        """The VIP and the other addresses of the Neutron port that holds it (if any)."""
-        if addr not in self.vip_ports:
-            ports = self.api.get("network", "/ports", params={"network_id": self.net_id,
-                                                              "fixed_ips": f"ip_address={addr}"})["ports"]
-            extra = [ip["ip_address"] for p in ports for ip in p["fixed_ips"]]
-            self.vip_ports[addr] = sorted(set([addr] + extra))
-        return self.vip_ports[addr]
-
     def desired(self):
+        """Octavia's load balancers on lab-net, from Octavia's database (novadb.py): the
+        amphora driver would receive them from the worker; the public API would cost four
+        calls a poll, seconds each on a loaded lab."""
         nets = self.lab_net()
         lbs = []
-        for lb in self.api.get("load-balancer", "/lbaas/loadbalancers")["loadbalancers"]:
+        for lb in self.db.load_balancers():
             vip = lb.get("vip_address")
             if not vip or not any(ipaddress.ip_address(vip) in n for n in nets if
                                   n.version == ipaddress.ip_address(vip).version):
                 continue
-            lbs.append({"id": lb["id"], "name": lb["name"], "vips": self.vips(vip),
-                        "listeners": [], "pools": []})
-        if not lbs:
-            return []
-        by_id = {lb["id"]: lb for lb in lbs}
-        for li in self.api.get("load-balancer", "/lbaas/listeners")["listeners"]:
-            for ref in li.get("loadbalancers", []):
-                if ref["id"] in by_id:
-                    by_id[ref["id"]]["listeners"].append(li)
-        for pool in self.api.get("load-balancer", "/lbaas/pools")["pools"]:
-            for ref in pool.get("loadbalancers", []):
-                if ref["id"] in by_id:
-                    pool["members"] = self.api.get("load-balancer", f"/lbaas/pools/{pool['id']}/members")["members"]
-                    by_id[ref["id"]]["pools"].append(pool)
-        for lb in lbs:
+            if vip not in self.vip_ports:
+                self.vip_ports[vip] = sorted(set([vip] + self.db.port_addresses(self.net_id, vip)))
+            lb["vips"] = self.vip_ports[vip]
             lb["listeners"].sort(key=lambda x: x["id"])
             lb["pools"].sort(key=lambda x: x["id"])
+            lbs.append(lb)
         return lbs
 
     def reload(self, cfg, lbs):
@@ -191,9 +230,22 @@ class Balancer:
                     self.set(pool["id"], slots[m["id"]], want)
                     state[m["id"]] = {"pool": pool["id"], "backend": f"p_{pool['id']}",
                                       "server": f"m{slots[m['id']]}", "address": m["address"]}
+        self.report_stats()
         with open(os.path.join(DIR, "state.json.tmp"), "w") as f:
             json.dump({"vips": {lb["name"]: lb["vips"] for lb in lbs}, "members": state}, f)
         os.replace(os.path.join(DIR, "state.json.tmp"), os.path.join(DIR, "state.json"))
+
+    def report_stats(self):
+        """HAProxy's listener counters to Octavia, as a provider driver reports them."""
+        now = time.time()
+        if STATS_EVERY <= 0 or now - self.stats_at < STATS_EVERY or not os.path.exists(STATS_SOCK):
+            return
+        self.stats_at = now
+        listeners = list(frontend_stats().values())
+        if listeners:
+            answer = driver_agent(STATS_SOCK, {"listeners": listeners})
+            if answer.get("status_code") != 200:
+                log(f"octavia refused the statistics: {answer}")
 
     def set(self, pool, slot, want):
         key = (pool, slot)

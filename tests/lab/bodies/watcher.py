@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cpu  # noqa: E402
 import labapi  # noqa: E402
 import netns  # noqa: E402
+import novadb  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 STATE = os.path.join(labapi.LAB, "bodies")
@@ -77,12 +78,18 @@ class Body:
 
     def start(self):
         fault = os.path.join(self.dir, "fault")
+        try:        # a new process counts its busy time from zero (cpu.py carries the total on)
+            os.unlink(os.path.join(self.dir, "busy_ns"))
+        except FileNotFoundError:
+            pass
         logf = open(os.path.join(self.dir, "body.log"), "ab")
         self.proc = subprocess.Popen(
             ["ip", "netns", "exec", self.ns, sys.executable, os.path.join(HERE, "body.py"),
              "--id", self.id, "--name", self.name, "--concurrency", str(CONCURRENCY),
-             "--service-ms", str(SERVICE_MS), "--fault", fault],
-            stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+             "--service-ms", str(SERVICE_MS), "--fault", fault,
+             "--busy-file", os.path.join(self.dir, "busy_ns")],
+            stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+            start_new_session=True)   # outlives a restart of the watcher (adopt() takes it back)
         self.serving_since = time.time()
         log(f"{self.id} ({self.name}): serving, pid {self.proc.pid}")
         self.save()
@@ -111,10 +118,9 @@ class Body:
             except FileNotFoundError:
                 pass
 
-    def actions(self, api):
+    def actions(self, db):
         """New instance actions since the last look (oldest first)."""
-        acts = api.get("compute", f"/servers/{self.id}/os-instance-actions", ok404=True)
-        acts = (acts or {}).get("instanceActions", [])
+        acts = db.actions(self.id)
         ids = {a["request_id"] for a in acts}
         if self.seen_actions is None:
             self.seen_actions = ids
@@ -123,10 +129,10 @@ class Body:
         self.seen_actions |= ids
         return sorted(new, key=lambda a: a.get("start_time") or "")
 
-    def follow(self, api, s, now):
+    def follow(self, db, s, now):
         if s["updated"] != self.updated:
             self.updated = s["updated"]
-            for a in self.actions(api):
+            for a in self.actions(db):
                 kind = a["action"]
                 if kind in ("reboot", "rebuild", "start", "evacuate"):
                     log(f"{self.id} ({self.name}): nova {kind}")
@@ -184,17 +190,77 @@ class Body:
             os.unlink(pidf)
 
 
-def cleanup():
-    """Removes every body namespace and its processes (a previous run's, crashed or not)."""
-    for ns in netns.namespaces():
-        if not ns.startswith(f"{netns.NS_PREFIX}b-"):
-            continue
-        for pid in netns.pids_in(ns):
+class Adopted:
+    """A body process a previous watcher started (a restart of the watcher must not restart
+    every server's service): the parts of Popen the watcher uses."""
+
+    def __init__(self, pid):
+        self.pid, self.returncode = pid, None
+
+    def poll(self):
+        if self.returncode is None:
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(self.pid, 0)
             except ProcessLookupError:
-                pass
-        netns.delete(ns, f"{netns.VETH_PREFIX}{ns[len(netns.NS_PREFIX) + 2:]}")
+                self.returncode = -signal.SIGKILL
+        return self.returncode
+
+    def kill(self):
+        os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self, timeout=5.0):
+        end = time.time() + timeout
+        while self.poll() is None and time.time() < end:
+            time.sleep(0.05)
+        return self.returncode
+
+
+def adopt():
+    """The bodies a previous watcher left running (state.json and namespace present), by server
+    ID; every other body namespace is removed."""
+    bodies = {}
+    names = set(netns.namespaces())
+    for sid in os.listdir(STATE) if os.path.isdir(STATE) else []:
+        try:
+            with open(os.path.join(STATE, sid, "state.json")) as f:
+                st = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if st.get("namespace") not in names:
+            continue
+        b = Body(sid, st.get("name", ""))
+        b.addrs = st.get("addresses", [])
+        if st.get("pid"):
+            b.proc = Adopted(int(st["pid"]))
+            b.serving_since = st.get("serving_since")
+            if b.proc.poll() is not None:       # died while no watcher looked: a crash
+                b.proc, b.dead, b.serving_since = None, True, None
+        bodies[sid] = b
+        log(f"{sid} ({b.name}): adopted, pid {st.get('pid')}")
+    keep = {b.ns for b in bodies.values()}
+    for ns in names:
+        if ns.startswith(f"{netns.NS_PREFIX}b-") and ns not in keep:
+            remove_namespace(ns)
+    for sid in os.listdir(STATE) if os.path.isdir(STATE) else []:
+        if sid not in bodies:
+            shutil.rmtree(os.path.join(STATE, sid), ignore_errors=True)
+    return bodies
+
+
+def remove_namespace(ns):
+    for pid in netns.pids_in(ns):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    netns.delete(ns, f"{netns.VETH_PREFIX}{ns[len(netns.NS_PREFIX) + 2:]}")
+
+
+def cleanup():
+    """Removes every body namespace and its processes (down.sh, after the watcher stopped)."""
+    for ns in netns.namespaces():
+        if ns.startswith(f"{netns.NS_PREFIX}b-"):
+            remove_namespace(ns)
     shutil.rmtree(STATE, ignore_errors=True)
 
 
@@ -207,36 +273,24 @@ def main():
     net = api.get("network", "/networks", params={"name": net_name})["networks"][0]
     subnets = {s["id"]: s for s in api.get("network", "/subnets", params={"network_id": net["id"]})["subnets"]}
     gws = [netns.prefixed(s["gateway_ip"], s["cidr"]) for s in subnets.values() if s.get("gateway_ip")]
-    cleanup()
     os.makedirs(STATE, exist_ok=True)
     netns.ensure_bridge(gws)
     log(f"watching {net_name} ({' '.join(s['cidr'] for s in subnets.values())}), bridge {netns.BRIDGE}")
-    bodies, ports, ports_at = {}, {}, 0.0
-    servers, full_at, since = {}, 0.0, 0.0
-    meter = cpu.Meter(api)
+    bodies, ports, ports_at = adopt(), {}, 0.0
+    servers = {}
+    db = novadb.NovaDb()
+    meter = cpu.Meter(labapi.Api(), lambda: (dict(bodies), dict(servers)))
+    meter.start(log)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     while not stop:
         now = time.time()
         try:
-            # Between full listings (every 10 s), only what changed since the last poll: a far
-            # cheaper request for a Nova API shared with every test (deleted ones come as DELETED).
-            full = now - full_at > 10
-            params = {"all_tenants": 1}
-            if not full:
-                params["changes-since"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since - 3))
-            got = api.get("compute", "/servers/detail", params=params)["servers"]
-            since = now
-            if full:
-                servers, full_at = {s["id"]: s for s in got}, now
-            else:
-                servers.update({s["id"]: s for s in got})
-            for sid in [sid for sid, s in servers.items() if s["status"] == "DELETED"]:
-                del servers[sid]
+            # Nova's and Neutron's own records (novadb.py): milliseconds, and no API worker taken
+            # from the controller under test.
+            servers = db.servers()
             if now - ports_at > 5 or any(sid not in ports and sid not in bodies for sid in servers):
-                ports = {p["device_id"]: p for p in api.get("network", "/ports", params={
-                    "network_id": net["id"]})["ports"] if p["device_owner"].startswith("compute:")}
-                ports_at = now
+                ports, ports_at = db.ports(net["id"]), now
             for sid, s in servers.items():
                 if sid not in bodies:
                     if sid not in ports:
@@ -244,17 +298,15 @@ def main():
                     b = Body(sid, s["name"])
                     b.plumb(ports[sid], subnets)
                     bodies[sid] = b
-                bodies[sid].follow(api, s, now)
+                bodies[sid].follow(db, s, now)
             for sid in [sid for sid in bodies if sid not in servers]:
                 bodies.pop(sid).remove()
-            meter.tick(now, bodies)
         except Exception as e:  # the lab's APIs restart under some tests: keep going
             log(f"poll failed: {e}")
             time.sleep(1)
         time.sleep(POLL)
-    for b in bodies.values():
-        b.kill("watcher stopping")
-    cleanup()
+    # The bodies keep serving: the next watcher adopts them, down.sh removes them (cleanup).
+    log("watcher stopping; bodies left to the next watcher or to down.sh")
 
 
 if __name__ == "__main__":
