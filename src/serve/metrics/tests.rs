@@ -96,7 +96,7 @@ fn instances_by_status_reload_errors_by_policy_build_and_process() {
 
 #[test]
 fn tidy_keeps_twelve_significant_digits() {
-    assert_eq!(tidy(1000.000_000_000_110_2), 1000.0);
+    assert_eq!(tidy(1_000.000_000_000_110_2), 1000.0);
     assert_eq!(tidy(0.1 + 0.2), 0.3);
     assert_eq!(tidy(0.123_456_789_012_34), 0.123_456_789_012);
     assert_eq!(tidy(1e-9), 1e-9);
