@@ -45,6 +45,9 @@ pub enum EntryOutcome {
     /// restart, see `crate::resolve`): charged, but it changed nothing, so a repair is retried
     /// at the same rung.
     Abandoned,
+    /// A refusal that ended: the action is no longer held back, or no longer wanted. Written
+    /// once, when the refusal has been gone for a while (`reason` says what had held it back).
+    Lifted,
 }
 
 impl EntryOutcome {
@@ -58,6 +61,7 @@ impl EntryOutcome {
             EntryOutcome::Skipped => "skipped",
             EntryOutcome::Started => "started",
             EntryOutcome::Abandoned => "abandoned",
+            EntryOutcome::Lifted => "lifted",
         }
     }
 }

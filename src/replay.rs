@@ -34,7 +34,13 @@ use std::{
 mod diff;
 
 /// The format this build writes.
-const FORMAT: u32 = 3;
+pub const FORMAT: u32 = 3;
+
+/// The deflate level, chosen by measurement on the election night (BENCHMARKS.md, "Decision
+/// log"): once unchanged records are patched rather than rewritten, what is left is mostly
+/// fresh samples and counter steps, where level 6 writes ~20 % less than level 1 for little
+/// more CPU, and level 9 gains another 2–3 % for three times the CPU.
+const GZIP_LEVEL: u32 = 6;
 
 /// Ticks between full copies of the history.
 pub const CHECKPOINT: u64 = 720;
@@ -52,16 +58,51 @@ pub struct Header {
 
 /// FNV-1a over the JSON form: a stable digest with no dependency and no randomness.
 pub fn digest(history: &History) -> String {
-    fnv(&serde_json::to_string(history).unwrap_or_default())
+    digest_of(history)
+}
+
+/// FNV-1a over `value`'s JSON text, hashed as it is written (no copy of the text is made).
+fn digest_of(value: &impl Serialize) -> String {
+    let mut h = Fnv::default();
+    // Writing into the hasher cannot fail; a value that cannot be serialised hashes as far as
+    // it got, as the text form did.
+    let _ = serde_json::to_writer(&mut h, value);
+    format!("{:016x}", h.0)
 }
 
 fn fnv(text: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    let mut h = Fnv::default();
+    h.add(text.as_bytes());
+    format!("{:016x}", h.0)
+}
+
+/// The FNV-1a state, fed through [`Write`].
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
     }
-    format!("{h:016x}")
+}
+
+impl Fnv {
+    fn add(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+}
+
+impl Write for Fnv {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.add(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Identity of a series across ticks.
@@ -215,9 +256,10 @@ pub struct LogWriter {
 impl LogWriter {
     /// Starts a log by writing its header; everything goes through a gzip stream on `out`.
     pub fn new(out: Box<dyn Write + Send>, policy: &Policy) -> io::Result<Self> {
-        // Fast deflate: the log is mostly fresh floats, where harder levels gain little.
-        let mut out: Box<dyn Write + Send> =
-            Box::new(flate2::write::GzEncoder::new(out, flate2::Compression::fast()));
+        let mut out: Box<dyn Write + Send> = Box::new(flate2::write::GzEncoder::new(
+            out,
+            flate2::Compression::new(GZIP_LEVEL),
+        ));
         // Probe header values often carry credentials and no decision reads them: the log
         // keeps their names only (`tests/reliability` secrets).
         let mut policy = policy.clone();
@@ -268,16 +310,17 @@ impl LogWriter {
         }
         // The decision is written last: the digest of its exact text, so replay compares bytes,
         // and its diff against the previous one, so a difference can be shown.
-        let decision_text = serde_json::to_string(decision)?;
-        let decision_value: Value = serde_json::from_str(&decision_text)?;
+        // The digest is of the exact text, hashed as it is written; the value for the diff is
+        // built directly (the same value the text would parse back to: floats round-trip).
+        let decision_digest = digest_of(decision);
+        let decision_value = serde_json::to_value(decision)?;
         let decision_diff = diff::diff(&self.prev_decision, &decision_value).unwrap_or_else(|| json!({}));
         self.prev_decision = decision_value;
         let text = serde_json::to_string(&line)?;
         self.out.write_all(&text.as_bytes()[..text.len() - 1])?;
         writeln!(
             self.out,
-            ",\"decision_digest\":\"{}\",\"decision\":{decision_diff}}}",
-            fnv(&decision_text)
+            ",\"decision_digest\":\"{decision_digest}\",\"decision\":{decision_diff}}}"
         )?;
         self.ticks += 1;
         self.out.flush()

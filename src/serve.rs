@@ -20,6 +20,9 @@
 //! merged through [`serve`]'s `extra`.
 
 pub mod conn;
+#[cfg(test)]
+pub(crate) mod fixtures;
+pub mod json;
 pub mod metrics;
 pub mod page;
 pub mod running;
@@ -138,14 +141,33 @@ pub async fn serve_tls(
     .await
 }
 
-async fn status_page(State(s): State<AppState>) -> Html<String> {
-    let status = s.snapshot();
-    let agents = s.ingest.as_ref().map(|i| i.agents());
-    Html(page::render(&status, &s.journal, agents.as_deref()))
+/// `?window=15m|1h|3h|6h|24h`: the charts' time window.
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    window: Option<String>,
 }
 
-async fn status_json(State(s): State<AppState>) -> Json<Arc<Status>> {
-    Json(s.snapshot())
+async fn status_page(State(s): State<AppState>, Query(q): Query<PageQuery>) -> Html<String> {
+    let status = s.snapshot();
+    let agents = s.ingest.as_ref().map(|i| i.agents());
+    let window = q.window.as_deref().unwrap_or(page::DEFAULT_WINDOW);
+    Html(page::render_window(
+        &status,
+        &s.journal,
+        agents.as_deref(),
+        window,
+    ))
+}
+
+async fn status_json(State(s): State<AppState>) -> Json<serde_json::Value> {
+    Json(presented(&*s.snapshot()))
+}
+
+/// `value` as the JSON API shows it ([`json::present`]).
+fn presented(value: &impl serde::Serialize) -> serde_json::Value {
+    let mut v = serde_json::to_value(value).unwrap_or_default();
+    json::present(&mut v);
+    v
 }
 
 /// `?policy=NAME&limit=N`.
@@ -157,7 +179,7 @@ struct JournalQuery {
 
 async fn journal_json(State(s): State<AppState>, Query(q): Query<JournalQuery>) -> Response {
     let limit = q.limit.unwrap_or(100).min(crate::journal::RING_ENTRIES);
-    Json(s.journal.recent(q.policy.as_deref(), limit)).into_response()
+    Json(presented(&s.journal.recent(q.policy.as_deref(), limit))).into_response()
 }
 
 /// OpenMetrics when the scraper asks for it (Prometheus does), else the classic text format.

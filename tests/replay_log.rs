@@ -67,3 +67,27 @@ fn a_changed_decision_is_reported() {
     let report = replay::replay(BufReader::new(Cursor::new(tampered.as_bytes()))).unwrap();
     assert_eq!(report.decision_mismatches.len(), 1, "{report:?}");
 }
+
+#[test]
+fn a_tick_writes_what_changed_not_every_series_again() {
+    let gz = record();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(Cursor::new(&gz)), &mut log)
+        .expect("a gzip stream of text");
+    let ticks: Vec<&str> = log.lines().skip(1).collect();
+    // A probe series' key is written when the series first appears (a new server, a new
+    // location), never again while it only gains samples and counts: every series changes
+    // every tick, and rewriting them all is what made a night's log 29 MB.
+    let restating = ticks.iter().skip(1).filter(|l| l.contains("\"key\":{")).count();
+    assert!(
+        restating * 20 < ticks.len(),
+        "{restating} of {} ticks restate series keys",
+        ticks.len()
+    );
+    let per_tick = gz.len() / ticks.len();
+    eprintln!(
+        "instance-crash: {} ticks, {} bytes, {per_tick} B per tick",
+        ticks.len(),
+        gz.len()
+    );
+}

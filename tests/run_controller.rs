@@ -334,8 +334,8 @@ async fn an_invalid_change_is_rejected_and_the_last_good_version_stays() {
     );
     let metrics = state.metrics.encode();
     assert!(
-        metrics.contains("sloop_policy_reload_errors_total 1"),
-        "the rejection is counted:\n{metrics}"
+        metrics.contains("sloop_policy_reload_errors_total{policy=\"minimal-web\"} 1"),
+        "the rejection is counted against the policy it concerns:\n{metrics}"
     );
     // Still managed: passes go on under the old version.
     let n = ticks(&s, "minimal-web");

@@ -148,6 +148,25 @@ async fn every_endpoint_answers_over_a_real_socket() {
         "{json}"
     );
     assert_eq!(json["leader"], true);
+    let tick = &json["policies"]["minimal-web"];
+    assert!(
+        tick["last_tick"].is_f64()
+            && tick["last_tick_rfc3339"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z') && t.len() == 20),
+        "epoch seconds and RFC 3339 side by side: {tick}"
+    );
+    let (code, _, body) = get_async(addr, "/api/v1/journal", None).await;
+    assert_eq!(code, 200);
+    let entries: serde_json::Value = serde_json::from_str(&body).expect("journal is JSON");
+    for e in entries.as_array().expect("a list") {
+        assert!(e["at_rfc3339"].is_string(), "{e}");
+        let metrics = &e["evidence"]["metrics"];
+        assert!(
+            metrics.is_null() || metrics.is_object(),
+            "evidence metrics as an object: {e}"
+        );
+    }
 
     let (code, _, body) = get_async(addr, "/", None).await;
     assert_eq!(code, 200);
@@ -174,7 +193,8 @@ async fn every_endpoint_answers_over_a_real_socket() {
         "sloop_burn_rate",
         "sloop_instances",
         "sloop_leader 1",
-        "sloop_policy_reload_errors_total 0",
+        "sloop_build_info{version=\"",
+        "process_resident_memory_bytes ",
         "sloop_probe_location_fresh",
     ] {
         assert!(classic.contains(name), "/metrics lacks {name}:\n{classic}");

@@ -57,11 +57,17 @@ pub struct Capacity {
 
 /// Whether an instance takes traffic.
 pub fn in_rotation(policy: &Policy, inst: &Instance) -> bool {
+    takes_traffic(policy.spec.traffic.is_some(), inst)
+}
+
+/// Whether an instance takes traffic, `pooled` saying whether its group has a load-balancer
+/// pool (the status page applies the same rule as the judge).
+pub fn takes_traffic(pooled: bool, inst: &Instance) -> bool {
     inst.status == InstanceStatus::Active
-        && match (&policy.spec.traffic, inst.member) {
-            (None, _) => true,
-            (Some(_), Some(m)) => m.weight > 0 && m.admin_up,
-            (Some(_), None) => false,
+        && match (pooled, inst.member) {
+            (false, _) => true,
+            (true, Some(m)) => m.weight > 0 && m.admin_up,
+            (true, None) => false,
         }
 }
 

@@ -62,8 +62,12 @@ pub fn diff(prev: &Value, cur: &Value) -> Option<Value> {
                 })
                 .collect();
             // Mostly new (a sample, a list that slid): the value itself is shorter than a patch.
+            // Not so for a list of records (probe series, verdicts) that each change a little
+            // every tick: each is patched, so what stayed (keys, names, most counters) is not
+            // written again.
             let changed = diffs.iter().filter(|d| d.is_some()).count();
-            if changed * 2 > c.len().max(p.len()) && !all_alike(&diffs) {
+            let records = !c.is_empty() && c.iter().chain(p).all(Value::is_object);
+            if changed * 2 > c.len().max(p.len()) && !all_alike(&diffs) && !records {
                 return Some(replace(cur));
             }
             array_patch(p.len(), c, diffs)
@@ -215,6 +219,24 @@ mod tests {
         // A sample that is all new is written as itself.
         let d = diff(&json!([[1.5, 0.1, true]]), &json!([[2.5, 0.2, true]])).unwrap();
         assert_eq!(d.to_string(), r#"{"=":[[2.5,0.2,true]]}"#);
+    }
+
+    #[test]
+    fn records_that_all_change_a_little_are_patched_not_rewritten() {
+        let series = |loc: &str, good: i64, at: f64| {
+            json!({"key": {"location": loc, "probe": "site", "family": "v6"},
+                   "counts": [{"good": good, "total": good, "window": 300.0}],
+                   "recent": {"keep": 1, "add": [[at, 0.05, true]]}})
+        };
+        let prev = json!([series("fra", 10, 1.0), series("nyc", 20, 1.5)]);
+        let cur = json!([series("fra", 11, 2.0), series("nyc", 21, 2.5)]);
+        let d = diff(&prev, &cur).unwrap();
+        assert_eq!(patch(&prev, &d).unwrap(), cur);
+        assert!(
+            !d.to_string().contains("location"),
+            "the keys are not written again: {d}"
+        );
+        assert!(d.to_string().len() * 3 < cur.to_string().len() * 2, "{d}");
     }
 
     #[test]

@@ -32,7 +32,8 @@ impl ActionSink for EventsSink {
             (EntryOutcome::Failed, _) => Verdict::Failed(e.detail.clone().unwrap_or_default()),
             (EntryOutcome::Would, _) => Verdict::WouldTake,
             (EntryOutcome::Refused, Some(r)) => Verdict::Refused(r),
-            (EntryOutcome::Refused, None) | (EntryOutcome::Skipped | EntryOutcome::Started, _) => return,
+            (EntryOutcome::Refused, None)
+            | (EntryOutcome::Skipped | EntryOutcome::Started | EntryOutcome::Lifted, _) => return,
         };
         let cause = serde_json::to_value(e.cause)
             .ok()

@@ -185,6 +185,8 @@ pub struct PolicyView {
     pub interrupted: std::collections::BTreeMap<&'static str, u32>,
     /// Offset from UTC (s) to show clock times in: the zone of the policy's schedule.
     pub tz_offset: f64,
+    /// The group has a load-balancer pool: a server takes traffic only as a member.
+    pub pooled: bool,
     /// Recent history for the charts (not in the JSON).
     #[serde(skip)]
     pub trend: Arc<Trend>,
@@ -212,8 +214,18 @@ impl PolicyView {
             actions_last_hour: 0,
             interrupted: std::collections::BTreeMap::new(),
             tz_offset: crate::sim::report_html::display_offset(policy),
+            pooled: policy.spec.traffic.is_some(),
             trend: Arc::new(Trend::default()),
         }
+    }
+
+    /// Servers taking traffic now, by the judge's rule (`judge::diagnose::takes_traffic`): what
+    /// the page's tile and its server table both count.
+    pub fn in_rotation(&self) -> usize {
+        self.instances
+            .iter()
+            .filter(|i| crate::judge::diagnose::takes_traffic(self.pooled, i))
+            .count()
     }
 
     /// The worst state among the objectives (no data counts as at risk for the headline).

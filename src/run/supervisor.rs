@@ -85,14 +85,14 @@ impl<F: CloudFactory> Supervisor<F> {
                 Ok(p) => self.upsert(name, source_label, p),
                 Err(errors) => {
                     let errors = errors.iter().map(render).collect();
-                    self.reject(&name, &source_label, errors);
+                    self.reject(&name, &source_label, None, errors);
                 }
             },
             PolicyEvent::Invalid {
                 name,
                 source_label,
                 errors,
-            } => self.reject(&name, &source_label, errors),
+            } => self.reject(&name, &source_label, None, errors),
             PolicyEvent::Remove { name } => {
                 self.shared.board.update(|s| {
                     s.rejected.remove(&name);
@@ -137,7 +137,7 @@ impl<F: CloudFactory> Supervisor<F> {
             p.spec.mode = Mode::DryRun;
         }
         if let Some(conflict) = self.conflict(&key, &p) {
-            return self.reject(&key, &source, vec![conflict]);
+            return self.reject(&key, &source, Some(p.metadata.name.as_str()), vec![conflict]);
         }
         let p = Arc::new(p);
         let update = PolicyUpdate {
@@ -217,7 +217,7 @@ impl<F: CloudFactory> Supervisor<F> {
         })
     }
 
-    fn reject(&mut self, key: &str, source: &str, errors: Vec<String>) {
+    fn reject(&mut self, key: &str, source: &str, named: Option<&str>, errors: Vec<String>) {
         let kept = self.active.get(key).map(|m| m.policy.metadata.name.clone());
         tracing::warn!(
             source = %source,
@@ -225,7 +225,13 @@ impl<F: CloudFactory> Supervisor<F> {
             errors = %errors.join("; "),
             "Policy rejected; the last good version stays in force."
         );
-        self.shared.metrics.reload_error();
+        // The policy's name when one is known (the version in force, or the document's own
+        // `metadata.name`), else the source key: bounded by the policy sources either way.
+        let label = kept
+            .clone()
+            .or_else(|| named.map(str::to_owned))
+            .unwrap_or_else(|| key.to_owned());
+        self.shared.metrics.reload_error(&label);
         let rejection = Rejection {
             source: source.to_owned(),
             errors,

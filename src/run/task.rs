@@ -27,7 +27,7 @@ use crate::{
     reconcile::Reconciler,
     snapshot::{Instance, Snapshot, Time},
 };
-use std::{collections::HashSet, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 use tokio::sync::watch;
 
 /// A new version of the policy for a running task.
@@ -63,6 +63,7 @@ const FOLLOW_UP: f64 = 1.0;
 
 mod follow;
 mod journaling;
+mod refusals;
 
 use follow::{Creations, under_way};
 
@@ -81,8 +82,9 @@ struct Task<C: LiveCloud> {
     trend: Trend,
     /// When a copy of `trend` was last published.
     trend_published: Time,
-    /// Refusals of the previous pass, so a refusal is journalled when it starts, not every pass.
-    refusals: HashSet<String>,
+    /// Refusals in force, so a refusal is journalled when it starts and when it ends, not
+    /// every pass.
+    refusals: refusals::RefusalBook,
     /// Whether the last pass saw work under way (see [`FOLLOW_UP`]).
     following: bool,
     /// Servers this task created, until an observation shows their build ended.
@@ -162,7 +164,7 @@ pub async fn run<C: LiveCloud>(
         source: first.source,
         trend: Trend::default(),
         trend_published: f64::NEG_INFINITY,
-        refusals: HashSet::new(),
+        refusals: refusals::RefusalBook::default(),
         following: false,
         creations: Creations::default(),
         shutdown,
@@ -398,10 +400,24 @@ impl<C: LiveCloud> Task<C> {
         }
         self.rec.settle(&without_effect);
         self.journal_refusals(&decision, now, may_act);
+        let latency: Vec<&str> = self
+            .view
+            .objectives
+            .iter()
+            .filter(|o| o.kind == "latency")
+            .map(|o| o.name.as_str())
+            .collect();
         self.shared
             .metrics
-            .pass(&name, watch.elapsed().as_secs_f64(), &snap, &decision);
-        self.trend.record(now, &decision, &snap.inventory);
+            .pass(&name, watch.elapsed().as_secs_f64(), &snap, &decision, &latency);
+        self.trend.record(
+            now,
+            &decision,
+            &snap.inventory,
+            self.policy.spec.traffic.is_some(),
+            snap.load.as_ref(),
+            self.rec.history().service_rate,
+        );
         self.view.ticks += 1;
         self.view.last_tick = Some(now);
         self.view.last_error = None;

@@ -25,8 +25,10 @@ use std::{
 };
 
 mod labels;
+mod process;
 
 pub use labels::*;
+pub use process::{ProcessFigures, read as read_process};
 
 type FGauge = Gauge<f64, AtomicU64>;
 
@@ -40,15 +42,17 @@ pub struct Metrics {
     interrupted: Family<InterruptedLabels, Counter>,
     objective_state: Family<StateLabels, FGauge>,
     sli: Family<SeriesLabels, FGauge>,
+    sli_latency: Family<SeriesLabels, FGauge>,
+    sli_error_ratio: Family<SeriesLabels, FGauge>,
     samples: Family<SeriesLabels, FGauge>,
     burn_rate: Family<BurnLabels, FGauge>,
     budget: Family<ObjectiveLabels, FGauge>,
-    instances: Family<PairLabels, FGauge>,
+    instances: Family<StatusLabels, FGauge>,
     diagnoses: Family<PairLabels, FGauge>,
     location_fresh: Family<LocationLabels, FGauge>,
     api_errors: Family<ErrorLabels, Counter>,
     leader: FGauge,
-    reload_errors: Counter,
+    reload_errors: Family<PolicyLabel, Counter>,
     policies: Family<PolicyStateLabel, FGauge>,
     /// The HTTP server's connections (open, shed), handed to [`super::conn::serve`].
     pub conn: super::conn::ConnMetrics,
@@ -64,7 +68,7 @@ enum Written {
     Sli(SeriesLabels),
     Burn(BurnLabels),
     Budget(ObjectiveLabels),
-    Instances(PairLabels),
+    Instances(StatusLabels),
     Diagnosis(PairLabels),
     Fresh(LocationLabels),
 }
@@ -76,7 +80,8 @@ impl Written {
             Written::Sli(l) => &l.policy,
             Written::Burn(l) => &l.policy,
             Written::Budget(l) => &l.policy,
-            Written::Instances(l) | Written::Diagnosis(l) => &l.policy,
+            Written::Instances(l) => &l.policy,
+            Written::Diagnosis(l) => &l.policy,
             Written::Fresh(l) => &l.policy,
         }
     }
@@ -147,6 +152,8 @@ impl Metrics {
             interrupted: Family::default(),
             objective_state: Family::default(),
             sli: Family::default(),
+            sli_latency: Family::default(),
+            sli_error_ratio: Family::default(),
             samples: Family::default(),
             burn_rate: Family::default(),
             budget: Family::default(),
@@ -155,7 +162,7 @@ impl Metrics {
             location_fresh: Family::default(),
             api_errors: Family::default(),
             leader: FGauge::default(),
-            reload_errors: Counter::default(),
+            reload_errors: Family::default(),
             policies: Family::default(),
             conn: super::conn::ConnMetrics::default(),
             journal_writable: Default::default(),
@@ -188,8 +195,18 @@ impl Metrics {
             m.objective_state.clone(),
         );
         r.register(
+            "sloop_sli_latency_seconds",
+            "The judged latency percentile per probe location and family (latency objectives; absent while a series has no finite estimate)",
+            m.sli_latency.clone(),
+        );
+        r.register(
+            "sloop_sli_error_ratio",
+            "The judged error ratio per probe location and family (availability objectives)",
+            m.sli_error_ratio.clone(),
+        );
+        r.register(
             "sloop_sli_estimate",
-            "The judged estimate per probe location and family: latency percentile in seconds, or error ratio",
+            "Deprecated, mixes units: use sloop_sli_latency_seconds or sloop_sli_error_ratio. The judged estimate, finite values only",
             m.sli.clone(),
         );
         r.register(
@@ -230,9 +247,18 @@ impl Metrics {
         r.register("sloop_leader", "1 while this replica may act", m.leader.clone());
         r.register(
             "sloop_policy_reload_errors",
-            "Policy documents rejected on load or reload",
+            "Policy documents rejected on load or reload, by policy (its name, or the source key when the document has none that can be read)",
             m.reload_errors.clone(),
         );
+        let build: Family<BuildLabels, FGauge> = Family::default();
+        build
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION").into(),
+                log_format: crate::replay::FORMAT.to_string(),
+            })
+            .set(1.0);
+        r.register("sloop_build_info", "sloop's version; always 1", build);
+        r.register_collector(Box::new(process::ProcessCollector));
         r.register("sloop_policies", "Policies by state", m.policies.clone());
         r.register(
             "sloop_http_connections",
@@ -267,8 +293,17 @@ impl Metrics {
         to_prometheus_text(&self.encode())
     }
 
-    /// Records one reconcile pass: its duration and everything it judged.
-    pub fn pass(&self, policy: &str, seconds: f64, snap: &Snapshot, decision: &Decision) {
+    /// Records one reconcile pass: its duration and everything it judged. `latency_objectives`
+    /// names the objectives whose estimate is a latency in seconds (the others are error
+    /// ratios).
+    pub fn pass(
+        &self,
+        policy: &str,
+        seconds: f64,
+        snap: &Snapshot,
+        decision: &Decision,
+        latency_objectives: &[&str],
+    ) {
         let p = || policy.to_owned();
         self.reconcile_duration
             .get_or_create(&PolicyLabel { policy: p() })
@@ -301,7 +336,21 @@ impl Metrics {
                     family: family_label(s.family).into(),
                 };
                 self.samples.get_or_create(&l).set(s.samples as f64);
-                new.push(Written::Sli(set(&self.sli, l, s.estimate)));
+                // A series without samples has no estimate (the judge's placeholder is
+                // infinite or NaN): the series is absent rather than `+Inf`.
+                let split = if latency_objectives.contains(&v.objective.as_str()) {
+                    &self.sli_latency
+                } else {
+                    &self.sli_error_ratio
+                };
+                if s.samples > 0 && s.estimate.is_finite() {
+                    set(split, l.clone(), s.estimate);
+                    set(&self.sli, l.clone(), s.estimate);
+                } else {
+                    split.remove(&l);
+                    self.sli.remove(&l);
+                }
+                new.push(Written::Sli(l));
             }
             for b in &v.burn_rates {
                 for (window, rate) in [(b.long_window, b.long), (b.short_window, b.short)] {
@@ -351,9 +400,9 @@ impl Metrics {
             "error",
             "deleting",
         ] {
-            let l = PairLabels {
+            let l = StatusLabels {
                 policy: p(),
-                kind: status.into(),
+                status: status.into(),
             };
             let v = by_status.get(status).copied().unwrap_or(0.0);
             new.push(Written::Instances(set(&self.instances, l, v)));
@@ -433,9 +482,14 @@ impl Metrics {
         self.leader.set(f64::from(u8::from(leader)));
     }
 
-    /// A policy document was rejected.
-    pub fn reload_error(&self) {
-        self.reload_errors.inc();
+    /// A policy document was rejected: `policy` is its name, or its source key when no name
+    /// can be read from it.
+    pub fn reload_error(&self, policy: &str) {
+        self.reload_errors
+            .get_or_create(&PolicyLabel {
+                policy: policy.into(),
+            })
+            .inc();
     }
 
     /// How many policies are managed, rejected and unmanaged.
@@ -460,7 +514,12 @@ impl Metrics {
             }
             match item {
                 Written::State(l) => self.objective_state.remove(l),
-                Written::Sli(l) => self.sli.remove(l) | self.samples.remove(l),
+                Written::Sli(l) => {
+                    self.sli.remove(l)
+                        | self.sli_latency.remove(l)
+                        | self.sli_error_ratio.remove(l)
+                        | self.samples.remove(l)
+                }
                 Written::Burn(l) => self.burn_rate.remove(l),
                 Written::Budget(l) => self.budget.remove(l),
                 Written::Instances(l) => self.instances.remove(l),
@@ -478,8 +537,17 @@ fn set<L: Clone + Hash + Eq + EncodeLabelSet + Send + Sync + std::fmt::Debug + '
     labels: L,
     value: f64,
 ) -> L {
-    family.get_or_create(&labels).set(value);
+    family.get_or_create(&labels).set(tidy(value));
     labels
+}
+
+/// `value` to 12 significant digits: a sum of floats such as `1000.0000000001102` is shown as
+/// the `1000` it means. Far below any figure's own precision; non-finite values pass through.
+pub fn tidy(value: f64) -> f64 {
+    if !value.is_finite() || value == 0.0 {
+        return value;
+    }
+    format!("{value:.11e}").parse().unwrap_or(value)
 }
 
 /// Rewrites OpenMetrics text into the Prometheus text format.
@@ -517,3 +585,6 @@ pub fn to_prometheus_text(openmetrics: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,11 @@
 
 mod charts;
 mod instances;
+mod notices;
 mod style;
+#[cfg(test)]
+mod tests;
+mod tiles;
 mod time;
 
 use crate::{
@@ -19,22 +23,52 @@ use crate::{
     journal::{Journal, JournalEntry},
     policy::Mode,
     run::status::{ObjectiveInfo, PolicyView, Status},
-    serve::metrics::state_label,
     sim::report_html::plot::esc,
     snapshot::Time,
 };
 use std::{fmt::Write, sync::Arc};
 use style::{AT_RISK, CSS, MET, NO_DATA, VIOLATED};
-use time::{ago, clock, date_time, page_now, zone};
+use time::{ago, clock, date_time, page_now, page_zone, zone};
 
 /// Timeline rows per policy.
 const TIMELINE_ROWS: usize = 25;
 /// Seconds between browser refreshes.
 const REFRESH: u32 = 5;
 
-/// Renders the page. `agents`: the remote probe agents, when any are configured.
+/// The chart windows a reader can pick (`/?window=6h`), and the one shown by default.
+pub const WINDOWS: [(&str, f64); 5] = [
+    ("15m", 900.0),
+    ("1h", 3600.0),
+    ("3h", 3.0 * 3600.0),
+    ("6h", 6.0 * 3600.0),
+    ("24h", 24.0 * 3600.0),
+];
+/// The default window's name.
+pub const DEFAULT_WINDOW: &str = "3h";
+
+/// Renders the page with the default chart window. `agents`: the remote probe agents, when any
+/// are configured.
 pub fn render(status: &Status, journal: &Journal, agents: Option<&[AgentStatus]>) -> String {
+    render_window(status, journal, agents, DEFAULT_WINDOW)
+}
+
+/// Renders the page with the charts over `window` (one of [`WINDOWS`]; another name falls back
+/// to the default).
+pub fn render_window(
+    status: &Status,
+    journal: &Journal,
+    agents: Option<&[AgentStatus]>,
+    window: &str,
+) -> String {
+    let window = WINDOWS
+        .iter()
+        .find(|(n, _)| *n == window)
+        .or_else(|| WINDOWS.iter().find(|(n, _)| *n == DEFAULT_WINDOW))
+        .copied()
+        .unwrap_or(WINDOWS[2]);
     let now = page_now(status);
+    // One zone for every time on the page.
+    let offset = page_zone(status);
     let mut h = String::with_capacity(256 * 1024);
     let title = match status.policies.len() {
         1 => format!(
@@ -51,7 +85,7 @@ pub fn render(status: &Status, journal: &Journal, agents: Option<&[AgentStatus]>
          <title>{}</title><style>{CSS}</style></head><body>",
         esc(&title)
     );
-    top_bar(&mut h, status, now);
+    top_bar(&mut h, status, now, offset);
     h.push_str("<main>");
     overview(&mut h, status);
     if let Some(e) = journal.unwritable() {
@@ -72,7 +106,7 @@ pub fn render(status: &Status, journal: &Journal, agents: Option<&[AgentStatus]>
     }
     for view in status.policies.values() {
         let entries = journal.recent(Some(&view.name), 400);
-        policy(&mut h, view, &entries, now);
+        policy(&mut h, view, &entries, now, offset, window);
     }
     unmanaged(&mut h, status);
     remote_agents(&mut h, agents);
@@ -106,8 +140,7 @@ fn state_pill(s: Option<SloState>) -> String {
     format!("<span class=\"state\" style=\"color:{fg};background:{bg}\">{text}</span>")
 }
 
-fn top_bar(h: &mut String, s: &Status, now: Time) {
-    let offset = s.policies.values().next().map_or(0.0, |p| p.tz_offset);
+fn top_bar(h: &mut String, s: &Status, now: Time, offset: f64) {
     h.push_str("<header class=\"top\"><span class=\"brand\">sloop</span>");
     let _ = write!(h, "<span class=\"meta\">{}</span>", esc(&s.cloud));
     if let Some(sim) = &s.sim {
@@ -120,7 +153,11 @@ fn top_bar(h: &mut String, s: &Status, now: Time) {
             done * 100.0
         );
     }
-    h.push_str("<span class=\"spacer\"></span>");
+    let _ = write!(
+        h,
+        "<span class=\"meta\">times in {}</span><span class=\"spacer\"></span>",
+        esc(&zone(offset))
+    );
     if s.shutting_down {
         h.push_str("<span class=\"chip stop\">SHUTTING DOWN</span>");
     }
@@ -168,7 +205,14 @@ fn rejected(h: &mut String, s: &Status) {
     }
 }
 
-fn policy(h: &mut String, v: &PolicyView, journal: &[Arc<JournalEntry>], now: Time) {
+fn policy(
+    h: &mut String,
+    v: &PolicyView,
+    journal: &[Arc<JournalEntry>],
+    now: Time,
+    offset: f64,
+    window: (&str, f64),
+) {
     let _ = write!(
         h,
         "<section class=\"policy\" id=\"p-{n}\" style=\"border-top:6px solid {c}\"><div class=\"phead\"><h2>{n}</h2>{}",
@@ -196,46 +240,16 @@ fn policy(h: &mut String, v: &PolicyView, journal: &[Arc<JournalEntry>], now: Ti
     if v.finished {
         h.push_str("<div class=\"notice ticket\">The scenario has ended; this is its final state.</div>");
     }
-    notices(h, v);
-    tiles(h, v);
-    charts(h, v, journal);
+    notices::notices(h, v);
+    tiles::tiles(h, v);
+    charts(h, v, journal, offset, window);
     h.push_str("<div class=\"cols\"><div>");
     instances::instances(h, v, now);
     h.push_str("</div><div>");
     agents(h, v, now);
     h.push_str("</div></div>");
-    timeline(h, v, journal);
+    timeline(h, journal, offset);
     h.push_str("</div></section>");
-}
-
-fn notices(h: &mut String, v: &PolicyView) {
-    let Some(d) = &v.decision else { return };
-    for a in &d.alerts {
-        let class = serde_json::to_value(a.severity)
-            .ok()
-            .and_then(|s| s.as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let class = if class == "page" { "page" } else { "ticket" };
-        let _ = write!(
-            h,
-            "<div class=\"notice {class}\">{} · {}: {}</div>",
-            class.to_uppercase(),
-            esc(&a.name),
-            esc(&a.summary)
-        );
-    }
-    for diag in &d.diagnoses {
-        let detail = serde_json::to_value(diag)
-            .ok()
-            .and_then(|j| j.get("detail").and_then(|d| d.as_str().map(str::to_owned)))
-            .unwrap_or_default();
-        let _ = write!(
-            h,
-            "<div class=\"notice diag\">Diagnosis: {} {}</div>",
-            esc(diag.label()),
-            esc(&detail)
-        );
-    }
 }
 
 fn verdict<'a>(v: &'a PolicyView, o: &ObjectiveInfo) -> Option<&'a Verdict> {
@@ -246,91 +260,28 @@ fn verdict<'a>(v: &'a PolicyView, o: &ObjectiveInfo) -> Option<&'a Verdict> {
         .find(|x| x.objective == o.name)
 }
 
-fn tiles(h: &mut String, v: &PolicyView) {
-    h.push_str("<div class=\"tiles\">");
-    for o in &v.objectives {
-        let verdict = verdict(v, o);
-        let st = verdict.map(|x| x.state);
-        let (fg, _) = colours(st);
-        // The value the judge weighs: the quorum-th worst judged series.
-        let mut est: Vec<f64> = verdict
-            .map(|x| {
-                x.per_series
-                    .iter()
-                    .filter(|s| s.samples > 0)
-                    .map(|s| s.estimate)
-                    .collect()
-            })
-            .unwrap_or_default();
-        est.sort_by(|a, b| b.total_cmp(a));
-        let q = (o.quorum.max(1) as usize).min(est.len().max(1)) - 1;
-        let value = match (est.get(q), o.kind) {
-            (Some(e), "latency") => format!("{:.0} ms", e * 1000.0),
-            (Some(e), _) => format!("{:.3} %", (1.0 - e) * 100.0),
-            (None, _) => "–".into(),
-        };
-        let _ = write!(
-            h,
-            "<div class=\"tile\" style=\"border-top-color:{fg}\"><div class=\"label\">{}</div>\
-             <div class=\"value\" style=\"color:{fg}\">{}</div><div class=\"sub\">{} · {} · {}/{} locations violating</div>",
-            esc(&o.name),
-            esc(&value),
-            state_label(st.unwrap_or(SloState::NoData)),
-            esc(&o.text),
-            verdict.map_or(0, |x| x.violating_locations),
-            verdict.map_or(0, |x| x.judged_locations),
-        );
-        if let Some(b) = verdict.and_then(|x| x.budget_remaining) {
-            let pct = (b * 100.0).clamp(0.0, 100.0);
-            let colour = if b > 0.5 {
-                MET.0
-            } else if b > 0.2 {
-                AT_RISK.0
-            } else {
-                VIOLATED.0
-            };
-            let _ = write!(
-                h,
-                "<div class=\"sub\">error budget left <b>{:.1} %</b></div><div class=\"bar\"><i style=\"width:{pct:.1}%;background:{colour}\"></i></div>",
-                b * 100.0
-            );
-        }
-        h.push_str("</div>");
-    }
-    let serving = v.trend.serving.back().map_or(0.0, |p| p.1);
-    let _ = write!(
-        h,
-        "<div class=\"tile\"><div class=\"label\">servers</div><div class=\"value\">{serving:.0} <span class=\"muted\" style=\"font-size:15px\">of {} in rotation</span></div>\
-         <div class=\"sub\">group size {}–{}</div></div>",
-        v.instances.len(),
-        v.size.0,
-        v.size.1
-    );
-    // Actions a killed predecessor left in flight, as this incarnation resolved them.
-    let interrupted = if v.interrupted.is_empty() {
-        String::new()
-    } else {
-        let parts: Vec<String> = v.interrupted.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        format!(" · interrupted by a restart: {}", parts.join(", "))
-    };
-    let _ = write!(
-        h,
-        "<div class=\"tile\"><div class=\"label\">actions</div><div class=\"value\">{}</div><div class=\"sub\">in the last hour · {} in flight{}</div></div>",
-        v.actions_last_hour,
-        v.in_flight.len(),
-        esc(&interrupted)
-    );
-    h.push_str("</div>");
-}
-
-fn charts(h: &mut String, v: &PolicyView, journal: &[Arc<JournalEntry>]) {
-    let Some(frame) = charts::Frame::of(v) else {
+fn charts(h: &mut String, v: &PolicyView, journal: &[Arc<JournalEntry>], offset: f64, window: (&str, f64)) {
+    let Some(frame) = charts::Frame::of(v, offset, window.1) else {
         h.push_str("<div class=\"empty\">Charts appear after the first pass.</div>");
         return;
     };
-    h.push_str("<div class=\"charts\">");
+    let zone = zone(offset);
+    h.push_str("<div class=\"windows muted small\">chart window:");
+    for (name, _) in WINDOWS {
+        if name == window.0 {
+            let _ = write!(h, " <b>{name}</b>");
+        } else {
+            let _ = write!(h, " <a href=\"?window={name}#p-{}\">{name}</a>", esc(&v.name));
+        }
+    }
+    let _ = write!(h, " · times in {}</div><div class=\"charts\">", esc(&zone));
     let mut chart = |title: &str, svg: String| {
-        let _ = write!(h, "<div class=\"chart\"><h3>{}</h3>{svg}</div>", esc(title));
+        let _ = write!(
+            h,
+            "<div class=\"chart\"><h3>{} <span class=\"muted small\">({})</span></h3>{svg}</div>",
+            esc(title),
+            esc(&zone)
+        );
     };
     for o in &v.objectives {
         if let Some(c) = charts::by_location(&frame, &v.trend, o) {
@@ -345,6 +296,9 @@ fn charts(h: &mut String, v: &PolicyView, journal: &[Arc<JournalEntry>]) {
         if let Some(c) = charts::budget(&frame, &v.trend, o) {
             chart(&format!("{} · error budget left", o.name), c.render());
         }
+    }
+    if let Some(c) = charts::load(&frame, &v.trend) {
+        chart("Load and capacity", c.render());
     }
     chart(
         "Servers and sloop's actions",
@@ -385,13 +339,18 @@ fn kind_class(k: ActionKind) -> &'static str {
     }
 }
 
-fn timeline(h: &mut String, v: &PolicyView, journal: &[Arc<JournalEntry>]) {
+fn timeline(h: &mut String, journal: &[Arc<JournalEntry>], offset: f64) {
     h.push_str("<h3 style=\"font-size:13px;margin:4px 0;color:#334155\">Timeline: actions and refusals, newest first</h3>");
     if journal.is_empty() {
         h.push_str("<div class=\"empty\">No action taken or refused yet.</div>");
         return;
     }
-    h.push_str("<table><tr><th>time</th><th>action</th><th>target</th><th>outcome</th><th>why</th><th>took</th></tr>");
+    let _ = write!(
+        h,
+        "<table><tr><th>time ({})</th><th>action</th>",
+        esc(&zone(offset))
+    );
+    h.push_str("<th>target</th><th>outcome</th><th>why</th><th>took</th></tr>");
     for e in journal.iter().take(TIMELINE_ROWS) {
         let why = match e.reason {
             Some(r) => format!("<b>{}</b> · {}", r.label(), esc(&e.evidence.summary)),
@@ -407,7 +366,7 @@ fn timeline(h: &mut String, v: &PolicyView, journal: &[Arc<JournalEntry>]) {
             h,
             "<tr><td class=\"t\">{}</td><td><span class=\"k {}\">{}</span></td><td class=\"mono\">{}</td>\
              <td><span class=\"o {o}\">{o}</span>{}</td><td><span class=\"muted\">{}:</span> {}</td><td class=\"n\">{took}</td></tr>",
-            esc(&clock(e.at, v.tz_offset)),
+            esc(&clock(e.at, offset)),
             kind_class(e.kind),
             e.kind.label(),
             esc(&e.target()),

@@ -187,10 +187,19 @@ pub struct AlertReport {
 pub struct ExpectationResult {
     /// Metric name, as in the scenario's `expect`.
     pub name: String,
-    /// What was expected.
+    /// What was expected, as text (`[1, 60]`, `≤ 5m`, `never`).
     pub expected: String,
-    /// What happened.
+    /// What happened, as text (`15`, `13s`, `0 ticks`).
     pub actual: String,
     /// Whether it held.
     pub ok: bool,
+    /// The expected range's lower end, as a number (`seen`: 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// The expected range's upper end, as a number (seconds for `…Within`; `never`: 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// What happened, as a number (seconds for `…Within`, ticks for diagnoses and refusals);
+    /// `null` when it never happened (a fault never detected).
+    pub value: Option<f64>,
 }

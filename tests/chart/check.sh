@@ -128,7 +128,7 @@ if dash["metadata"]["labels"].get("grafana_dashboard") != "1": fail("dashboard l
 board = json.loads(dash["data"]["sloop.json"])
 exprs = " ".join(t["expr"] for p in board["panels"] for t in p["targets"])
 for metric in ("sloop_leader", "sloop_error_budget_remaining_ratio", "sloop_burn_rate", "sloop_actions_total",
-               "sloop_reconcile_duration_seconds_bucket", "sloop_sli_estimate", "sloop_probe_duration_seconds_bucket"):
+               "sloop_reconcile_duration_seconds_bucket", "sloop_sli_latency_seconds", "sloop_probe_duration_seconds_bucket"):
     if metric not in exprs: fail(f"dashboard does not chart {metric}")
 
 if default[("Deployment", "sloop")]["spec"]["template"]["spec"]["volumes"][0] != \

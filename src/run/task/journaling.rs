@@ -1,15 +1,14 @@
 //! What a task writes to the journal and the action metrics: each action as it ends, and each
-//! refusal when it starts (not on every pass it persists).
+//! refusal when it starts and when it ends (not on every pass it persists).
 
 use super::{Task, describe};
 use crate::{
-    decision::{Action, Decision, RefusalReason},
+    decision::{Decision, RefusalReason},
     journal::{EntryOutcome, JournalEntry},
     policy::Mode,
     run::cloud::LiveCloud,
     snapshot::Time,
 };
-use std::collections::HashSet;
 
 impl<C: LiveCloud> Task<C> {
     pub(super) fn record(&self, e: JournalEntry) {
@@ -35,31 +34,16 @@ impl<C: LiveCloud> Task<C> {
         };
     }
 
-    /// Journals refusals that were not there the pass before. A follower's dry-run refusals
-    /// are what the leader does; they are not journalled here.
+    /// Journals refusals when they start and when they end (`super::refusals::RefusalBook`). A follower's
+    /// dry-run refusals are what the leader does; they are not journalled here.
     pub(super) fn journal_refusals(&mut self, decision: &Decision, now: Time, may_act: bool) {
         let dry = self.policy.spec.mode == Mode::DryRun;
-        let mut current = HashSet::with_capacity(decision.refusals.len());
-        for r in &decision.refusals {
-            if r.reason == RefusalReason::DryRun && !dry && !may_act {
-                continue;
-            }
-            // A scale-out's count changes with the load; the refusal is the same one.
-            let target = match &r.action {
-                Action::ScaleOut { .. } => String::new(),
-                a => describe(a),
-            };
-            let key = format!(
-                "{}|{target}|{:?}|{:?}",
-                r.action.kind().label(),
-                r.cause,
-                r.reason
-            );
-            let new = !self.refusals.contains(&key);
-            current.insert(key);
-            if !new {
-                continue;
-            }
+        let current = decision
+            .refusals
+            .iter()
+            .filter(|r| !(r.reason == RefusalReason::DryRun && !dry && !may_act));
+        let (started, ended) = self.refusals.pass(now, current);
+        for r in started {
             let would = r.reason == RefusalReason::DryRun;
             if would {
                 tracing::info!(policy = %self.name(), action = r.action.kind().label(), target = %describe(&r.action), why = %r.evidence.summary, "Dry run: would act.");
@@ -91,7 +75,30 @@ impl<C: LiveCloud> Task<C> {
                 self.shared.sinks.record(&e);
             }
         }
-        self.refusals = current;
+        for o in ended {
+            // A dry run's "would" is not a refusal that ends: only guard rails are lifted.
+            if o.refusal.reason == RefusalReason::DryRun {
+                continue;
+            }
+            let e = JournalEntry {
+                at: now,
+                policy: self.name().to_owned(),
+                id: None,
+                kind: o.refusal.action.kind(),
+                action: o.refusal.action,
+                cause: o.refusal.cause,
+                reason: Some(o.refusal.reason),
+                outcome: EntryOutcome::Lifted,
+                detail: Some(format!(
+                    "held back for {:.0} min; not refused for the last {:.0} min",
+                    (o.last_seen - o.since) / 60.0,
+                    (now - o.last_seen) / 60.0
+                )),
+                duration_ms: None,
+                evidence: o.refusal.evidence,
+            };
+            self.shared.sinks.record(&e);
+        }
     }
 }
 

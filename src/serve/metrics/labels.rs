@@ -107,7 +107,7 @@ pub struct LocationLabels {
     pub location: String,
 }
 
-/// `{policy, status}` / `{policy, kind}` / `{policy, op, class}` share this shape.
+/// `{policy, kind}` (diagnoses).
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PairLabels {
     /// Policy name.
@@ -132,4 +132,22 @@ pub struct ErrorLabels {
 pub struct PolicyStateLabel {
     /// managed, rejected, unmanaged.
     pub state: String,
+}
+
+/// `{policy, status}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabels {
+    /// Policy name.
+    pub policy: String,
+    /// The server status (building, active, …, deleting).
+    pub status: String,
+}
+
+/// `{version, log_format}` of `sloop_build_info`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    /// sloop's version.
+    pub version: String,
+    /// The decision-log format this build writes.
+    pub log_format: String,
 }

@@ -30,15 +30,17 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// The frame of `view`'s trend, if there is any data.
-    pub fn of(view: &PolicyView) -> Option<Frame> {
-        let (start, end) = (view.trend.start()?, view.trend.end()?);
+    /// The last `window` seconds of `view`'s trend, times shown `offset` seconds east of UTC;
+    /// `None` before there is any data.
+    pub fn of(view: &PolicyView, offset: f64, window: f64) -> Option<Frame> {
+        let end = view.trend.end()?;
+        let start = view.trend.start()?.max(end - window);
         Some(Frame {
             start,
-            end: end.max(start + MIN_SPAN),
+            end: end.max(start + MIN_SPAN.min(window)),
             axis: TimeAxis {
                 start,
-                offset_s: view.tz_offset,
+                offset_s: offset,
             },
         })
     }
@@ -46,6 +48,7 @@ impl Frame {
     fn points(&self, line: &Line, scale: f64) -> Vec<Point> {
         let pts: Vec<Point> = line
             .iter()
+            .filter(|(t, _)| *t >= self.start)
             .map(|(t, v)| (t - self.start, Some(v * scale)))
             .collect();
         downsample(&pts, MAX_POINTS)
@@ -180,6 +183,39 @@ pub fn budget(f: &Frame, trend: &Trend, o: &ObjectiveInfo) -> Option<Chart> {
     }];
     let mut c = f.chart(format!("{}: error budget left", o.name), "%", series);
     c.y_include = vec![0.0, 100.0];
+    Some(c)
+}
+
+/// Requests per second arriving against what the servers in rotation can take (as the
+/// rehearsal report draws it), and errors per second; `None` without a load source.
+pub fn load(f: &Frame, trend: &Trend) -> Option<Chart> {
+    if trend.load.is_empty() {
+        return None;
+    }
+    let mut series = vec![Series {
+        name: "offered req/s".into(),
+        colour: PALETTE[0],
+        dash: None,
+        points: f.points(&trend.load, 1.0),
+    }];
+    if !trend.capacity.is_empty() {
+        series.push(Series {
+            name: "capacity in rotation req/s".into(),
+            colour: PALETTE[3],
+            dash: Some("6 3"),
+            points: f.points(&trend.capacity, 1.0),
+        });
+    }
+    if !trend.errors.is_empty() {
+        series.push(Series {
+            name: "errors req/s".into(),
+            colour: THRESHOLD,
+            dash: None,
+            points: f.points(&trend.errors, 1.0),
+        });
+    }
+    let mut c = f.chart("Load and capacity".into(), "req/s", series);
+    c.y_include = vec![0.0];
     Some(c)
 }
 

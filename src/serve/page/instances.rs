@@ -40,7 +40,12 @@ fn attention(v: &PolicyView, i: &Instance) -> u8 {
 }
 
 pub(super) fn instances(h: &mut String, v: &PolicyView, now: Time) {
-    let _ = write!(h, "<h3>Servers ({})</h3>", v.instances.len());
+    let _ = write!(
+        h,
+        "<h3>Servers ({} · {} in rotation)</h3>",
+        v.instances.len(),
+        v.in_rotation()
+    );
     if v.instances.is_empty() {
         h.push_str("<div class=\"empty\">No servers seen yet.</div>");
         return;

@@ -54,7 +54,7 @@ th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #eef2f7;vertical-a
 th{color:#475569;font-weight:600;font-size:12px;background:#f8fafc}\
 td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.t{white-space:nowrap;font-variant-numeric:tabular-nums}\
 .mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12px}\
-.muted{color:#64748b}.small{font-size:12px}\
+.muted{color:#64748b}.small{font-size:12px}.windows{margin:2px 0 8px}\
 .st{display:inline-block;padding:0 7px;border-radius:4px;font-size:12px;font-weight:600}\
 .k{display:inline-block;white-space:nowrap;padding:0 7px;border-radius:4px;font-size:12px;font-weight:600;background:#e2e8f0}\
 .k.scale-out{background:#dcfce7;color:#166534}.k.scale-in{background:#ffedd5;color:#9a3412}\

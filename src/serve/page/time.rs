@@ -65,3 +65,13 @@ pub(super) fn ago(now: Time, t: Option<Time>) -> String {
         }
     }
 }
+
+/// The one zone every time on the page is shown in: the policies' zone when they share one
+/// (the zone of their schedules), else UTC.
+pub(super) fn page_zone(status: &Status) -> f64 {
+    let mut offsets = status.policies.values().map(|p| p.tz_offset);
+    match offsets.next() {
+        Some(first) if offsets.all(|o| o == first) => first,
+        _ => 0.0,
+    }
+}

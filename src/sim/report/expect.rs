@@ -12,6 +12,9 @@ fn range(name: &str, r: Option<[f64; 2]>, actual: f64, out: &mut Vec<Expectation
                 .trim_end_matches('.')
                 .to_string(),
             ok: actual >= lo - 1e-9 && actual <= hi + 1e-9,
+            min: Some(lo),
+            max: Some(hi),
+            value: Some(actual),
         });
     }
 }
@@ -106,6 +109,9 @@ pub fn check_expectations(e: &Expect, r: &Report) -> Vec<ExpectationResult> {
                     "never".into()
                 },
                 ok: worst <= limit.secs(),
+                min: None,
+                max: Some(limit.secs()),
+                value: worst.is_finite().then_some(worst),
             });
         }
     }
@@ -116,6 +122,9 @@ pub fn check_expectations(e: &Expect, r: &Report) -> Vec<ExpectationResult> {
             expected: "seen".into(),
             actual: format!("{n} ticks"),
             ok: n > 0,
+            min: Some(1.0),
+            max: None,
+            value: Some(f64::from(n)),
         });
     }
     for d in &e.never_diagnoses {
@@ -125,6 +134,9 @@ pub fn check_expectations(e: &Expect, r: &Report) -> Vec<ExpectationResult> {
             expected: "never".into(),
             actual: format!("{n} ticks"),
             ok: n == 0,
+            min: None,
+            max: Some(0.0),
+            value: Some(f64::from(n)),
         });
     }
     for reason in &e.refusals {
@@ -134,7 +146,40 @@ pub fn check_expectations(e: &Expect, r: &Report) -> Vec<ExpectationResult> {
             expected: "seen".into(),
             actual: format!("{n} ticks"),
             ok: n > 0,
+            min: Some(1.0),
+            max: None,
+            value: Some(f64::from(n)),
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_expectation_carries_its_range_and_value_as_numbers() {
+        let mut out = Vec::new();
+        range("peakInstances", Some([30.0, 60.0]), 57.0, &mut out);
+        range("latencyCompliance", Some([0.99, 1.0]), 0.998_76, &mut out);
+        let j = serde_json::to_value(&out).expect("JSON");
+        assert_eq!(
+            (&j[0]["min"], &j[0]["max"], &j[0]["value"], &j[0]["expected"]),
+            (
+                &json(30.0),
+                &json(60.0),
+                &json(57.0),
+                &serde_json::json!("[30, 60]")
+            )
+        );
+        assert_eq!(
+            (&j[1]["value"], &j[1]["actual"]),
+            (&json(0.998_76), &serde_json::json!("0.9988"))
+        );
+    }
+
+    fn json(v: f64) -> serde_json::Value {
+        serde_json::json!(v)
+    }
 }

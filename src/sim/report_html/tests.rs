@@ -118,12 +118,18 @@ fn report(duration_s: f64) -> Report {
                 expected: "[1, 10]".into(),
                 actual: "6".into(),
                 ok: true,
+                min: Some(1.0),
+                max: Some(10.0),
+                value: Some(6.0),
             },
             ExpectationResult {
                 name: "healingActions".into(),
                 expected: "[1, 1]".into(),
                 actual: "0".into(),
                 ok: false,
+                min: Some(1.0),
+                max: Some(1.0),
+                value: Some(0.0),
             },
         ],
     }
