@@ -60,7 +60,7 @@ pub fn in_rotation(policy: &Policy, inst: &Instance) -> bool {
     inst.status == InstanceStatus::Active
         && match (&policy.spec.traffic, inst.member) {
             (None, _) => true,
-            (Some(_), Some(m)) => m.weight > 0 && m.admin_up,
+            (Some(_), Some(m)) => m.weight > 0 && m.admin_up && !m.error,
             (Some(_), None) => false,
         }
 }

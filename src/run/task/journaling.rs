@@ -105,7 +105,7 @@ fn cause_label(e: &JournalEntry) -> &'static str {
     }
 }
 
-const CAUSES: [&str; 8] = [
+const CAUSES: [&str; 10] = [
     "capacity",
     "scheduled-peak",
     "below-minimum",
@@ -114,4 +114,6 @@ const CAUSES: [&str; 8] = [
     "host-fault",
     "serving",
     "above-maximum",
+    "failed-create",
+    "orphan-member",
 ];
