@@ -335,6 +335,8 @@ pub enum Cause {
     AboveMaximum,
     /// A server sloop created ended in ERROR before it served: a failed scale-out.
     FailedCreate,
+    /// A pool member whose server is gone or being deleted: nothing answers behind it.
+    OrphanMember,
 }
 
 /// Why an action was refused or reduced.

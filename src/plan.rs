@@ -7,6 +7,8 @@
 
 mod broken;
 mod heal;
+mod orphans;
+mod replace;
 mod scale;
 
 use crate::{
@@ -153,6 +155,8 @@ pub fn plan(
     heal::alerts(policy, judgement, &mut b);
     broken::failed_creates(policy, snap, &mut gate, &mut b);
     heal::admit(policy, snap, judgement, &mut gate, &mut b);
+    replace::finish(policy, snap, &mut gate, &mut b);
+    orphans::remove(policy, snap, &mut gate, &mut b);
     heal::heal(policy, snap, judgement, &mut gate, &mut b);
     scale::scale(policy, snap, judgement, &mut gate, &mut b);
     broken::backoff_alerts(&mut b, now);

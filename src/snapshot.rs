@@ -67,6 +67,21 @@ pub struct Snapshot {
     /// The cloud's hypervisors, where the credentials may list them.
     #[serde(default, skip_serializing_if = "Hosts::is_unknown")]
     pub hosts: Hosts,
+    /// Pool members whose server no longer exists (named after a server ID that Nova does not
+    /// list and matching no server's address): nothing answers behind them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orphan_members: Vec<OrphanMember>,
+}
+
+/// A pool member left behind by a server that is gone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrphanMember {
+    /// The server ID it is named after (sloop names each member after its server).
+    pub server: InstanceId,
+    /// Its address.
+    pub address: String,
+    /// Its weight (more than 0: it still gets a share of the requests, all of which fail).
+    pub weight: u16,
 }
 
 /// What the collector learned about the cloud's hypervisors. Listing them is an admin API on
@@ -290,6 +305,11 @@ pub struct LbMember {
     pub admin_up: bool,
     /// Octavia's health-monitor view (true = ONLINE).
     pub online: bool,
+    /// Octavia could not apply the member (`provisioning_status` ERROR): the load balancer
+    /// sends it nothing whatever its weight, so it does not count as serving, and admitting
+    /// it again re-applies it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub error: bool,
 }
 
 /// A server of the group.
@@ -325,6 +345,11 @@ pub struct Instance {
     /// when it says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// The server this one was created to replace (`sloop.replaces` in its metadata): the
+    /// replaced server is deleted once this one serves, and a restarted controller finds the
+    /// pair on the cloud.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<InstanceId>,
 }
 
 /// What sloop wrote on a server before repairing or moving it (`act::stamp`): the healing

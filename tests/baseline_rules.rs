@@ -121,10 +121,12 @@ fn instance(id: &str, status: InstanceStatus, created_at: f64, online: bool) -> 
             weight: 1,
             admin_up: true,
             online,
+            error: false,
         }),
         created_by: None,
         stamps: None,
         fault: None,
+        replaces: None,
     }
 }
 

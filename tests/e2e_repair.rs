@@ -3,7 +3,11 @@
 //! - a server reset to ERROR, and one stopped (SHUTOFF), are drained within 2 s of the pass
 //!   that sees them and serve again (ACTIVE and back in the pool) within 10 s, median;
 //! - with the compute service of one fake compute forced down (`os-services`), its server in
-//!   ERROR is replaced on the other compute and deleted.
+//!   ERROR is replaced on the other compute and deleted once the replacement serves, never
+//!   before;
+//! - with a quota of 0 instances (on the lab's `admin` project, which no other test creates
+//!   servers in), a group below its minimum gets one alert naming the quota and a few
+//!   backed-off create attempts, never one per pass, and grows once the quota is back.
 //!
 //! The policy has no per-instance probe, so a repaired server joins the pool when Nova says
 //! ACTIVE. The group, load balancer and pool are the test's own; the forced-down flag is put
@@ -29,7 +33,7 @@ use sloop::{
 use std::time::Duration;
 
 const ADMIN: &str = "oslab-admin-appcred";
-const GROUP: &str = "e2e-repair";
+const GROUP: &str = "cloud-repair";
 
 fn policy() -> Policy {
     let mut p = lab::policy();
@@ -39,8 +43,8 @@ fn policy() -> Policy {
     p.spec.group.size.max = 3;
     p.spec.telemetry = None;
     let t = p.spec.traffic.as_mut().expect("the lab policy has traffic");
-    t.load_balancer = "sloop-e2e-repair-lb".into();
-    t.pool = "sloop-e2e-repair-pool".into();
+    t.load_balancer = "cloud-repair-lb".into();
+    t.pool = "cloud-repair-pool".into();
     p.spec.healing = serde_json::from_value(json!({"enabled": true})).expect("default healing");
     assert_eq!(
         p.spec.healing.ladder,
@@ -54,6 +58,14 @@ fn policy() -> Policy {
         "the default ladder"
     );
     p
+}
+
+/// The loop's backend: the lab's fast polling, with whole pages (the shared lab's project holds
+/// other tests' servers too; `lab::options` pages by 2 to exercise paging).
+async fn loop_cloud(cloud: &str, policy: Policy) -> OpenStackCloud {
+    let mut opts = lab::options();
+    opts.page_size = 200;
+    lab::cloud_with(cloud, policy, opts).await
 }
 
 struct Loop {
@@ -165,27 +177,31 @@ impl ForcedDown {
 
 impl Drop for ForcedDown {
     fn drop(&mut self) {
-        let service = self.service.clone();
-        // A thread of its own with its own runtime: drop may run inside the test's runtime.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                let mut api = lab::api(ADMIN).await;
-                let req = Request::put(
-                    Service::Compute,
-                    &["os-services", &service],
-                    ForcedDown::body(false),
-                );
-                if let Err(e) = api.call(&req).await {
-                    eprintln!("could not put compute service {service} back up: {e}");
-                }
-            });
-        })
-        .join();
+        let req = Request::put(
+            Service::Compute,
+            &["os-services", &self.service],
+            ForcedDown::body(false),
+        );
+        put_back(ADMIN, req, format!("compute service {}", self.service));
     }
+}
+
+/// Sends `req` on `cloud` from a drop guard, reporting a failure: on a thread of its own with
+/// its own runtime, since a drop may run inside the test's runtime.
+fn put_back(cloud: &'static str, req: Request, what: String) {
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let mut api = lab::api(cloud).await;
+            if let Err(e) = api.call(&req).await {
+                eprintln!("could not put {what} back: {e}");
+            }
+        });
+    })
+    .join();
 }
 
 async fn compute_service(api: &mut Api, host: &str) -> String {
@@ -223,7 +239,7 @@ async fn error_and_shutoff_servers_are_drained_and_serve_again_and_a_dead_comput
     lab::clean(&mut admin, &policy, Some(&pool)).await;
     let mut l = Loop {
         rec: Reconciler::new(policy.clone()),
-        cloud: lab::cloud(ADMIN, policy.clone()).await,
+        cloud: loop_cloud(ADMIN, policy.clone()).await,
         started: Stopwatch::start(),
     };
 
@@ -345,4 +361,158 @@ async fn error_and_shutoff_servers_are_drained_and_serve_again_and_a_dead_comput
         "a replacement landed on the dead compute: {hosts:?}"
     );
     lab::clean(&mut admin, &policy, Some(&pool)).await;
+}
+
+/// The `admin` project's ID, from a token the lab's admin password gets (the quota case needs
+/// it, and the lab writes only the demo project's to env.sh).
+async fn admin_project_id() -> String {
+    let body = json!({"auth": {
+        "identity": {"methods": ["password"], "password": {"user": {
+            "name": "admin", "domain": {"name": "Default"}, "password": "admin"}}},
+        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}}}});
+    let v: Value = reqwest::Client::new()
+        .post("http://127.0.0.1:5000/v3/auth/tokens")
+        .json(&body)
+        .send()
+        .await
+        .expect("keystone answers")
+        .error_for_status()
+        .expect("a token for the admin project")
+        .json()
+        .await
+        .expect("a token body");
+    v["token"]["project"]["id"]
+        .as_str()
+        .expect("the token names its project")
+        .to_owned()
+}
+
+/// Puts the instance quota back on drop: the lab is shared.
+struct Quota {
+    project: String,
+    instances: Value,
+}
+
+impl Quota {
+    fn request(project: &str, instances: Value) -> Request {
+        Request::put(
+            Service::Compute,
+            &["os-quota-sets", project],
+            json!({"quota_set": {"instances": instances}}),
+        )
+    }
+}
+
+impl Drop for Quota {
+    fn drop(&mut self) {
+        let req = Quota::request(&self.project, self.instances.clone());
+        put_back(
+            QUOTA_CLOUD,
+            req,
+            format!("the instance quota of {}", self.project),
+        );
+    }
+}
+
+/// The admin user scoped to the `admin` project (password auth).
+const QUOTA_CLOUD: &str = "oslab-admin";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quota_of_zero_gives_one_alert_and_backed_off_creates_then_the_group_grows_once_it_is_lifted() {
+    let _lab = lab::LAB.read().await;
+    let mut policy = lab::policy();
+    policy.metadata.name = "cloud-quota".into();
+    policy.spec.group.cloud = QUOTA_CLOUD.into();
+    policy.spec.group.selector = [("sloop.group".to_owned(), "cloud-quota".to_owned())].into();
+    policy.spec.group.size.min = 1;
+    policy.spec.group.size.max = 2;
+    policy.spec.telemetry = None;
+    policy.spec.traffic = None;
+    let project = admin_project_id().await;
+    let mut admin = lab::api(QUOTA_CLOUD).await;
+    lab::clean(&mut admin, &policy, None).await;
+    let before = admin
+        .call(&Request::get(Service::Compute, &["os-quota-sets", &project]))
+        .await
+        .expect("read the quota");
+    let guard = Quota {
+        instances: before["quota_set"]["instances"].clone(),
+        project,
+    };
+    admin
+        .call(&Quota::request(&guard.project, json!(0)))
+        .await
+        .expect("set the instance quota to 0");
+    let mut l = Loop {
+        rec: Reconciler::new(policy.clone()),
+        cloud: loop_cloud(QUOTA_CLOUD, policy.clone()).await,
+        started: Stopwatch::start(),
+    };
+
+    // At least 60 s and 12 passes below the minimum with no room: every pass wants a server.
+    let (mut passes, mut attempts, mut alerts) = (0, 0, Vec::new());
+    let blocked = Stopwatch::start();
+    while (blocked.elapsed() < Duration::from_secs(60) || passes < 12)
+        && blocked.elapsed() < Duration::from_secs(300)
+    {
+        let r = l.tick().await;
+        passes += 1;
+        attempts += r
+            .decision
+            .actions
+            .iter()
+            .filter(|a| a.action.kind().label() == "scale-out")
+            .count();
+        alerts.extend(r.decision.alerts.iter().filter(|a| a.name == "quota").cloned());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let creates = l
+        .cloud
+        .api()
+        .stats()
+        .recent_writes
+        .iter()
+        .filter(|w| *w == "POST servers")
+        .count();
+    let elapsed = blocked.elapsed().as_secs_f64();
+    println!(
+        "figure e2e-repair: quota 0 for {elapsed:.0} s: {passes} passes, {attempts} scale-out attempts, {creates} create calls, {} quota alert(s): {:?}",
+        alerts.len(),
+        alerts.first().map(|a| &a.summary)
+    );
+    assert_eq!(alerts.len(), 1, "one alert naming the quota: {alerts:?}");
+    assert!(
+        alerts[0].summary.contains("quota"),
+        "the alert names the cause: {}",
+        alerts[0].summary
+    );
+    // Attempt n comes at the earliest 8 × (2^(n-1) - 1) s after the first (10 s doubling, -20 %
+    // jitter), so at most this many fit in the time the loop ran.
+    let most = (elapsed / 8.0 + 1.0).log2().floor() as usize + 1;
+    assert!(
+        (2..=most).contains(&attempts),
+        "backed off (10 s doubling): 2 to {most} attempts in {elapsed:.0} s, not one per pass ({attempts} in {passes} passes)"
+    );
+    assert_eq!(creates, attempts, "one create call per attempt");
+    assert!(
+        passes >= 12 && passes >= 3 * attempts,
+        "the loop kept passing ({passes})"
+    );
+
+    // The quota is back: the next attempt after the backoff creates the server.
+    drop(guard);
+    let grown = l
+        .until(Duration::from_secs(120), |r| {
+            r.snapshot
+                .inventory
+                .iter()
+                .any(|i| i.status == InstanceStatus::Active)
+        })
+        .await;
+    println!("figure e2e-repair: quota lifted: a server ACTIVE after {grown:?} s");
+    assert!(
+        grown.is_some(),
+        "no server within 120 s of the quota being lifted"
+    );
+    lab::clean(&mut admin, &policy, None).await;
 }

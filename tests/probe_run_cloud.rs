@@ -176,6 +176,7 @@ fn instance(id: &str) -> Instance {
         created_by: None,
         stamps: None,
         fault: None,
+        replaces: None,
     }
 }
 

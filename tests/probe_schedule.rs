@@ -338,6 +338,7 @@ fn the_election_policy_becomes_local_jobs_per_family_and_per_instance_address() 
         created_by: None,
         stamps: None,
         fault: None,
+        replaces: None,
     };
     let instances = [
         instance("vm-1", "2001:db8::1", "192.0.2.1"),

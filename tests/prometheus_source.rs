@@ -3,7 +3,9 @@
 //! `ceilometer_*` series as Ceilometer's Prometheus publisher names them, and sloop's PromQL
 //! source must read them: a CPU counter as utilisation, a gauge as is, a host-level meter by
 //! host name; series Prometheus does not have are missing, never zero; a Prometheus that is
-//! gone is a source error. Bounded: at most 60 s of waiting for the first scrapes.
+//! gone is a source error. The load source's PromQL is read from the same Prometheus: a
+//! request-rate expression summed over its series, per-server utilisation by a label. Bounded:
+//! at most 60 s of waiting for the first scrapes.
 
 use axum::{Router, routing::get};
 use sloop::{
@@ -67,12 +69,18 @@ async fn exposition() -> u16 {
     let app = Router::new().route(
         "/metrics",
         get(move || {
-            let cpu_ns = started.elapsed().as_secs_f64() * 0.5e9 + 1e12;
+            let secs = started.elapsed().as_secs_f64();
+            let cpu_ns = secs * 0.5e9 + 1e12;
+            // A balancer's request counters on two listeners: 150 and 50 requests per second.
+            let (web, api) = (secs * 150.0 + 1e6, secs * 50.0 + 2e6);
             async move {
                 format!(
                     "# TYPE ceilometer_cpu counter\nceilometer_cpu{{resource_id=\"srv-a\"}} {cpu_ns:.0}\n\
                      # TYPE ceilometer_memory_usage gauge\nceilometer_memory_usage{{resource_id=\"srv-a\"}} 512\n\
-                     # TYPE ceilometer_hardware_cpu_util gauge\nceilometer_hardware_cpu_util{{resource_id=\"compute1\"}} 37.5\n"
+                     # TYPE ceilometer_hardware_cpu_util gauge\nceilometer_hardware_cpu_util{{resource_id=\"compute1\"}} 37.5\n\
+                     # TYPE haproxy_frontend_http_requests_total counter\n\
+                     haproxy_frontend_http_requests_total{{proxy=\"web\"}} {web:.0}\n\
+                     haproxy_frontend_http_requests_total{{proxy=\"api\"}} {api:.0}\n"
                 )
             }
         }),
@@ -188,11 +196,53 @@ async fn the_promql_source_reads_ceilometer_series_from_a_real_prometheus() {
         "stale is missing"
     );
 
+    // A load source: the request-rate expression's series are summed, at the newest sample.
+    let timeout = Duration::from_secs(5);
+    let requests = format!("rate(haproxy_frontend_http_requests_total[{WINDOW}s])");
+    let now = clock.now();
+    let load = prometheus::instant_sum(&base, timeout, &requests, now)
+        .await
+        .expect("the request-rate expression")
+        .expect("a figure");
+    println!(
+        "  request rate {:.1}/s, sample {:.1} s old",
+        load.value,
+        now - load.at
+    );
+    assert!(
+        (load.value - 200.0).abs() < 20.0,
+        "150 + 50 requests per second, read {}",
+        load.value
+    );
+    assert!(
+        now - load.at <= 2.0,
+        "the newest sample's time: {:.1} s old",
+        now - load.at
+    );
+    let none = prometheus::instant_sum(&base, timeout, "rate(no_such_counter_total[5s])", now).await;
+    assert_eq!(none, Ok(None), "no series is no figure, never 0");
+    let bad = prometheus::instant_sum(&base, timeout, "rate(", now).await;
+    assert!(bad.is_err(), "a broken expression is an error: {bad:?}");
+    // Per-server utilisation by a label of the operator's choosing.
+    let util = format!("rate(ceilometer_cpu[{WINDOW}s]) / 1e9");
+    let body = prometheus::instant(&base, timeout, &util, now)
+        .await
+        .expect("the utilisation expression");
+    let by = prometheus::parse_by(&body, "resource_id").expect("an answer");
+    let (_, a) = by.get("srv-a").copied().expect("srv-a's utilisation");
+    assert!((a - 0.5).abs() < 0.05, "half a vCPU, read {a}");
+
     drop(prom);
     let gone = read(clock.now()).await;
     assert!(
         gone.is_err(),
         "a stopped Prometheus is a source error, not zeros: {gone:?}"
+    );
+    assert!(
+        prometheus::instant_sum(&base, timeout, &requests, clock.now())
+            .await
+            .is_err(),
+        "a stopped Prometheus is no load figure"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -236,11 +236,14 @@ struct Pass<'a> {
     breaker: &'a mut Breaker,
 }
 
+/// Creates the `index`-th server of action `key` unless it exists; a replacement names the
+/// server it replaces in its metadata ([`super::stamp::REPLACES_KEY`]).
 async fn create<C: Compute>(
     policy: &Policy,
     snap: &Snapshot,
     key: &str,
     index: u32,
+    replaces: Option<&str>,
     cloud: &mut C,
     ctx: &mut Pass<'_>,
 ) -> Result<(), ActError> {
@@ -253,7 +256,11 @@ async fn create<C: Compute>(
         return Ok(());
     }
     ctx.breaker.check(Service::Compute)?;
-    let req = server_request(policy, key, index, *ctx.zone_seq);
+    let mut req = server_request(policy, key, index, *ctx.zone_seq);
+    if let Some(old) = replaces {
+        req.metadata
+            .insert(super::stamp::REPLACES_KEY.to_owned(), old.to_owned());
+    }
     *ctx.zone_seq += 1;
     let id = ctx
         .breaker
@@ -329,7 +336,7 @@ async fn run<C: Compute + Traffic>(
         Action::ScaleOut { count } => {
             let mut first_error = None;
             for i in 0..*count {
-                if let Err(e) = create(policy, snap, &planned.id, i, cloud, ctx).await {
+                if let Err(e) = create(policy, snap, &planned.id, i, None, cloud, ctx).await {
                     first_error.get_or_insert(e);
                 }
             }
@@ -352,13 +359,10 @@ async fn run<C: Compute + Traffic>(
             compute(b, || cloud.rebuild_server(instance, image)).await
         }
         Action::Migrate { instance, .. } => compute(b, || cloud.live_migrate(instance)).await,
+        // Only the new server: the old one stays (drained) until its replacement serves, and the
+        // decision core deletes it then (`plan/replace.rs`), reading the pair from the cloud.
         Action::Replace { instance } => {
-            create(policy, snap, &planned.id, 0, cloud, ctx).await?;
-            let b = &mut *ctx.breaker;
-            if has_pool {
-                traffic(b, || cloud.remove_member(instance)).await?;
-            }
-            compute(b, || cloud.delete_server(instance)).await
+            create(policy, snap, &planned.id, 0, Some(instance), cloud, ctx).await
         }
     }
 }

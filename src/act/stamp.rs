@@ -9,6 +9,7 @@
 //! | `sloop.heal`     | `RUNG@UNIX`           | a drain, reboot, rebuild or replacement (a rung) |
 //! | `sloop.migrated` | `HOST@UNIX`           | a live migration                                 |
 //! | `sloop.retire`   | `UNIX`                | a delete that waits for its member's drain grace |
+//! | `sloop.replaces` | server ID             | set at create on a replacement, naming the old   |
 //!
 //! `RUNG` is the policy's rung name (`drain`, `reboot-soft`, `reboot-hard`, `rebuild`,
 //! `replace`), `UNIX` the decision time in whole seconds, e.g. `reboot-hard@1764205200`, and
@@ -37,6 +38,13 @@ pub const MIGRATED_KEY: &str = "sloop.migrated";
 /// reads a server carrying it as being deleted, so nothing re-admits or repairs it meanwhile,
 /// and a restarted controller finishes the deletion.
 pub const RETIRE_KEY: &str = "sloop.retire";
+
+/// Metadata key a replacement is created with, naming the server it replaces: the old server
+/// stays (drained) until the replacement serves, and only then is deleted. It is written with
+/// the create itself, so there is no moment at which the cloud holds a replacement without it,
+/// and a restarted controller finds which server replaces which (Nova refuses metadata on the
+/// ERROR server being replaced, so the link lives on the new one).
+pub const REPLACES_KEY: &str = "sloop.replaces";
 
 /// The retirement stamp for a deletion due at `due`.
 pub fn retire(due: Time) -> BTreeMap<String, String> {

@@ -84,6 +84,7 @@ mod tests {
                 ..Default::default()
             }),
             fault: None,
+            replaces: None,
         }
     }
 

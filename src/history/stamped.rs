@@ -145,6 +145,7 @@ mod tests {
                 migrated_from: from.map(HostDigest::of),
             }),
             fault: None,
+            replaces: None,
         }
     }
 

@@ -111,6 +111,7 @@ mod tests {
             created_by: None,
             stamps: None,
             fault: None,
+            replaces: None,
         }
     }
 

@@ -66,7 +66,7 @@ pub fn takes_traffic(pooled: bool, inst: &Instance) -> bool {
     inst.status == InstanceStatus::Active
         && match (pooled, inst.member) {
             (false, _) => true,
-            (true, Some(m)) => m.weight > 0 && m.admin_up,
+            (true, Some(m)) => m.weight > 0 && m.admin_up && !m.error,
             (true, None) => false,
         }
 }

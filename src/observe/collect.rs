@@ -98,6 +98,7 @@ impl Collector {
             in_flight: listing.in_flight,
             load,
             hosts,
+            orphan_members: listing.orphan_members,
         })
     }
 

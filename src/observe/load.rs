@@ -1,6 +1,7 @@
 //! The snapshot's load figure from what a cloud emits: Octavia's cumulative load-balancer
 //! statistics read at each poll (the simulator emits the same counters), turned into rates by
-//! [`rates`](super::rates). One derivation for every backend, so the simulator's core sees the
+//! [`rates`](super::rates), or the answer of a PromQL rate expression the policy names
+//! (Prometheus has made the rate; its newest sample's time is the figure's age). One derivation for every backend, so the simulator's core sees the
 //! same lag and gaps a real one does. Pure: readings and `now` come in as arguments.
 //!
 //! Freshness: a rate whose span ended more than the policy's `scaling.load.maxAge` before
@@ -52,8 +53,19 @@ pub fn source_of(policy: &Policy) -> Option<LoadSource> {
     match policy.spec.scaling.load.source {
         LoadSourceKind::Auto => policy.spec.traffic.is_some().then_some(LoadSource::Octavia),
         LoadSourceKind::Octavia => Some(LoadSource::Octavia),
+        LoadSourceKind::Prometheus => Some(LoadSource::Prometheus),
         LoadSourceKind::None => None,
     }
+}
+
+/// One instant-query answer of a Prometheus load expression: the sum of its series' values,
+/// and the newest sample's time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InstantSum {
+    /// The sum of the values.
+    pub value: f64,
+    /// The newest sample's time.
+    pub at: Time,
 }
 
 /// Keeps the previous counters of one policy's load source and derives the snapshot's load.
@@ -61,6 +73,7 @@ pub fn source_of(policy: &Policy) -> Option<LoadSource> {
 pub struct LoadDerivation {
     rates: Rates,
     max_age: f64,
+    report_interval: f64,
     last: Option<LoadSignal>,
 }
 
@@ -71,6 +84,7 @@ impl LoadDerivation {
         Self {
             rates: Rates::new(spec.report_interval.secs()),
             max_age: spec.max_age.secs(),
+            report_interval: spec.report_interval.secs(),
             last: None,
         }
     }
@@ -103,6 +117,30 @@ impl LoadDerivation {
                     covers: r.covers,
                 });
             }
+        }
+        self.fresh(now)
+    }
+
+    /// Feeds the answers of the policy's Prometheus expressions read at `now` (`requests`
+    /// `None`: no answer or no series this pass) and returns the load the snapshot carries.
+    /// Prometheus has already made the rate; its sample time is the figure's age, and it covers
+    /// one report interval (the scrape interval the policy states).
+    pub fn prometheus(
+        &mut self,
+        requests: Option<InstantSum>,
+        errors: Option<InstantSum>,
+        now: Time,
+    ) -> Option<LoadSignal> {
+        if let Some(r) = requests.filter(|r| r.value.is_finite() && r.value >= 0.0) {
+            self.last = Some(LoadSignal {
+                requests: r.value,
+                errors: errors.map(|e| e.value),
+                bytes_in: None,
+                bytes_out: None,
+                source: LoadSource::Prometheus,
+                at: r.at.min(now),
+                covers: self.report_interval,
+            });
         }
         self.fresh(now)
     }
@@ -165,6 +203,40 @@ mod tests {
         assert_eq!(source_of(&p), Some(LoadSource::Octavia));
         p.spec.traffic = None;
         assert_eq!(source_of(&p), None);
+    }
+
+    #[test]
+    fn a_prometheus_rate_is_taken_as_is_with_its_sample_time_and_goes_missing_when_old() {
+        let mut p = policy();
+        p.spec.scaling.load.source = LoadSourceKind::Prometheus;
+        assert_eq!(source_of(&p), Some(LoadSource::Prometheus));
+        let max_age = p.spec.scaling.load.max_age.secs();
+        let mut d = LoadDerivation::new(&p);
+        let sum = |value, at| Some(InstantSum { value, at });
+        let load = d
+            .prometheus(sum(250.0, 98.0), sum(2.5, 98.0), 100.0)
+            .expect("a rate");
+        assert_eq!(
+            (load.requests, load.errors, load.source, load.at),
+            (250.0, Some(2.5), LoadSource::Prometheus, 98.0),
+            "one answer is a rate already: no second reading needed"
+        );
+        assert_eq!(
+            d.prometheus(sum(f64::NAN, 99.0), None, 100.0),
+            Some(load),
+            "NaN is no answer"
+        );
+        assert_eq!(d.prometheus(None, None, 98.0 + max_age), Some(load));
+        assert_eq!(
+            d.prometheus(None, None, 98.0 + max_age + 1.0),
+            None,
+            "a sample older than maxAge is missing, not the last figure"
+        );
+        let old = d.prometheus(sum(300.0, 10.0), None, 20.0 + max_age);
+        assert_eq!(
+            old, None,
+            "an answer whose newest sample is already too old is missing"
+        );
     }
 
     #[test]

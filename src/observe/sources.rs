@@ -30,6 +30,8 @@ pub struct Listing {
     pub in_flight: Vec<InFlight>,
     /// vCPUs per server where the cloud reports the flavor (telemetry divides CPU time by it).
     pub vcpus: BTreeMap<InstanceId, u32>,
+    /// Pool members whose server is gone.
+    pub orphan_members: Vec<crate::snapshot::OrphanMember>,
 }
 
 /// The group's servers, their members, the work in flight and the hypervisors.

@@ -88,6 +88,11 @@ pub(super) fn failed_creates(policy: &Policy, snap: &Snapshot, gate: &mut Gate<'
             };
             let detail = format!("server {} ended in ERROR: {fault}", inst.id);
             b.history.back_off(&scale_out, now, class, &detail);
+            // A failed replacement also backs off the replacement of the server it was for.
+            if let Some(old) = inst.replaces.as_deref() {
+                let replace = intent_of(crate::decision::ActionKind::Replace, Some(old));
+                b.history.back_off(&replace, now, class, &detail);
+            }
         }
         if gate.busy(&inst.id) {
             continue;

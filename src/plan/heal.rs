@@ -4,6 +4,7 @@
 use super::{
     Builder, Gate,
     broken::{dead_host, down, drain_dead_member, failed_create, rung_allowed, takes_traffic},
+    replace,
 };
 use crate::{
     decision::{Action, Alert, Cause, Diagnosis, Evidence, RefusalReason},
@@ -272,7 +273,11 @@ pub(super) fn heal(
         let Some(inst) = snap.inventory.iter().find(|i| &i.id == instance) else {
             continue;
         };
-        if gate.busy(instance) || failed_create(policy, b, inst) {
+        // A server whose replacement is on its way waits for it (`replace.rs` deletes it then).
+        if gate.busy(instance)
+            || failed_create(policy, b, inst)
+            || replace::pending_replacement(snap, instance).is_some()
+        {
             continue;
         }
         let state = b.history.ladders.get(instance).cloned();
@@ -298,7 +303,13 @@ pub(super) fn heal(
                 if last != Some(Rung::Drain) && !refused && now - s.since < timeout {
                     continue;
                 }
-                s.rung + 1
+                // A replacement that failed (ERROR, or on a dead host) is made again, after its
+                // backoff; a replace rung has nothing after it to escalate to.
+                if last == Some(Rung::Replace) {
+                    s.rung
+                } else {
+                    s.rung + 1
+                }
             }
         };
         // A member that takes traffic is drained whatever its server's state, and an ERROR or

@@ -347,14 +347,33 @@ fn load_source(t: &mut Text, s: &Spec) {
     let octavia = match load.source {
         LoadSourceKind::Auto => lb,
         LoadSourceKind::Octavia => Some(lb.unwrap_or("(none: spec.traffic is missing)")),
-        LoadSourceKind::None => None,
+        LoadSourceKind::Prometheus | LoadSourceKind::None => None,
     };
+    if let (LoadSourceKind::Prometheus, Some(prom)) = (load.source, &load.prometheus) {
+        let url = prom
+            .url
+            .as_deref()
+            .or(s.telemetry.as_ref().and_then(|t| t.prometheus_url.as_deref()))
+            .unwrap_or("(no URL)");
+        t.item(&format!(
+            "The request rate is the sum of what Prometheus at {url} answers for `{}`, asked every pass; the newest sample's time is its age, and an answer older than {} (or none) counts as missing, never as zero.",
+            prom.requests,
+            human(load.max_age)
+        ));
+        if let Some(u) = &prom.utilization {
+            t.item(&format!(
+                "Servers without a `cpu` reading from spec.telemetry take their utilisation (a fraction of their vCPUs) from `{u}`, one series per server named by its `{}` label.",
+                prom.instance_label
+            ));
+        }
+    }
     match octavia {
         Some(lb) => t.item(&format!(
             "The request rate comes from the statistics of load balancer `{lb}`: cumulative connection, error and byte counters read every pass and turned into rates between the reads at which they moved (the balancer reports them every {}); a rate older than {} counts as missing.",
             human(load.report_interval),
             human(load.max_age)
         )),
+        None if load.source == LoadSourceKind::Prometheus => {}
         None => t.item("No request rate is read (no load balancer statistics)."),
     }
     t.item("Without a request rate or before the capacity of one instance is learned, sloop sizes from CPU utilisation against the target (ceil(serving × utilisation / target), as Kubernetes' HPA does) and, when the per-instance probes show every serving instance over the latency objective's threshold together, from that latency (capacity, not a fault); every scale-out names the signal it was sized from.");

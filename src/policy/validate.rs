@@ -60,6 +60,7 @@ pub fn validate(policy: &Policy) -> Vec<Problem> {
     check_group(&mut c, s);
     check_probes(&mut c, s);
     check_telemetry(&mut c, s);
+    check_load(&mut c, s);
     check_objectives(&mut c, s);
     check_scaling(&mut c, s);
     check_healing(&mut c, s);
@@ -238,6 +239,43 @@ fn check_probes(c: &mut Checker, s: &Spec) {
     }
 }
 
+/// A Prometheus load source needs its expressions and a URL to send them to; expressions
+/// without that source would never be read.
+fn check_load(c: &mut Checker, s: &Spec) {
+    let load = &s.scaling.load;
+    let at = |key: &str| p(&["spec", "scaling", "load", key]);
+    match (load.source, &load.prometheus) {
+        (LoadSourceKind::Prometheus, None) => c.fail(
+            at("prometheus"),
+            "source is prometheus but no expressions are given",
+            "add `prometheus: {requests: 'sum(rate(haproxy_frontend_http_requests_total[1m]))'}`",
+        ),
+        (LoadSourceKind::Prometheus, Some(prom)) => {
+            let telemetry_url = s.telemetry.as_ref().and_then(|t| t.prometheus_url.as_ref());
+            if prom.url.is_none() && telemetry_url.is_none() {
+                c.fail(
+                    at("prometheus"),
+                    "source is prometheus but no Prometheus URL is set here or in spec.telemetry.prometheusUrl",
+                    "add `url: http://prometheus:9090`",
+                );
+            }
+            if prom.requests.trim().is_empty() {
+                c.fail(
+                    at("prometheus"),
+                    "`requests` is empty",
+                    "give the PromQL of the request rate",
+                );
+            }
+        }
+        (_, Some(_)) => c.fail(
+            at("prometheus"),
+            "Prometheus expressions are given but `source` is not prometheus, so they would not be read",
+            "set `source: prometheus`, or remove `prometheus`",
+        ),
+        (_, None) => {}
+    }
+}
+
 fn check_telemetry(c: &mut Checker, s: &Spec) {
     let Some(t) = &s.telemetry else { return };
     if t.source == TelemetrySource::Prometheus && t.prometheus_url.is_none() {
@@ -279,4 +317,46 @@ fn probe_names(s: &Spec) -> String {
         .map(|p| format!("`{}`", p.name))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::{LoadSourceKind, Policy, PolicyError};
+
+    /// The shipped election policy with `load` as its `spec.scaling.load` section.
+    fn with_load(load: &str) -> Result<Policy, Vec<PolicyError>> {
+        let text = include_str!("../../policies/election-web.yaml");
+        let text = text.replacen("  scaling:\n", &format!("  scaling:\n    load:\n{load}"), 1);
+        crate::policy::parse("web.yaml", text.as_bytes())
+    }
+
+    fn errors(load: &str) -> String {
+        format!("{:?}", with_load(load).expect_err("refused"))
+    }
+
+    #[test]
+    fn a_prometheus_load_source_needs_its_expressions_and_a_url() {
+        let ok = with_load(
+            "      source: prometheus\n      prometheus:\n        url: http://prom:9090\n        requests: sum(rate(x_total[1m]))\n",
+        )
+        .expect("valid");
+        let prom = ok.spec.scaling.load.prometheus.expect("expressions");
+        assert_eq!(ok.spec.scaling.load.source, LoadSourceKind::Prometheus);
+        assert_eq!(prom.instance_label, "resource_id", "the default label");
+        assert!(errors("      source: prometheus\n").contains("no expressions"));
+        assert!(
+            errors("      source: prometheus\n      prometheus:\n        requests: x\n")
+                .contains("no Prometheus URL"),
+            "the election policy reads Gnocchi, so no telemetry URL to fall back on"
+        );
+        assert!(
+            errors("      source: octavia\n      prometheus:\n        url: http://p\n        requests: x\n")
+                .contains("would not be read")
+        );
+        assert!(
+            errors("      source: prometheus\n      prometheus:\n        url: http://p\n        requests: x\n        bogus: 1\n")
+                .contains("bogus"),
+            "unknown fields are errors"
+        );
+    }
 }

@@ -29,10 +29,12 @@ fn server(id: &str) -> Instance {
             weight: 1,
             admin_up: true,
             online: true,
+            error: false,
         }),
         created_by: None,
         stamps: None,
         fault: None,
+        replaces: None,
     }
 }
 
@@ -85,6 +87,7 @@ fn each_kind_of_interrupted_action_resolves_from_what_the_cloud_shows() {
             weight: w,
             admin_up: true,
             online: true,
+            error: false,
         }),
         ..server("a")
     };

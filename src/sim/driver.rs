@@ -79,6 +79,8 @@ pub struct SimCloud {
     octavia: Option<OctaviaStats>,
     /// The same counter-to-rate derivation a real cloud's load goes through.
     load: LoadDerivation,
+    /// The policy's load source, once `auto` is resolved.
+    load_source: Option<crate::snapshot::LoadSource>,
 }
 
 /// How many server actions the simulated cloud remembers.
@@ -150,6 +152,7 @@ impl SimCloud {
             actions: std::collections::VecDeque::new(),
             octavia,
             load: LoadDerivation::new(policy),
+            load_source: source_of(policy),
             rng,
             world,
         };
@@ -246,12 +249,14 @@ impl SimCloud {
                         weight,
                         admin_up: true,
                         online: vm.answer(now) == super::world::Answer::Serves,
+                        error: false,
                     }),
                     created_by: vm.metadata.get("sloop.action").cloned(),
                     stamps: crate::act::stamp::read(&vm.metadata),
                     // Nova's message for a server the scheduler found no room for.
                     fault: (vm.status == InstanceStatus::Error && !vm.claimed && vm.active_since.is_none())
                         .then(|| "No valid host was found. There are not enough hosts available.".to_owned()),
+                    replaces: vm.metadata.get(crate::act::stamp::REPLACES_KEY).cloned(),
                 }
             })
             .collect()
@@ -364,6 +369,8 @@ impl Inventory for SimCloud {
             instances: self.inventory(),
             in_flight: self.in_flight(),
             vcpus: BTreeMap::new(),
+            // Members live and die with their servers in the simulated pool.
+            orphan_members: Vec::new(),
         }))
     }
 
@@ -385,10 +392,16 @@ impl TelemetrySource for SimCloud {
 
 /// What a load balancer's statistics say, through the same derivation as a real cloud's: the
 /// world's true load never reaches the snapshot.
+/// The balancer's counters as a real one reports them. A policy reading its request rate from
+/// Prometheus gets the same counters, as a Prometheus scraping the balancer would see them.
 impl LoadSource for SimCloud {
     fn load(&mut self, now: Time) -> impl Future<Output = Option<LoadSignal>> + Send {
         let stats = self.octavia.as_ref().map(OctaviaStats::read);
-        ready(stats.and_then(|stats| self.load.octavia(Some(stats), now)))
+        let signal = stats.and_then(|stats| self.load.octavia(Some(stats), now));
+        ready(signal.map(|mut s| {
+            s.source = self.load_source.unwrap_or(s.source);
+            s
+        }))
     }
 }
 

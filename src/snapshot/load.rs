@@ -12,6 +12,8 @@ pub enum LoadSource {
     /// Octavia's load-balancer statistics (`total_connections` and friends, summed over its
     /// listeners), read at each poll and turned into rates between the polls at which they moved.
     Octavia,
+    /// A PromQL expression the policy names, evaluated by Prometheus over its scrapes.
+    Prometheus,
     /// A decision log written before sources were recorded (a bare number).
     Unrecorded,
 }
@@ -21,6 +23,7 @@ impl LoadSource {
     pub fn label(self) -> &'static str {
         match self {
             LoadSource::Octavia => "octavia",
+            LoadSource::Prometheus => "prometheus",
             LoadSource::Unrecorded => "unrecorded",
         }
     }

@@ -29,6 +29,34 @@ fn drained_vm1(now: f64) -> History {
     );
     h
 }
+/// `vm-1` (on the dead host `h1`) got its replacement 20 s ago.
+fn replacing_vm1(now: f64) -> History {
+    let mut h = drained_vm1(now);
+    let ladder = &election_policy().spec.healing.ladder;
+    let state = h.ladders.get_mut("vm-1").expect("ladder");
+    state.rung = ladder
+        .iter()
+        .position(|r| *r == sloop::policy::Rung::Replace)
+        .expect("the ladder replaces");
+    state.since = now - 20.0;
+    h
+}
+fn scale_in(id: &str) -> Action {
+    Action::ScaleIn {
+        instances: vec![id.into()],
+    }
+}
+fn replace(id: &str) -> Action {
+    Action::Replace { instance: id.into() }
+}
+/// `vm-1` in ERROR and drained on the dead host `h1`, with its replacement `new-1` on `host`.
+fn replacing(host: &str, serving: bool) -> Fixture {
+    Fixture::healthy(6)
+        .host_down("h1")
+        .instance_error("vm-1")
+        .drained("vm-1")
+        .replacement("new-1", "vm-1", host, serving)
+}
 fn backoff(now: f64, class: FailureClass, detail: &str, alerted: bool) -> Backoff {
     Backoff {
         failures: 1,
@@ -147,6 +175,122 @@ pub(super) fn cases() -> Vec<Case> {
                     format!("actions: {:?}", d.actions),
                 )?;
                 check(!has(d, &reboot("vm-1", true)), "a reboot on a dead host")
+            },
+        },
+        Case {
+            name: "a_replaced_server_stays_until_its_replacement_serves",
+            why: "deleting the dead server before its replacement serves loses the only record of the repair and, on a restart, the capacity: it waits, and gets no second replacement",
+            fixture: replacing("h2", false),
+            history: replacing_vm1,
+            policy: same,
+            expect: |d| {
+                check(
+                    !has(d, &scale_in("vm-1")),
+                    format!("deleted early: {:?}", d.actions),
+                )?;
+                check(
+                    !has(d, &replace("vm-1")),
+                    format!("a second replacement: {:?}", d.actions),
+                )
+            },
+        },
+        Case {
+            name: "a_replaced_server_is_deleted_once_its_replacement_serves",
+            why: "the replacement is ACTIVE and in the pool: the dead server goes, with the replacement named in the evidence",
+            fixture: replacing("h2", true),
+            history: replacing_vm1,
+            policy: same,
+            expect: |d| {
+                check(
+                    d.actions.iter().any(|a| {
+                        a.action == scale_in("vm-1")
+                            && a.evidence.summary.contains("replacement new-1 serves")
+                    }),
+                    format!("actions: {:?}", d.actions),
+                )?;
+                check(!has(d, &scale_in("new-1")), "the replacement deleted")
+            },
+        },
+        Case {
+            name: "a_replacement_on_the_dead_host_is_deleted_with_a_page",
+            why: "Nova may still place on a host whose compute service just died: that replacement serves nothing, so it is deleted, paged, and the old server waits for another",
+            fixture: replacing("h1", true),
+            history: replacing_vm1,
+            policy: same,
+            expect: |d| {
+                check(has(d, &scale_in("new-1")), format!("actions: {:?}", d.actions))?;
+                check(
+                    !has(d, &scale_in("vm-1")),
+                    "the replaced server deleted for a misplaced replacement",
+                )?;
+                check(
+                    d.alerts
+                        .iter()
+                        .any(|a| a.name == "replacement-on-dead-host" && a.summary.contains("h1")),
+                    format!("alerts: {:?}", d.alerts),
+                )
+            },
+        },
+        Case {
+            name: "a_server_whose_replacement_failed_is_replaced_again",
+            why: "a replace rung has nothing after it: once its replacement is gone (ERROR, deleted), the server is replaced again instead of paging the ladder exhausted",
+            fixture: Fixture::healthy(6)
+                .host_down("h1")
+                .instance_error("vm-1")
+                .drained("vm-1"),
+            history: |now| {
+                let mut h = replacing_vm1(now);
+                h.ladders.get_mut("vm-1").expect("ladder").since = now - 60.0;
+                h
+            },
+            policy: same,
+            expect: |d| {
+                check(has(d, &replace("vm-1")), format!("actions: {:?}", d.actions))?;
+                check(
+                    !d.alerts.iter().any(|a| a.name == "ladder-exhausted"),
+                    format!("alerts: {:?}", d.alerts),
+                )
+            },
+        },
+        Case {
+            name: "a_member_whose_server_is_gone_is_removed_with_evidence",
+            why: "a member left behind by a deleted server gets its share of requests and fails each: it is removed, and the decision names the member and the server",
+            fixture: Fixture::healthy(6).orphan_member("gone-1", "2001:db8::99"),
+            history: fresh,
+            policy: same,
+            expect: |d| {
+                check(
+                    d.actions.iter().any(|a| {
+                        a.cause == Cause::OrphanMember
+                            && a.action == scale_in("gone-1")
+                            && a.evidence.summary.contains("2001:db8::99")
+                    }),
+                    format!("actions: {:?}", d.actions),
+                )
+            },
+        },
+        Case {
+            name: "a_member_of_a_server_being_deleted_is_removed_never_admitted",
+            why: "a server Nova is deleting still gets traffic through its member: the member goes; nothing re-admits the server",
+            fixture: Fixture::healthy(6).deleting("vm-2"),
+            history: fresh,
+            policy: same,
+            expect: |d| {
+                check(
+                    d.actions
+                        .iter()
+                        .any(|a| a.cause == Cause::OrphanMember && a.action == scale_in("vm-2")),
+                    format!("actions: {:?}", d.actions),
+                )?;
+                check(
+                    !has(
+                        d,
+                        &Action::Admit {
+                            instance: "vm-2".into(),
+                        },
+                    ),
+                    "a deleting server admitted",
+                )
             },
         },
         Case {

@@ -81,8 +81,13 @@ pub fn clock() -> Arc<dyn Clock> {
 
 /// A backend for `policy` on lab cloud `cloud`.
 pub async fn cloud(cloud: &str, policy: Policy) -> OpenStackCloud {
+    cloud_with(cloud, policy, options()).await
+}
+
+/// A backend for `policy` on lab cloud `cloud` with `opts`.
+pub async fn cloud_with(cloud: &str, policy: Policy, opts: CloudOptions) -> OpenStackCloud {
     let cfg = config::load(Some(cloud), Some(&clouds_yaml())).expect("lab clouds.yaml");
-    OpenStackCloud::connect(cfg, policy, options(), clock())
+    OpenStackCloud::connect(cfg, policy, opts, clock())
         .await
         .unwrap_or_else(|e| panic!("connect to {cloud}: {e}"))
 }

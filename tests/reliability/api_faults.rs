@@ -110,7 +110,8 @@ fn calls_for(action: &Action, has_pool: bool) -> usize {
         + match action {
             Action::ScaleOut { count } => *count as usize,
             Action::ScaleIn { instances } => instances.len() * (1 + pool),
-            Action::Replace { .. } => 2 + pool,
+            // The create only: the old server is deleted by a later decision, once the new one serves.
+            Action::Replace { .. } => 1,
             _ => 1,
         }
 }

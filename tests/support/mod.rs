@@ -55,6 +55,12 @@ pub struct Fixture {
     pub dead_hosts: Vec<String>,
     /// Servers sloop created that ended in ERROR before serving: (id, Nova's fault message).
     pub failed_creates: Vec<(String, String)>,
+    /// Replacements sloop created (`sloop.replaces`): (new id, replaced id, host, in the pool).
+    pub replacements: Vec<(String, String, String, bool)>,
+    /// Pool members whose server is gone: (server id, address).
+    pub orphans: Vec<(String, String)>,
+    /// Instances Nova is deleting (their member, if any, keeps its weight).
+    pub deleting: Vec<String>,
 }
 
 impl Fixture {
@@ -82,6 +88,9 @@ impl Fixture {
             drained: Vec::new(),
             dead_hosts: Vec::new(),
             failed_creates: Vec::new(),
+            replacements: Vec::new(),
+            orphans: Vec::new(),
+            deleting: Vec::new(),
         }
     }
     /// Nova reports `id` SHUTOFF.
@@ -102,6 +111,22 @@ impl Fixture {
     /// A server sloop created (action key `key`) ended in ERROR with `fault` before it served.
     pub fn failed_create(mut self, id: &str, fault: &str) -> Self {
         self.failed_creates.push((id.into(), fault.into()));
+        self
+    }
+    /// The pool has a member at `address` for server `server`, which is gone.
+    pub fn orphan_member(mut self, server: &str, address: &str) -> Self {
+        self.orphans.push((server.into(), address.into()));
+        self
+    }
+    /// Nova is deleting `id`.
+    pub fn deleting(mut self, id: &str) -> Self {
+        self.deleting.push(id.into());
+        self
+    }
+    /// `new` is an ACTIVE replacement of `old` on `host`, in the pool when `serving`.
+    pub fn replacement(mut self, new: &str, old: &str, host: &str, serving: bool) -> Self {
+        self.replacements
+            .push((new.into(), old.into(), host.into(), serving));
         self
     }
     /// `id` was moved off `from` to `to` `secs_ago`, and carries the stamp of that migration.
@@ -198,6 +223,8 @@ impl Fixture {
                     InstanceStatus::Error
                 } else if self.shutoff_status.contains(&id) {
                     InstanceStatus::Shutoff
+                } else if self.deleting.contains(&id) {
+                    InstanceStatus::Deleting
                 } else {
                     InstanceStatus::Active
                 },
@@ -212,6 +239,7 @@ impl Fixture {
                     weight: if self.drained.contains(&id) { 0 } else { 1 },
                     admin_up: true,
                     online: true,
+                    error: false,
                 }),
                 created_by: None,
                 stamps: self.migrated.get(&id).map(|(from, _, ago)| RepairStamps {
@@ -220,6 +248,7 @@ impl Fixture {
                     ..RepairStamps::default()
                 }),
                 fault: None,
+                replaces: None,
             });
             let mut cpu = BTreeMap::new();
             cpu.insert(
@@ -345,8 +374,39 @@ impl Fixture {
                 created_by: Some(format!("election-web-{}-{k}/0", (now - 30.0) as i64)),
                 stamps: None,
                 fault: Some(fault.clone()),
+                replaces: None,
             });
         }
+        for (k, (id, old, host, serving)) in self.replacements.iter().enumerate() {
+            snap.inventory.push(Instance {
+                id: id.clone(),
+                name: id.clone(),
+                status: InstanceStatus::Active,
+                host: Some(host.clone()),
+                addresses: vec![(IpFamily::V6, format!("2001:db8::f{k}"))],
+                created_at: now - 20.0,
+                active_since: Some(now - 10.0),
+                member: serving.then_some(LbMember {
+                    weight: 1,
+                    admin_up: true,
+                    online: true,
+                    error: false,
+                }),
+                created_by: Some(format!("election-web-{}-{k}/0", (now - 20.0) as i64)),
+                stamps: None,
+                fault: None,
+                replaces: Some(old.clone()),
+            });
+        }
+        snap.orphan_members = self
+            .orphans
+            .iter()
+            .map(|(server, address)| sloop::snapshot::OrphanMember {
+                server: server.clone(),
+                address: address.clone(),
+                weight: 1,
+            })
+            .collect();
         if !self.dead_hosts.is_empty() {
             snap.hosts = Hosts::Listed {
                 hosts: (0..self.hosts)

@@ -28,7 +28,7 @@ use crate::{
         Collector, Inventory, Listing, LoadSource, NoProbes, ObserveError, ProbeSource, load::LoadDerivation,
     },
     policy::Policy,
-    snapshot::{Hosts, InstanceId, LoadSignal, Snapshot, Time},
+    snapshot::{Hosts, InstanceId, LoadSignal, OrphanMember, Snapshot, Time},
 };
 use std::{collections::BTreeMap, future::Future, sync::Arc};
 
@@ -123,17 +123,28 @@ impl OpenStackCloud {
 
     /// The group's servers and the pool's members.
     pub async fn list(&mut self) -> Result<(Vec<nova::ServerView>, Vec<MemberView>), ApiError> {
+        let (mine, members, _) = self.list_with_orphans().await?;
+        Ok((mine, members))
+    }
+
+    /// The group's servers, the pool's members, and the members whose server is gone (checked
+    /// against every server the project has, not only the group's).
+    async fn list_with_orphans(
+        &mut self,
+    ) -> Result<(Vec<nova::ServerView>, Vec<MemberView>, Vec<OrphanMember>), ApiError> {
         let all = nova::list_servers(&mut self.api, self.opts.page_size).await?;
+        let members = match self.pool_ref().await? {
+            Some(p) => octavia::list_members(&mut self.api, &p, self.opts.page_size).await?,
+            None => Vec::new(),
+        };
+        let port = self.policy.spec.traffic.as_ref().map_or(80, |t| t.member_port);
+        let orphans = inventory::orphans(&all, &members, port);
         let selector = &self.policy.spec.group.selector;
         let mine: Vec<_> = all
             .into_iter()
             .filter(|s| inventory::selects(selector, s))
             .collect();
-        let members = match self.pool_ref().await? {
-            Some(p) => octavia::list_members(&mut self.api, &p, self.opts.page_size).await?,
-            None => Vec::new(),
-        };
-        Ok((mine, members))
+        Ok((mine, members, orphans))
     }
 
     /// The hypervisors where the credentials may list them. A refusal is remembered for
@@ -173,8 +184,8 @@ impl OpenStackCloud {
 
 impl Inventory for OpenStackCloud {
     async fn list(&mut self, now: Time) -> Result<Listing, ObserveError> {
-        let (servers, members) = self
-            .list()
+        let (servers, members, orphan_members) = self
+            .list_with_orphans()
             .await
             .map_err(|e| ObserveError::Inventory(format!("cloud `{}`: {e}", self.api.cloud_name())))?;
         // Retiring servers as the cloud shows them (stamped), plus those Nova would not stamp.
@@ -196,6 +207,7 @@ impl Inventory for OpenStackCloud {
                 .iter()
                 .filter_map(|s| Some((s.id.clone(), s.flavor.vcpus?)))
                 .collect(),
+            orphan_members,
         })
     }
 

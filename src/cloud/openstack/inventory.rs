@@ -10,7 +10,7 @@ use super::{
 use crate::{
     act::executor::ACTION_KEY,
     decision::ActionKind,
-    snapshot::{InFlight, Instance, InstanceStatus, LbMember},
+    snapshot::{InFlight, Instance, InstanceStatus, LbMember, OrphanMember},
 };
 use std::collections::BTreeMap;
 
@@ -57,6 +57,7 @@ pub fn instance_of(s: &ServerView, members: &[MemberView], member_port: Option<u
             weight: m.weight,
             admin_up: m.admin_state_up,
             online: m.online(),
+            error: m.failed(),
         })
     });
     Instance {
@@ -75,7 +76,40 @@ pub fn instance_of(s: &ServerView, members: &[MemberView], member_port: Option<u
         fault: (status == InstanceStatus::Error)
             .then(|| s.fault.as_ref().map(|f| f.message.clone()))
             .flatten(),
+
+        replaces: s.metadata.get(crate::act::stamp::REPLACES_KEY).cloned(),
     }
+}
+
+/// Pool members named after a server ID (as sloop names them) that no server of `servers`
+/// has, and whose address and port match none of them either: their server is gone. Members
+/// named otherwise are someone else's and left alone, as are members Octavia is already
+/// deleting.
+pub fn orphans(servers: &[ServerView], members: &[MemberView], port: u16) -> Vec<OrphanMember> {
+    let addresses: Vec<String> = servers
+        .iter()
+        .flat_map(|s| s.addresses_by_family().into_iter().map(|(_, a)| a))
+        .collect();
+    members
+        .iter()
+        .filter(|m| looks_like_server_id(&m.name) && m.provisioning_status != "PENDING_DELETE")
+        .filter(|m| !servers.iter().any(|s| s.id == m.name))
+        .filter(|m| !(m.protocol_port == port && addresses.contains(&m.address)))
+        .map(|m| OrphanMember {
+            server: m.name.clone(),
+            address: m.address.clone(),
+            weight: m.weight,
+        })
+        .collect()
+}
+
+/// A Nova server ID: a UUID in its 36-character hyphenated form.
+fn looks_like_server_id(name: &str) -> bool {
+    name.len() == 36
+        && name.chars().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
 }
 
 /// Work the cloud is still doing on a server, as an in-flight action. A server being built
@@ -221,6 +255,76 @@ mod tests {
         assert!(selects(&sel(&[("sloop.group", "web")]), &s));
         assert!(!selects(&sel(&[("sloop.group", "web"), ("tier", "x")]), &s));
         assert!(!selects(&sel(&[("sloop.group", "api")]), &s));
+    }
+
+    #[test]
+    fn a_replacement_names_the_server_it_replaces_and_a_failed_member_does_not_serve() {
+        let mut s = server("ACTIVE", None, 1);
+        s.metadata.insert("sloop.replaces".into(), "old-1".into());
+        let member = |provisioning: &str| -> MemberView {
+            serde_json::from_value(json!({
+                "id": "m1", "name": "s1", "address": "10.0.0.5", "protocol_port": 80, "weight": 1,
+                "operating_status": "NO_MONITOR", "provisioning_status": provisioning
+            }))
+            .unwrap()
+        };
+        let i = instance_of(&s, &[member("ACTIVE")], Some(80));
+        assert_eq!(i.replaces.as_deref(), Some("old-1"));
+        assert!(!i.member.expect("its member").error);
+        let i = instance_of(&s, &[member("ERROR")], Some(80));
+        assert!(
+            i.member.expect("its member").error,
+            "Octavia's provisioning ERROR is kept"
+        );
+        let policy = crate::policy::parse(
+            "web.yaml",
+            &std::fs::read("policies/election-web.yaml").expect("shipped policy"),
+        )
+        .expect("valid");
+        assert!(
+            !crate::judge::diagnose::in_rotation(&policy, &i),
+            "a member Octavia failed to apply takes no traffic"
+        );
+    }
+
+    #[test]
+    fn members_whose_server_is_gone_are_orphans_and_other_members_are_not() {
+        let gone = "0b7f6c1e-9a2d-4c3b-8e5f-1a2b3c4d5e6f";
+        let member = |name: &str, address: &str, status: &str| -> MemberView {
+            serde_json::from_value(json!({
+                "id": format!("m-{name}"), "name": name, "address": address, "protocol_port": 80,
+                "weight": 1, "provisioning_status": status
+            }))
+            .unwrap()
+        };
+        let s: ServerView = serde_json::from_value(json!({
+            "id": "s1", "name": "web-1", "status": "ACTIVE", "created": "2026-11-26T15:00:00Z",
+            "updated": "2026-11-26T15:01:00Z",
+            "addresses": {"lab-net": [{"addr": "fd00::5", "version": 6}]}
+        }))
+        .unwrap();
+        let live = "fd00::5";
+        let members = [
+            member(gone, "10.9.9.9", "ACTIVE"),
+            member("s1", live, "ACTIVE"),
+            member("static-backend", "10.9.9.8", "ACTIVE"),
+            member("1b7f6c1e-9a2d-4c3b-8e5f-1a2b3c4d5e6f", live, "ACTIVE"),
+            member(
+                "2b7f6c1e-9a2d-4c3b-8e5f-1a2b3c4d5e6f",
+                "10.9.9.7",
+                "PENDING_DELETE",
+            ),
+        ];
+        let found = orphans(&[s], &members, 80);
+        assert_eq!(
+            found,
+            vec![OrphanMember {
+                server: gone.into(),
+                address: "10.9.9.9".into(),
+                weight: 1
+            }],
+            "only the member of a gone server: not a live server's (by name or address), not one named by hand, not one being deleted"
+        );
     }
 
     #[test]

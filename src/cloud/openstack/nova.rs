@@ -218,6 +218,9 @@ pub struct CreateServer<'a> {
     pub user_data: Option<&'a str>,
     /// Server group ID (scheduler hint).
     pub server_group: Option<&'a str>,
+    /// Servers the new one must not share a host with (scheduler hint `different_host`; Nova
+    /// honours it where `DifferentHostFilter` is enabled and ignores it elsewhere).
+    pub different_host: &'a [String],
     /// Metadata.
     pub metadata: &'a BTreeMap<String, String>,
 }
@@ -251,8 +254,15 @@ pub fn create_body(c: &CreateServer<'_>) -> Value {
         s.insert("user_data".into(), json!(u));
     }
     let mut body = json!({ "server": server });
+    let mut hints = serde_json::Map::new();
     if let Some(g) = c.server_group {
-        body["os:scheduler_hints"] = json!({ "group": g });
+        hints.insert("group".into(), json!(g));
+    }
+    if !c.different_host.is_empty() {
+        hints.insert("different_host".into(), json!(c.different_host));
+    }
+    if !hints.is_empty() {
+        body["os:scheduler_hints"] = Value::Object(hints);
     }
     body
 }
@@ -462,13 +472,25 @@ mod tests {
             key_name: Some("ops"),
             user_data: Some("IyE="),
             server_group: Some("sg-1"),
+            different_host: &[],
             metadata: &meta,
         };
         let b = create_body(&c);
         assert_eq!(b["server"]["networks"], "none");
         assert_eq!(b["server"]["security_groups"][0]["name"], "web");
         assert_eq!(b["server"]["metadata"]["sloop.action"], "a/0");
-        assert_eq!(b["os:scheduler_hints"]["group"], "sg-1");
+        assert_eq!(b["os:scheduler_hints"], json!({"group": "sg-1"}));
+        let away = ["old-1".to_owned()];
+        let b = create_body(&CreateServer {
+            server_group: None,
+            different_host: &away,
+            ..c
+        });
+        assert_eq!(
+            b["os:scheduler_hints"],
+            json!({"different_host": ["old-1"]}),
+            "a replacement asks to keep off the replaced server's host"
+        );
     }
 
     #[test]

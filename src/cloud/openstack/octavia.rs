@@ -47,6 +47,12 @@ impl MemberView {
     pub fn online(&self) -> bool {
         !matches!(self.operating_status.as_str(), "OFFLINE" | "ERROR")
     }
+
+    /// Octavia failed to apply the member (`provisioning_status` ERROR): whatever its weight,
+    /// the load balancer does not send it traffic until it is updated again.
+    pub fn failed(&self) -> bool {
+        self.provisioning_status == "ERROR"
+    }
 }
 
 /// The load balancer and pool a policy's traffic section names.

@@ -9,6 +9,7 @@ use super::{
     readings::{self, Latest},
 };
 use crate::{
+    observe::load::InstantSum,
     policy::{Aggregation, MetricScope, MetricSpec},
     snapshot::{TelemetryReadings, Time},
 };
@@ -73,13 +74,15 @@ struct Sample {
 
 /// `resource_id → (time, value)` from an instant-query answer.
 pub fn parse(body: &str) -> Result<Latest, String> {
-    let a: Answer = serde_json::from_str(body).map_err(|e| format!("unreadable answer: {e}"))?;
-    if a.status != "success" {
-        return Err(a.error.unwrap_or_else(|| format!("status {}", a.status)));
-    }
+    parse_by(body, "resource_id")
+}
+
+/// `label value → (time, value)` from an instant-query answer; series without the label, and
+/// values that are not finite numbers, are left out.
+pub fn parse_by(body: &str, label: &str) -> Result<Latest, String> {
     let mut out = Latest::new();
-    for s in a.data.map(|d| d.result).unwrap_or_default() {
-        let (Some(id), Ok(v)) = (s.metric.get("resource_id"), s.value.1.parse::<f64>()) else {
+    for s in samples(body)? {
+        let (Some(id), Ok(v)) = (s.metric.get(label), s.value.1.parse::<f64>()) else {
             continue;
         };
         if v.is_finite() {
@@ -87,6 +90,66 @@ pub fn parse(body: &str) -> Result<Latest, String> {
         }
     }
     Ok(out)
+}
+
+/// The sum of every finite value of an instant-query answer and its newest sample's time;
+/// `None` when it has no such value (an expression over series Prometheus has not scraped).
+pub fn parse_sum(body: &str) -> Result<Option<InstantSum>, String> {
+    let mut sum: Option<InstantSum> = None;
+    for s in samples(body)? {
+        let Ok(v) = s.value.1.parse::<f64>() else { continue };
+        if !v.is_finite() {
+            continue;
+        }
+        let acc = sum.get_or_insert(InstantSum {
+            value: 0.0,
+            at: s.value.0,
+        });
+        acc.value += v;
+        acc.at = acc.at.max(s.value.0);
+    }
+    Ok(sum)
+}
+
+fn samples(body: &str) -> Result<Vec<Sample>, String> {
+    let a: Answer = serde_json::from_str(body).map_err(|e| format!("unreadable answer: {e}"))?;
+    if a.status != "success" {
+        return Err(a.error.unwrap_or_else(|| format!("status {}", a.status)));
+    }
+    Ok(a.data.map(|d| d.result).unwrap_or_default())
+}
+
+/// Evaluates `promql` at `now` on the Prometheus at `base` and sums its answer ([`parse_sum`]).
+pub async fn instant_sum(
+    base: &str,
+    timeout: Duration,
+    promql: &str,
+    now: Time,
+) -> Result<Option<InstantSum>, String> {
+    let body = instant(base, timeout, promql, now).await?;
+    parse_sum(&body).map_err(|e| format!("prometheus {base}: {e}"))
+}
+
+/// Evaluates `promql` at `now` on the Prometheus at `base`; the answer's body.
+pub async fn instant(base: &str, timeout: Duration, promql: &str, now: Time) -> Result<String, String> {
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let url = format!("{}/api/v1/query", base.trim_end_matches('/'));
+    let resp = http
+        .get(&url)
+        .query(&[("query", promql), ("time", &format!("{now:.3}"))])
+        .send()
+        .await
+        .map_err(|e| format!("prometheus {url}: {e}"))?;
+    let status = resp.status();
+    let body = resp.text().await.map_err(|e| format!("prometheus {url}: {e}"))?;
+    // Prometheus answers a bad expression with 400 and an error body, which `samples` reports.
+    if !status.is_success() && status.as_u16() != 400 {
+        return Err(format!("prometheus {url}: HTTP {status}"));
+    }
+    Ok(body)
 }
 
 /// Reads `specs` from the Prometheus at `base` (e.g. `http://prometheus:9090`).
@@ -101,11 +164,6 @@ pub async fn read(
     now: Time,
     staleness: f64,
 ) -> Result<TelemetryReadings, String> {
-    let http = reqwest::Client::builder()
-        .timeout(timeout)
-        .build()
-        .map_err(|e| e.to_string())?;
-    let url = format!("{}/api/v1/query", base.trim_end_matches('/'));
     let mut out = TelemetryReadings::default();
     for spec in specs {
         let (ids, target) = match spec.scope {
@@ -115,19 +173,8 @@ pub async fn read(
         if ids.is_empty() {
             continue;
         }
-        let q = query(spec, ids);
-        let resp = http
-            .get(&url)
-            .query(&[("query", q.as_str()), ("time", &format!("{now:.3}"))])
-            .send()
-            .await
-            .map_err(|e| format!("prometheus {url}: {e}"))?;
-        let status = resp.status();
-        let body = resp.text().await.map_err(|e| format!("prometheus {url}: {e}"))?;
-        if !status.is_success() && status.as_u16() != 400 {
-            return Err(format!("prometheus {url}: HTTP {status}"));
-        }
-        let got = parse(&body).map_err(|e| format!("prometheus {url}: {e}"))?;
+        let body = instant(base, timeout, &query(spec, ids), now).await?;
+        let got = parse(&body).map_err(|e| format!("prometheus {base}: {e}"))?;
         let g = spec.granularity.secs();
         let per_period = matches!(spec.aggregation, Aggregation::RateMean | Aggregation::RateMax);
         readings::fill(target, &spec.name, ids, &got, now, staleness, |id, v| {
@@ -178,6 +225,25 @@ mod tests {
         assert_eq!(got.len(), 1);
         let err = parse(r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#).unwrap_err();
         assert!(err.contains("parse error"));
+    }
+
+    #[test]
+    fn a_load_expression_sums_its_series_at_the_newest_sample() {
+        let body = r#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"proxy":"web","instance":"a"},"value":[1700000000.5,"120.5"]},
+            {"metric":{"proxy":"web","instance":"b"},"value":[1700000001.0,"79.5"]},
+            {"metric":{"proxy":"web","instance":"c"},"value":[1700000001.0,"NaN"]}]}}"#;
+        assert_eq!(
+            parse_sum(body).unwrap(),
+            Some(InstantSum {
+                value: 200.0,
+                at: 1_700_000_001.0
+            })
+        );
+        let empty = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+        assert_eq!(parse_sum(empty).unwrap(), None, "no series is no figure, not 0");
+        let by = parse_by(body, "instance").unwrap();
+        assert_eq!(by.get("a"), Some(&(1_700_000_000.5, 120.5)));
     }
 
     #[test]

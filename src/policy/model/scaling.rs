@@ -133,6 +133,40 @@ pub struct LoadSpec {
     /// A rate whose span ended longer ago than this counts as missing.
     #[serde(default = "default_load_max_age")]
     pub max_age: Duration,
+    /// The PromQL expressions read when `source: prometheus`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prometheus: Option<PrometheusLoad>,
+}
+
+/// A request rate (and, optionally, per-server utilisation) from Prometheus: each expression is
+/// one instant query per pass, evaluated by Prometheus at the time of the query over whatever
+/// its scrapes hold. The sample's own timestamp is the figure's age: a query whose newest
+/// sample is older than `maxAge` counts as missing, never as zero.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PrometheusLoad {
+    /// Prometheus base URL; `spec.telemetry.prometheusUrl` when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// PromQL for the requests per second at the service entry; the values of every series it
+    /// returns are summed. For example `sum(rate(haproxy_frontend_http_requests_total{proxy="web"}[1m]))`.
+    pub requests: String,
+    /// PromQL for the requests per second that failed (summed as `requests`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errors: Option<String>,
+    /// PromQL for each server's CPU utilisation as a fraction of its vCPUs (0–1), one series
+    /// per server carrying the server's ID in the label `instanceLabel`. It fills the `cpu`
+    /// utilisation of servers that `spec.telemetry` does not, for sizing by utilisation. For
+    /// example `sum by (uuid) (rate(libvirt_domain_info_cpu_time_seconds_total[1m])) / 1e9`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization: Option<String>,
+    /// The label of the `utilization` series that holds the server ID.
+    #[serde(default = "default_instance_label")]
+    pub instance_label: String,
+}
+
+fn default_instance_label() -> String {
+    "resource_id".into()
 }
 
 impl Default for LoadSpec {
@@ -141,6 +175,7 @@ impl Default for LoadSpec {
             source: LoadSourceKind::default(),
             report_interval: default_report_interval(),
             max_age: default_load_max_age(),
+            prometheus: None,
         }
     }
 }
@@ -171,6 +206,10 @@ pub enum LoadSourceKind {
     /// listeners), read every pass and turned into rates between the polls at which they moved.
     /// Lags by up to one heartbeat; zero on providers whose driver reports no statistics.
     Octavia,
+    /// A PromQL expression for the request rate (`prometheus.requests`), read every pass; its
+    /// age is the newest sample's, so it lags by up to one scrape interval plus the expression's
+    /// own rate window.
+    Prometheus,
     /// No request rate: size from utilisation and probe latency only.
     None,
 }

@@ -27,11 +27,17 @@ pub(super) fn under_way(policy: &Policy, snap: &Snapshot, decision: &Decision) -
                 .any(|i| i.member.is_none() && i.status == InstanceStatus::Active))
 }
 
-/// Servers created by this task's actions, until an observation shows how their build ended.
+/// How long a server is still followed after it went ACTIVE without serving yet: an ERROR in
+/// that time is a late failure of its create (the fake driver's and a real hypervisor's
+/// failures after boot, such as a lost compute), not an instance fault of a server that served.
+const LATE_FAILURE_WINDOW: f64 = 600.0;
+
+/// Servers created by this task's actions, until an observation shows how their build ended:
+/// ERROR, or serving (a member with weight), or ACTIVE for [`LATE_FAILURE_WINDOW`].
 #[derive(Debug, Default)]
 pub(super) struct Creations {
-    /// Server → (action ID, when the create was issued).
-    pending: BTreeMap<InstanceId, (String, Time)>,
+    /// Server → (action ID, when the create was issued, when it was first seen ACTIVE).
+    pending: BTreeMap<InstanceId, (String, Time, Option<Time>)>,
 }
 
 /// How the build of a followed server ended.
@@ -49,41 +55,64 @@ pub(super) enum Built {
         action: String,
         after: f64,
     },
+    /// ERROR after it was seen ACTIVE, before it ever served: a late failure of the create.
+    FailedLate {
+        server: InstanceId,
+        action: String,
+        after_active: f64,
+    },
 }
 
 impl Creations {
     /// Follows `servers`, created by `action` at `now`.
     pub fn issued(&mut self, action: &str, servers: &[InstanceId], now: Time) {
         for s in servers {
-            self.pending.insert(s.clone(), (action.to_owned(), now));
+            self.pending.insert(s.clone(), (action.to_owned(), now, None));
         }
     }
 
-    /// The builds `snap` shows ended; a server gone from the inventory is no longer followed.
+    /// The builds `snap` shows ended, ACTIVE ones once, and late failures of ACTIVE ones that
+    /// never served; a server gone from the inventory is no longer followed.
     pub fn observe(&mut self, snap: &Snapshot) -> Vec<Built> {
         let mut ended = Vec::new();
-        self.pending.retain(|server, (action, at)| {
+        let now = snap.observed_at;
+        self.pending.retain(|server, (action, at, active)| {
             let Some(i) = snap.inventory.iter().find(|i| &i.id == server) else {
                 return false;
             };
-            let (server, action, after) = (server.clone(), action.clone(), snap.observed_at - *at);
-            match i.status {
-                InstanceStatus::Active => ended.push(Built::Active {
+            let (server, action) = (server.clone(), action.clone());
+            match (i.status, *active) {
+                (InstanceStatus::Error, None) => ended.push(Built::Failed {
                     server,
                     action,
-                    after,
+                    after: now - *at,
                 }),
-                InstanceStatus::Error => ended.push(Built::Failed {
+                (InstanceStatus::Error, Some(since)) => ended.push(Built::FailedLate {
                     server,
                     action,
-                    after,
+                    after_active: now - since,
                 }),
-                _ => return true,
+                (InstanceStatus::Active, None) => {
+                    ended.push(Built::Active {
+                        server,
+                        action,
+                        after: now - *at,
+                    });
+                    *active = Some(now);
+                    return !serves(i);
+                }
+                (_, Some(since)) => return !serves(i) && now - since < LATE_FAILURE_WINDOW,
+                (_, None) => return true,
             }
             false
         });
         ended
     }
+}
+
+/// Whether the server takes traffic: its build can no longer fail.
+fn serves(i: &crate::snapshot::Instance) -> bool {
+    i.member.is_some_and(|m| m.weight > 0)
 }
 
 impl<C: LiveCloud> Task<C> {
@@ -107,6 +136,17 @@ impl<C: LiveCloud> Task<C> {
                 } => {
                     self.shared.metrics.api_error(&name, "act", "build-failed");
                     tracing::warn!(policy = %name, %server, %action, after, "Server ended in ERROR after its create.");
+                }
+                // The decision core counts it as a failed scale-out (`plan/broken.rs`): an ERROR
+                // server sloop created that never served.
+                Built::FailedLate {
+                    server,
+                    action,
+                    after_active,
+                } => {
+                    self.shared.metrics.api_error(&name, "act", "build-failed");
+                    tracing::warn!(policy = %name, %server, %action, after_active,
+                        "Server went to ERROR after it was ACTIVE, before it served: a failed create.");
                 }
             }
         }
@@ -150,10 +190,12 @@ mod tests {
                 weight,
                 admin_up: true,
                 online: true,
+                error: false,
             }),
             created_by: None,
             stamps: None,
             fault: None,
+            replaces: None,
         }
     }
 
@@ -247,9 +289,45 @@ mod tests {
                 },
             ]
         );
-        assert!(
-            c.pending.is_empty(),
-            "c is gone: no longer followed; a and b ended"
+        assert_eq!(
+            c.pending.keys().collect::<Vec<_>>(),
+            ["a"],
+            "c is gone: no longer followed; b ended; a is ACTIVE but has not served yet"
         );
+        assert_eq!(
+            c.observe(&snap(
+                110.0,
+                vec![instance("a", InstanceStatus::Active, None)],
+                Vec::new()
+            )),
+            vec![],
+            "ACTIVE is reported once"
+        );
+        assert_eq!(
+            c.observe(&snap(
+                112.0,
+                vec![instance("a", InstanceStatus::Error, None)],
+                Vec::new()
+            )),
+            vec![Built::FailedLate {
+                server: "a".into(),
+                action: "web-100-1".into(),
+                after_active: 7.5
+            }],
+            "an ERROR after ACTIVE, before serving, is a late failure of the create"
+        );
+        assert!(c.pending.is_empty());
+        c.issued("web-200-1", &["d".into()], 200.0);
+        c.observe(&snap(
+            203.0,
+            vec![instance("d", InstanceStatus::Active, None)],
+            Vec::new(),
+        ));
+        c.observe(&snap(
+            204.0,
+            vec![instance("d", InstanceStatus::Active, Some(1))],
+            Vec::new(),
+        ));
+        assert!(c.pending.is_empty(), "a server that serves is no longer followed");
     }
 }

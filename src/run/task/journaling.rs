@@ -112,7 +112,7 @@ fn cause_label(e: &JournalEntry) -> &'static str {
     }
 }
 
-const CAUSES: [&str; 8] = [
+const CAUSES: [&str; 10] = [
     "capacity",
     "scheduled-peak",
     "below-minimum",
@@ -121,4 +121,6 @@ const CAUSES: [&str; 8] = [
     "host-fault",
     "serving",
     "above-maximum",
+    "failed-create",
+    "orphan-member",
 ];

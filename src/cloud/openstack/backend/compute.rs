@@ -68,6 +68,14 @@ impl Compute for OpenStackCloud {
     async fn create_server(&mut self, req: &ServerRequest) -> Result<String, ActError> {
         let r = self.resolved().await.map_err(act)?;
         let t = &req.template;
+        // A replacement keeps off the replaced server's host where the scheduler can be told so;
+        // where it cannot, the decision core checks where Nova put it (`plan/replace.rs`).
+        let different_host: Vec<String> = req
+            .metadata
+            .get(crate::act::stamp::REPLACES_KEY)
+            .cloned()
+            .into_iter()
+            .collect();
         let body = nova::CreateServer {
             name: &req.name,
             image: &r.image,
@@ -78,6 +86,7 @@ impl Compute for OpenStackCloud {
             key_name: t.key_pair.as_deref(),
             user_data: r.user_data.as_deref(),
             server_group: r.server_group.as_deref(),
+            different_host: &different_host,
             metadata: &req.metadata,
         };
         let id = nova::create_server(&mut self.api, &body).await.map_err(act)?;

@@ -3,7 +3,7 @@
 //! request rate, through the same derivation as the simulator's).
 
 use super::{
-    super::{gnocchi, octavia, prometheus},
+    super::{gnocchi, octavia, prometheus, readings},
     OpenStackCloud,
 };
 use crate::{
@@ -15,6 +15,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 impl TelemetrySource for OpenStackCloud {
     async fn readings(&mut self, listing: &Listing, now: Time) -> TelemetryReadings {
+        let mut out = self.ceilometer_readings(listing, now).await;
+        self.prometheus_utilization(listing, now, &mut out).await;
+        out
+    }
+}
+
+impl OpenStackCloud {
+    /// The policy's Ceilometer metrics, from Gnocchi or Prometheus.
+    async fn ceilometer_readings(&mut self, listing: &Listing, now: Time) -> TelemetryReadings {
         let mut out = TelemetryReadings::default();
         let Some(t) = self.policy.spec.telemetry.clone() else {
             return out;
@@ -54,9 +63,51 @@ impl TelemetrySource for OpenStackCloud {
         }
         out
     }
-}
 
-impl OpenStackCloud {
+    /// The Prometheus URL of the policy's load expressions: their own, else the telemetry's.
+    fn load_prometheus_url(&self) -> Option<String> {
+        let spec = self.policy.spec.scaling.load.prometheus.as_ref()?;
+        spec.url
+            .clone()
+            .or_else(|| self.policy.spec.telemetry.as_ref()?.prometheus_url.clone())
+    }
+
+    /// Fills the `cpu` utilisation of servers the Ceilometer metrics left without one from the
+    /// policy's `scaling.load.prometheus.utilization` expression, when it has one. A failed
+    /// query leaves them missing (logged), never zero.
+    async fn prometheus_utilization(&mut self, listing: &Listing, now: Time, out: &mut TelemetryReadings) {
+        let Some(spec) = self.policy.spec.scaling.load.prometheus.clone() else {
+            return;
+        };
+        let (Some(expr), Some(url)) = (spec.utilization.as_deref(), self.load_prometheus_url()) else {
+            return;
+        };
+        let timeout = self.opts.api.request_timeout;
+        let got = match prometheus::instant(&url, timeout, expr, now).await {
+            Ok(body) => prometheus::parse_by(&body, &spec.instance_label),
+            Err(e) => Err(e),
+        };
+        let got = match got {
+            Ok(got) => got,
+            Err(e) => {
+                tracing::warn!(error = %e, "Prometheus utilisation expression unreadable.");
+                return;
+            }
+        };
+        let ids: Vec<String> = listing
+            .instances
+            .iter()
+            .filter(|i| {
+                out.instances
+                    .get(&i.id)
+                    .and_then(|m| m.get("cpu"))
+                    .is_none_or(|r| r.value.is_none())
+            })
+            .map(|i| i.id.clone())
+            .collect();
+        let max_age = self.policy.spec.scaling.load.max_age.secs();
+        readings::fill(&mut out.instances, "cpu", &ids, &got, now, max_age, |_, v| v);
+    }
     /// The request rate from the policy's load source. An unreadable source leaves the last
     /// rate in place until it is too old (the derivation's freshness rule).
     pub(super) async fn read_load(&mut self, now: Time) -> Option<LoadSignal> {
@@ -73,6 +124,29 @@ impl OpenStackCloud {
                     })
                     .ok();
                 self.load.octavia(stats, now)
+            }
+            LoadSource::Prometheus => {
+                let spec = self.policy.spec.scaling.load.prometheus.clone()?;
+                let Some(url) = self.load_prometheus_url() else {
+                    tracing::warn!(
+                        "Load source prometheus without a URL (scaling.load.prometheus.url or telemetry.prometheusUrl)."
+                    );
+                    return self.load.prometheus(None, None, now);
+                };
+                let timeout = self.opts.api.request_timeout;
+                let requests = prometheus::instant_sum(&url, timeout, &spec.requests, now)
+                    .await
+                    .inspect_err(|e| {
+                        tracing::warn!(error = %e, "Prometheus request-rate expression unreadable.");
+                    });
+                let errors = match &spec.errors {
+                    Some(expr) => prometheus::instant_sum(&url, timeout, expr, now)
+                        .await
+                        .ok()
+                        .flatten(),
+                    None => None,
+                };
+                self.load.prometheus(requests.ok().flatten(), errors, now)
             }
             LoadSource::Unrecorded => None,
         }

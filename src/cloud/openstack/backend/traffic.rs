@@ -39,18 +39,34 @@ impl OpenStackCloud {
         &mut self,
         id: &str,
     ) -> Result<Option<(octavia::PoolRef, octavia::MemberView)>, ApiError> {
+        Ok(self.server_and_member(id).await?.1)
+    }
+
+    /// Server `id` as Nova reports it (`None` when gone) and its pool member, if it has one.
+    async fn server_and_member(
+        &mut self,
+        id: &str,
+    ) -> Result<
+        (
+            Option<nova::ServerView>,
+            Option<(octavia::PoolRef, octavia::MemberView)>,
+        ),
+        ApiError,
+    > {
+        let server = nova::get_server(&mut self.api, id).await?;
         let Some(pool) = self.pool_ref().await? else {
-            return Ok(None);
+            return Ok((server, None));
         };
         let port = self.policy.spec.traffic.as_ref().map_or(80, |t| t.member_port);
-        let plain: Vec<String> = match nova::get_server(&mut self.api, id).await? {
+        let plain: Vec<String> = match &server {
             Some(s) => s.addresses_by_family().into_iter().map(|(_, a)| a).collect(),
             None => Vec::new(),
         };
         let members = octavia::list_members(&mut self.api, &pool, self.opts.page_size).await?;
-        Ok(octavia::member_of(&members, id, &plain, port)
+        let member = octavia::member_of(&members, id, &plain, port)
             .cloned()
-            .map(|m| (pool, m)))
+            .map(|m| (pool, m));
+        Ok((server, member))
     }
 
     /// Sets up the pool member of server `id` with `weight`, creating it on the server's address
@@ -65,7 +81,9 @@ impl OpenStackCloud {
         let plain: Vec<String> = addresses.iter().map(|(_, a)| a.clone()).collect();
         let members = octavia::list_members(&mut self.api, &pool, self.opts.page_size).await?;
         match octavia::member_of(&members, id, &plain, port) {
-            Some(m) if m.weight == weight && m.admin_state_up => {}
+            // A member Octavia failed to apply is updated again even at the right weight: the
+            // update makes Octavia apply it anew.
+            Some(m) if m.weight == weight && m.admin_state_up && !m.failed() => {}
             Some(m) => {
                 octavia::update_member(&mut self.api, &pool, &m.id, weight, true).await?;
                 if weight == 0 && m.weight > 0 {
@@ -75,7 +93,7 @@ impl OpenStackCloud {
             // Draining a server without a member: nothing takes its traffic, nothing to create.
             None if weight == 0 => return Ok(()),
             // Never a member for a server on its way out: it would outlive the server.
-            None if server.task_state.as_deref() == Some("deleting") || server.status == "DELETED" => {
+            None if being_deleted(&server) => {
                 return Err(ApiError::local(
                     ErrorClass::Conflict,
                     "compute",
@@ -134,10 +152,21 @@ impl OpenStackCloud {
     /// [`Self::drain_due`] says when it may go. A member drained before this process started
     /// has an unknown drain time and counts as drained long enough.
     pub(super) async fn drain_and_remove(&mut self, id: &str) -> Result<(), ApiError> {
-        let Some((pool, m)) = self.member_of_server(id).await? else {
+        let (server, member) = self.server_and_member(id).await?;
+        let Some((pool, m)) = member else {
             self.drained_at.remove(id);
             return Ok(());
         };
+        // Nothing answers behind the member of a server that is gone or being deleted: there is
+        // nothing to drain, and every request it gets fails. It goes at once.
+        if server.as_ref().is_none_or(being_deleted) {
+            if m.provisioning_status != "PENDING_DELETE" {
+                octavia::delete_member(&mut self.api, &pool, &m.id).await?;
+                tracing::info!(server = id, member = %m.id, "Member of a server that is gone or being deleted removed.");
+            }
+            self.drained_at.remove(id);
+            return Ok(());
+        }
         let (grace, now) = (self.drain_grace(), self.api.now());
         if m.weight > 0 && grace > 0.0 {
             octavia::update_member(&mut self.api, &pool, &m.id, 0, m.admin_state_up).await?;
@@ -173,8 +202,12 @@ impl OpenStackCloud {
         let now = self.api.now();
         let due = match self.drain_due(id).filter(|due| *due > now) {
             Some(due) => due,
-            None if self.member_of_server(id).await?.is_some() => now,
-            None => return Ok(false),
+            None => match self.server_and_member(id).await? {
+                // Gone already (an orphan member's server): the delete finds nothing.
+                (None, _) => return Ok(false),
+                (Some(_), Some(_)) => now,
+                (Some(_), None) => return Ok(false),
+            },
         };
         match nova::update_metadata(&mut self.api, id, &stamp::retire(due)).await {
             Ok(()) => tracing::info!(
@@ -233,6 +266,12 @@ impl OpenStackCloud {
         }
         first_error.map_or(Ok(done), Err)
     }
+}
+
+/// Whether Nova is deleting the server (or has: soft-deleted servers linger).
+fn being_deleted(server: &nova::ServerView) -> bool {
+    server.task_state.as_deref() == Some("deleting")
+        || matches!(server.status.as_str(), "DELETED" | "SOFT_DELETED")
 }
 
 impl Traffic for OpenStackCloud {
