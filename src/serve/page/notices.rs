@@ -77,11 +77,15 @@ pub(super) fn notices(h: &mut String, v: &PolicyView) {
             let names: Vec<String> = concerns.iter().map(|c| named(v, c)).collect();
             format!(" <b>{}</b>", esc(&names.join(", ")))
         };
+        let why = if detail.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", esc(&detail))
+        };
         let _ = write!(
             h,
-            "<div class=\"notice diag\">Diagnosis: {}{on}: {}</div>",
-            esc(label),
-            esc(&detail)
+            "<div class=\"notice diag\">Diagnosis: {}{on}{why}</div>",
+            esc(label)
         );
     }
 }

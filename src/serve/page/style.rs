@@ -61,7 +61,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}td.t{
 .k.heal{background:#f3e8ff;color:#6b21a8}.k.admit{background:#e0f2fe;color:#075985}\
 .o{display:inline-block;padding:0 7px;border-radius:4px;font-size:12px;font-weight:700}\
 .o.done{background:#dcfce7;color:#166534}.o.failed{background:#fecaca;color:#991b1b}.o.would{background:#fef3c7;color:#92400e}\
-.o.refused{background:#e2e8f0;color:#334155}.o.skipped{background:#e2e8f0;color:#64748b}.o.abandoned{background:#fed7aa;color:#9a3412}\
+.o.refused{background:#e2e8f0;color:#334155}.o.skipped{background:#e2e8f0;color:#64748b}.o.abandoned{background:#fed7aa;color:#9a3412}.o.lifted{background:#e0f2fe;color:#075985}\
 .dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:6px;vertical-align:middle}\
 .weight{display:inline-block;width:60px;height:8px;background:#e2e8f0;border-radius:4px;vertical-align:middle;margin-right:6px}\
 .weight i{display:block;height:100%;background:#2563eb;border-radius:4px}\
