@@ -29,6 +29,7 @@ use sloop::{
         OpenStackCloud,
         session::{Api, Request, Service},
     },
+    decision::{Action, Cause},
     policy::{Policy, Rung},
     reconcile::{Reconciler, TickReport},
     snapshot::InstanceStatus,
@@ -334,7 +335,11 @@ async fn a_dead_computes_server_is_replaced_elsewhere_and_deleted_only_once_the_
     let t0 = Stopwatch::start();
     // The pass on which a replacement first serves, and the one on which the victim is first
     // gone or being deleted: never the other way round.
+    // The pass that decides the victim's delete, with its cause and how many servers served
+    // then: the replacement path (cause instance-fault) only after its replacement serves; the
+    // capacity path (the group above its maximum, the dead server first) never below `min`.
     let (mut served, mut left): (Option<f64>, Option<f64>) = (None, None);
+    let mut deleted: Option<(f64, Cause, usize)> = None;
     let replaced = l
         .until(Duration::from_secs(300), |r| {
             let now = t0.elapsed().as_secs_f64();
@@ -349,6 +354,18 @@ async fn a_dead_computes_server_is_replaced_elsewhere_and_deleted_only_once_the_
             let old = r.snapshot.inventory.iter().find(|i| i.id == victim.id);
             if old.is_none_or(|i| i.status == InstanceStatus::Deleting) {
                 left.get_or_insert(now);
+            }
+            let serving_now = r.snapshot.inventory.iter().filter(|i| serving(r, &i.id)).count();
+            for a in &r.decision.actions {
+                if let Action::ScaleIn { instances } = &a.action
+                    && instances.contains(&victim.id)
+                {
+                    println!(
+                        "  victim's delete decided ({:?}): {}",
+                        a.cause, a.evidence.summary
+                    );
+                    deleted.get_or_insert((now, a.cause, serving_now));
+                }
             }
             old.is_none() && replacement.is_some()
         })
@@ -371,10 +388,17 @@ async fn a_dead_computes_server_is_replaced_elsewhere_and_deleted_only_once_the_
         "the dead compute's server was not replaced and deleted within 300 s ({:.0} s)",
         t0.elapsed().as_secs_f64()
     );
-    assert!(
-        served.zip(left).is_some_and(|(s, g)| s <= g),
-        "the dead server left (at {left:?} s) before its replacement served (at {served:?} s)"
-    );
+    match deleted {
+        Some((at, Cause::InstanceFault, _)) => assert!(
+            served.is_some_and(|s| s <= at),
+            "the replacement path deleted the dead server (at {at:.1} s) before its replacement served (at {served:?} s)"
+        ),
+        Some((at, cause, serving_then)) => assert!(
+            serving_then >= 1,
+            "{cause:?} deleted the dead server at {at:.1} s with {serving_then} server(s) serving"
+        ),
+        None => panic!("no decision deleted the dead server"),
+    }
     let new_on_dead = r
         .snapshot
         .inventory
