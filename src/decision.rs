@@ -269,10 +269,15 @@ pub enum Action {
         /// The instance.
         instance: InstanceId,
     },
-    /// Create a replacement, then delete this server.
+    /// Create a replacement for this server.
     Replace {
         /// The instance.
         instance: InstanceId,
+        /// Delete the old server right after the create, as Senlin's RECREATE and a Heat stack
+        /// update do (the baselines). sloop leaves it to a later decision, once the new server
+        /// serves (`plan/replace.rs`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        delete_old: bool,
     },
     /// Live-migrate away from a host (the scheduler picks the target).
     Migrate {
@@ -306,7 +311,7 @@ impl Action {
             | Action::Admit { instance }
             | Action::Reboot { instance, .. }
             | Action::Rebuild { instance }
-            | Action::Replace { instance }
+            | Action::Replace { instance, .. }
             | Action::Migrate { instance, .. } => Some(instance),
             Action::ScaleOut { .. } | Action::ScaleIn { .. } => None,
         }

@@ -359,10 +359,19 @@ async fn run<C: Compute + Traffic>(
             compute(b, || cloud.rebuild_server(instance, image)).await
         }
         Action::Migrate { instance, .. } => compute(b, || cloud.live_migrate(instance)).await,
-        // Only the new server: the old one stays (drained) until its replacement serves, and the
-        // decision core deletes it then (`plan/replace.rs`), reading the pair from the cloud.
-        Action::Replace { instance } => {
-            create(policy, snap, &planned.id, 0, Some(instance), cloud, ctx).await
+        // sloop's: only the new server; the old one stays (drained) until its replacement
+        // serves, and the decision core deletes it then (`plan/replace.rs`), reading the pair
+        // from the cloud. The baselines': the old one goes right after the create.
+        Action::Replace { instance, delete_old } => {
+            create(policy, snap, &planned.id, 0, Some(instance), cloud, ctx).await?;
+            if !delete_old {
+                return Ok(());
+            }
+            let b = &mut *ctx.breaker;
+            if has_pool {
+                traffic(b, || cloud.remove_member(instance)).await?;
+            }
+            compute(b, || cloud.delete_server(instance)).await
         }
     }
 }

@@ -117,7 +117,7 @@ fn describe(a: &PlannedAction, snap: &Snapshot) -> String {
             )
         }
         Action::Rebuild { instance } => format!("~ rebuild {}", name(instance)),
-        Action::Replace { instance } => format!("-/+ replace {}", name(instance)),
+        Action::Replace { instance, .. } => format!("-/+ replace {}", name(instance)),
         Action::Migrate { instance, from_host } => {
             format!("~ live-migrate {} off {from_host}", name(instance))
         }

@@ -358,6 +358,7 @@ pub(super) fn heal(
             },
             Rung::Replace => Action::Replace {
                 instance: instance.clone(),
+                delete_old: false,
             },
         };
         let evidence = evidence_for(h);

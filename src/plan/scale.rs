@@ -218,7 +218,15 @@ pub(super) fn scale(
         Diagnosis::OverProvisioned { needed, .. } => Some(*needed),
         _ => None,
     });
-    let above_max = c.total > c.allowed;
+    // A server whose replacement is on its way leaves once the replacement serves
+    // (`replace.rs`): the pair counts once against the maximum.
+    let replaced = snap
+        .inventory
+        .iter()
+        .filter(|i| super::replace::pending_replacement(snap, &i.id).is_some())
+        .count() as u32;
+    let total = c.total.saturating_sub(replaced);
+    let above_max = total > c.allowed;
     let Some(over_needed) = over.or(above_max.then_some(c.allowed)) else {
         return;
     };
@@ -290,11 +298,7 @@ pub(super) fn scale(
         return;
     }
     let goal = if above_max { c.allowed } else { stable_target };
-    let mut remove = if above_max {
-        c.total - goal
-    } else {
-        c.serving - goal
-    };
+    let mut remove = if above_max { total - goal } else { c.serving - goal };
     if remove > sc.scale_in.max_step && !above_max {
         remove = sc.scale_in.max_step;
     }

@@ -122,14 +122,20 @@ fn each_kind_of_interrupted_action_resolves_from_what_the_cloud_shows() {
         ),
         (
             "the replacement exists",
-            Action::Replace { instance: "a".into() },
+            Action::Replace {
+                instance: "a".into(),
+                delete_old: false,
+            },
             vec![server("a"), created_by("n1", "web-10000-7/0")],
             None,
             Some(Done),
         ),
         (
             "no replacement",
-            Action::Replace { instance: "a".into() },
+            Action::Replace {
+                instance: "a".into(),
+                delete_old: false,
+            },
             vec![server("a")],
             None,
             Some(Abandoned),

@@ -47,7 +47,10 @@ fn scale_in(id: &str) -> Action {
     }
 }
 fn replace(id: &str) -> Action {
-    Action::Replace { instance: id.into() }
+    Action::Replace {
+        instance: id.into(),
+        delete_old: false,
+    }
 }
 /// `vm-1` in ERROR and drained on the dead host `h1`, with its replacement `new-1` on `host`.
 fn replacing(host: &str, serving: bool) -> Fixture {
@@ -170,6 +173,7 @@ pub(super) fn cases() -> Vec<Case> {
                         d,
                         &Action::Replace {
                             instance: "vm-1".into(),
+                            delete_old: false,
                         },
                     ),
                     format!("actions: {:?}", d.actions),

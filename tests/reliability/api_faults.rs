@@ -110,8 +110,9 @@ fn calls_for(action: &Action, has_pool: bool) -> usize {
         + match action {
             Action::ScaleOut { count } => *count as usize,
             Action::ScaleIn { instances } => instances.len() * (1 + pool),
-            // The create only: the old server is deleted by a later decision, once the new one serves.
-            Action::Replace { .. } => 1,
+            // sloop's replacement is the create only: the old server is deleted by a later
+            // decision, once the new one serves.
+            Action::Replace { delete_old, .. } => 1 + usize::from(*delete_old) * (1 + pool),
             _ => 1,
         }
 }

@@ -132,7 +132,7 @@ fn taken_out(d: &Decision) -> Vec<String> {
             Action::Drain { instance }
             | Action::Reboot { instance, .. }
             | Action::Rebuild { instance }
-            | Action::Replace { instance } => out.push(instance.clone()),
+            | Action::Replace { instance, .. } => out.push(instance.clone()),
             Action::ScaleOut { .. } | Action::Admit { .. } | Action::Migrate { .. } => {}
         }
     }

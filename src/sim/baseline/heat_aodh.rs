@@ -271,6 +271,7 @@ impl Decider for HeatAodh {
                     now,
                     Action::Replace {
                         instance: inst.id.clone(),
+                        delete_old: true,
                     },
                     Cause::InstanceFault,
                     format!(

@@ -175,7 +175,10 @@ impl Decider for Oracle {
                 continue;
             }
             let action = match (s.faulty, s.host_down, s.host_degraded) {
-                (Some(true), _, _) | (_, true, _) => Action::Replace { instance: id.clone() },
+                (Some(true), _, _) | (_, true, _) => Action::Replace {
+                    instance: id.clone(),
+                    delete_old: true,
+                },
                 (Some(false), _, _) => Action::Reboot {
                     instance: id.clone(),
                     hard: false,

@@ -129,6 +129,7 @@ impl Decider for SenlinHealth {
                 now,
                 Action::Replace {
                     instance: inst.id.clone(),
+                    delete_old: true,
                 },
                 Cause::InstanceFault,
                 format!("senlin RECREATE of node {}", inst.name),
