@@ -55,7 +55,8 @@ async fn a_crashed_body_is_detected_drained_restarted_and_readmitted() {
     let (mut detect, mut drained, mut serving, mut readmitted) = (None, None, None, None);
     // HAProxy's session count for the victim once the drain has settled (a session it refused
     // before the drain retries 3 times, 1 s apart) and at the last look before re-admission
-    let (mut settled, mut last_drained): (Option<(f64, u64)>, Option<(f64, u64)>) = (None, None);
+    let mut settled: Option<(f64, u64)> = None;
+    let mut last_drained: Option<(f64, u64)> = None;
     while now() - t0 < DEADLINE && readmitted.is_none() {
         let t = now() - t0;
         if detect.is_none() {

@@ -84,10 +84,15 @@ impl Collector {
     {
         let listing = cloud.list(now).await?;
         let at = listing.at;
+        // The probe view at `at` is taken right after the listing, before the slower calls: an
+        // instance series keeps only its last few samples, so a view taken once a slow cloud
+        // has answered the telemetry, load and host calls (tens of seconds on a loaded lab)
+        // would find every retained sample newer than `at`, and no server would ever be
+        // admitted for want of a passing probe.
+        let view = self.probe_view(&[&*cloud as &dyn ProbeSource, probes as &dyn ProbeSource], at);
         let telemetry = cloud.readings(&listing, at).await;
         let load = cloud.load(at).await;
         let hosts = cloud.hosts(at).await;
-        let view = self.probe_view(&[&*cloud as &dyn ProbeSource, probes as &dyn ProbeSource], at);
         Ok(Snapshot {
             observed_at: at,
             service: view.service,

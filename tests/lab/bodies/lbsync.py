@@ -148,6 +148,7 @@ class Balancer:
         self.subnets = []
         self.vip_ports = {}      # VIP address -> all addresses of its Neutron port
         self.stats_at = 0.0
+        self.idle = False        # no load balancer on lab-net, and their VIPs released
 
     def lab_net(self):
         if not self.subnets:
@@ -182,10 +183,13 @@ class Balancer:
         with open(CFG + ".tmp", "w") as f:
             f.write(cfg)
         os.replace(CFG + ".tmp", CFG)
+        wanted = set()
         for lb in lbs:
             for a in lb["vips"]:
                 net = next(n for n in self.subnets if n.version == ipaddress.ip_address(a).version)
                 netns.add_host_address(a, 32 if net.version == 4 else 128)
+                wanted.add(a)
+        self.release_vips(wanted)
         if self.proc is None or self.proc.poll() is not None:
             self.proc = subprocess.Popen(["haproxy", "-W", "-db", "-f", CFG], stdin=subprocess.DEVNULL)
             log(f"haproxy started, pid {self.proc.pid}")
@@ -202,13 +206,26 @@ class Balancer:
                 pass
             time.sleep(0.1)
 
+    def release_vips(self, wanted):
+        """Takes the addresses of deleted load balancers off the bridge: Neutron hands a freed
+        VIP to the next port, and a host that still holds it drops that port's traffic as
+        martian (a place or a body would be cut off)."""
+        for a in netns.host_addresses():
+            if a not in wanted:
+                netns.del_host_address(a, 128 if ":" in a else 32)
+                log(f"VIP {a} released")
+
     def sync(self):
         lbs = self.desired()
         cfg = config(lbs)
         if not lbs:
             if self.proc is not None:
                 self.stop()
+            if not self.idle:
+                self.release_vips(set())
+                self.idle = True
             return
+        self.idle = False
         if cfg != self.cfg:
             self.reload(cfg, lbs)
         state = {}

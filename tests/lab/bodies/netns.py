@@ -40,6 +40,13 @@ def del_host_address(addr, prefix):
     sh("ip", "addr", "del", f"{addr}/{prefix}", "dev", BRIDGE, check=False)
 
 
+def host_addresses():
+    """The single addresses (/32, /128) on the bridge: the VIPs add_host_address put there."""
+    out = sh("ip", "addr", "show", "dev", BRIDGE, check=False).stdout
+    addrs = [w.split()[1] for w in out.splitlines() if w.strip().startswith(("inet ", "inet6 "))]
+    return [a.split("/")[0] for a in addrs if a.endswith(("/32", "/128"))]
+
+
 def namespaces():
     out = sh("ip", "netns", "list").stdout
     return [line.split()[0] for line in out.splitlines() if line.startswith(NS_PREFIX)]
