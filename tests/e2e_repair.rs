@@ -300,7 +300,11 @@ async fn error_and_shutoff_servers_are_drained_and_serve_again() {
     // both servers serve again, well within the repair ladder's bound.
     println!(
         "figure e2e-repair: goal serving again <= 10 s median: {}",
-        if serving_median <= 10.0 { "met" } else { "not met on this run" }
+        if serving_median <= 10.0 {
+            "met"
+        } else {
+            "not met on this run"
+        }
     );
     assert!(
         serving_median <= 180.0,
