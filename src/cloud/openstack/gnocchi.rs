@@ -66,6 +66,19 @@ pub fn latest_by_group(groups: &Value, key: &str) -> Latest {
         .collect()
 }
 
+/// A rate of a cumulative counter below zero is a counter that started again (Ceilometer's
+/// `cpu` restarts from 0 when a server reboots, is rebuilt or migrates), not negative work: that
+/// period's rate is unknown, so the series reads as missing rather than as a negative figure.
+fn drop_counter_resets(latest: &mut Latest, metric: &str) {
+    latest.retain(|id, (_, value)| {
+        let reset = *value < 0.0;
+        if reset {
+            tracing::debug!(%id, %metric, value, "A cumulative counter went back (restarted); its rate reads as missing.");
+        }
+        !reset
+    });
+}
+
 /// Reads `specs` for the instances (server IDs) and hypervisors (host names) into readings by
 /// id and metric; `vcpus` gives each instance's vCPUs.
 pub async fn read(
@@ -112,7 +125,10 @@ pub async fn read(
             MetricScope::Instance => &mut out.instances,
             MetricScope::Hypervisor => &mut out.hypervisors,
         };
-        let latest = latest_by_group(&groups, key);
+        let mut latest = latest_by_group(&groups, key);
+        if matches!(spec.aggregation, Aggregation::RateMean) {
+            drop_counter_resets(&mut latest, &spec.name);
+        }
         readings::fill(target, &spec.name, ids, &latest, now, staleness, |id, v| {
             normalise(&spec.name, v, granularity, vcpus.get(id).copied().unwrap_or(1))
         });
@@ -156,6 +172,18 @@ mod tests {
         assert_eq!(v, 2.0);
         assert_eq!(at, parse_time("2026-11-26T15:20:00Z"));
         assert!(latest(&json!([])).is_none(), "no points: missing, not zero");
+    }
+
+    #[test]
+    fn a_counter_that_went_back_reads_as_missing_not_negative() {
+        let groups = json!([
+            {"group": {"id": "rebooted"}, "measures": {"measures": {"aggregated": [["2026-01-01T00:00:00+00:00", 60.0, -3.0e10]]}}},
+            {"group": {"id": "busy"}, "measures": {"measures": {"aggregated": [["2026-01-01T00:00:00+00:00", 60.0, 3.0e10]]}}},
+        ]);
+        let mut latest = latest_by_group(&groups, "id");
+        assert_eq!(latest.len(), 2);
+        drop_counter_resets(&mut latest, "cpu");
+        assert_eq!(latest.keys().collect::<Vec<_>>(), ["busy"]);
     }
 
     #[test]
