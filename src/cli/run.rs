@@ -436,6 +436,11 @@ async fn serve_with<F: CloudFactory>(
     let listener = tokio::net::TcpListener::bind(s.listen)
         .await
         .map_err(|e| format!("--listen {}: {e}", s.listen))?;
+    // The address bound, which differs from `--listen` for port 0 (the kernel's pick: how
+    // tests run a controller without racing for a port).
+    let bound = listener
+        .local_addr()
+        .map_err(|e| format!("--listen {}: {e}", s.listen))?;
     let tls = match &s.tls {
         None => None,
         Some((addr, cert, key)) => {
@@ -490,12 +495,11 @@ async fn serve_with<F: CloudFactory>(
         .map(|listener| serve::Running::https_with(listener, router.clone(), limits, conn_metrics.clone()));
     let server = serve::Running::http_with(listener, router, limits, conn_metrics);
     tracing::info!(
-        listen = %s.listen,
+        listen = %bound,
         cloud = %factory.label(),
         policies = %s.policies.as_deref().map(|p| p.display().to_string()).unwrap_or_else(|| "configmaps".into()),
         dry_run = s.dry_run,
-        "sloop run: status page at http://{}/ (metrics at /metrics).",
-        s.listen
+        "sloop run: status page at http://{bound}/ (metrics at /metrics)."
     );
     shutdown_signal().await;
     controller.stop().await;

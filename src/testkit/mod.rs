@@ -16,3 +16,4 @@
 pub mod agent_fed;
 pub mod batch;
 pub mod burn;
+pub mod listen;
