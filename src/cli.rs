@@ -79,7 +79,7 @@ enum Command {
     /// Make an agent token (or hash one) and print the controller's `name: sha256hex` line.
     AgentToken(agent::TokenArgs),
     /// Run the controller: reconcile every policy, serve the status page and /metrics.
-    Run(Box<run::RunArgs>),
+    Run(Box<run::RunConfig>),
     /// Print the action journal kept by `sloop run`.
     History(history::HistoryArgs),
     /// One observe-judge-plan pass against the real cloud: print what would be done and why,
