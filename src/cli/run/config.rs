@@ -43,6 +43,7 @@ pub struct RunConfig {
     pub policies: Option<PathBuf>,
     /// Where the status page, /metrics and the API listen. [default: 127.0.0.1:9090]
     #[arg(long, env = "SLOOP_LISTEN", value_name = "ADDR", value_parser = address)]
+    #[serde(default, deserialize_with = "file_address")]
     pub listen: Option<SocketAddr>,
     /// `sim` for the built-in simulator, or a cloud name from clouds.yaml (found through
     /// OS_CLIENT_CONFIG_FILE or the usual places). [default: sim]
@@ -93,6 +94,7 @@ pub struct RunConfig {
     /// --tls-cert and --tls-key. The files are read at start: a renewed certificate needs a
     /// restart.
     #[arg(long, env = "SLOOP_TLS_LISTEN", value_name = "ADDR", value_parser = address)]
+    #[serde(default, deserialize_with = "file_address")]
     pub tls_listen: Option<SocketAddr>,
     /// PEM certificate chain of the HTTPS listener (leaf first).
     #[arg(long, env = "SLOOP_TLS_CERT", value_name = "FILE")]
@@ -135,6 +137,12 @@ pub struct RunConfig {
 fn address(text: &str) -> Result<SocketAddr, String> {
     text.parse()
         .map_err(|e| format!("`{text}` is not an address such as 127.0.0.1:9090 or [::]:9090: {e}"))
+}
+
+/// A listen address in the config file, refused with the same words as the flag.
+fn file_address<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    address(&text).map(Some).map_err(serde::de::Error::custom)
 }
 
 impl RunConfig {

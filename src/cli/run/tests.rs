@@ -184,4 +184,12 @@ fn a_bad_address_or_duration_is_refused_with_the_form_to_write() {
         .load()
         .expect_err("not a duration");
     assert!(err.contains(&file.arg()) && err.contains("5s"), "{err}");
+    let file = ConfigFile::new("bad-address", "cloud: prod\nlisten: nowhere\n");
+    let err = parse(&["--config", &file.arg()])
+        .load()
+        .expect_err("not an address");
+    assert!(
+        err.contains(&file.arg()) && err.contains("127.0.0.1:9090"),
+        "{err}"
+    );
 }
