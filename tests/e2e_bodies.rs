@@ -13,17 +13,8 @@
 //! Each case is bounded (its deadlines below) and removes its servers, load balancer,
 //! namespaces and processes, also on failure. `cargo test --features e2e --test e2e_bodies --
 //! --nocapture --test-threads 1` prints the figures.
-#![cfg(feature = "e2e")]
 
-#[path = "e2e_support/bodies.rs"]
-mod bodies;
-#[path = "e2e_support/controller.rs"]
-mod controller;
-#[path = "e2e_support/lab.rs"]
-mod lab;
-#[path = "e2e_support/rig.rs"]
-mod rig;
-
+use crate::{bodies, lab, rig};
 use rig::{Rig, now};
 use sloop::decision::ActionKind;
 use std::time::Duration;

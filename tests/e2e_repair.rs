@@ -17,11 +17,8 @@
 //! `cloud-quota`), so they run side by side.
 //!
 //! Run: `tests/lab/up.sh && cargo test --features e2e --test e2e_repair -- --nocapture`.
-#![cfg(feature = "e2e")]
 
-#[path = "e2e_support/lab.rs"]
-mod lab;
-
+use crate::lab;
 use serde_json::{Value, json};
 use sloop::{
     clock::Stopwatch,
