@@ -11,8 +11,8 @@
 //!   settled, it serves again after the drain, is re-admitted, and no server is added.
 //!
 //! Each case is bounded (its deadlines below) and removes its servers, load balancer,
-//! namespaces and processes, also on failure. `cargo test --features e2e --test e2e_bodies --
-//! --nocapture --test-threads 1` prints the figures.
+//! namespaces and processes, also on failure. `cargo test --features e2e --test e2e
+//! e2e_bodies:: -- --nocapture --test-threads 1` prints the figures.
 
 use crate::{bodies, lab, rig};
 use rig::{Rig, now};

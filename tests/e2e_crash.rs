@@ -17,7 +17,7 @@
 //!
 //! Bounded for CI: `SLOOP_CRASH_KILLS` kills per phase (default 2), each phase's convergence
 //! within 150 s. A longer run: `SLOOP_CRASH_KILLS=10 SLOOP_CRASH_SEED=7 cargo test --features e2e
-//! --test e2e_crash -- --nocapture`.
+//! --test e2e e2e_crash:: -- --nocapture`.
 
 use crate::{controller, lab, world};
 use controller::{Controller, Dice, env_num};

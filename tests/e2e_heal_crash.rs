@@ -21,7 +21,7 @@
 //! host), every server ACTIVE and idle, every member back at weight 1.
 //!
 //! A longer run: `SLOOP_CRASH_KILLS=6 SLOOP_CRASH_SEED=9 cargo test --features e2e --test
-//! e2e_heal_crash -- --nocapture`.
+//! e2e e2e_heal_crash:: -- --nocapture`.
 use crate::{agents, controller, lab, repairs, world};
 use controller::{Controller, Dice, Staged, env_num};
 use repairs::{Journalled, host, times};

@@ -2,7 +2,7 @@
 //! Glance, Octavia, Gnocchi) on loopback, started by `tests/lab/up.sh`. Everything goes through
 //! sloop's own code: the reconcile loop, the executor, `sloop plan`, the OpenStack backend.
 //!
-//! Run: `tests/lab/up.sh && cargo test --features e2e --test e2e_openstack`.
+//! Run: `tests/lab/up.sh && cargo test --features e2e --test e2e e2e_openstack::`.
 
 // Suites of their own, kept in e2e_support/ (their names select them: `e2e_openstack::hosts::`).
 #[path = "e2e_support/hosts.rs"]

@@ -5,7 +5,7 @@
 //! healing, no scaling, the same servers ACTIVE. Loss is made with iptables `statistic` in the
 //! agent's namespace (the kernel has no netem), sparing the controller's ingest address so the
 //! agents' reports still arrive. Needs `tests/lab/up.sh`; bounded (60 s per fault to alert).
-//! `cargo test --features e2e --test e2e_paths -- --nocapture`.
+//! `cargo test --features e2e --test e2e e2e_paths:: -- --nocapture`.
 
 use crate::{bodies, lab, rig};
 use rig::{Rig, now};

@@ -19,7 +19,7 @@
 //! 200 ms) → in the pool (an Octavia member with weight > 0), against the goals:
 //! ACTIVE ≤ 14 s and in the pool ≤ 20 s after the signal.
 //!
-//! Run: `tests/lab/up.sh && cargo test --features e2e --test e2e_pool_timing -- --nocapture`.
+//! Run: `tests/lab/up.sh && cargo test --features e2e --test e2e e2e_pool_timing:: -- --nocapture`.
 
 use crate::{agents, controller, lab};
 use controller::{Controller, Staged};

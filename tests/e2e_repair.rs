@@ -16,7 +16,7 @@
 //! Each case has its own group, load balancer and pool (`cloud-repair`, `cloud-deadhost`,
 //! `cloud-quota`), so they run side by side.
 //!
-//! Run: `tests/lab/up.sh && cargo test --features e2e --test e2e_repair -- --nocapture`.
+//! Run: `tests/lab/up.sh && cargo test --features e2e --test e2e e2e_repair:: -- --nocapture`.
 
 use crate::lab;
 use serde_json::{Value, json};

@@ -14,7 +14,7 @@
 //! Bounded: the generator's curve is 10 + 60 + 150 + 10 s (the hold is long because a pass of
 //! the controller takes 20-40 s on a loaded lab, a create as long), capped at 200 requests/s
 //! and 240 s; the case gives up 250 s after the generator started.
-//! `cargo test --features e2e --test e2e_surge -- --nocapture`.
+//! `cargo test --features e2e --test e2e e2e_surge:: -- --nocapture`.
 
 use crate::{bodies, lab, rig};
 use rig::{Rig, now};
