@@ -12,6 +12,9 @@ KS = "http://127.0.0.1:5000/v3"
 NEU = "http://127.0.0.1:9696/v2.0"
 REGION = "lab-v6"
 NET_NAME, V6_CIDR = "lab-net6", "fd00:5eed:6::/64"
+# the host's address on the lab bridge (the e2e controller's ingest listens there): a plain
+# unicast address rather than Neutron's default, the subnet-router anycast fd00:5eed:6::
+GATEWAY = "fd00:5eed:6::1"
 # every API a client of the lab uses: service type -> port (the relay listens on [::1]:port)
 PORTS = {"identity": 5000, "compute": 8774, "placement": 8778, "network": 9696, "image": 9292,
          "metric": 8041, "load-balancer": 9876}
@@ -50,6 +53,6 @@ net = nets[0] if nets else call("POST", NEU + "/networks", json={"network": {
 if not call("GET", NEU + "/subnets", params={"network_id": net["id"]})["subnets"]:
     call("POST", NEU + "/subnets", json={"subnet": {
         "name": NET_NAME + "-v6", "network_id": net["id"], "project_id": admin_project, "ip_version": 6,
-        "cidr": V6_CIDR, "ipv6_address_mode": "dhcpv6-stateful", "ipv6_ra_mode": "dhcpv6-stateful",
-        "enable_dhcp": True}})
+        "cidr": V6_CIDR, "gateway_ip": GATEWAY, "ipv6_address_mode": "dhcpv6-stateful",
+        "ipv6_ra_mode": "dhcpv6-stateful", "enable_dhcp": True}})
 print(f"region {REGION} on [::1]; network {NET_NAME} {net['id']} ({V6_CIDR}, IPv6 only)")
