@@ -103,7 +103,9 @@ impl Rig {
             "--tls-key".into(),
             key.into(),
         ];
-        let mut ctl = Controller::new(dir.clone(), &format!("127.0.0.1:{port}"), extra);
+        // the policy's cloud, so that on lab-net6 the controller acts over IPv6 only too
+        let mut ctl =
+            Controller::new(dir.clone(), &format!("127.0.0.1:{port}"), extra).cloud(&policy.spec.group.cloud);
         ctl.start();
         bodies::start_agents(&mut places, &dir, &format!("https://{tls}"), &ca);
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
