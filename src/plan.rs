@@ -7,6 +7,7 @@
 
 mod broken;
 mod heal;
+mod remedy;
 mod scale;
 
 use crate::{
