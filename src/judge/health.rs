@@ -149,7 +149,7 @@ fn shift_detail(st: &ShiftState, serving: bool) -> String {
     let h = super::shift::threshold();
     if st.s >= h {
         format!(
-            "its latency tail has drifted from its peers': sequential test at {:.1} nats over the last {} samples, threshold {h:.1} (ARL₀ ≥ 10⁷ samples)",
+            "its latency tail has drifted from its peers': sequential test at {:.1} nats over the last {} samples, threshold {h:.1} (ARL₀ ≥ 10⁹ samples)",
             st.s, st.run
         )
     } else if serving {

@@ -121,7 +121,7 @@ fn run_with(seed: u64, ticks: usize, slow_rate: f64, slow_from: usize, forget: b
 
 #[test]
 fn the_threshold_follows_from_the_design_arl0_and_one_sample_adds_at_most_a_third() {
-    assert!((threshold() - 1e7f64.ln()).abs() < 1e-12);
+    assert!((threshold() - DESIGN_ARL0.ln()).abs() < 1e-12);
     assert!((increment(f64::INFINITY) - threshold() / 3.0).abs() < 1e-9);
     assert!((increment(score_cap()) - threshold() / 3.0).abs() < 1e-9);
     assert!(increment(f64::NAN) < 0.0, "a junk score is no evidence");
@@ -154,34 +154,36 @@ fn a_clean_sample_never_raises_the_expected_likelihood_ratio() {
 
 #[test]
 fn peers_that_are_alike_raise_no_alarm() {
-    // 4,000 ticks: 96,000 samples over six servers, no alarm at a design ARL₀ of 10⁷.
+    // 4,000 ticks: 96,000 samples over six servers, no alarm at a design ARL₀ of 10⁹.
     let (slow, others) = run(11, 4000, 50.0, usize::MAX);
     assert_eq!((slow, others), (None, 0));
 }
 
 #[test]
-fn a_service_rate_at_0_55_is_caught_within_a_few_samples() {
+fn a_service_rate_at_0_55_is_caught_once_half_the_window_shows_it() {
     // μ 100 → 55 at λ 50: the excess latency rate drops from 50 to 5 (r = 0.1). The bound for
-    // a detector with this false-alarm rate is ≈ ln(ARL₀)/KL ≈ 2.4 samples; 3× is 7.
+    // a detector with this false-alarm rate is ≈ ln(ARL₀)/KL ≈ 3.1 samples at ARL₀ 10⁹. The
+    // materiality gate needs the instance's window median to move, so half of each series'
+    // 12-sample window: 12 to 20 pooled samples, within one window (24), 4–7× the bound.
     for seed in 1..=5 {
         let (after, others) = run(seed, 400, 5.0, 100);
         assert_eq!(others, 0, "seed {seed}");
         let after = after.unwrap_or(u32::MAX);
-        assert!(after <= 8, "seed {seed}: alarmed after {after} samples");
+        assert!(after <= 24, "seed {seed}: alarmed after {after} samples");
     }
 }
 
 #[test]
 fn a_service_rate_at_0_7_is_caught_within_three_times_its_bound() {
-    // μ 100 → 70 at λ 50: rate 50 → 20 (r = 0.4), KL 0.58 nats per sample, bound ≈ 28 samples
-    // at ARL₀ 10⁷; 3× is 84.
+    // μ 100 → 70 at λ 50: rate 50 → 20 (r = 0.4), KL 0.58 nats per sample, bound ≈ 35 samples
+    // at ARL₀ 10⁹; 3× is 106.
     let mut delays = Vec::new();
     for seed in 1..=5 {
         let (after, others) = run(seed, 400, 20.0, 100);
         assert_eq!(others, 0, "seed {seed}");
         delays.push(after.unwrap_or(u32::MAX));
     }
-    assert!(delays.iter().all(|&d| d <= 84), "{delays:?}");
+    assert!(delays.iter().all(|&d| d <= 106), "{delays:?}");
 }
 
 #[test]
