@@ -157,11 +157,17 @@ pub fn track(
     let Some(probe) = probe else {
         return BTreeMap::new();
     };
+    let grace = policy.spec.healing.grace_period.secs();
     let by_id: HashMap<&str, &Instance> = snap.inventory.iter().map(|i| (i.id.as_str(), i)).collect();
     let comparable = |id: &str| {
         by_id
             .get(id)
-            .filter(|i| i.status == InstanceStatus::Active && in_rotation(policy, i))
+            // Within its grace after boot a server is not judged (it may not serve yet).
+            .filter(|i| {
+                i.status == InstanceStatus::Active
+                    && in_rotation(policy, i)
+                    && i.active_since.is_some_and(|t| snap.observed_at - t >= grace)
+            })
             .map(|i| i.member.map_or(0, |m| m.weight))
     };
     let series: Vec<_> = snap
