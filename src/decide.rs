@@ -27,7 +27,15 @@ pub fn decide(policy: &Policy, snap: &Snapshot, history: &History, now: Time) ->
     if let Some(load) = snap.load {
         history.loads.push_back((now, load.requests));
     }
+    // New per-instance samples go into each instance's sequential test before judging.
+    history.shifts = judge::shift::track(
+        policy,
+        snap,
+        judge::health::healing_probe(policy),
+        &history.shifts,
+    );
     let judgement = judge::judge(policy, snap, &history, now);
+    judge::shift::latch(snap, policy, &judgement.health, &mut history.shifts, now);
     for d in &judgement.diagnoses {
         if let crate::decision::Diagnosis::HostFault { host, .. } = d {
             // First diagnosis only: a standing fault re-diagnosed from memory must not renew

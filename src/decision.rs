@@ -380,6 +380,12 @@ pub enum RefusalReason {
     Grace,
     /// The same action on the same target failed recently and waits out its backoff.
     Backoff,
+    /// A drained server serves again only once its remedy has completed and fresh probes,
+    /// taken after that, have verified it.
+    AwaitingRemedy,
+    /// One instance is the outlier while the group is not saturated: it is healed before
+    /// capacity is added for it.
+    HealingFirst,
 }
 
 impl RefusalReason {
@@ -402,6 +408,8 @@ impl RefusalReason {
             RefusalReason::NetworkPath => "network-path",
             RefusalReason::Grace => "grace",
             RefusalReason::Backoff => "backoff",
+            RefusalReason::AwaitingRemedy => "awaiting-remedy",
+            RefusalReason::HealingFirst => "healing-first",
         }
     }
 }

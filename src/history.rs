@@ -6,6 +6,7 @@
 mod abandon;
 mod adopt;
 mod backoff;
+mod gray;
 mod stamped;
 
 pub use adopt::{Charge, parse_action_key, repair_charge_id};
@@ -13,6 +14,7 @@ pub use backoff::{
     ALERT_AFTER, BACKOFF_CAP, Backoff, Failure, FailureClass, OUTAGE_CAP, delay as backoff_delay,
     quota_numbers,
 };
+pub use gray::{Remedy, ShiftState};
 pub use stamped::kind_of;
 
 use crate::{
@@ -72,6 +74,14 @@ pub struct History {
     /// with when that was first seen: each is counted as one failure of the scale-out once.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failed_creates: BTreeMap<InstanceId, Time>,
+    /// Per instance: the sequential test for a gray failure against its peers
+    /// (`judge::shift`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shifts: BTreeMap<InstanceId, ShiftState>,
+    /// Per drained instance: the remedy it waits for before it may serve again, and whether
+    /// the cloud completed it and the probes verified it since.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub remedies: BTreeMap<InstanceId, Remedy>,
 }
 
 /// What one decided action changed in the history, to put back if it never happened: the
@@ -272,6 +282,9 @@ impl History {
         self.failed.retain(|_, t| now - *t < 3600.0);
         self.prune_backoff(now);
         self.failed_creates.retain(|id, _| live.contains(id));
+        self.shifts.retain(|id, _| live.contains(id));
+        let ladders = &self.ladders;
+        self.remedies.retain(|id, _| ladders.contains_key(id));
         let hot = &self.host_hot_since;
         self.host_faults
             .retain(|host, since| now - *since < HOST_FAULT_HOLD || hot.contains_key(host));

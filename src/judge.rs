@@ -4,6 +4,7 @@
 pub mod diagnose;
 pub mod health;
 pub mod queueing;
+pub mod shift;
 pub mod sizing;
 pub mod slo;
 pub mod stats;
@@ -33,7 +34,7 @@ pub struct Judgement {
 /// Judges a snapshot. `history` is read for sustained conditions and learned capacity only.
 pub fn judge(policy: &Policy, snap: &Snapshot, history: &History, now: Time) -> Judgement {
     let verdicts = slo::verdicts(policy, snap, now);
-    let health = health::judge_instances(policy, snap, now);
+    let health = health::judge_instances(policy, snap, &history.shifts, now);
     let capacity = diagnose::capacity(policy, snap, &health, history);
     let diagnoses = diagnose::diagnose(policy, snap, &verdicts, &health, &capacity, history, now);
     Judgement {

@@ -8,6 +8,7 @@
 mod broken;
 mod heal;
 mod orphans;
+mod remedy;
 mod replace;
 mod scale;
 

@@ -1,6 +1,8 @@
 //! Table tests for the decision core: each row is a situation an operator would recognise, why
 //! the row exists, and what sloop must (and must not) do.
 
+#[path = "decide_table/gray.rs"]
+mod gray;
 #[path = "decide_table/repair.rs"]
 mod repair;
 mod support;

@@ -7,6 +7,7 @@
 
 use super::stats;
 use crate::{
+    history::ShiftState,
     policy::Policy,
     snapshot::{InstanceId, InstanceSeries, InstanceStatus, IpFamily, Snapshot, Time},
 };
@@ -143,8 +144,33 @@ fn slow_verdicts(policy: &Policy, series: &[&InstanceSeries], snap: &Snapshot) -
     out
 }
 
-/// Judges every instance in the inventory; the result is in inventory order.
-pub fn judge_instances(policy: &Policy, snap: &Snapshot, now: Time) -> Vec<InstanceHealth> {
+/// One sentence on a sequential-test alarm.
+fn shift_detail(st: &ShiftState, serving: bool) -> String {
+    let h = super::shift::threshold();
+    if st.s >= h {
+        format!(
+            "its latency tail has drifted from its peers': sequential test at {:.1} nats over the last {} samples, threshold {h:.1} (ARL₀ ≥ 10⁹ samples)",
+            st.s, st.run
+        )
+    } else if serving {
+        format!(
+            "held slow until its sequential test is back at rest ({:.1} nats)",
+            st.s
+        )
+    } else {
+        "held slow since it was found slow: out of rotation it takes no load, so it waits for its remedy"
+            .into()
+    }
+}
+
+/// Judges every instance in the inventory; the result is in inventory order. `shifts` is the
+/// state of each instance's sequential test (`judge::shift`), already fed this snapshot.
+pub fn judge_instances(
+    policy: &Policy,
+    snap: &Snapshot,
+    shifts: &BTreeMap<InstanceId, ShiftState>,
+    now: Time,
+) -> Vec<InstanceHealth> {
     let probe = healing_probe(policy);
     let rule = policy.spec.healing.unhealthy_after;
     let grace = policy.spec.healing.grace_period.secs();
@@ -214,6 +240,17 @@ pub fn judge_instances(policy: &Policy, snap: &Snapshot, now: Time) -> Vec<Insta
                     h.locations = failing;
                     return h;
                 }
+            }
+            // Slow: its sequential test against its peers alarmed (and holds while it is drained
+            // and waits for its remedy).
+            if let Some(st) = shifts.get(&inst.id).filter(|s| s.alarmed()) {
+                h.health = Health::Slow;
+                h.detail = shift_detail(st, super::diagnose::in_rotation(policy, inst));
+                h.locations = mine.iter().map(|s| s.key.location.to_string()).collect();
+                h.locations.dedup();
+                h.families = mine.iter().map(|s| s.key.family).collect();
+                h.families.dedup();
+                return h;
             }
             // Slow: significantly slower than its peers from every location that has data.
             let slow_at: Vec<String> = mine_idx

@@ -4,6 +4,7 @@
 use super::{
     Builder, Gate,
     broken::{dead_host, down, drain_dead_member, failed_create, rung_allowed, takes_traffic},
+    remedy::{awaiting_remedy, follow_remedies, redrain_first},
     replace,
 };
 use crate::{
@@ -73,7 +74,10 @@ pub(super) fn alerts(policy: &Policy, j: &Judgement, b: &mut Builder<'_>) {
     }
 }
 
-/// Puts instances that serve (new ones, or recovered ones) into the pool.
+/// Puts instances that serve (new ones, or recovered ones) into the pool. An instance the
+/// ladder drained comes back only once its remedy has run (the cloud shows it completed) and
+/// fresh probes, taken after that, pass: answering probes while drained proves nothing, since
+/// a drained server takes no load.
 pub(super) fn admit(
     policy: &Policy,
     snap: &Snapshot,
@@ -85,6 +89,7 @@ pub(super) fn admit(
         return;
     }
     let probe = healing_probe(policy);
+    follow_remedies(policy, snap, probe, b);
     // A server on a faulty host is moved first and admitted from its new host.
     let on_faulty_host = |id: &str| {
         j.diagnoses
@@ -128,9 +133,24 @@ pub(super) fn admit(
         {
             continue;
         }
+        if let Some(why) = awaiting_remedy(b, &inst.id) {
+            let evidence = Evidence {
+                summary: format!("answers its probes while drained, but {why}"),
+                ..Evidence::default()
+            };
+            let action = Action::Admit {
+                instance: inst.id.clone(),
+            };
+            b.refuse(action, Cause::Serving, RefusalReason::AwaitingRemedy, evidence);
+            continue;
+        }
         let evidence = Evidence {
-            summary: match &ladder {
-                Some(_) => "answers its probes again after a remedy".into(),
+            summary: match b.history.remedies.get(&inst.id) {
+                Some(r) => format!(
+                    "its {} completed (ACTIVE since {:.0}) and its probes passed since, from every location that probes it",
+                    kind_of(r.rung).label(),
+                    r.completed.unwrap_or(f64::NAN)
+                ),
                 None => "answers its probes; joining the pool".into(),
             },
             ..Evidence::default()
@@ -372,6 +392,9 @@ pub(super) fn heal(
         let serving_now = in_rotation(policy, inst) && h.health == Health::Slow;
         if serving_now && serving_healthy.saturating_sub(1) < min_healthy {
             b.refuse(action, Cause::InstanceFault, RefusalReason::MinHealthy, evidence);
+            continue;
+        }
+        if redrain_first(policy, inst, state.as_ref(), rung, &evidence, gate, b) {
             continue;
         }
         if b.propose(gate, action, Cause::InstanceFault, evidence) {

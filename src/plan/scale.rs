@@ -74,6 +74,62 @@ fn evidence(j: &Judgement, policy: &Policy, summary: String) -> Evidence {
     }
 }
 
+/// Whether a capacity shortfall belongs to a few faulty instances rather than to the load: a
+/// minority of the judged instances is diagnosed faulty, and the others could carry the whole
+/// load below saturation without them. Then they are healed first (the ladder drains them),
+/// and no capacity is bought for them. Returns why, or `None` when capacity comes first.
+fn outliers_first(policy: &Policy, snap: &Snapshot, j: &Judgement) -> Option<String> {
+    let faulty: Vec<&str> = j
+        .diagnoses
+        .iter()
+        .filter_map(|d| match d {
+            Diagnosis::InstanceFault { instance, .. } => Some(instance.as_str()),
+            _ => None,
+        })
+        .collect();
+    let judged = j.health.iter().filter(|h| h.health != Health::Starting).count();
+    if faulty.is_empty() || 2 * faulty.len() >= judged {
+        return None;
+    }
+    let c = &j.capacity;
+    // Faulty instances that still take traffic are counted in `serving`; the rest is the group
+    // without them.
+    let faulty_serving = snap
+        .inventory
+        .iter()
+        .filter(|i| faulty.contains(&i.id.as_str()) && in_rotation(policy, i))
+        .count() as u32;
+    let rest = c.serving.saturating_sub(faulty_serving);
+    if rest == 0 {
+        return None;
+    }
+    let share = c.serving as f64 / rest as f64;
+    // The load as the balancer counts it (it does not lag); else the CPU of the rest.
+    let projected = match c.load_utilization {
+        Some(u) => u * share,
+        None => {
+            let cpus: Vec<f64> = snap
+                .inventory
+                .iter()
+                .filter(|i| !faulty.contains(&i.id.as_str()) && in_rotation(policy, i))
+                .filter_map(|i| snap.telemetry.instances.get(&i.id)?.get("cpu")?.value)
+                .collect();
+            if cpus.is_empty() {
+                return None;
+            }
+            cpus.iter().sum::<f64>() / cpus.len() as f64 * share
+        }
+    };
+    (projected < crate::judge::diagnose::SATURATED).then(|| {
+        format!(
+            "{} faulty instance(s) ({}) of {judged}: the other {rest} would carry the load at {:.0}% utilisation, so they are healed before capacity is added",
+            faulty.len(),
+            faulty.join(", "),
+            projected * 100.0
+        )
+    })
+}
+
 /// Plans scale-out and scale-in.
 pub(super) fn scale(
     policy: &Policy,
@@ -112,6 +168,20 @@ pub(super) fn scale(
         } else {
             Cause::Capacity
         };
+        if cause == Cause::Capacity
+            && !below_floor
+            && let Some(summary) = outliers_first(policy, snap, j)
+        {
+            b.refuse(
+                Action::ScaleOut {
+                    count: desired - provisioned,
+                },
+                cause,
+                RefusalReason::HealingFirst,
+                evidence(j, policy, summary),
+            );
+            return;
+        }
         // Scale-out stabilisation: act on the lowest recommendation over the window.
         let window = sc.out.stabilization.secs();
         let stable = b

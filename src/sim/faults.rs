@@ -175,6 +175,7 @@ impl World {
                 instance,
                 factor,
                 persistent,
+                ramp,
             } => {
                 if let Some(v) = self.pick_instance(instance) {
                     self.vms[v].slow = Some((
@@ -182,7 +183,11 @@ impl World {
                             persistent: *persistent,
                             ..marker
                         },
-                        *factor,
+                        super::world::Slowdown {
+                            factor: *factor,
+                            from: self.now,
+                            ramp: ramp.map_or(0.0, |r| r.secs()),
+                        },
                     ));
                     rec.instance = Some(self.vms[v].id.clone());
                 }

@@ -92,6 +92,29 @@ pub struct VmFault {
     pub persistent: bool,
 }
 
+/// How much slower a slow VM serves: μ × a factor that may fall gradually.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Slowdown {
+    /// The multiplier reached at the end of the ramp.
+    pub factor: f64,
+    /// When the slowdown began.
+    pub from: Time,
+    /// Seconds over which the multiplier falls from 1 to `factor` (0: at once).
+    pub ramp: f64,
+}
+
+impl Slowdown {
+    /// The multiplier at `now`.
+    pub fn at(&self, now: Time) -> f64 {
+        let done = if self.ramp > 0.0 {
+            ((now - self.from) / self.ramp).clamp(0.0, 1.0)
+        } else {
+            1.0
+        };
+        1.0 - (1.0 - self.factor) * done
+    }
+}
+
 /// A server of the group.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vm {
@@ -127,8 +150,8 @@ pub struct Vm {
     pub crashed: Option<VmFault>,
     /// The service hangs (requests time out).
     pub hung: Option<VmFault>,
-    /// The service is slow: μ × factor.
-    pub slow: Option<(VmFault, f64)>,
+    /// The service is slow: μ × the slowdown's factor.
+    pub slow: Option<(VmFault, Slowdown)>,
     /// Requests/s routed to it this step.
     pub lambda: f64,
     /// Effective service rate this step.
@@ -412,7 +435,7 @@ impl World {
                 Some(w) if w > 0 && total_weight > 0.0 => self.offered * w as f64 / total_weight,
                 _ => 0.0,
             };
-            let mut mu = vm.mu_base * host.degradation * vm.slow.map_or(1.0, |s| s.1);
+            let mut mu = vm.mu_base * host.degradation * vm.slow.map_or(1.0, |s| s.1.at(now));
             if let Op::Migrate { .. } = vm.op
                 && vm.op_until - now < dt
             {

@@ -254,6 +254,7 @@ fn fault(rng: &mut Rng) -> Fault {
             // Up to ×0.7, the slowest shift the issue requires to be detected.
             factor: (rng.range(0.1, 0.7) * 100.0).round() / 100.0,
             persistent: rng.bernoulli(0.3),
+            ramp: None,
         },
         3 => Fault::HostDegraded {
             host: host(rng),

@@ -56,6 +56,10 @@ pub enum Fault {
         /// Survives reboots.
         #[serde(default)]
         persistent: bool,
+        /// A gradual slowdown: the multiplier falls linearly from 1 at `at` to `factor` over
+        /// this long (a gray failure that gets worse step by step). Absent: at once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ramp: Option<Duration>,
     },
     /// A noisy neighbour: every VM on the host gets μ × `factor` and the host reports CPU steal.
     HostDegraded {
