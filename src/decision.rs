@@ -373,6 +373,9 @@ pub enum RefusalReason {
     Grace,
     /// The same action on the same target failed recently and waits out its backoff.
     Backoff,
+    /// The group as a whole is saturated: capacity comes first, and a server that still
+    /// answers is not taken out of service.
+    Saturated,
 }
 
 impl RefusalReason {
@@ -395,6 +398,7 @@ impl RefusalReason {
             RefusalReason::NetworkPath => "network-path",
             RefusalReason::Grace => "grace",
             RefusalReason::Backoff => "backoff",
+            RefusalReason::Saturated => "saturated",
         }
     }
 }

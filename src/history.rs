@@ -72,6 +72,24 @@ pub struct History {
     /// with when that was first seen: each is counted as one failure of the scale-out once.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failed_creates: BTreeMap<InstanceId, Time>,
+    /// Boots being watched, per server (`judge::boot`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub boots: BTreeMap<InstanceId, Boot>,
+    /// This group's watched boot-to-serve times (s), newest last, at most
+    /// `judge::boot::BOOTS_KEPT`: the grace after boot is learned from them.
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    pub boot_to_serve: VecDeque<f64>,
+}
+
+/// One server's boot as the controller saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Boot {
+    /// When it became ACTIVE (Nova's time): a reboot or rebuild starts a new boot.
+    pub since: Time,
+    /// Whether it has answered a probe since.
+    pub served: bool,
+    /// Whether it was seen not answering first, so that its first answer times a boot.
+    pub watched: bool,
 }
 
 /// What one decided action changed in the history, to put back if it never happened: the
@@ -272,6 +290,7 @@ impl History {
         self.failed.retain(|_, t| now - *t < 3600.0);
         self.prune_backoff(now);
         self.failed_creates.retain(|id, _| live.contains(id));
+        self.boots.retain(|id, _| live.contains(id));
         let hot = &self.host_hot_since;
         self.host_faults
             .retain(|host, since| now - *since < HOST_FAULT_HOLD || hot.contains_key(host));

@@ -55,6 +55,13 @@ pub struct Fixture {
     pub dead_hosts: Vec<String>,
     /// Servers sloop created that ended in ERROR before serving: (id, Nova's fault message).
     pub failed_creates: Vec<(String, String)>,
+    /// Share of every server's direct probes that fail (drops and timeouts of a busy group),
+    /// spread over the window.
+    pub busy: f64,
+    /// Servers whose busy failures came last, in a row (so they look unhealthy).
+    pub streaking: Vec<String>,
+    /// Servers ACTIVE for the given seconds that have not answered yet (booting).
+    pub booting: BTreeMap<String, f64>,
 }
 
 impl Fixture {
@@ -82,7 +89,22 @@ impl Fixture {
             drained: Vec::new(),
             dead_hosts: Vec::new(),
             failed_creates: Vec::new(),
+            busy: 0.0,
+            streaking: Vec::new(),
+            booting: BTreeMap::new(),
         }
+    }
+    /// The whole group is busy: `share` of every server's direct probes fail, `streaking`
+    /// ones have theirs last, in a row.
+    pub fn busy(mut self, share: f64, streaking: &[&str]) -> Self {
+        self.busy = share;
+        self.streaking = streaking.iter().map(|s| s.to_string()).collect();
+        self
+    }
+    /// `id` became ACTIVE `secs` ago and has refused every probe since (it is booting).
+    pub fn booting(mut self, id: &str, secs: f64) -> Self {
+        self.booting.insert(id.into(), secs);
+        self
     }
     /// Nova reports `id` SHUTOFF.
     pub fn instance_shutoff(mut self, id: &str) -> Self {
@@ -207,7 +229,10 @@ impl Fixture {
                 }),
                 addresses: vec![(IpFamily::V6, format!("2001:db8::{i}"))],
                 created_at: now - 7200.0 + i as f64,
-                active_since: Some(now - 7000.0 + i as f64),
+                active_since: Some(match self.booting.get(&id) {
+                    Some(secs) => now - secs,
+                    None => now - 7000.0 + i as f64,
+                }),
                 member: (!self.outside_pool.contains(&id)).then_some(LbMember {
                     weight: if self.drained.contains(&id) { 0 } else { 1 },
                     admin_up: true,
@@ -230,20 +255,34 @@ impl Fixture {
                 },
             );
             snap.telemetry.instances.insert(id.clone(), cpu);
-            for loc in INSTANCE_LOCATIONS {
-                let down = self.down.get(&id).is_some_and(|l| l.iter().any(|x| x == loc));
+            for (l, loc) in INSTANCE_LOCATIONS.into_iter().enumerate() {
+                // A path that fails for the service fails for the servers behind it too.
+                let down = self.down.get(&id).is_some_and(|l| l.iter().any(|x| x == loc))
+                    || self.booting.contains_key(&id)
+                    || self.failing_service.contains(&(loc.to_string(), IpFamily::V6));
                 let factor = self.slow.get(&id).copied().unwrap_or(1.0);
+                let busy_failures = (self.busy * 12.0).round() as usize;
+                let streak = self.streaking.contains(&id);
+                let busy_fails = |k: usize| {
+                    if streak {
+                        k >= 12 - busy_failures
+                    } else {
+                        (k * 7 + i * 5 + l * 3) % 12 < busy_failures && k != 11
+                    }
+                };
                 let recent: Vec<Sample> = (0..12)
                     .map(|k| {
                         let jitter = 0.004 * ((k * 7 + i * 3) % 11) as f64;
+                        let failed = down || busy_fails(k);
                         Sample {
                             at: now - 60.0 + 5.0 * k as f64,
-                            latency: if down { 1.0 } else { (0.04 + jitter) * factor },
-                            ok: !down,
+                            latency: if failed { 1.0 } else { (0.04 + jitter) * factor },
+                            ok: !failed,
                             phases: None,
                         }
                     })
                     .collect();
+                let trailing = recent.iter().rev().take_while(|x| !x.ok).count() as u32;
                 snap.instances_probed.push(InstanceSeries {
                     instance: id.clone(),
                     key: SeriesKey {
@@ -251,7 +290,7 @@ impl Fixture {
                         location: loc.into(),
                         family: IpFamily::V6,
                     },
-                    consecutive_failures: if down { 12 } else { 0 },
+                    consecutive_failures: trailing,
                     recent,
                 });
             }
