@@ -139,31 +139,3 @@ fn the_same_seed_gives_the_same_report() {
     assert_eq!(a, b);
 }
 
-/// Issue 17 class 3: the README's starting policy on the shipped election night. Its cap (6
-/// instances) cannot carry a ×15 peak, so it must page that the capacity cap is reached, and it
-/// must heal nothing that no fault touched (the night has no fault): no restart storm.
-#[test]
-fn minimal_policy_on_election_night_heals_nothing_and_pages_the_cap() {
-    let policy = policy::load_file(Path::new("policies/minimal.yaml"))
-        .expect("policy")
-        .policy;
-    let scenario = sim::load_scenario(Path::new("policies/scenarios/election-night.yaml")).expect("scenario");
-    let r = rehearse(&policy, &scenario, scenario.seed, None, &mut |_| {}).report;
-    assert_eq!(r.healing_actions, 0, "healing actions {:?}", r.actions);
-    assert_eq!(r.false_healing_actions, 0);
-    let cap_paged = r
-        .alerts
-        .iter()
-        .any(|a| a.summary.contains("capacity cap reached"));
-    let within = r.objectives.iter().all(|o| o.violation_minutes == 0);
-    assert!(
-        within || cap_paged,
-        "{} violation minutes and no capacity-cap page; alerts: {:?}",
-        r.slo_violation_minutes,
-        r.alerts.iter().map(|a| &a.name).collect::<Vec<_>>()
-    );
-    assert!(
-        !r.alerts.iter().any(|a| a.name == "freeze"),
-        "overload paged a healing freeze"
-    );
-}
