@@ -138,4 +138,3 @@ fn the_same_seed_gives_the_same_report() {
     let b = serde_json::to_string(&run("instance-crash")).unwrap();
     assert_eq!(a, b);
 }
-

@@ -60,11 +60,12 @@ pub(super) fn cases() -> Vec<Case> {
         },
         Case {
             name: "crashed_server_in_a_busy_group_is_still_healed",
-            why: "a server that answers nothing while its peers under the same load answer two in three is broken whatever the load; repairing it takes no capacity away",
+            why: "a server that answers nothing and idles (CPU 0 %) while its peers under the same load answer two in three is broken whatever the load; repairing it takes no capacity away",
             fixture: Fixture::healthy(6)
                 .util(0.95)
                 .busy(0.33, &[])
-                .instance_down("vm-3"),
+                .instance_down("vm-3")
+                .cpu_of("vm-3", 0.0),
             history: fresh,
             policy: same,
             expect: |d| {
@@ -78,11 +79,12 @@ pub(super) fn cases() -> Vec<Case> {
         },
         Case {
             name: "failing_server_that_still_answers_waits_while_the_group_is_saturated",
-            why: "no healing while the group as a whole is saturated: a server that still answers half its probes is capacity, and capacity comes first",
+            why: "no healing while the group as a whole is saturated: a server failing alone that still answers half its probes (CPU 30 %, not overloaded itself) is capacity, and capacity comes first",
             fixture: Fixture::healthy(6)
                 .util(0.95)
                 .busy(0.08, &[])
-                .instance_down_from("vm-4", &["local"]),
+                .instance_down_from("vm-4", &["local"])
+                .cpu_of("vm-4", 0.3),
             history: fresh,
             policy: one_location,
             expect: |d| {

@@ -62,6 +62,8 @@ pub struct Fixture {
     pub streaking: Vec<String>,
     /// Servers ACTIVE for the given seconds that have not answered yet (booting).
     pub booting: BTreeMap<String, f64>,
+    /// Per-server CPU utilisation where it differs from the group's (a dead process idles).
+    pub cpu: BTreeMap<String, f64>,
 }
 
 impl Fixture {
@@ -92,7 +94,13 @@ impl Fixture {
             busy: 0.0,
             streaking: Vec::new(),
             booting: BTreeMap::new(),
+            cpu: BTreeMap::new(),
         }
+    }
+    /// `id`'s CPU reads `u` (0..1) instead of the group's utilisation.
+    pub fn cpu_of(mut self, id: &str, u: f64) -> Self {
+        self.cpu.insert(id.into(), u);
+        self
     }
     /// The whole group is busy: `share` of every server's direct probes fail, `streaking`
     /// ones have theirs last, in a row.
@@ -250,7 +258,7 @@ impl Fixture {
             cpu.insert(
                 "cpu".to_string(),
                 Reading {
-                    value: (!self.cpu_missing).then_some(self.util),
+                    value: (!self.cpu_missing).then_some(self.cpu.get(&id).copied().unwrap_or(self.util)),
                     at: Some(now),
                 },
             );
