@@ -186,10 +186,10 @@ pub(super) fn heal(
     // probes are the overload's symptom, not a probe fault to page about, and a server that
     // still answers is capacity that healing would take away (`capacity_first`).
     let saturated = saturated(policy, &j.verdicts, &j.capacity);
-    let freeze = if saturated {
-        None
-    } else if !judged.is_empty() && bad as f64 > share * judged.len() as f64 {
-        b.alert(Alert {
+    let freeze = if !judged.is_empty() && bad as f64 > share * judged.len() as f64 {
+        // Saturated, the freeze still holds, without its page: the capacity path pages.
+        if !saturated {
+            b.alert(Alert {
             severity: Severity::Page,
             name: "freeze".into(),
             summary: format!(
@@ -197,7 +197,8 @@ pub(super) fn heal(
                 judged.len(),
                 policy.spec.limits.freeze_when_unhealthy_above
             ),
-        });
+            });
+        }
         Some(RefusalReason::FreezeUnhealthy)
     } else if healing_probe(policy).is_some()
         && judged.iter().any(|h| h.health != Health::Unhealthy)
