@@ -34,6 +34,7 @@ pub fn decide(policy: &Policy, snap: &Snapshot, history: &History, now: Time) ->
         judge::health::healing_probe(policy),
         &history.shifts,
     );
+    judge::boot::observe(policy, snap, &mut history, now);
     let judgement = judge::judge(policy, snap, &history, now);
     judge::shift::latch(snap, policy, &judgement.health, &mut history.shifts, now);
     for d in &judgement.diagnoses {
@@ -42,6 +43,9 @@ pub fn decide(policy: &Policy, snap: &Snapshot, history: &History, now: Time) ->
             // itself (see `History::host_faults`).
             history.host_faults.entry(host.clone()).or_insert(now);
         }
+    }
+    if let Some(u) = judgement.capacity.load_utilization {
+        history.utilization.push_back((now, u));
     }
     if let Some(observed) = judgement.capacity.observed_service_rate {
         history.service_rate = Some(match history.service_rate {

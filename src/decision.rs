@@ -386,6 +386,9 @@ pub enum RefusalReason {
     /// One instance is the outlier while the group is not saturated: it is healed before
     /// capacity is added for it.
     HealingFirst,
+    /// The group as a whole is saturated: capacity comes first, and a server that still
+    /// answers is not taken out of service.
+    Saturated,
 }
 
 impl RefusalReason {
@@ -410,6 +413,7 @@ impl RefusalReason {
             RefusalReason::Backoff => "backoff",
             RefusalReason::AwaitingRemedy => "awaiting-remedy",
             RefusalReason::HealingFirst => "healing-first",
+            RefusalReason::Saturated => "saturated",
         }
     }
 }

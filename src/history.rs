@@ -58,6 +58,10 @@ pub struct History {
     /// utilisation readings with the load of their own period.
     #[serde(default)]
     pub loads: VecDeque<(Time, f64)>,
+    /// The group's utilisation as judged at each tick over the last [`LOAD_MEMORY`] seconds, so
+    /// that latency samples are read at the load they were taken under.
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    pub utilization: VecDeque<(Time, f64)>,
     /// What the last decision's actions changed in this history, by action ID, until the
     /// executor reports which of them took no effect ([`History::settle`]). Cleared by the next
     /// decision: an action not reported failed by then is taken as done.
@@ -82,6 +86,24 @@ pub struct History {
     /// the cloud completed it and the probes verified it since.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub remedies: BTreeMap<InstanceId, Remedy>,
+    /// Boots being watched, per server (`judge::boot`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub boots: BTreeMap<InstanceId, Boot>,
+    /// This group's watched boot-to-serve times (s), newest last, at most
+    /// `judge::boot::BOOTS_KEPT`: the grace after boot is learned from them.
+    #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
+    pub boot_to_serve: VecDeque<f64>,
+}
+
+/// One server's boot as the controller saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Boot {
+    /// When it became ACTIVE (Nova's time): a reboot or rebuild starts a new boot.
+    pub since: Time,
+    /// Whether it has answered a probe since.
+    pub served: bool,
+    /// Whether it was seen not answering first, so that its first answer times a boot.
+    pub watched: bool,
 }
 
 /// What one decided action changed in the history, to put back if it never happened: the
@@ -277,6 +299,13 @@ impl History {
         while self.loads.front().is_some_and(|(t, _)| now - t > LOAD_MEMORY) {
             self.loads.pop_front();
         }
+        while self
+            .utilization
+            .front()
+            .is_some_and(|(t, _)| now - t > LOAD_MEMORY)
+        {
+            self.utilization.pop_front();
+        }
         self.migrated_at
             .retain(|id, t| live.contains(id) && now - *t < 3600.0);
         self.failed.retain(|_, t| now - *t < 3600.0);
@@ -285,6 +314,7 @@ impl History {
         self.shifts.retain(|id, _| live.contains(id));
         let ladders = &self.ladders;
         self.remedies.retain(|id, _| ladders.contains_key(id));
+        self.boots.retain(|id, _| live.contains(id));
         let hot = &self.host_hot_since;
         self.host_faults
             .retain(|host, since| now - *since < HOST_FAULT_HOLD || hot.contains_key(host));

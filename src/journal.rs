@@ -259,6 +259,15 @@ impl Journal {
             .unwrap_or_default()
     }
 
+    /// The admissions of `policy` that earlier runs wrote to disk, each as (time, server): the
+    /// first answer after a boot, from which the grace after boot is learned again after a
+    /// restart (`judge::boot::adopt`).
+    pub fn persisted_admissions(&self, policy: &str) -> Vec<(Time, String)> {
+        self.read_back()
+            .map(|entries| admissions(&entries, policy))
+            .unwrap_or_default()
+    }
+
     /// The intents of `policy` that earlier runs wrote to disk and never concluded: the actions
     /// in flight when a process died, oldest first, for the next one to resolve.
     pub fn open_intents(&self, policy: &str) -> Vec<JournalEntry> {
@@ -315,6 +324,19 @@ pub fn charges(entries: &[JournalEntry], policy: &str) -> Vec<crate::history::Ch
         .filter(|e| e.policy == policy)
         .filter(|e| e.outcome != EntryOutcome::Started || !concluded.contains(e.id.as_deref().unwrap_or("")))
         .filter_map(JournalEntry::charge)
+        .collect()
+}
+
+/// The admissions of `policy` in `entries` that took effect, as (time, server).
+pub fn admissions(entries: &[JournalEntry], policy: &str) -> Vec<(Time, String)> {
+    entries
+        .iter()
+        .filter(|e| {
+            e.policy == policy
+                && e.kind == crate::decision::ActionKind::Admit
+                && e.outcome == EntryOutcome::Done
+        })
+        .filter_map(|e| Some((e.at, e.action.instance()?.clone())))
         .collect()
 }
 

@@ -1,6 +1,7 @@
 //! Judging observations against objectives (pure): SLO verdicts with statistical confidence,
 //! per-instance health, and a diagnosis of what is wrong.
 
+pub mod boot;
 pub mod diagnose;
 pub mod health;
 pub mod queueing;
@@ -34,7 +35,8 @@ pub struct Judgement {
 /// Judges a snapshot. `history` is read for sustained conditions and learned capacity only.
 pub fn judge(policy: &Policy, snap: &Snapshot, history: &History, now: Time) -> Judgement {
     let verdicts = slo::verdicts(policy, snap, now);
-    let health = health::judge_instances(policy, snap, &history.shifts, now);
+    let mut health = health::judge_instances(policy, snap, &history.shifts, now);
+    boot::hold_booting(policy, snap, history, &mut health, now);
     let capacity = diagnose::capacity(policy, snap, &health, history);
     let diagnoses = diagnose::diagnose(policy, snap, &verdicts, &health, &capacity, history, now);
     Judgement {

@@ -46,6 +46,9 @@ pub struct Reconciler {
     /// Charges from before this process (the journal), adopted with the cloud's stamps on the
     /// first observation; `None` once adopted.
     prior: Option<Vec<Charge>>,
+    /// Admissions from before this process (the journal), adopted on the first observation;
+    /// `None` once adopted.
+    admissions: Option<Vec<(Time, String)>>,
     /// Intents earlier incarnations left without outcome, not yet resolved, with the passes
     /// whose query failed and the last error (`crate::resolve`).
     open: Vec<(JournalEntry, u32, String)>,
@@ -67,6 +70,7 @@ impl Reconciler {
             log: None,
             unlogged_failures: Vec::new(),
             prior: Some(Vec::new()),
+            admissions: None,
             open: Vec::new(),
             adopted: Vec::new(),
             resolved: Vec::new(),
@@ -90,6 +94,14 @@ impl Reconciler {
     /// Intents still waiting for the cloud's answer.
     pub fn unresolved(&self) -> usize {
         self.open.len()
+    }
+
+    /// Admissions earlier incarnations journaled (`Journal::persisted_admissions`): with the
+    /// servers' ACTIVE times on the first observation they give back this group's boot-to-serve
+    /// times, so a restart does not forget how long its boots take (`judge::boot::adopt`).
+    pub fn with_admissions(mut self, admissions: Vec<(Time, String)>) -> Self {
+        self.admissions = Some(admissions);
+        self
     }
 
     /// Budget charges of earlier incarnations of this controller (from the action journal),
@@ -322,6 +334,9 @@ impl Reconciler {
             prior.extend(executor::stamped_charges(&self.policy.metadata.name, &snapshot));
             self.history.adopt(&self.policy, &prior, now);
             self.adopted = prior;
+            if let Some(admissions) = self.admissions.take() {
+                crate::judge::boot::adopt(&mut self.history, &admissions, &snapshot.inventory);
+            }
         } else {
             let ladder = self.policy.spec.healing.ladder.clone();
             for r in resolved.iter().filter(|r| r.resolution == Resolution::Abandoned) {

@@ -3,6 +3,8 @@
 
 #[path = "decide_table/gray.rs"]
 mod gray;
+#[path = "decide_table/overload.rs"]
+mod overload;
 #[path = "decide_table/repair.rs"]
 mod repair;
 mod support;
@@ -683,7 +685,11 @@ fn cases() -> Vec<Case> {
 #[test]
 fn decision_table() {
     let mut failures = Vec::new();
-    for case in cases().into_iter().chain(repair::cases()) {
+    for case in cases()
+        .into_iter()
+        .chain(repair::cases())
+        .chain(overload::cases())
+    {
         let policy = (case.policy)(election_policy());
         let snap = case.fixture.build();
         let now = case.fixture.now;

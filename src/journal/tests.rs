@@ -275,3 +275,25 @@ fn an_unwritable_journal_refuses_intents_and_says_why_until_it_is_writable() {
     assert_eq!(j.open_intents("a").len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn admissions_are_the_done_admits_of_the_policy() {
+    let admit = |at: f64, policy: &str, id: &str, outcome: EntryOutcome| JournalEntry {
+        kind: ActionKind::Admit,
+        action: Action::Admit { instance: id.into() },
+        cause: Cause::Serving,
+        outcome,
+        ..entry(at, policy)
+    };
+    let entries = [
+        admit(10.0, "a", "vm-1", EntryOutcome::Done),
+        admit(11.0, "a", "vm-2", EntryOutcome::Failed),
+        admit(12.0, "b", "vm-3", EntryOutcome::Done),
+        entry(13.0, "a"),
+        admit(14.0, "a", "vm-4", EntryOutcome::Done),
+    ];
+    assert_eq!(
+        admissions(&entries, "a"),
+        vec![(10.0, "vm-1".to_string()), (14.0, "vm-4".to_string())]
+    );
+}

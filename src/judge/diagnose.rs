@@ -2,12 +2,16 @@
 //!
 //! | observations                                   | diagnosis        |
 //! |------------------------------------------------|------------------|
-//! | one instance bad from everywhere, peers fine   | instance fault   |
+//! | one instance fails where its peers, under the same load, answer | instance fault |
 //! | a host's metric rule holds, or ≥2 of its VMs bad| host fault       |
 //! | slow from ≥ quorum locations, busy             | capacity         |
-//! | bad from fewer than quorum locations / 1 family| network path     |
+//! | a path fails on every server, others reach them | network path    |
 //! | needed capacity beyond every guard             | flood            |
 //! | needed well below serving, SLO comfortable     | over-provisioned |
+
+mod path;
+pub mod peers;
+mod shed;
 
 use super::{
     health::{Health, InstanceHealth},
@@ -17,7 +21,7 @@ use crate::{
     decision::{Diagnosis, SizingSignal, SloState, Verdict},
     history::History,
     policy::{Indicator, Policy},
-    snapshot::{Instance, InstanceStatus, IpFamily, Snapshot, Time},
+    snapshot::{Instance, InstanceStatus, Snapshot, Time},
 };
 use serde::{Deserialize, Serialize};
 
@@ -149,8 +153,21 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
         judged > 0 && bad as f64 > policy.spec.limits.freeze_when_unhealthy_above.fraction() * judged as f64;
     // `health` is in inventory order (see `health::judge_instances`), so they zip.
     let health_of = |k: usize| health.get(k).map_or(Health::Unknown, |h| h.health);
+    // A server judged unhealthy by its probes while its peers under the same load fail as
+    // often is busy, not broken: it serves what it can and counts as capacity.
+    let judged_ok = |id: &str| {
+        health
+            .iter()
+            .any(|p| p.id == id && !matches!(p.health, Health::Starting | Health::Unknown))
+    };
+    let busy_not_broken = |k: usize| {
+        snap.inventory.get(k).is_some_and(|i| {
+            i.status == InstanceStatus::Active
+                && peers::contrast(policy, snap, &i.id, &judged_ok).fails_alone() == Some(false)
+        })
+    };
     // In rotation and not judged unhealthy serves (a new instance in its grace period included).
-    let healthy = |k: usize| distrust || !matches!(health_of(k), Health::Unhealthy);
+    let healthy = |k: usize| distrust || !matches!(health_of(k), Health::Unhealthy) || busy_not_broken(k);
     // Booting instances are `Starting`, not unhealthy: they are capacity on its way.
     let judged_bad = |k: usize| matches!(health_of(k), Health::Unhealthy | Health::Slow);
     let live: Vec<(usize, &Instance)> = snap
@@ -206,6 +223,12 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
         }
         _ => None,
     };
+    // Without utilisation, the rate at which the whole group sheds load is one server's rate.
+    let observed_service_rate = observed_service_rate.or_else(|| {
+        (utilization.is_none() && cap_stable(snap, history))
+            .then(|| shed::rate_at_shedding(policy, snap, health, &serving))
+            .flatten()
+    });
     let service_rate = history
         .service_rate
         .or(observed_service_rate)
@@ -305,6 +328,116 @@ fn latency_needed(policy: &Policy, snap: &Snapshot, name: &str, load: f64, mu: f
 /// then symptoms of overload, and healing would only remove capacity (restart storms).
 pub const SATURATED: f64 = 0.9;
 
+/// Mean utilisation from which the group runs hot: a server a little slower than its peers
+/// (servers differ by 10–30 %) is then past its own capacity while they are not.
+pub const HOT: f64 = 0.75;
+
+/// Whether the group as a whole is saturated: utilisation at [`SATURATED`] (by the load the
+/// balancer counts, else by telemetry), more load than the guards allow, or the latency
+/// objective violated while the load needs more servers than serve. Capacity comes first then:
+/// failures of busy servers are symptoms, and healing would only remove capacity.
+pub fn saturated(policy: &Policy, verdicts: &[Verdict], cap: &Capacity) -> bool {
+    let latency_violated = policy
+        .spec
+        .scaling
+        .latency_objective
+        .as_ref()
+        .is_some_and(|name| {
+            verdicts
+                .iter()
+                .any(|v| &v.objective == name && v.state == SloState::Violated)
+        });
+    cap.load_utilization
+        .or(cap.utilization)
+        .is_some_and(|u| u >= SATURATED)
+        || cap.needed.is_some_and(|n| n > cap.allowed)
+        || (latency_violated && cap.needed.is_some_and(|n| n > cap.serving))
+}
+
+/// Whether a server judged unhealthy or slow is faulty: the cloud reports it broken, or it
+/// fails where its peers under the same load do not (`peers`), or — with no peer to compare
+/// with — its failure does not follow the load (the group is not saturated). A slow server is
+/// already judged against its peers (`health`); under saturation it is the busiest, not broken.
+pub fn faulty(
+    policy: &Policy,
+    snap: &Snapshot,
+    health: &[InstanceHealth],
+    h: &InstanceHealth,
+    cap: &Capacity,
+    saturated: bool,
+    history: &History,
+) -> bool {
+    let Some(inst) = snap.inventory.iter().find(|i| i.id == h.id) else {
+        return false;
+    };
+    if matches!(inst.status, InstanceStatus::Error | InstanceStatus::Shutoff) {
+        return true;
+    }
+    // A server at full CPU in a group that runs hot is the first to tip over when its share
+    // outgrows it (servers differ, the balancer's shares do not): its failure follows the load,
+    // and capacity is the remedy. A crashed server idles; CPU telemetry says which.
+    let group_hot = cap.load_utilization.or(cap.utilization).is_some_and(|u| u >= HOT);
+    if group_hot && cpu_of(snap, &h.id).is_some_and(|u| u >= SATURATED) {
+        return false;
+    }
+    match h.health {
+        Health::Slow => !saturated && !within_spread(policy, snap, inst, cap, history),
+        Health::Unhealthy => {
+            let judged = |id: &str| {
+                health
+                    .iter()
+                    .any(|p| p.id == id && !matches!(p.health, Health::Starting | Health::Unknown))
+            };
+            peers::contrast(policy, snap, &h.id, &judged)
+                .fails_alone()
+                .unwrap_or(!saturated)
+        }
+        _ => false,
+    }
+}
+
+/// Relative throughput at or above which a slow server is one of the healthy spread (servers of
+/// one flavour differ by a few to 20 %), not a gray failure: its latency says it has at least
+/// this share of its peers' capacity left.
+pub const HEALTHY_SPREAD: f64 = 0.8;
+
+/// Whether a server in rotation judged slow is within the healthy spread of its peers once its
+/// latency is read at the group's utilisation ([`shift::relative_throughput`]): near
+/// saturation a server 10 % slower than its peers queues several times longer than they do, so
+/// a latency ratio alone would take the load for a fault. A drained server is judged by the
+/// verdict that drained it (without load it looks fast).
+fn within_spread(
+    policy: &Policy,
+    snap: &Snapshot,
+    inst: &crate::snapshot::Instance,
+    cap: &Capacity,
+    history: &History,
+) -> bool {
+    let (Some(probe), Some(now_rho)) = (
+        super::health::healing_probe(policy),
+        cap.load_utilization.or(cap.utilization),
+    ) else {
+        return false;
+    };
+    // The samples were taken over their window, at the utilisations of those ticks: read them
+    // at the highest (a server queued at a busier moment is not slower for it).
+    let oldest = snap
+        .instances_probed
+        .iter()
+        .filter(|s| s.instance == inst.id && &*s.key.probe == probe)
+        .filter_map(|s| s.recent.first().map(|x| x.at))
+        .fold(snap.observed_at, f64::min);
+    let rho = history
+        .utilization
+        .iter()
+        .filter(|(t, _)| *t >= oldest)
+        .map(|(_, u)| *u)
+        .fold(now_rho, f64::max);
+    in_rotation(policy, inst)
+        && super::shift::relative_throughput(policy, snap, probe, &inst.id, rho)
+            .is_some_and(|k| k >= HEALTHY_SPREAD)
+}
+
 /// Names what is wrong.
 pub fn diagnose(
     policy: &Policy,
@@ -322,8 +455,6 @@ pub fn diagnose(
             .find(|i| i.id == id)
             .and_then(|i| i.host.as_deref())
     };
-    let is_bad = |h: &&InstanceHealth| matches!(h.health, Health::Unhealthy | Health::Slow);
-
     // === load ===
     let latency_violated = policy
         .spec
@@ -335,13 +466,19 @@ pub fn diagnose(
                 .iter()
                 .any(|v| &v.objective == name && v.state == SloState::Violated)
         });
-    let mut saturated = cap
-        .load_utilization
-        .or(cap.utilization)
-        .is_some_and(|u| u >= SATURATED);
+    let saturated = saturated(policy, verdicts, cap);
+    // Judged bad and faulty by the evidence (see [`faulty`]): overload is not a fault.
+    let bad_ids: std::collections::HashSet<&str> = health
+        .iter()
+        .filter(|h| {
+            matches!(h.health, Health::Unhealthy | Health::Slow)
+                && faulty(policy, snap, health, h, cap, saturated, history)
+        })
+        .map(|h| h.id.as_str())
+        .collect();
+    let is_bad = |h: &&InstanceHealth| bad_ids.contains(h.id.as_str());
     if let Some(needed) = cap.needed {
         if needed > cap.allowed {
-            saturated = true;
             out.push(Diagnosis::Flood {
                 needed,
                 allowed: cap.allowed,
@@ -352,7 +489,6 @@ pub fn diagnose(
                 ),
             });
         } else if needed > cap.serving + cap.pending || (latency_violated && needed > cap.serving) {
-            saturated |= latency_violated;
             out.push(Diagnosis::Capacity {
                 needed,
                 serving: cap.serving,
@@ -394,8 +530,13 @@ pub fn diagnose(
                 i.host.as_deref() == Some(host)
                     && matches!(i.status, InstanceStatus::Error | InstanceStatus::Shutoff)
             });
-        // Several bad VMs on one host while the rest of the group is fine points at the host.
-        let together = !saturated && bad_here >= 2 && bad_here == bad_total && bad_here < health.len();
+        // Several bad VMs on one host while the rest of the group is fine points at the host:
+        // "fine" needs a healthy server elsewhere (with one host, nothing separates the host
+        // from the load).
+        let fine_elsewhere = health
+            .iter()
+            .any(|h| h.health == Health::Healthy && host_of(&h.id).is_some_and(|x| x != host));
+        let together = !saturated && bad_here >= 2 && bad_here == bad_total && fine_elsewhere;
         // A fault found earlier still stands: servers placed on the host since (not yet moved
         // away) are moved too, before they take traffic and look slow.
         let newcomers = on_host.iter().any(|id| !history.migrated_at.contains_key(id));
@@ -439,27 +580,51 @@ pub fn diagnose(
         .iter()
         .filter(is_bad)
         .filter(|h| !on_faulty_host(&h.id) && !suspect_host(&h.id))
-        .filter(|h| {
-            // Under saturation only the cloud's own verdict (ERROR, SHUTOFF) counts.
-            !saturated
-                || snap.inventory.iter().any(|i| {
-                    i.id == h.id && matches!(i.status, InstanceStatus::Error | InstanceStatus::Shutoff)
-                })
-        })
         .map(|h| Diagnosis::InstanceFault {
             instance: h.id.clone(),
-            detail: h.detail.clone(),
+            detail: instance_detail(policy, snap, health, h),
         })
         .collect();
     out.extend(instance_faults);
 
     // === network ===
+    let server_or_load = saturated
+        || out
+            .iter()
+            .any(|d| matches!(d, Diagnosis::InstanceFault { .. } | Diagnosis::HostFault { .. }));
     for v in verdicts {
-        if let Some(d) = network_path(policy, snap, v) {
+        if let Some(d) = path::network_path(policy, snap, v, server_or_load) {
             out.push(d);
         }
     }
     out
+}
+
+/// The health verdict's sentence, with the peer contrast that made it a fault when there is one.
+fn instance_detail(
+    policy: &Policy,
+    snap: &Snapshot,
+    health: &[InstanceHealth],
+    h: &InstanceHealth,
+) -> String {
+    if h.health != Health::Unhealthy
+        || snap
+            .inventory
+            .iter()
+            .any(|i| i.id == h.id && i.status != InstanceStatus::Active)
+    {
+        return h.detail.clone();
+    }
+    let judged = |id: &str| {
+        health
+            .iter()
+            .any(|p| p.id == id && !matches!(p.health, Health::Starting | Health::Unknown))
+    };
+    let c = peers::contrast(policy, snap, &h.id, &judged);
+    if c.peers_total == 0 {
+        return h.detail.clone();
+    }
+    format!("{}: {}", h.detail, c.describe())
 }
 
 /// What a capacity diagnosis says, in the terms of the signal it was sized from.
@@ -500,87 +665,10 @@ pub fn hot_hosts(policy: &Policy, history: &History, now: Time) -> Vec<String> {
         .collect()
 }
 
-/// A violation seen from some locations only, or one family only, is a network-path fault.
-fn network_path(policy: &Policy, snap: &Snapshot, v: &Verdict) -> Option<Diagnosis> {
-    let quorum = policy
-        .spec
-        .objectives
-        .iter()
-        .find(|o| o.name == v.objective)
-        .and_then(|o| match o.indicator()? {
-            Indicator::Latency(l) => Some(l.quorum),
-            Indicator::Availability(a) => Some(a.quorum),
-        })?;
-    let bad: Vec<_> = v
-        .per_series
-        .iter()
-        .filter(|s| s.state == SloState::Violated)
-        .collect();
-    let good: Vec<_> = v.per_series.iter().filter(|s| s.state == SloState::Met).collect();
-    if bad.is_empty() || good.is_empty() {
-        return None;
-    }
-    // For latency, a server-side slowdown adds the same queueing delay everywhere, and a
-    // location with a longer round trip merely crosses the threshold first. A path fault adds
-    // delay where it is: the excess over each path's own floor must differ, not just the total.
-    let objective = policy.spec.objectives.iter().find(|o| o.name == v.objective)?;
-    if let Some(l) = &objective.latency {
-        let excess = |loc: &str, fam: IpFamily, estimate: f64| {
-            let s = snap
-                .service
-                .iter()
-                .find(|s| *s.key.probe == *l.probe && &*s.key.location == loc && s.key.family == fam)?;
-            let mut ok: Vec<f64> = s.recent.iter().filter(|x| x.ok).map(|x| x.latency).collect();
-            let floor = floor_of(&mut ok)?;
-            Some(if estimate.is_finite() {
-                (estimate - floor).max(0.0)
-            } else {
-                f64::INFINITY
-            })
-        };
-        let mut good_excess: Vec<f64> = good
-            .iter()
-            .filter_map(|s| excess(&s.location, s.family, s.estimate))
-            .collect();
-        good_excess.sort_by(f64::total_cmp);
-        let typical = good_excess.get(good_excess.len() / 2).copied().unwrap_or(0.0);
-        let asymmetric = bad
-            .iter()
-            .all(|s| excess(&s.location, s.family, s.estimate).is_none_or(|e| e > 2.0 * typical + 0.05));
-        if !asymmetric {
-            return None;
-        }
-    }
-    let mut locations: Vec<String> = bad.iter().map(|s| s.location.clone()).collect();
-    locations.sort();
-    locations.dedup();
-    let mut families: Vec<IpFamily> = bad.iter().map(|s| s.family).collect();
-    families.sort();
-    families.dedup();
-    let one_family_only = families.len() == 1
-        && v.per_series
-            .iter()
-            .any(|s| s.family != families[0] && s.state == SloState::Met);
-    if (locations.len() as u32) < quorum || one_family_only {
-        Some(Diagnosis::NetworkPath {
-            detail: format!(
-                "objective `{}` fails from {} over {:?} while other vantage points are fine",
-                v.objective,
-                locations.join(", "),
-                families
-            ),
-            locations,
-            families,
-        })
-    } else {
-        None
-    }
-}
-
 /// A path's latency floor: the 5th percentile of its successful latencies (the 0-based
 /// `len/20`th smallest), read off by selection rather than a full sort, since the pass does it
 /// for every series at every tick. `None` for no samples.
-fn floor_of(ok: &mut [f64]) -> Option<f64> {
+pub(super) fn floor_of(ok: &mut [f64]) -> Option<f64> {
     if ok.is_empty() {
         return None;
     }

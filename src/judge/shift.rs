@@ -128,6 +128,17 @@ impl Pool {
         own[own.len() / 2] - floor >= MATERIAL_RATIO * peers
     }
 
+    /// The instance's median excess latency over the peers' floor, as a multiple of theirs.
+    fn excess_ratio(&self, mut own: Vec<f64>) -> Option<f64> {
+        if own.len() < 3 {
+            return None;
+        }
+        own.sort_by(f64::total_cmp);
+        let floor = self.sorted[0];
+        let peers = (self.sorted[self.sorted.len() / 2] - floor).max(1e-4);
+        Some((own[own.len() / 2] - floor) / peers)
+    }
+
     /// `−ln Ŝ(x)`: the sample's place in the peers' tail.
     fn score(&self, x: f64) -> f64 {
         let n = self.sorted.len() as f64;
@@ -143,6 +154,60 @@ impl Pool {
         }
         e
     }
+}
+
+/// How much throughput an instance has left relative to its peers, as its latency says at the
+/// group's utilisation `rho`: the largest over the locations that probe it (a server is as
+/// fast as its best path shows) of
+/// `k = ρ + (1 − ρ)/L`, where `L` is its median excess latency over its peers' (an M/M/1 server
+/// with service rate `k·μ` at arrival rate `ρ·μ` queues `(1 − ρ)/(k − ρ)` times longer than
+/// a peer). The same `L` means little near saturation and much at rest; `k` does not depend on
+/// the load. Failed probes count as infinitely slow (`k = ρ`). `None` without comparable peers.
+pub fn relative_throughput(policy: &Policy, snap: &Snapshot, probe: &str, id: &str, rho: f64) -> Option<f64> {
+    let inst = snap.inventory.iter().find(|i| i.id == id)?;
+    let weight = inst.member.map_or(0, |m| m.weight);
+    let mut best: Option<f64> = None;
+    for s in snap
+        .instances_probed
+        .iter()
+        .filter(|s| &*s.key.probe == probe && s.instance == id)
+    {
+        let peers: Vec<f64> = snap
+            .instances_probed
+            .iter()
+            .filter(|p| {
+                &*p.key.probe == probe
+                    && p.instance != id
+                    && p.key.location == s.key.location
+                    && p.key.family == s.key.family
+                    && snap.inventory.iter().any(|i| {
+                        i.id == p.instance
+                            && i.status == InstanceStatus::Active
+                            && in_rotation(policy, i)
+                            && i.member.map_or(0, |m| m.weight) == weight
+                    })
+            })
+            .flat_map(|p| {
+                p.recent
+                    .iter()
+                    .map(|x| if x.ok { x.latency } else { f64::INFINITY })
+            })
+            .collect();
+        let Some(pool) = Pool::new(peers) else {
+            continue;
+        };
+        let own = s
+            .recent
+            .iter()
+            .map(|x| if x.ok { x.latency } else { f64::INFINITY });
+        let Some(ratio) = pool.excess_ratio(own.collect()) else {
+            continue;
+        };
+        let rho = rho.clamp(0.0, 0.99);
+        let k = rho + (1.0 - rho) / ratio.max(1.0);
+        best = Some(best.map_or(k, |b: f64| b.max(k)));
+    }
+    best
 }
 
 /// Folds the snapshot's new per-instance samples into each instance's test; returns the

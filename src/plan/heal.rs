@@ -10,7 +10,11 @@ use super::{
 use crate::{
     decision::{Action, Alert, Cause, Diagnosis, Evidence, RefusalReason},
     history::{FailureClass, LadderState, intent_of, kind_of},
-    judge::{Health, InstanceHealth, Judgement, diagnose::in_rotation, health::healing_probe},
+    judge::{
+        Health, InstanceHealth, Judgement,
+        diagnose::{in_rotation, saturated},
+        health::healing_probe,
+    },
     policy::{Policy, Rung, Severity},
     snapshot::{InstanceStatus, Snapshot},
 };
@@ -67,7 +71,9 @@ pub(super) fn alerts(policy: &Policy, j: &Judgement, b: &mut Builder<'_>) {
             Diagnosis::Flood { detail, .. } => b.alert(Alert {
                 severity: Severity::Page,
                 name: "flood".into(),
-                summary: format!("load beyond the resource budget, holding at the cap: {detail}"),
+                summary: format!(
+                    "capacity cap reached: load beyond the resource budget, holding at the cap: {detail}"
+                ),
             }),
             _ => {}
         }
@@ -197,8 +203,14 @@ pub(super) fn heal(
         .filter(|h| matches!(h.health, Health::Unhealthy | Health::Slow) && !cloud_down(&h.id))
         .count();
     let share = policy.spec.limits.freeze_when_unhealthy_above.fraction();
+    // Capacity first: while the group as a whole is saturated, busy servers failing their
+    // probes are the overload's symptom, not a probe fault to page about, and a server that
+    // still answers is capacity that healing would take away (`capacity_first`).
+    let saturated = saturated(policy, &j.verdicts, &j.capacity);
     let freeze = if !judged.is_empty() && bad as f64 > share * judged.len() as f64 {
-        b.alert(Alert {
+        // Saturated, the freeze still holds, without its page: the capacity path pages.
+        if !saturated {
+            b.alert(Alert {
             severity: Severity::Page,
             name: "freeze".into(),
             summary: format!(
@@ -206,7 +218,8 @@ pub(super) fn heal(
                 judged.len(),
                 policy.spec.limits.freeze_when_unhealthy_above
             ),
-        });
+            });
+        }
         Some(RefusalReason::FreezeUnhealthy)
     } else if healing_probe(policy).is_some()
         && judged.iter().any(|h| h.health != Health::Unhealthy)
@@ -388,6 +401,10 @@ pub(super) fn heal(
             b.refuse(action, Cause::InstanceFault, reason, evidence);
             continue;
         }
+        if saturated && !capacity_first(policy, snap, inst) {
+            b.refuse(action, Cause::InstanceFault, RefusalReason::Saturated, evidence);
+            continue;
+        }
         // A slow instance still serves: taking it out must not leave fewer than minHealthy.
         let serving_now = in_rotation(policy, inst) && h.health == Health::Slow;
         if serving_now && serving_healthy.saturating_sub(1) < min_healthy {
@@ -409,4 +426,21 @@ pub(super) fn heal(
             );
         }
     }
+}
+
+/// Whether a server may be healed while the group is saturated: the cloud reports it down, or
+/// it answered none of its recent probes from anywhere. Such a server adds no capacity, so
+/// repairing it takes none away; any other one is left serving until capacity catches up.
+fn capacity_first(policy: &Policy, snap: &Snapshot, inst: &crate::snapshot::Instance) -> bool {
+    if down(inst) {
+        return true;
+    }
+    let probe = healing_probe(policy);
+    let mut samples = snap
+        .instances_probed
+        .iter()
+        .filter(|s| s.instance == inst.id && Some(&*s.key.probe) == probe)
+        .flat_map(|s| s.recent.iter())
+        .peekable();
+    samples.peek().is_some() && samples.all(|x| !x.ok)
 }

@@ -158,6 +158,7 @@ pub async fn run<C: LiveCloud>(
         probes,
         rec: Reconciler::new((*first.policy).clone())
             .with_charges(shared.journal.persisted_charges(&first.policy.metadata.name))
+            .with_admissions(shared.journal.persisted_admissions(&first.policy.metadata.name))
             .with_open_intents(shared.journal.open_intents(&first.policy.metadata.name)),
         view: PolicyView::new(&first.policy, &first.source, 0.0),
         policy: first.policy,

@@ -61,6 +61,15 @@ pub struct Fixture {
     pub orphans: Vec<(String, String)>,
     /// Instances Nova is deleting (their member, if any, keeps its weight).
     pub deleting: Vec<String>,
+    /// Share of every server's direct probes that fail (drops and timeouts of a busy group),
+    /// spread over the window.
+    pub busy: f64,
+    /// Servers whose busy failures came last, in a row (so they look unhealthy).
+    pub streaking: Vec<String>,
+    /// Servers ACTIVE for the given seconds that have not answered yet (booting).
+    pub booting: BTreeMap<String, f64>,
+    /// Per-server CPU utilisation where it differs from the group's (a dead process idles).
+    pub cpu: BTreeMap<String, f64>,
 }
 
 impl Fixture {
@@ -91,7 +100,28 @@ impl Fixture {
             replacements: Vec::new(),
             orphans: Vec::new(),
             deleting: Vec::new(),
+            busy: 0.0,
+            streaking: Vec::new(),
+            booting: BTreeMap::new(),
+            cpu: BTreeMap::new(),
         }
+    }
+    /// `id`'s CPU reads `u` (0..1) instead of the group's utilisation.
+    pub fn cpu_of(mut self, id: &str, u: f64) -> Self {
+        self.cpu.insert(id.into(), u);
+        self
+    }
+    /// The whole group is busy: `share` of every server's direct probes fail, `streaking`
+    /// ones have theirs last, in a row.
+    pub fn busy(mut self, share: f64, streaking: &[&str]) -> Self {
+        self.busy = share;
+        self.streaking = streaking.iter().map(|s| s.to_string()).collect();
+        self
+    }
+    /// `id` became ACTIVE `secs` ago and has refused every probe since (it is booting).
+    pub fn booting(mut self, id: &str, secs: f64) -> Self {
+        self.booting.insert(id.into(), secs);
+        self
     }
     /// Nova reports `id` SHUTOFF.
     pub fn instance_shutoff(mut self, id: &str) -> Self {
@@ -234,7 +264,10 @@ impl Fixture {
                 }),
                 addresses: vec![(IpFamily::V6, format!("2001:db8::{i}"))],
                 created_at: now - 7200.0 + i as f64,
-                active_since: Some(now - 7000.0 + i as f64),
+                active_since: Some(match self.booting.get(&id) {
+                    Some(secs) => now - secs,
+                    None => now - 7000.0 + i as f64,
+                }),
                 member: (!self.outside_pool.contains(&id)).then_some(LbMember {
                     weight: if self.drained.contains(&id) { 0 } else { 1 },
                     admin_up: true,
@@ -254,25 +287,39 @@ impl Fixture {
             cpu.insert(
                 "cpu".to_string(),
                 Reading {
-                    value: (!self.cpu_missing).then_some(self.util),
+                    value: (!self.cpu_missing).then_some(self.cpu.get(&id).copied().unwrap_or(self.util)),
                     at: Some(now),
                 },
             );
             snap.telemetry.instances.insert(id.clone(), cpu);
-            for loc in INSTANCE_LOCATIONS {
-                let down = self.down.get(&id).is_some_and(|l| l.iter().any(|x| x == loc));
+            for (l, loc) in INSTANCE_LOCATIONS.into_iter().enumerate() {
+                // A path that fails for the service fails for the servers behind it too.
+                let down = self.down.get(&id).is_some_and(|l| l.iter().any(|x| x == loc))
+                    || self.booting.contains_key(&id)
+                    || self.failing_service.contains(&(loc.to_string(), IpFamily::V6));
                 let factor = self.slow.get(&id).copied().unwrap_or(1.0);
+                let busy_failures = (self.busy * 12.0).round() as usize;
+                let streak = self.streaking.contains(&id);
+                let busy_fails = |k: usize| {
+                    if streak {
+                        k >= 12 - busy_failures
+                    } else {
+                        (k * 7 + i * 5 + l * 3) % 12 < busy_failures && k != 11
+                    }
+                };
                 let recent: Vec<Sample> = (0..12)
                     .map(|k| {
                         let jitter = 0.004 * ((k * 7 + i * 3) % 11) as f64;
+                        let failed = down || busy_fails(k);
                         Sample {
                             at: now - 60.0 + 5.0 * k as f64,
-                            latency: if down { 1.0 } else { (0.04 + jitter) * factor },
-                            ok: !down,
+                            latency: if failed { 1.0 } else { (0.04 + jitter) * factor },
+                            ok: !failed,
                             phases: None,
                         }
                     })
                     .collect();
+                let trailing = recent.iter().rev().take_while(|x| !x.ok).count() as u32;
                 snap.instances_probed.push(InstanceSeries {
                     instance: id.clone(),
                     key: SeriesKey {
@@ -280,7 +327,7 @@ impl Fixture {
                         location: loc.into(),
                         family: IpFamily::V6,
                     },
-                    consecutive_failures: if down { 12 } else { 0 },
+                    consecutive_failures: trailing,
                     recent,
                 });
             }
