@@ -484,7 +484,7 @@ fn healing(t: &mut Text, s: &Spec) {
             .and_then(|n| s.probes.iter().find(|p| p.name == n))
             .map(|p| ticks(&p.locations));
         t.item(&format!(
-            "An instance counts as unhealthy after {} in a row on probe `{}`, seen from at least {}{}, once it has been serving for {} (grace period after boot); one that has not answered since it became active is held for this group's learned boot-to-serve time (95th percentile × 1.5, 10 minutes until three boots were watched). It is faulty only when it fails where its peers under the same load answer, and while the group as a whole is saturated only a server that answers nothing is healed (capacity first).",
+            "An instance counts as unhealthy after {} in a row on probe `{}`, seen from at least {}{}, once it has been serving for {} (grace period after boot); one that has not answered since it became active is held for this group's learned boot-to-serve time (95th percentile × 1.5, 10 minutes until three boots were watched). It is faulty only when it fails where its peers under the same load answer, and while the group as a whole is saturated only a server that answers nothing is healed (capacity first). A server slower than its peers is faulty only when its latency, read at the utilisation it was measured under, says it lost more than a fifth of their throughput.",
             count(h.unhealthy_after.failures as usize, "failed probe"),
             probe.unwrap_or("(none)"),
             count(h.unhealthy_after.locations as usize, "location"),
