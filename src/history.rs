@@ -72,6 +72,39 @@ pub struct History {
     /// with when that was first seen: each is counted as one failure of the scale-out once.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failed_creates: BTreeMap<InstanceId, Time>,
+    /// Per scheduled peak in its window, by name: how far it is on its way to yielding
+    /// (`releaseWhen`). Dropped once the window is over.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub peaks: BTreeMap<String, PeakHold>,
+    /// The flood under way, with the load sloop takes for its legitimate share; cleared when the
+    /// flood diagnosis ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flood: Option<FloodOnset>,
+}
+
+/// A scheduled peak on its way to yielding.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct PeakHold {
+    /// The load has reached the release share of what the peak holds at least once: the peak
+    /// came. Before that it never yields.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub arrived: bool,
+    /// Since when the load has stayed below the peak's release share, without a break.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_since: Option<Time>,
+    /// When the peak yielded: from then until its window ends it holds nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<Time>,
+}
+
+/// When a flood was first diagnosed, and the offered load before it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FloodOnset {
+    /// First diagnosed.
+    pub since: Time,
+    /// The load (requests/s) the group carried before the flood: the median of the loads
+    /// remembered up to its diagnosis. This is the share sloop sizes for while the flood lasts.
+    pub legitimate_rps: f64,
 }
 
 /// What one decided action changed in the history, to put back if it never happened: the

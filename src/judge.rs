@@ -3,6 +3,7 @@
 
 pub mod diagnose;
 pub mod health;
+pub mod outlook;
 pub mod queueing;
 pub mod sizing;
 pub mod slo;

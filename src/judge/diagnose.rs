@@ -53,6 +53,10 @@ pub struct Capacity {
     /// The signal `needed` came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sizing: Option<SizingSignal>,
+    /// What a forecast expects of the load; `None` while no forecast feeds the judge. Scale-in
+    /// and the release of scheduled peaks read it (`plan::margin`, `plan::peaks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outlook: Option<super::outlook::Outlook>,
 }
 
 /// Whether an instance takes traffic.
@@ -266,6 +270,7 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
         needed,
         allowed: allowed_instances(policy),
         telemetry_missing,
+        outlook: None,
     }
 }
 
@@ -342,11 +347,16 @@ pub fn diagnose(
     if let Some(needed) = cap.needed {
         if needed > cap.allowed {
             saturated = true;
+            let legitimate_rps = legitimate_share(history, now);
+            let before = legitimate_rps
+                .map(|l| format!("; before the flood the group carried {l:.0} requests/s"))
+                .unwrap_or_default();
             out.push(Diagnosis::Flood {
                 needed,
                 allowed: cap.allowed,
+                legitimate_rps,
                 detail: format!(
-                    "{:.0} requests/s would need {needed} instances; the guards allow {}",
+                    "{:.0} requests/s would need {needed} instances; the guards allow {}{before}",
                     cap.load.unwrap_or(0.0),
                     cap.allowed
                 ),
@@ -460,6 +470,26 @@ pub fn diagnose(
         }
     }
     out
+}
+
+/// The legitimate share of a flood's load: the share remembered at its first diagnosis, or else
+/// the median of the loads remembered before `now` (the flood's own first figures are the
+/// minority of a memory of [`crate::history::LOAD_MEMORY`]).
+fn legitimate_share(history: &History, now: Time) -> Option<f64> {
+    if let Some(f) = history.flood {
+        return Some(f.legitimate_rps);
+    }
+    let mut before: Vec<f64> = history
+        .loads
+        .iter()
+        .filter(|(t, l)| *t < now && l.is_finite())
+        .map(|(_, l)| *l)
+        .collect();
+    if before.is_empty() {
+        return None;
+    }
+    let mid = before.len() / 2;
+    Some(*before.select_nth_unstable_by(mid, f64::total_cmp).1)
 }
 
 /// What a capacity diagnosis says, in the terms of the signal it was sized from.
