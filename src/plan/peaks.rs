@@ -10,7 +10,7 @@
 //! yields at all: it holds until `until`, as before there was a rule.
 
 use crate::{
-    history::{History, PeakHold},
+    history::History,
     judge::{Capacity, Judgement},
     policy::{Policy, ScheduledPeak},
     snapshot::Time,
@@ -69,10 +69,7 @@ pub(super) fn track(policy: &Policy, j: &Judgement, history: &mut History, now: 
             continue;
         }
         let below = peak.release_when.below.fraction();
-        let hold = history
-            .peaks
-            .entry(peak.name.clone())
-            .or_insert(PeakHold::default());
+        let hold = history.peaks.entry(peak.name.clone()).or_default();
         if hold.released_at.is_some() {
             continue;
         }

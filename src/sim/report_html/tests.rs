@@ -111,6 +111,7 @@ fn report(duration_s: f64) -> Report {
         vm_churn: 1,
         vm_hours: 3.0,
         peak_instances: 6,
+        cost: Default::default(),
         ticks: 1,
         expectations: vec![
             ExpectationResult {
