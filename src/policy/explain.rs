@@ -438,6 +438,7 @@ fn scale_in(t: &mut Text, s: &Spec) {
         stabilise(inn.stabilization, "highest"),
         human(inn.cooldown)
     ));
+    t.item(&cost::fast_scale_in(s));
     let victims = match sc.victims {
         VictimOrder::Newest => "the newest healthy instances go first (keeping warmed-up caches)",
         VictimOrder::Oldest => "the oldest healthy instances go first (refreshing long-running VMs)",

@@ -49,3 +49,23 @@ pub(super) fn cost(t: &mut Text, s: &Spec) {
         ));
     }
 }
+
+/// How the scale-in step grows with the margin (`plan::margin`).
+pub(super) fn fast_scale_in(s: &Spec) -> String {
+    let near = (crate::plan::margin::NEAR * 100.0).round();
+    let of = match (
+        s.scaling.target_utilization.is_some(),
+        s.scaling.latency_objective.is_some(),
+    ) {
+        (true, true) => "of the target utilisation and of the latency threshold",
+        (true, false) => "of the target utilisation",
+        (false, true) => "of the latency threshold",
+        (false, false) => {
+            return "The step never grows: no target utilisation or latency objective measures the margin."
+                .into();
+        }
+    };
+    format!(
+        "Far below the objectives (under {near:.0} % {of}) with the load flat or falling, one step may remove more than that: a share of the excess over the stable recommendation that grows with the margin, all of it with no load. Near the objectives or while the load rises, the step stays as above."
+    )
+}

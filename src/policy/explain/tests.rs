@@ -155,13 +155,22 @@ fn a_scheduled_peak_says_when_it_yields() {
 fn the_cost_at_the_caps_is_stated_per_day() {
     let text = flat(&election());
     assert!(
-        text.contains("At most 1440 VM-hours a day: the ceiling of 60 instances (set by group.size.max and limits.maxInstances and limits.maxVcpus 120 / 2 vCPUs per VM) running all day. At least 72 VM-hours a day at size.min."),
+        text.contains("At most 1440 VM-hours a day: the ceiling of 60 instances (set by group.size.max and limits.maxInstances and limits.maxVcpus 120 / 2 vCPUs per VM and limits.maxRam 240GiB / 4GiB per VM) running all day. At least 72 VM-hours a day at size.min."),
         "{text}"
     );
     assert!(
         text.contains(
             "`polls-close` holds at least 12 instances for 7.8 hours (pre-warm included): 94 VM-hours"
         ),
+        "{text}"
+    );
+}
+
+#[test]
+fn scale_in_says_its_step_grows_with_the_margin() {
+    let text = flat(&election());
+    assert!(
+        text.contains("Far below the objectives (under 75 % of the target utilisation and of the latency threshold) with the load flat or falling, one step may remove more than that"),
         "{text}"
     );
 }

@@ -163,6 +163,7 @@ fn the_chart_window_is_the_one_asked_for() {
             true,
             None,
             None,
+            None,
         );
     }
     v.trend = Arc::new(trend);

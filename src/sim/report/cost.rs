@@ -12,8 +12,8 @@ pub struct CostReport {
     /// capacity at the policy's target utilisation (100 % without one), at least `size.min`.
     /// Minutes without a serving server count `size.min`.
     pub needed_vm_hours: f64,
-    /// Per scheduled peak: the VM-hours the group ran above what the load needed while the peak
-    /// held (its window, pre-warm included, until it yielded).
+    /// Per scheduled peak whose window the run covers: the VM-hours the group ran above what the
+    /// load needed while the peak held (its window, pre-warm included, until it yielded).
     pub scheduled_peaks: Vec<PeakCost>,
 }
 
@@ -54,6 +54,11 @@ pub fn cost(policy: &Policy, minutes: &[MinuteTruth], ticks: &[TickRecord], star
         .scaling
         .schedule
         .iter()
+        .filter(|peak| {
+            // Only the peaks whose window the run covers.
+            let (from, until) = (peak.at.unix() - peak.prewarm.secs(), peak.until.unix());
+            minutes.iter().any(|m| m.start >= from && m.start < until)
+        })
         .map(|peak| {
             let from = peak.at.unix() - peak.prewarm.secs();
             let until = peak.until.unix();
@@ -97,5 +102,87 @@ pub fn cost(policy: &Policy, minutes: &[MinuteTruth], ticks: &[TickRecord], star
     CostReport {
         needed_vm_hours,
         scheduled_peaks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::PlannedAction;
+
+    fn policy() -> Policy {
+        let text = include_str!("../../../policies/election-web.yaml");
+        crate::policy::parse("election-web.yaml", text.as_bytes()).expect("valid")
+    }
+
+    /// A minute at `start` with `servers` billed, all serving at 100 requests/s each, and
+    /// `offered` requests/s.
+    fn minute(start: Time, servers: f64, offered: f64) -> MinuteTruth {
+        MinuteTruth {
+            start,
+            offered,
+            served: offered,
+            errors: 0.0,
+            error_ratio: 0.0,
+            p50: None,
+            p95: None,
+            p99: None,
+            paths: Vec::new(),
+            serving: servers,
+            instances: servers as u32,
+            vm_seconds: servers * 60.0,
+            utilization: 0.0,
+            capacity: servers * 100.0,
+            mixture: Vec::new(),
+        }
+    }
+
+    fn scale_in_at(now: Time) -> TickRecord {
+        TickRecord {
+            decision: Decision {
+                now,
+                actions: vec![PlannedAction {
+                    id: "a".into(),
+                    action: Action::ScaleIn {
+                        instances: vec!["vm-1".into()],
+                    },
+                    cause: Cause::OverProvisioned,
+                    evidence: Default::default(),
+                }],
+                ..Decision::default()
+            },
+            in_rotation: Vec::new(),
+            stale_locations: Vec::new(),
+            failed: Vec::new(),
+            failed_ids: Vec::new(),
+            created: 0,
+        }
+    }
+
+    #[test]
+    fn a_peak_costs_what_runs_above_the_loads_need_until_it_yields() {
+        let p = policy();
+        let at = p.spec.scaling.schedule[0].at.unix();
+        // An hour inside the window: 20 servers where 600 requests/s need 10 at 60 %.
+        let minutes: Vec<MinuteTruth> = (0..60)
+            .map(|k| minute(at + f64::from(k) * 60.0, 20.0, 600.0))
+            .collect();
+        let held = cost(&p, &minutes, &[], at);
+        assert_eq!(held.scheduled_peaks.len(), 1);
+        assert!((held.scheduled_peaks[0].vm_hours - 10.0).abs() < 1e-9, "{held:?}");
+        assert_eq!(held.scheduled_peaks[0].yielded_at_s, None);
+        assert!((held.needed_vm_hours - 10.0).abs() < 1e-9, "{held:?}");
+        // It yields half-way: only the first half counts.
+        let yielded = cost(&p, &minutes, &[scale_in_at(at + 1800.0)], at);
+        assert!(
+            (yielded.scheduled_peaks[0].vm_hours - 5.0).abs() < 1e-9,
+            "{yielded:?}"
+        );
+        assert_eq!(yielded.scheduled_peaks[0].yielded_at_s, Some(1800.0));
+        // A run outside the window reports no peak.
+        let far: Vec<MinuteTruth> = (0..60)
+            .map(|k| minute(f64::from(k) * 60.0, 20.0, 600.0))
+            .collect();
+        assert!(cost(&p, &far, &[], 0.0).scheduled_peaks.is_empty());
     }
 }
