@@ -43,6 +43,19 @@ pub struct TickRecord {
 }
 
 impl TickRecord {
+    /// A tick that is only its decision: nothing in rotation, every location fresh, every
+    /// action taken without a failure.
+    pub fn of(decision: Decision) -> Self {
+        Self {
+            decision,
+            in_rotation: Vec::new(),
+            stale_locations: Vec::new(),
+            failed: Vec::new(),
+            failed_ids: Vec::new(),
+            created: 0,
+        }
+    }
+
     /// Extracts what the report needs from a tick.
     pub fn new(
         snapshot: &Snapshot,

@@ -138,25 +138,18 @@ mod tests {
     }
 
     fn scale_in_at(now: Time) -> TickRecord {
-        TickRecord {
-            decision: Decision {
-                now,
-                actions: vec![PlannedAction {
-                    id: "a".into(),
-                    action: Action::ScaleIn {
-                        instances: vec!["vm-1".into()],
-                    },
-                    cause: Cause::OverProvisioned,
-                    evidence: Default::default(),
-                }],
-                ..Decision::default()
-            },
-            in_rotation: Vec::new(),
-            stale_locations: Vec::new(),
-            failed: Vec::new(),
-            failed_ids: Vec::new(),
-            created: 0,
-        }
+        TickRecord::of(Decision {
+            now,
+            actions: vec![PlannedAction {
+                id: "a".into(),
+                action: Action::ScaleIn {
+                    instances: vec!["vm-1".into()],
+                },
+                cause: Cause::OverProvisioned,
+                evidence: Default::default(),
+            }],
+            ..Decision::default()
+        })
     }
 
     #[test]
