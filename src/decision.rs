@@ -150,6 +150,11 @@ pub enum Diagnosis {
         needed: u32,
         /// Instances the guard allows.
         allowed: u32,
+        /// The legitimate share of the load (requests/s): what the group carried before the
+        /// flood (the median of the loads remembered up to its first diagnosis). `None` when
+        /// no load was remembered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        legitimate_rps: Option<f64>,
         /// Why we think so.
         detail: String,
     },
@@ -389,6 +394,9 @@ pub enum RefusalReason {
     /// The group as a whole is saturated: capacity comes first, and a server that still
     /// answers is not taken out of service.
     Saturated,
+    /// A flood: the load is beyond what the group serves even at its cap, so sloop holds the
+    /// size that serves the legitimate share instead of spending the cap.
+    Flood,
 }
 
 impl RefusalReason {
@@ -414,6 +422,7 @@ impl RefusalReason {
             RefusalReason::AwaitingRemedy => "awaiting-remedy",
             RefusalReason::HealingFirst => "healing-first",
             RefusalReason::Saturated => "saturated",
+            RefusalReason::Flood => "flood",
         }
     }
 }

@@ -93,6 +93,14 @@ pub struct History {
     /// `judge::boot::BOOTS_KEPT`: the grace after boot is learned from them.
     #[serde(default, skip_serializing_if = "VecDeque::is_empty")]
     pub boot_to_serve: VecDeque<f64>,
+    /// Per scheduled peak in its window, by name: how far it is on its way to yielding
+    /// (`releaseWhen`). Dropped once the window is over.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub peaks: BTreeMap<String, PeakHold>,
+    /// The flood under way, with the load sloop takes for its legitimate share; cleared when the
+    /// flood diagnosis ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flood: Option<FloodOnset>,
 }
 
 /// One server's boot as the controller saw it.
@@ -104,6 +112,31 @@ pub struct Boot {
     pub served: bool,
     /// Whether it was seen not answering first, so that its first answer times a boot.
     pub watched: bool,
+}
+
+/// A scheduled peak on its way to yielding.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct PeakHold {
+    /// The load has reached the release share of what the peak holds at least once: the peak
+    /// came. Before that it never yields.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub arrived: bool,
+    /// Since when the load has stayed below the peak's release share, without a break.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_since: Option<Time>,
+    /// When the peak yielded: from then until its window ends it holds nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_at: Option<Time>,
+}
+
+/// When a flood was first diagnosed, and the offered load before it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FloodOnset {
+    /// First diagnosed.
+    pub since: Time,
+    /// The load (requests/s) the group carried before the flood: the median of the loads
+    /// remembered up to its diagnosis. This is the share sloop sizes for while the flood lasts.
+    pub legitimate_rps: f64,
 }
 
 /// What one decided action changed in the history, to put back if it never happened: the

@@ -4,6 +4,7 @@
 pub mod boot;
 pub mod diagnose;
 pub mod health;
+pub mod outlook;
 pub mod queueing;
 pub mod shift;
 pub mod sizing;

@@ -6,8 +6,11 @@
 //! capacity), then healing, then scaling out, then scaling in.
 
 mod broken;
+pub mod flood;
 mod heal;
+pub mod margin;
 mod orphans;
+pub mod peaks;
 mod remedy;
 mod replace;
 mod scale;
@@ -159,6 +162,8 @@ pub fn plan(
     replace::finish(policy, snap, &mut gate, &mut b);
     orphans::remove(policy, snap, &mut gate, &mut b);
     heal::heal(policy, snap, judgement, &mut gate, &mut b);
+    peaks::track(policy, judgement, b.history, now);
+    flood::remember(judgement, b.history, now);
     scale::scale(policy, snap, judgement, &mut gate, &mut b);
     broken::backoff_alerts(&mut b, now);
     b.plan

@@ -1,6 +1,8 @@
 //! Table tests for the decision core: each row is a situation an operator would recognise, why
 //! the row exists, and what sloop must (and must not) do.
 
+#[path = "decide_table/cost.rs"]
+mod cost;
 #[path = "decide_table/gray.rs"]
 mod gray;
 #[path = "decide_table/overload.rs"]
@@ -13,7 +15,7 @@ use sloop::{
     decide::decide,
     decision::{Action, ActionKind, Cause, Decision, Diagnosis, RefusalReason, SloState},
     history::{Charge, History, LadderState},
-    policy::{Mode, Policy, Rung, units::Timestamp},
+    policy::{Mode, Policy, Rung, Severity, units::Timestamp},
     snapshot::IpFamily,
 };
 use support::{Fixture, election_policy};
@@ -569,13 +571,13 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
-            name: "scale_in_is_slow_and_stepwise",
-            why: "over-provisioned for the whole stabilisation window: remove at most in.maxStep",
-            fixture: Fixture::healthy(12).util(0.2),
+            name: "scale_in_is_stepwise_near_the_objective",
+            why: "over-provisioned for the whole stabilisation window but at 77 % of the target utilisation: remove at most in.maxStep",
+            fixture: Fixture::healthy(20).util(0.46),
             history: |now| {
                 let mut h = fresh(now);
                 for k in 0..300 {
-                    h.recommendations.push_back((now - 1500.0 + k as f64 * 5.0, 5));
+                    h.recommendations.push_back((now - 1500.0 + k as f64 * 5.0, 16));
                 }
                 h
             },
@@ -689,6 +691,7 @@ fn decision_table() {
         .into_iter()
         .chain(repair::cases())
         .chain(overload::cases())
+        .chain(cost::cases())
     {
         let policy = (case.policy)(election_policy());
         let snap = case.fixture.build();

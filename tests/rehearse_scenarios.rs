@@ -106,19 +106,19 @@ fn noisy_neighbour_ends_in_migration_not_reboots() {
 }
 
 #[test]
-fn flood_stops_at_the_budget_and_alerts() {
+fn flood_is_held_at_the_legitimate_share_and_pages() {
+    // 30,000 requests/s is beyond what the 60 servers of the cap serve at all: sloop holds the
+    // size the load before the flood needed instead of spending the cap.
     let r = run("flood");
-    assert!(r.peak_instances <= 60, "peak {}", r.peak_instances);
+    assert!(r.peak_instances < 60, "peak {}", r.peak_instances);
     assert!(
-        r.alerts.iter().any(|a| a.name == "flood"),
+        r.alerts
+            .iter()
+            .any(|a| a.name == "flood" && a.severity == sloop::policy::Severity::Page),
         "alerts {:?}",
         r.alerts
     );
-    assert!(
-        r.refusals.contains_key("resource-cap") || r.refusals.contains_key("max-size"),
-        "{:?}",
-        r.refusals
-    );
+    assert!(r.refusals.contains_key("flood"), "{:?}", r.refusals);
 }
 
 #[test]

@@ -125,6 +125,11 @@ pub struct Goal {
     pub sloop_false_healing: f64,
     /// Whether every part of the goal holds.
     pub met: bool,
+    /// sloop's median VM-hours over the oracle's, when the oracle ran.
+    pub oracle_vm_hours_ratio: Option<f64>,
+    /// Issue 20's cost goal, where the oracle has 0 violation minutes: sloop also 0, at at most
+    /// 1.15× the oracle's VM-hours. `None` where the oracle loses minutes or did not run.
+    pub cost_met: Option<bool>,
 }
 
 /// The goal for one scenario from its runs (medians over seeds).
@@ -156,15 +161,22 @@ pub fn goal(scenario: &str, runs: &[Run]) -> Option<Goal> {
         .map(|r| r.false_healing)
         .fold(0.0, f64::max);
     let ratio = sloop_h / peer_h.max(1e-9);
+    let oracle_v = med("oracle", |r| r.violation_minutes);
+    let oracle_ratio = med("oracle", |r| r.vm_hours).map(|h| sloop_h / h.max(1e-9));
     Some(Goal {
         scenario: scenario.into(),
         best_peer: best.into(),
         sloop_violation: sloop_v,
         peer_violation: peer_v,
-        oracle_violation: med("oracle", |r| r.violation_minutes),
+        oracle_violation: oracle_v,
         vm_hours_ratio: ratio,
         sloop_false_healing: false_heal,
         met: sloop_v <= 0.2 * peer_v + 1e-9 && ratio <= 1.1 + 1e-9 && false_heal == 0.0,
+        oracle_vm_hours_ratio: oracle_ratio,
+        cost_met: oracle_v
+            .filter(|v| *v == 0.0)
+            .and(oracle_ratio)
+            .map(|r| sloop_v == 0.0 && r <= 1.15 + 1e-9),
     })
 }
 
@@ -311,10 +323,10 @@ pub fn markdown(runs: &[Run], goals: &[Goal], seeds: u64) -> String {
         }
     }
     out.push_str("#### Goal per scenario\n\n");
-    out.push_str("| scenario | sloop viol. min | best peer | peer viol. min | oracle viol. min | sloop/peer VM-h | sloop false healing | goal |\n|---|---|---|---|---|---|---|---|\n");
+    out.push_str("| scenario | sloop viol. min | best peer | peer viol. min | oracle viol. min | sloop/peer VM-h | sloop false healing | goal | sloop/oracle VM-h | cost goal |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for g in goals {
         out.push_str(&format!(
-            "| {} | {:.0} | {} | {:.0} | {} | {:.3} | {:.0} | {} |\n",
+            "| {} | {:.0} | {} | {:.0} | {} | {:.3} | {:.0} | {} | {} | {} |\n",
             g.scenario,
             g.sloop_violation,
             g.best_peer,
@@ -323,10 +335,21 @@ pub fn markdown(runs: &[Run], goals: &[Goal], seeds: u64) -> String {
             g.vm_hours_ratio,
             g.sloop_false_healing,
             verdict(g),
+            g.oracle_vm_hours_ratio.map_or("–".into(), |r| format!("{r:.3}")),
+            match g.cost_met {
+                Some(true) => "met",
+                Some(false) => "missed",
+                None => "–",
+            },
         ));
     }
     let met = goals.iter().filter(|g| g.met).count();
     out.push_str(&format!("\nGoal met on {met} of {} scenarios.\n", goals.len()));
+    let judged = goals.iter().filter(|g| g.cost_met.is_some()).count();
+    let cost_met = goals.iter().filter(|g| g.cost_met == Some(true)).count();
+    out.push_str(&format!(
+        "Cost goal (where the oracle has 0 violation minutes: sloop 0 at ≤ 1.15× the oracle's VM-hours) met on {cost_met} of {judged}.\n"
+    ));
     out
 }
 

@@ -57,6 +57,10 @@ pub struct Capacity {
     /// The signal `needed` came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sizing: Option<SizingSignal>,
+    /// What a forecast expects of the load; `None` while no forecast feeds the judge. Scale-in
+    /// and the release of scheduled peaks read it (`plan::margin`, `plan::peaks`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outlook: Option<super::outlook::Outlook>,
 }
 
 /// Whether an instance takes traffic.
@@ -289,6 +293,7 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
         needed,
         allowed: allowed_instances(policy),
         telemetry_missing,
+        outlook: None,
     }
 }
 
@@ -479,11 +484,16 @@ pub fn diagnose(
     let is_bad = |h: &&InstanceHealth| bad_ids.contains(h.id.as_str());
     if let Some(needed) = cap.needed {
         if needed > cap.allowed {
+            let legitimate_rps = legitimate_share(history, now);
+            let before = legitimate_rps
+                .map(|l| format!("; before the flood the group carried {l:.0} requests/s"))
+                .unwrap_or_default();
             out.push(Diagnosis::Flood {
                 needed,
                 allowed: cap.allowed,
+                legitimate_rps,
                 detail: format!(
-                    "{:.0} requests/s would need {needed} instances; the guards allow {}",
+                    "{:.0} requests/s would need {needed} instances; the guards allow {}{before}",
                     cap.load.unwrap_or(0.0),
                     cap.allowed
                 ),
@@ -625,6 +635,26 @@ fn instance_detail(
         return h.detail.clone();
     }
     format!("{}: {}", h.detail, c.describe())
+}
+
+/// The legitimate share of a flood's load: the share remembered at its first diagnosis, or else
+/// the median of the loads remembered before `now` (the flood's own first figures are the
+/// minority of a memory of [`crate::history::LOAD_MEMORY`]).
+fn legitimate_share(history: &History, now: Time) -> Option<f64> {
+    if let Some(f) = history.flood {
+        return Some(f.legitimate_rps);
+    }
+    let mut before: Vec<f64> = history
+        .loads
+        .iter()
+        .filter(|(t, l)| *t < now && l.is_finite())
+        .map(|(_, l)| *l)
+        .collect();
+    if before.is_empty() {
+        return None;
+    }
+    let mid = before.len() / 2;
+    Some(*before.select_nth_unstable_by(mid, f64::total_cmp).1)
 }
 
 /// What a capacity diagnosis says, in the terms of the signal it was sized from.

@@ -31,6 +31,13 @@ pub(super) fn pending_replacement<'a>(snap: &'a Snapshot, id: &str) -> Option<&'
     })
 }
 
+/// Whether `inst` is the replacement of a server that is still in the inventory.
+pub(super) fn replaces_live(snap: &Snapshot, inst: &Instance) -> bool {
+    inst.replaces
+        .as_deref()
+        .is_some_and(|old| snap.inventory.iter().any(|i| i.id == old))
+}
+
 /// Deletes replaced servers whose replacement serves, and replacements that landed on a dead
 /// host.
 pub(super) fn finish(policy: &Policy, snap: &Snapshot, gate: &mut Gate<'_>, b: &mut Builder<'_>) {

@@ -8,22 +8,8 @@ use crate::{
     decision::{Action, Cause, Diagnosis, Evidence, RefusalReason, SloState},
     judge::{Health, Judgement, diagnose::in_rotation},
     policy::{Policy, VictimOrder},
-    snapshot::{Instance, InstanceStatus, Snapshot, Time},
+    snapshot::{Instance, InstanceStatus, Snapshot},
 };
-
-/// The scheduled peak floor in force at `now` (pre-warm included), and whether scale-in is
-/// forbidden by it.
-pub fn scheduled_floor(policy: &Policy, now: Time) -> (u32, bool) {
-    let mut floor = 0;
-    let mut no_scale_in = false;
-    for peak in &policy.spec.scaling.schedule {
-        if now >= peak.at.unix() - peak.prewarm.secs() && now < peak.until.unix() {
-            floor = floor.max(peak.floor);
-            no_scale_in |= !peak.allow_scale_in;
-        }
-    }
-    (floor, no_scale_in)
-}
 
 fn evidence(j: &Judgement, policy: &Policy, summary: String) -> Evidence {
     let c = &j.capacity;
@@ -142,16 +128,22 @@ pub(super) fn scale(
     let sc = &policy.spec.scaling;
     let size = policy.spec.group.size;
     let c = &j.capacity;
-    let (peak_floor, peak_no_scale_in) = scheduled_floor(policy, now);
+    let (peak_floor, peak_no_scale_in) = super::peaks::in_force(policy, b.history, now);
     let floor = size.min.max(peak_floor).min(c.allowed);
     let flood = j.diagnoses.iter().any(|d| matches!(d, Diagnosis::Flood { .. }));
+    let flood_hold = super::flood::hold(policy, j, b.history);
+    let needed = match &flood_hold {
+        Some(h) => h.size,
+        None => c.needed.unwrap_or(c.serving + c.pending),
+    };
     let capacity_short = j
         .diagnoses
         .iter()
         .any(|d| matches!(d, Diagnosis::Capacity { .. }))
-        || flood;
-
-    let needed = c.needed.unwrap_or(c.serving + c.pending);
+        || (flood && (flood_hold.is_none() || needed > c.serving + c.pending));
+    if let Some(h) = &flood_hold {
+        refuse_flood(policy, j, h, b);
+    }
     let desired = needed.max(floor).min(c.allowed);
     b.history.recommendations.push_back((now, desired));
 
@@ -269,7 +261,7 @@ pub(super) fn scale(
         }
         return;
     }
-    if flood && c.total >= c.allowed {
+    if flood && flood_hold.is_none() && c.total >= c.allowed {
         let extra = needed.saturating_sub(c.allowed);
         b.refuse(
             Action::ScaleOut { count: extra.max(1) },
@@ -369,9 +361,11 @@ pub(super) fn scale(
     }
     let goal = if above_max { c.allowed } else { stable_target };
     let mut remove = if above_max { total - goal } else { c.serving - goal };
-    if remove > sc.scale_in.max_step && !above_max {
-        remove = sc.scale_in.max_step;
+    let (step, why_step) = super::margin::step(policy, j, b.history, now, remove);
+    if remove > step && !above_max {
+        remove = step;
     }
+    let summary = format!("{summary}; step {step} ({why_step})");
     let min_keep = policy.spec.limits.min_healthy.max(size.min);
     if c.serving.saturating_sub(remove) < min_keep && !above_max {
         remove = c.serving.saturating_sub(min_keep);
@@ -392,6 +386,30 @@ pub(super) fn scale(
     ) {
         b.history.last_scale_in = Some(now);
     }
+}
+
+/// Records the scale-out a flood hold does not take: the servers beyond the held size up to what
+/// the load would need, with the legitimate share as evidence.
+fn refuse_flood(policy: &Policy, j: &Judgement, h: &super::flood::Hold, b: &mut Builder<'_>) {
+    let c = &j.capacity;
+    let wanted = c.needed.unwrap_or(c.allowed).min(c.allowed);
+    let beyond = wanted.saturating_sub(h.size.max(c.serving + c.pending));
+    let mut ev = evidence(
+        j,
+        policy,
+        format!(
+            "flood: {:.0} requests/s is beyond what {} servers serve; holding {} for the legitimate {:.0} requests/s instead of spending the cap",
+            h.load_rps, c.allowed, h.size, h.legitimate_rps
+        ),
+    );
+    ev.metrics.push(("legitimate_rps".into(), h.legitimate_rps));
+    ev.metrics.push(("held".into(), f64::from(h.size)));
+    b.refuse(
+        Action::ScaleOut { count: beyond.max(1) },
+        Cause::Capacity,
+        RefusalReason::Flood,
+        ev,
+    );
 }
 
 /// Victims for scale-in: unhealthy first, then by the policy's order among the rest.
@@ -416,6 +434,9 @@ fn victims(
             !gate.busy(&i.id) && !matches!(i.status, InstanceStatus::Deleting | InstanceStatus::Building)
         })
         .filter(|i| in_rotation(policy, i) || matches!(health(i), Health::Unhealthy))
+        // The replacement of a dead server restores capacity the load already needed: it is
+        // never a scale-in victim while the server it replaces is still there.
+        .filter(|i| !super::replace::replaces_live(snap, i) || matches!(health(i), Health::Unhealthy))
         .collect();
     candidates.sort_by(|a, b| {
         let bad = |i: &Instance| !matches!(health(i), Health::Unhealthy);

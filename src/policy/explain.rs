@@ -2,6 +2,7 @@
 //! night without reading Rust or the schema. Every number the controller will act on appears
 //! in a sentence that says what triggers it and what it caps. Deterministic and pure.
 
+mod cost;
 mod words;
 
 use words::*;
@@ -28,6 +29,7 @@ pub fn explain(policy: &Policy) -> String {
     schedule(&mut t, s);
     healing(&mut t, s);
     limits(&mut t, s);
+    cost::cost(&mut t, s);
     t.out
 }
 
@@ -436,6 +438,7 @@ fn scale_in(t: &mut Text, s: &Spec) {
         stabilise(inn.stabilization, "highest"),
         human(inn.cooldown)
     ));
+    t.item(&cost::fast_scale_in(s));
     let victims = match sc.victims {
         VictimOrder::Newest => "the newest healthy instances go first (keeping warmed-up caches)",
         VictimOrder::Oldest => "the oldest healthy instances go first (refreshing long-running VMs)",
@@ -458,12 +461,13 @@ fn schedule(t: &mut Text, s: &Spec) {
             "it does not scale in"
         };
         t.item(&format!(
-            "`{}`: from {} until {} sloop keeps at least {} serving and {scale_in}. It starts booting {} early so the floor is serving at the start.",
+            "`{}`: from {} until {} sloop keeps at least {} serving and {scale_in}. It starts booting {} early so the floor is serving at the start. {}",
             peak.name,
             peak.at,
             peak.until,
             count(peak.floor as usize, "instance"),
-            human(peak.prewarm)
+            human(peak.prewarm),
+            cost::release(peak, s)
         ));
     }
 }
@@ -546,7 +550,7 @@ fn limits(t: &mut Text, s: &Spec) {
         ));
     } else {
         t.item(&format!(
-            "Resource-exhaustion guard: at most {} in total, however high the load (a flood of traffic is held at this budget and alerted on, never met with unbounded VMs). Together with group.size.max the ceiling is {}.",
+            "Resource-exhaustion guard: at most {} in total, however high the load. A flood that even this budget could not serve is paged and held at the size the load before it needed: buying servers up to the cap would not buy the objective back. Together with group.size.max the ceiling is {}.",
             list(&guards),
             ceiling(s)
         ));

@@ -418,6 +418,7 @@ impl<C: LiveCloud> Task<C> {
             self.policy.spec.traffic.is_some(),
             snap.load.as_ref(),
             self.rec.history().service_rate,
+            self.policy.spec.scaling.target_utilization.map(|p| p.fraction()),
         );
         self.view.ticks += 1;
         self.view.last_tick = Some(now);

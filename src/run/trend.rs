@@ -37,6 +37,9 @@ pub struct Trend {
     /// Requests per second the servers in rotation can take: their count times the learned
     /// per-server rate (once one is learned).
     pub capacity: Line,
+    /// Servers the load needs: the load over the learned per-server rate at the target
+    /// utilisation (100 % without one), once a rate is learned.
+    pub needed: Line,
 }
 
 fn push(line: &mut Line, t: Time, v: f64) {
@@ -66,7 +69,8 @@ fn thin(line: &mut Line) {
 
 impl Trend {
     /// Adds one pass. `pooled`: the group has a load-balancer pool; `service_rate`: the
-    /// learned requests per second one server takes.
+    /// learned requests per second one server takes; `target`: the policy's target utilisation.
+    #[allow(clippy::too_many_arguments)]
     pub fn record(
         &mut self,
         t: Time,
@@ -75,6 +79,7 @@ impl Trend {
         pooled: bool,
         load: Option<&LoadSignal>,
         service_rate: Option<f64>,
+        target: Option<f64>,
     ) {
         for v in &decision.verdicts {
             let per = self.series.entry(v.objective.clone()).or_default();
@@ -101,8 +106,12 @@ impl Trend {
                 push(&mut self.errors, t, e);
             }
         }
-        if let Some(rate) = service_rate {
+        if let Some(rate) = service_rate.filter(|r| *r > 0.0) {
             push(&mut self.capacity, t, rate * serving as f64);
+            if let Some(l) = load {
+                let per = rate * target.unwrap_or(1.0).max(0.01);
+                push(&mut self.needed, t, (l.requests / per).ceil());
+            }
         }
     }
 
@@ -142,6 +151,29 @@ mod tests {
         assert!(
             line.front().is_some_and(|p| p.0 >= 20.0),
             "older than a day is dropped"
+        );
+    }
+
+    #[test]
+    fn the_servers_the_load_needs_follow_the_learned_rate_and_the_target() {
+        let mut trend = Trend::default();
+        let load = LoadSignal {
+            requests: 300.0,
+            errors: None,
+            bytes_in: None,
+            bytes_out: None,
+            source: crate::snapshot::LoadSource::Octavia,
+            at: 0.0,
+            covers: 10.0,
+        };
+        let d = Decision::default();
+        trend.record(0.0, &d, &[], true, Some(&load), None, Some(0.6));
+        assert!(trend.needed.is_empty(), "no learned rate, no figure");
+        trend.record(10.0, &d, &[], true, Some(&load), Some(100.0), Some(0.6));
+        assert_eq!(
+            trend.needed.back(),
+            Some(&(10.0, 5.0)),
+            "300 req/s at 60 % of 100 per server"
         );
     }
 }

@@ -18,9 +18,11 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 mod build;
+mod cost;
 mod expect;
 
 pub use build::{build, fault_touched, minute_complies};
+pub use cost::{CostReport, PeakCost};
 pub use expect::check_expectations;
 
 /// One tick as the report needs it: the decision plus which instances were in rotation.
@@ -41,6 +43,19 @@ pub struct TickRecord {
 }
 
 impl TickRecord {
+    /// A tick that is only its decision: nothing in rotation, every location fresh, every
+    /// action taken without a failure.
+    pub fn of(decision: Decision) -> Self {
+        Self {
+            decision,
+            in_rotation: Vec::new(),
+            stale_locations: Vec::new(),
+            failed: Vec::new(),
+            failed_ids: Vec::new(),
+            created: 0,
+        }
+    }
+
     /// Extracts what the report needs from a tick.
     pub fn new(
         snapshot: &Snapshot,
@@ -127,6 +142,9 @@ pub struct Report {
     pub vm_hours: f64,
     /// Most servers at once.
     pub peak_instances: u32,
+    /// Where the VM-hours went: what the load needed, and what each scheduled peak held
+    /// beyond that.
+    pub cost: CostReport,
     /// Decision ticks.
     pub ticks: u32,
     /// Expected ranges from the scenario and whether they held.

@@ -123,9 +123,20 @@ pub fn render(r: &Report, wall_secs: f64) -> String {
     }
     let _ = writeln!(
         s,
-        "Cost: {:.1} VM-hours, peak {} instances, {} servers created or deleted\n",
-        r.vm_hours, r.peak_instances, r.vm_churn
+        "Cost: {:.1} VM-hours (the load needed {:.1}), peak {} instances, {} servers created or deleted",
+        r.vm_hours, r.cost.needed_vm_hours, r.peak_instances, r.vm_churn
     );
+    for p in &r.cost.scheduled_peaks {
+        let until = p
+            .yielded_at_s
+            .map_or("held to its end".to_owned(), |t| format!("yielded at {}", dur(t)));
+        let _ = writeln!(
+            s,
+            "  scheduled peak `{}`: {:.1} VM-hours above the load's need ({until})",
+            p.name, p.vm_hours
+        );
+    }
+    let _ = writeln!(s);
     if !r.expectations.is_empty() {
         let failed = r.expectations.iter().filter(|e| !e.ok).count();
         let _ = writeln!(

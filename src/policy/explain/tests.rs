@@ -137,3 +137,40 @@ fn explanation_is_deterministic_and_wrapped() {
 fn election_web_snapshot() {
     insta::assert_snapshot!(explain(&election()));
 }
+
+#[test]
+fn a_scheduled_peak_says_when_it_yields() {
+    let text = flat(&election());
+    assert!(
+        text.contains("Once the load has come (reached 50 % of what the servers it holds serve at the 60 % target, at the per-server rate sloop has learned) and then stayed below that for 15 minutes, the peak is over"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Without a learned per-server rate it holds until its end."),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_cost_at_the_caps_is_stated_per_day() {
+    let text = flat(&election());
+    assert!(
+        text.contains("At most 1440 VM-hours a day: the ceiling of 60 instances (set by group.size.max and limits.maxInstances and limits.maxVcpus 120 / 2 vCPUs per VM and limits.maxRam 240GiB / 4GiB per VM) running all day. At least 72 VM-hours a day at size.min."),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "`polls-close` holds at least 12 instances for 7.8 hours (pre-warm included): 94 VM-hours"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn scale_in_says_its_step_grows_with_the_margin() {
+    let text = flat(&election());
+    assert!(
+        text.contains("Far below the objectives (under 75 % of the target utilisation and of the latency threshold) with the load flat or falling, one step may remove more than that"),
+        "{text}"
+    );
+}

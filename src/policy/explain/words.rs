@@ -6,8 +6,29 @@ use super::super::{
     validate::rung_name,
 };
 
+/// The tightest instance cap.
+pub(super) fn ceiling_count(s: &Spec) -> u64 {
+    caps(s).iter().map(|(n, _)| *n).min().unwrap_or(0)
+}
+
 /// The tightest instance cap and which limit sets it.
 pub(super) fn ceiling(s: &Spec) -> String {
+    let caps = caps(s);
+    let min = ceiling_count(s);
+    let binding: Vec<&str> = caps
+        .iter()
+        .filter(|(n, _)| *n == min)
+        .map(|(_, why)| why.as_str())
+        .collect();
+    format!(
+        "{} (set by {})",
+        count(min as usize, "instance"),
+        binding.join(" and ")
+    )
+}
+
+/// Every instance cap with the limit that sets it.
+fn caps(s: &Spec) -> Vec<(u64, String)> {
     let tpl = &s.group.template;
     let l = &s.limits;
     let mut caps: Vec<(u64, String)> = vec![(s.group.size.max as u64, "group.size.max".into())];
@@ -26,17 +47,7 @@ pub(super) fn ceiling(s: &Spec) -> String {
             format!("limits.maxRam {max} / {per} per VM"),
         ));
     }
-    let min = caps.iter().map(|(n, _)| *n).min().unwrap_or(0);
-    let binding: Vec<&str> = caps
-        .iter()
-        .filter(|(n, _)| *n == min)
-        .map(|(_, why)| why.as_str())
-        .collect();
-    format!(
-        "{} (set by {})",
-        count(min as usize, "instance"),
-        binding.join(" and ")
-    )
+    caps
 }
 
 pub(super) fn agreement(quorum: u32, locations: Option<usize>, verb: &str) -> String {

@@ -24,7 +24,8 @@ pub struct Scaling {
     /// Which instances go first on scale-in (unhealthy ones always go first).
     #[serde(default)]
     pub victims: VictimOrder,
-    /// Known peaks: hold at least `floor` instances and do not scale in.
+    /// Known peaks: hold at least `floor` instances and do not scale in, until the observed load
+    /// shows the peak is over (`releaseWhen`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedule: Vec<ScheduledPeak>,
     /// Where the request rate that sizes the group comes from. Without one, the group is sized
@@ -111,6 +112,44 @@ pub struct ScheduledPeak {
     /// Allow scale-in during the window (default: no).
     #[serde(default)]
     pub allow_scale_in: bool,
+    /// When the peak yields before `until`: a scheduled peak is a floor for when the load is
+    /// unknown, so once the observed load (and the forecast, when there is one) has stayed well
+    /// below the capacity the peak holds, the floor and the scale-in suspension end for the rest
+    /// of the window and ordinary scaling proceeds.
+    #[serde(default)]
+    pub release_when: PeakRelease,
+}
+
+/// When a scheduled peak yields early. The capacity the peak holds is what its servers serve at
+/// `targetUtilization` (100 % without one), at the per-server rate sloop has learned: the floor,
+/// or the whole group while the peak forbids scale-in. Without a learned per-server rate or a
+/// load figure the peak never yields early: it holds until `until`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PeakRelease {
+    /// The load must stay below this share of the capacity the peak holds (0 % never releases).
+    #[serde(default = "default_release_below")]
+    pub below: Percent,
+    /// For this long without a break.
+    #[serde(default = "default_release_for", rename = "for")]
+    pub hold_for: Duration,
+}
+
+impl Default for PeakRelease {
+    fn default() -> Self {
+        Self {
+            below: default_release_below(),
+            hold_for: default_release_for(),
+        }
+    }
+}
+
+fn default_release_below() -> Percent {
+    Percent::from_fraction(0.5)
+}
+
+fn default_release_for() -> Duration {
+    Duration::from_secs(900.0)
 }
 
 fn default_prewarm() -> Duration {

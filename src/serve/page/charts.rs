@@ -221,7 +221,7 @@ pub fn load(f: &Frame, trend: &Trend) -> Option<Chart> {
 
 /// Servers and servers in rotation, with sloop's actions as markers.
 pub fn instances(f: &Frame, view: &PolicyView, journal: &[std::sync::Arc<JournalEntry>]) -> Chart {
-    let series = vec![
+    let mut series = vec![
         Series {
             name: "servers".into(),
             colour: PALETTE[7],
@@ -235,6 +235,14 @@ pub fn instances(f: &Frame, view: &PolicyView, journal: &[std::sync::Arc<Journal
             points: f.points(&view.trend.serving, 1.0),
         },
     ];
+    if !view.trend.needed.is_empty() {
+        series.push(Series {
+            name: "needed by the load".into(),
+            colour: PALETTE[3],
+            dash: Some("4 3"),
+            points: f.points(&view.trend.needed, 1.0),
+        });
+    }
     let mut c = f.chart("Servers".into(), "servers", series);
     let (min, max) = view.size;
     c.hlines = vec![

@@ -163,6 +163,7 @@ fn the_chart_window_is_the_one_asked_for() {
             true,
             None,
             None,
+            None,
         );
     }
     v.trend = Arc::new(trend);
@@ -176,5 +177,40 @@ fn the_chart_window_is_the_one_asked_for() {
     assert!(
         html.contains(" <b>3h</b>"),
         "an unknown window falls back to the default"
+    );
+}
+
+#[test]
+fn the_servers_tile_and_chart_show_what_the_load_needs() {
+    let mut v = view(json!({}), three_servers_one_in_rotation());
+    let mut trend = crate::run::trend::Trend::default();
+    let load = crate::snapshot::LoadSignal {
+        requests: 300.0,
+        errors: None,
+        bytes_in: None,
+        bytes_out: None,
+        source: crate::snapshot::LoadSource::Octavia,
+        at: 0.0,
+        covers: 10.0,
+    };
+    let instances = v.instances.clone();
+    for k in 0..10 {
+        let t = 1_790_480_000.0 + f64::from(k) * 60.0;
+        trend.record(
+            t,
+            &Decision::default(),
+            &instances,
+            true,
+            Some(&load),
+            Some(100.0),
+            Some(0.6),
+        );
+    }
+    v.trend = Arc::new(trend);
+    let html = page(vec![v], &Journal::in_memory(10), "15m");
+    assert!(html.contains("the load needs 5"), "{html}");
+    assert!(
+        html.contains("needed by the load"),
+        "no needed line in the servers chart"
     );
 }

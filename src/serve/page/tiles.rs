@@ -94,10 +94,16 @@ pub(super) fn tiles(h: &mut String, v: &PolicyView) {
         }
         h.push_str("</div>");
     }
+    // What the load needs against what runs: the cost of the margin, in servers.
+    let needs = v
+        .trend
+        .needed
+        .back()
+        .map_or(String::new(), |(_, n)| format!(" · the load needs {n:.0}"));
     let _ = write!(
         h,
         "<div class=\"tile\"><div class=\"label\">servers</div><div class=\"value\">{} <span class=\"muted\" style=\"font-size:15px\">of {} in rotation</span></div>\
-         <div class=\"sub\">group size {}–{}</div></div>",
+         <div class=\"sub\">group size {}–{}{needs}</div></div>",
         v.in_rotation(),
         v.instances.len(),
         v.size.0,

@@ -168,6 +168,7 @@ pub fn build(
         vm_churn: churn,
         vm_hours: minutes.iter().map(|m| m.vm_seconds).sum::<f64>() / 3600.0,
         peak_instances: minutes.iter().map(|m| m.instances).max().unwrap_or(0),
+        cost: super::cost::cost(policy, minutes, ticks, start),
         ticks: ticks.len() as u32,
         expectations: Vec::new(),
     };

@@ -111,6 +111,7 @@ fn report(duration_s: f64) -> Report {
         vm_churn: 1,
         vm_hours: 3.0,
         peak_instances: 6,
+        cost: Default::default(),
         ticks: 1,
         expectations: vec![
             ExpectationResult {
@@ -136,26 +137,19 @@ fn report(duration_s: f64) -> Report {
 }
 
 fn tick(at: f64, action: Action, summary: &str) -> TickRecord {
-    TickRecord {
-        decision: Decision {
-            now: START + at,
-            actions: vec![PlannedAction {
-                id: format!("a-{at}"),
-                action,
-                cause: Cause::Capacity,
-                evidence: Evidence {
-                    summary: summary.into(),
-                    ..Evidence::default()
-                },
-            }],
-            ..Decision::default()
-        },
-        in_rotation: Vec::new(),
-        stale_locations: Vec::new(),
-        failed: Vec::new(),
-        failed_ids: Vec::new(),
-        created: 0,
-    }
+    TickRecord::of(Decision {
+        now: START + at,
+        actions: vec![PlannedAction {
+            id: format!("a-{at}"),
+            action,
+            cause: Cause::Capacity,
+            evidence: Evidence {
+                summary: summary.into(),
+                ..Evidence::default()
+            },
+        }],
+        ..Decision::default()
+    })
 }
 
 fn page() -> String {
