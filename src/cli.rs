@@ -1,6 +1,7 @@
 //! The command line: the policy tools (`check`, `schema`, `explain`, `import`), the simulator
-//! (`rehearse`, `explore`, `replay`, `bench`), the controller (`run`, `plan`, `history`) and
-//! remote probe locations (`agent`, `agent-token`).
+//! (`rehearse`, `explore`, `replay`), the controller (`run`, `plan`, `history`) and remote probe
+//! locations (`agent`, `agent-token`). The benchmarks are a separate binary, `sloop-bench`
+//! (`src/bin/sloop-bench/`), so none of their code ships in `sloop`.
 //! Exit codes: 0 success, 1 the input is invalid (or a check failed), 2 usage errors.
 
 /// `println!` that stops quietly when standard output is closed (see [`out`]).
@@ -14,20 +15,12 @@ macro_rules! out {
 }
 
 mod agent;
-mod bench;
-mod bench_deciders;
-pub mod bench_engine;
-mod bench_ingest;
-pub mod bench_ingest_cloud;
-pub mod bench_ingest_load;
-mod bench_probes;
-mod bench_probes_load;
-mod bench_stats;
-mod bench_uptime;
 mod check;
 mod explore;
 mod history;
-mod out;
+pub mod out;
+
+pub use check::render as render_diagnostic;
 mod plan;
 mod rehearse;
 mod run;
@@ -81,21 +74,12 @@ enum Command {
         /// A decision log written by `rehearse --decision-log` (or `run`).
         log: PathBuf,
     },
-    /// Measure the engine and print the figures (rehearsal speed, decision pass cost).
-    Bench {
-        /// Repetitions of the rehearsal benchmark.
-        #[arg(long, default_value_t = 3)]
-        rounds: usize,
-        /// A specific benchmark instead of the engine's default ones.
-        #[command(subcommand)]
-        what: Option<BenchWhat>,
-    },
     /// Run a remote probe location that reports to a controller.
     Agent(agent::AgentArgs),
     /// Make an agent token (or hash one) and print the controller's `name: sha256hex` line.
     AgentToken(agent::TokenArgs),
     /// Run the controller: reconcile every policy, serve the status page and /metrics.
-    Run(Box<run::RunArgs>),
+    Run(Box<run::RunConfig>),
     /// Print the action journal kept by `sloop run`.
     History(history::HistoryArgs),
     /// One observe-judge-plan pass against the real cloud: print what would be done and why,
@@ -106,27 +90,6 @@ enum Command {
         #[command(subcommand)]
         what: Import,
     },
-}
-
-#[derive(Debug, Subcommand)]
-enum BenchWhat {
-    /// The probe engine: CPU per 1000 probes, RSS and schedule jitter at a fixed rate.
-    Probes(bench_probes::ProbesArgs),
-    /// Decision quality: every scenario × every decider (sloop, heat-aodh, senlin-health, hpa,
-    /// oracle) × seeds, scored by ground truth, with the goal verdict per scenario.
-    Deciders(bench_deciders::DecidersArgs),
-    /// Engine figures: decision pass at 10,000 VMs / 500 policies, SLO evaluator cost, burn-rate
-    /// alert timing, rehearsal speed, detection delay against its lower bound.
-    Engine(bench_engine::EngineArgs),
-    /// Overload: reconcile tick duration and lateness with and without 10,000 agent results/s
-    /// posted to the ingest endpoint by a separate process.
-    Ingest(bench_ingest::IngestArgs),
-    /// The load generator `bench ingest` starts (reads `NAME TOKEN` lines on stdin).
-    #[command(hide = true)]
-    IngestLoad(bench_ingest_load::LoadArgs),
-    /// Reconcile pass cost against uptime (hours of simulated 1 s ticks) and the SLO
-    /// evaluation's cost against the history it holds (10 min to 30 days).
-    Uptime(bench_uptime::UptimeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,31 +118,6 @@ pub fn main() -> ExitCode {
         Command::Rehearse(args) => rehearse::run(&args),
         Command::Replay { log } => rehearse::replay(&log),
         Command::Explore(args) => explore::run(&args),
-        Command::Bench {
-            what: Some(BenchWhat::Probes(args)),
-            ..
-        } => bench_probes::run(&args),
-        Command::Bench {
-            what: Some(BenchWhat::Deciders(args)),
-            ..
-        } => bench_deciders::run(&args),
-        Command::Bench {
-            what: Some(BenchWhat::Engine(args)),
-            ..
-        } => bench_engine::run(&args),
-        Command::Bench {
-            what: Some(BenchWhat::Ingest(args)),
-            ..
-        } => bench_ingest::run(&args),
-        Command::Bench {
-            what: Some(BenchWhat::IngestLoad(args)),
-            ..
-        } => bench_ingest_load::run(&args),
-        Command::Bench {
-            what: Some(BenchWhat::Uptime(args)),
-            ..
-        } => bench_uptime::run(&args),
-        Command::Bench { rounds, what: None } => bench::run(rounds),
         Command::Agent(args) => agent::run(&args),
         Command::AgentToken(args) => agent::token(&args),
         Command::Run(args) => run::run(*args),
@@ -196,8 +134,6 @@ pub fn schema_text() -> String {
     serde_json::to_string_pretty(&crate::policy::json_schema()).unwrap_or_default()
 }
 
-/// Runs `work` on a multi-threaded runtime: success, or its error on stderr after `label: ` and
-/// exit code 1 (also when the runtime cannot start).
 /// Colour in log lines only for a person at a terminal: escape codes in a file or a log
 /// shipper's pipe are noise (`NO_COLOR` turns it off at a terminal too).
 fn stderr_is_terminal() -> bool {
@@ -205,7 +141,9 @@ fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-fn block_on(label: &str, work: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
+/// Runs `work` on a multi-threaded runtime: success, or its error on stderr after `label: ` and
+/// exit code 1 (also when the runtime cannot start).
+pub fn block_on(label: &str, work: impl std::future::Future<Output = Result<(), String>>) -> ExitCode {
     let outcome = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -58,7 +58,7 @@ pub struct Shared {
     pub dry_run: bool,
     /// The journal, read back at a task's start to rebuild its action budget.
     pub journal: Arc<Journal>,
-    /// Where every pass's timing goes, when someone measures it (`sloop bench ingest`).
+    /// Where every pass's timing goes, when someone measures it (`sloop-bench ingest`).
     pub tick_log: Option<ticklog::TickLog>,
     /// Where each step of a simulated world's time goes, when someone measures it.
     pub world_log: Option<ticklog::TickLog>,
@@ -82,9 +82,9 @@ pub struct Options {
     /// Remote probe agents allowed to report (their tokens' hashes): mounts the ingest routes
     /// and shows the agents' freshness on the status page.
     pub agents: Option<TokenBook>,
-    /// Record every pass's start lateness and duration here (`sloop bench ingest`).
+    /// Record every pass's start lateness and duration here (`sloop-bench ingest`).
     pub tick_log: Option<ticklog::TickLog>,
-    /// Record how long each step of a simulated world took here (`sloop bench uptime`).
+    /// Record how long each step of a simulated world took here (`sloop-bench uptime`).
     pub world_log: Option<ticklog::TickLog>,
     /// Limits of the agents' ingest endpoints.
     pub ingest_limits: IngestLimits,

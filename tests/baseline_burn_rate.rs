@@ -3,7 +3,7 @@
 //! are simulated, so this is a correctness property, not a timing test: the decision core is
 //! ticked every 10 s over a probe store fed a deterministic failure pattern.
 
-use sloop::cli::bench_engine::burn_alert_timing;
+use crate::testkit::burn::burn_alert_timing;
 
 #[test]
 fn every_workbook_row_fires_within_one_tick_of_the_analytic_time() {

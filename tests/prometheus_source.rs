@@ -7,6 +7,7 @@
 //! request-rate expression summed over its series, per-server utilisation by a label. Bounded:
 //! at most 60 s of waiting for the first scrapes.
 
+use crate::testkit::listen::{FollowedLog, prometheus_address};
 use axum::{Router, routing::get};
 use sloop::{
     clock::{Clock, Stopwatch, SystemClock},
@@ -95,13 +96,6 @@ async fn exposition() -> u16 {
     port
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_promql_source_reads_ceilometer_series_from_a_real_prometheus() {
     let binary = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"]
@@ -120,17 +114,20 @@ async fn the_promql_source_reads_ceilometer_series_from_a_real_prometheus() {
         ),
     )
     .expect("write prometheus.yml");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
     let child = Command::new(binary)
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--web.listen-address=127.0.0.1:0")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start prometheus");
-    let prom = Running(child);
+    let mut prom = Running(child);
+    // The port Prometheus bound, from its log (it drains the rest of the log from then on).
+    let log = prom.0.stderr.take().expect("stderr piped");
+    let listening = FollowedLog::until(log, Duration::from_secs(60), prometheus_address)
+        .expect("prometheus says where it listens");
+    let base = format!("http://{}", listening.addr);
 
     let clock = SystemClock;
     let specs = [

@@ -624,28 +624,26 @@ fn sloop_history_prints_the_journal_filtered_by_policy_and_time() {
 fn an_unreachable_openstack_cloud_is_reported_and_retried_not_fatal() {
     let dir = temp_dir("openstack");
     std::fs::write(dir.join("web.yaml"), minimal()).expect("write");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sloop"))
-        .args([
-            "run",
-            "--cloud",
-            "lab",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--policies",
-        ])
+        .args(["run", "--cloud", "lab", "--listen", "127.0.0.1:0", "--policies"])
         .arg(&dir)
         .arg("--journal")
         .arg(dir.join("journal"))
         .env("OS_CLIENT_CONFIG_FILE", dir.join("no-such-clouds.yaml"))
         .env_remove("OS_AUTH_URL")
         .env_remove("OS_CLOUD")
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("sloop run starts");
+    let log = child.stderr.take().expect("stderr piped");
+    let port = match crate::testkit::listen::FollowedLog::until_listening(log, Duration::from_secs(60)) {
+        Ok(log) => log.addr.port(),
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sloop run: {e}");
+        }
+    };
     let mut error = None;
     for _ in 0..150 {
         let body = std::net::TcpStream::connect(("127.0.0.1", port))

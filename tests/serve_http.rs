@@ -7,6 +7,7 @@
 //! promtool (Debian `prometheus`) and chromium (Debian `chromium`) are installed by `.ci/run`;
 //! when one is missing these tests fail and say how to install it.
 
+use crate::testkit::listen::FollowedLog;
 use sloop::{
     ingest::{Token, TokenBook},
     run::{Controller, Options, SimFactory},
@@ -225,13 +226,6 @@ impl Drop for Daemon {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 fn target_dir() -> PathBuf {
     // target/debug/deps/serve_http-… → target
     std::env::current_exe()
@@ -253,8 +247,6 @@ fn chromium(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn the_status_page_of_a_live_demo_renders_in_a_headless_browser() {
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
     let journal = std::env::temp_dir().join(format!("sloop-demo-journal-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&journal);
     let child = Command::new(env!("CARGO_BIN_EXE_sloop"))
@@ -268,8 +260,8 @@ fn the_status_page_of_a_live_demo_renders_in_a_headless_browser() {
             "--speed",
             "60",
             "--listen",
+            "127.0.0.1:0",
         ])
-        .arg(addr.to_string())
         .arg("--journal")
         .arg(&journal)
         .stdout(Stdio::null())
@@ -277,6 +269,9 @@ fn the_status_page_of_a_live_demo_renders_in_a_headless_browser() {
         .spawn()
         .expect("sloop run starts");
     let mut daemon = Daemon(child);
+    let log = daemon.0.stderr.take().expect("stderr piped");
+    let log = FollowedLog::until_listening(log, Duration::from_secs(60)).expect("sloop run listens");
+    let addr = log.addr;
 
     // Ready, then ~20 simulated minutes of history for the charts (20 s at 60×).
     let mut passes = 0;
@@ -362,10 +357,7 @@ fn the_status_page_of_a_live_demo_renders_in_a_headless_browser() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let status = status.expect("sloop run exits within 15 s of SIGTERM");
-    let mut stderr = String::new();
-    if let Some(mut e) = daemon.0.stderr.take() {
-        let _ = e.read_to_string(&mut stderr);
-    }
+    let stderr = log.text();
     assert!(
         status.success(),
         "sloop run exits 0 on SIGTERM, got {status}:\n{stderr}"

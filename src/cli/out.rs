@@ -12,12 +12,12 @@ use std::{
 static CLOSED: AtomicBool = AtomicBool::new(false);
 
 /// Writes formatted text to standard output, without a newline.
-pub(crate) fn text(args: fmt::Arguments<'_>) {
+pub fn text(args: fmt::Arguments<'_>) {
     write(args, false);
 }
 
 /// Writes formatted text and a newline to standard output.
-pub(crate) fn line(args: fmt::Arguments<'_>) {
+pub fn line(args: fmt::Arguments<'_>) {
     write(args, true);
 }
 

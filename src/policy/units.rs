@@ -332,36 +332,48 @@ impl Timestamp {
     }
 }
 
-/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m as i64 + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d as i64 - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// The written form the policy language promises, `YYYY-MM-DD[Tt ]HH:MM:SS[.frac]` and `Z` or
+/// `±HH:MM` (the schema's pattern): jiff also reads ISO 8601 forms such as `+02`, `+0200`,
+/// basic `20260927T180000` or `[Europe/Berlin]`, which a policy must not come to depend on.
+/// Returns the local part and the offset in minutes east of UTC.
+fn rfc3339_parts(t: &str) -> Option<(&str, i32)> {
+    let (local, offset_minutes) = match t.strip_suffix(['Z', 'z']) {
+        Some(local) => (local, 0),
+        None => {
+            let (local, zone) = t.split_at_checked(t.len().checked_sub(6)?)?;
+            let z = zone.as_bytes();
+            let two = |i: usize| std::str::from_utf8(&z[i..i + 2]).ok()?.parse::<i32>().ok();
+            let (hh, mm) = (two(1)?, two(4)?);
+            if !matches!(z[0], b'+' | b'-') || z[3] != b':' || hh > 23 || mm > 59 {
+                return None;
+            }
+            (
+                local,
+                if z[0] == b'-' {
+                    -(hh * 60 + mm)
+                } else {
+                    hh * 60 + mm
+                },
+            )
+        }
+    };
+    let l = local.as_bytes();
+    let digits = |r: std::ops::Range<usize>| l.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let shaped = l.len() >= 19
+        && [4, 7].iter().all(|&i| l[i] == b'-')
+        && matches!(l[10], b'T' | b't' | b' ')
+        && [13, 16].iter().all(|&i| l[i] == b':')
+        && [0..4, 5..7, 8..10, 11..13, 14..16, 17..19]
+            .into_iter()
+            .all(digits)
+        && (l.len() == 19 || (l[19] == b'.' && l.len() > 20 && digits(20..l.len())));
+    shaped.then_some((local, offset_minutes))
 }
 
-/// The civil date for a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
+/// `+HH:MM` or `-HH:MM` for an offset of `minutes` east of UTC (the status page prefixes `UTC`).
+pub fn offset_text(minutes: i64) -> String {
+    let sign = if minutes < 0 { '-' } else { '+' };
+    format!("{sign}{:02}:{:02}", minutes.abs() / 60, minutes.abs() % 60)
 }
 
 impl FromStr for Timestamp {
@@ -372,98 +384,48 @@ impl FromStr for Timestamp {
                 "`{s}` is not a timestamp; write RFC 3339 with an offset, such as `2026-09-27T18:00:00+02:00` or `2026-09-27T16:00:00Z`"
             ))
         };
-        let t = s.trim().as_bytes();
-        if t.len() < 20 || !t.is_ascii() {
-            return Err(hint());
-        }
-        let num = |range: std::ops::Range<usize>| -> Result<i64, UnitError> {
-            std::str::from_utf8(&t[range])
-                .ok()
-                .and_then(|x| x.parse().ok())
-                .ok_or_else(hint)
+        let (local, offset_minutes) = rfc3339_parts(s.trim()).ok_or_else(hint)?;
+        // The calendar (month lengths, leap years) and the epoch arithmetic are jiff's. jiff
+        // has no leap seconds: `:60` counts as the second after `:59`.
+        let leap = local.get(17..19) == Some("60");
+        let local = if leap {
+            format!("{}59{}", &local[..17], &local[19..])
+        } else {
+            local.to_owned()
         };
-        if t[4] != b'-'
-            || t[7] != b'-'
-            || !matches!(t[10], b'T' | b't' | b' ')
-            || t[13] != b':'
-            || t[16] != b':'
-        {
-            return Err(hint());
-        }
-        let (year, month, day) = (num(0..4)?, num(5..7)? as u32, num(8..10)? as u32);
-        let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-        let mut rest = 19;
-        let mut frac = 0.0;
-        if t[rest] == b'.' {
-            let start = rest + 1;
-            rest = start;
-            while rest < t.len() && t[rest].is_ascii_digit() {
-                rest += 1;
-            }
-            frac = std::str::from_utf8(&t[start - 1..rest])
-                .ok()
-                .and_then(|x| format!("0{x}").parse().ok())
-                .ok_or_else(hint)?;
-        }
-        let offset_minutes = match &t[rest..] {
-            [b'Z' | b'z'] => 0,
-            [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
-                let hh = std::str::from_utf8(&[*h1, *h2])
-                    .ok()
-                    .and_then(|x| x.parse::<i32>().ok());
-                let mm = std::str::from_utf8(&[*m1, *m2])
-                    .ok()
-                    .and_then(|x| x.parse::<i32>().ok());
-                let (hh, mm) = hh.zip(mm).ok_or_else(hint)?;
-                if hh > 23 || mm > 59 {
-                    return Err(hint());
-                }
-                if *sign == b'-' {
-                    -(hh * 60 + mm)
-                } else {
-                    hh * 60 + mm
-                }
-            }
-            _ => return Err(hint()),
-        };
-        let days_in_month = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-            2 => 28,
-            _ => return Err(hint()),
-        };
-        if day == 0 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
-            return Err(hint());
-        }
-        let local = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
-        let unix = (local - offset_minutes as i64 * 60) as f64 + frac;
+        let local: jiff::civil::DateTime = local.parse().map_err(|_| hint())?;
+        let offset = jiff::tz::Offset::from_seconds(offset_minutes * 60).map_err(|_| hint())?;
+        let at = offset.to_timestamp(local).map_err(|_| hint())?;
+        let unix = (at.as_second() + i64::from(leap)) as f64 + f64::from(at.subsec_nanosecond()) / 1e9;
         Ok(Self { unix, offset_minutes })
     }
 }
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let local = self.unix + self.offset_minutes as f64 * 60.0;
-        let secs = local.floor() as i64;
-        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-        let sod = secs.rem_euclid(86_400);
+        let secs = self.unix.floor() as i64;
+        // Past jiff's range (years beyond ±9999) the nearest instant it holds is printed.
+        let at = jiff::Timestamp::from_second(secs).unwrap_or(if secs < 0 {
+            jiff::Timestamp::MIN
+        } else {
+            jiff::Timestamp::MAX
+        });
+        let offset =
+            jiff::tz::Offset::from_seconds(self.offset_minutes * 60).unwrap_or(jiff::tz::Offset::UTC);
+        let t = offset.to_datetime(at);
         write!(
             f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
-            sod / 3600,
-            sod % 3600 / 60,
-            sod % 60
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
         )?;
         match self.offset_minutes {
             0 => write!(f, "Z"),
-            o => write!(
-                f,
-                "{}{:02}:{:02}",
-                if o < 0 { '-' } else { '+' },
-                o.abs() / 60,
-                o.abs() % 60
-            ),
+            o => f.write_str(&offset_text(o.into())),
         }
     }
 }
@@ -580,5 +542,44 @@ mod tests {
         assert_eq!(Timestamp::from_unix(0.0).to_string(), "1970-01-01T00:00:00Z");
         assert!("2026-02-30T00:00:00Z".parse::<Timestamp>().is_err());
         assert!("tomorrow".parse::<Timestamp>().is_err());
+    }
+
+    #[test]
+    fn timestamps_keep_fractions_leap_days_and_negative_offsets() {
+        let t: Timestamp = "2028-02-29T23:30:00.25-01:30".parse().unwrap();
+        assert_eq!(t.unix(), 1_835_485_200.25);
+        assert_eq!(t.to_string(), "2028-02-29T23:30:00-01:30");
+        assert!(
+            "2027-02-29T00:00:00Z".parse::<Timestamp>().is_err(),
+            "2027 is no leap year"
+        );
+        assert_eq!(Timestamp::from_unix(-1.5).to_string(), "1969-12-31T23:59:58Z");
+        let leap: Timestamp = "2016-12-31T23:59:60Z".parse().unwrap();
+        assert_eq!(
+            leap.to_string(),
+            "2017-01-01T00:00:00Z",
+            "a leap second is the next second"
+        );
+        assert!("2016-12-31T23:59:61Z".parse::<Timestamp>().is_err());
+    }
+
+    #[test]
+    fn timestamps_outside_the_languages_rfc3339_form_are_refused() {
+        for s in [
+            "2026-09-27T18:00:00+02",
+            "2026-09-27T18:00:00+0200",
+            "20260927T180000Z",
+            "2026-09-27T18:00Z",
+            "2026-09-27T18:00:00",
+            "2026-09-27T18:00:00+02:00[Europe/Berlin]",
+            "2026-09-27T18:00:00.Z",
+            "2026-09-27T18:00:00+24:00",
+        ] {
+            let err = s.parse::<Timestamp>().expect_err(s);
+            assert!(err.0.contains("write RFC 3339"), "{s}: {err}");
+        }
+        for s in ["2026-09-27t18:00:00z", "2026-09-27 18:00:00.123456789+05:45"] {
+            assert!(s.parse::<Timestamp>().is_ok(), "{s}");
+        }
     }
 }

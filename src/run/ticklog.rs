@@ -1,4 +1,4 @@
-//! An optional record of every reconcile pass's timing, for `sloop bench ingest`: when each pass
+//! An optional record of every reconcile pass's timing, for `sloop-bench ingest`: when each pass
 //! started, how late that was against its schedule, how long it took and how many probe samples
 //! its snapshot held. Bounded: past
 //! [`TICK_LOG_CAP`] entries new ones are dropped (a benchmark reads it long before that).

@@ -100,7 +100,7 @@ impl Decider for SloopDecider {
     }
 }
 
-/// The deciders `rehearse --decider` and `bench deciders` know.
+/// The deciders `rehearse --decider` and `sloop-bench deciders` know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DeciderKind {
     /// sloop's decision core.

@@ -5,10 +5,10 @@
 # nothing.
 #
 #   tests/bench/probes-vs-blackbox.sh            # RATE=200 DURATION=10 ROUNDS=3
-#   SLOOP=target/release/sloop KINDS="http-v4 tcp" tests/bench/probes-vs-blackbox.sh
+#   SLOOP=target/release/sloop-bench KINDS="http-v4 tcp" tests/bench/probes-vs-blackbox.sh
 #
 # blackbox_exporter's CPU is read from /proc/PID/stat of the exporter itself (not of the
-# driver that calls /probe); sloop's from its own /proc/self/stat (`sloop bench probes`).
+# driver that calls /probe); sloop's from its own /proc/self/stat (`sloop-bench probes`).
 set -euo pipefail
 
 RATE=${RATE:-200}
@@ -17,7 +17,7 @@ ROUNDS=${ROUNDS:-3}
 KINDS=${KINDS:-"http-v4 http-v6 tcp icmp"}
 TARGETS=${TARGETS:-1000}
 HERE=$(cd "$(dirname "$0")/../.." && pwd)
-SLOOP=${SLOOP:-$HERE/target/release/sloop}
+SLOOP=${SLOOP:-$HERE/target/release/sloop-bench}
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 need() { # command, Debian package
@@ -29,7 +29,7 @@ need nginx nginx
 need prometheus-blackbox-exporter prometheus-blackbox-exporter
 command -v python3 >/dev/null || need python3 python3
 if [ ! -x "$SLOOP" ]; then
-  (cd "$HERE" && cargo build --release --bin sloop)
+  (cd "$HERE" && cargo build --release --bin sloop-bench)
 fi
 
 DIR=$(mktemp -d /tmp/sloop-probe-bench.XXXXXX)
@@ -157,7 +157,7 @@ echo "rate ${RATE}/s, ${DURATION}s measured per run, ${ROUNDS} rounds, nginx on 
 for round in $(seq "$ROUNDS"); do
   for kind in $KINDS; do
     b=$(python3 "$DIR/drive.py" "$BB" "$BPORT" "$kind" "$(target_of "$kind")" "$RATE" "$DURATION")
-    s=$("$SLOOP" bench probes --port "$PORT" --rate "$RATE" --duration "$DURATION" --kind "$kind" 2>/dev/null | grep '^probes')
+    s=$("$SLOOP" probes --port "$PORT" --rate "$RATE" --duration "$DURATION" --kind "$kind" 2>/dev/null | grep '^probes')
     echo "round $round: $b"
     echo "round $round: $s"
     BBF[$kind]+="$(echo "$b" | field cpu_per_1000) "
@@ -176,4 +176,4 @@ for kind in $KINDS; do
 done
 echo
 echo "blackbox_exporter RSS after the runs: $(awk '/VmRSS/ {printf "%.1f MB", $2/1024}' /proc/$BB/status)"
-"$SLOOP" bench probes --port "$PORT" --duration "$DURATION" --kind targets --targets "$TARGETS" 2>/dev/null | grep '^probes'
+"$SLOOP" probes --port "$PORT" --duration "$DURATION" --kind targets --targets "$TARGETS" 2>/dev/null | grep '^probes'

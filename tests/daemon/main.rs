@@ -11,6 +11,9 @@ mod agent_support;
 mod fake_k8s;
 #[path = "../probe_support/server.rs"]
 mod server;
+// Support shared with the benchmarks (`sloop-bench`), outside the product.
+#[path = "../../src/testkit/mod.rs"]
+mod testkit;
 
 #[path = "../agent_process.rs"]
 mod agent_process;

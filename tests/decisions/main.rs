@@ -4,6 +4,10 @@
 //! files under `tests/` are modules of a few binaries (declared in Cargo.toml) rather than a
 //! binary each. Run one file's tests with `cargo test --test <binary> <file>::`.
 
+// Support shared with the benchmarks (`sloop-bench`), outside the product.
+#[path = "../../src/testkit/mod.rs"]
+mod testkit;
+
 #[path = "../baseline_burn_rate.rs"]
 mod baseline_burn_rate;
 #[path = "../baseline_rehearse.rs"]

@@ -5,6 +5,7 @@
 //! while they are held open. The file-side items (damaged journals, unreadable and renamed
 //! policy files, echoed secrets) are in `adversarial_files.rs`.
 
+use crate::testkit::listen::listen_address;
 use sloop::clock::Stopwatch;
 use std::{
     io::{Read, Write},
@@ -44,10 +45,6 @@ impl Daemon {
         };
         let tokens = dir.join("agent-tokens");
         std::fs::write(&tokens, format!("fra: {}\n", "ab".repeat(32))).expect("tokens file");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free loopback port");
         let log = dir.join("stderr.log");
         let child = Command::new(env!("CARGO_BIN_EXE_sloop"))
             .args([
@@ -66,12 +63,7 @@ impl Daemon {
             } else {
                 vec!["--journal".to_owned(), dir.join("journal").display().to_string()]
             })
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--poll-interval",
-                "200ms",
-            ])
+            .args(["--listen", "127.0.0.1:0", "--poll-interval", "200ms"])
             .arg("--agent-tokens")
             .arg(&tokens)
             .args(extra)
@@ -80,13 +72,25 @@ impl Daemon {
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("start sloop run");
-        let d = Daemon {
+        // The port the kernel picked, from the log (see `testkit::listen`).
+        let mut d = Daemon {
             child,
-            port,
+            port: 0,
             dir,
             log,
         };
         let waited = Stopwatch::start();
+        d.port = loop {
+            if let Some(addr) = d.log_text().lines().find_map(listen_address) {
+                break addr.port();
+            }
+            assert!(
+                waited.elapsed() < Duration::from_secs(60),
+                "sloop run did not say where it listens: {}",
+                d.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
         while !d.get("/healthz").starts_with("HTTP/1.1 200") {
             assert!(
                 waited.elapsed() < Duration::from_secs(60),

@@ -1,4 +1,4 @@
-//! Overload, functionally (the timing is `sloop bench ingest`'s job): one agent floods the
+//! Overload, functionally (the timing is `sloop-bench ingest`'s job): one agent floods the
 //! ingest endpoint of a running controller over a real loopback socket with valid tokens and
 //! full batches, many requests in flight at once, for a bounded number of requests. Required:
 //! the excess is answered with the documented statuses (429 with Retry-After past the agent's
@@ -6,11 +6,11 @@
 //! the reconcile loop keeps ticking through it, results denser than the probe interval are
 //! refused, and the probe store stays within its retention however many were sent.
 
+use crate::testkit::{
+    agent_fed::{AgentFedFactory, bench_policy},
+    batch::batch,
+};
 use sloop::{
-    cli::{
-        bench_ingest_cloud::{AgentFedFactory, bench_policy},
-        bench_ingest_load::batch,
-    },
     clock::{Clock, SystemClock},
     ingest::{
         Token, TokenBook,

@@ -8,6 +8,9 @@
 
 #[path = "../support/mod.rs"]
 mod support;
+// Support shared with the benchmarks (`sloop-bench`), outside the product.
+#[path = "../../src/testkit/mod.rs"]
+mod testkit;
 
 mod adversarial;
 mod adversarial_files;

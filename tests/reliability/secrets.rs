@@ -7,6 +7,7 @@
 //! logs, action journal, status page, status and journal API, and /metrics), and the tracing
 //! logs at `RUST_LOG=trace`.
 
+use crate::testkit::listen::FollowedLog;
 use std::{
     path::{Path, PathBuf},
     process::Command,
@@ -75,14 +76,6 @@ fn sloop(dir: &Path, args: &[&str]) -> String {
     )
 }
 
-/// A free loopback port (bound and released; nothing else on this host races for it).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 /// A plain HTTP/1.1 GET on loopback; the status line, headers and body ("" when unreachable).
 fn http_get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
@@ -109,8 +102,6 @@ fn run_for_a_while(dir: &Path, policy: &Path, scenario: &str) -> Vec<(String, St
     let tokens = dir.join("agent-tokens");
     std::fs::write(&tokens, format!("fra: {}\n", "ab".repeat(32))).expect("tokens file");
     let journal = dir.join("journal");
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
     let args = [
         "run",
         "--cloud",
@@ -124,7 +115,7 @@ fn run_for_a_while(dir: &Path, policy: &Path, scenario: &str) -> Vec<(String, St
         "--journal",
         journal.to_str().expect("utf-8"),
         "--listen",
-        &listen,
+        "127.0.0.1:0",
         "--agent-tokens",
         tokens.to_str().expect("utf-8"),
     ];
@@ -133,6 +124,16 @@ fn run_for_a_while(dir: &Path, policy: &Path, scenario: &str) -> Vec<(String, St
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start sloop run");
+    let log = child.stderr.take().expect("stderr piped");
+    let log = match FollowedLog::until_listening(log, std::time::Duration::from_secs(60)) {
+        Ok(log) => log,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("sloop run: {e}");
+        }
+    };
+    let port = log.addr.port();
     std::thread::sleep(std::time::Duration::from_secs(8));
     let mut outputs: Vec<(String, String)> = ["/", "/api/v1/status", "/api/v1/journal", "/metrics"]
         .iter()
@@ -142,11 +143,7 @@ fn run_for_a_while(dir: &Path, policy: &Path, scenario: &str) -> Vec<(String, St
     let out = child.wait_with_output().expect("run output");
     outputs.push((
         "run logs".into(),
-        format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+        format!("{}\n{}", String::from_utf8_lossy(&out.stdout), log.text()),
     ));
     let mut journal_text = String::new();
     for entry in std::fs::read_dir(&journal).into_iter().flatten().flatten() {

@@ -1,15 +1,16 @@
 //! Settings precedence: flags (and `SLOOP_*` variables, which clap reads into the same
-//! fields) win over the `--config` file, a `false` included; the help names every file key.
+//! fields) win over the `--config` file, a `false` included; the help names every file key;
+//! unknown keys are errors naming the file and the key.
 
-use super::RunArgs;
+use super::RunConfig;
 use clap::{Args, Command, FromArgMatches};
 
-fn parse(args: &[&str]) -> RunArgs {
-    let cmd = RunArgs::augment_args(Command::new("run"));
+fn parse(args: &[&str]) -> RunConfig {
+    let cmd = RunConfig::augment_args(Command::new("run"));
     let matches = cmd
         .try_get_matches_from(std::iter::once("run").chain(args.iter().copied()))
         .expect("the arguments parse");
-    RunArgs::from_arg_matches(&matches).expect("the arguments convert")
+    RunConfig::from_arg_matches(&matches).expect("the arguments convert")
 }
 
 /// A config file in a fresh temporary directory, removed with the guard.
@@ -41,10 +42,10 @@ const ALL_ON: &str = "cloud: prod\ndryRun: true\nleaderElect: true\nk8sEvents: t
 #[test]
 fn a_true_in_the_config_file_applies_without_flags() {
     let file = ConfigFile::new("on", ALL_ON);
-    let s = parse(&["--config", &file.arg()]).resolve().expect("settings");
-    assert!(s.dry_run);
-    assert!(s.lease.is_some());
-    assert!(s.k8s_events);
+    let s = parse(&["--config", &file.arg()]).load().expect("settings");
+    assert!(s.dry_run());
+    assert!(s.lease().is_some());
+    assert!(s.k8s_events());
 }
 
 #[test]
@@ -57,14 +58,14 @@ fn flags_set_to_false_win_over_a_true_in_the_config_file() {
         "--leader-elect=false",
         "--k8s-events=no",
     ])
-    .resolve()
+    .load()
     .expect("settings");
-    assert!(!s.dry_run, "--dry-run=false must win over dryRun: true");
+    assert!(!s.dry_run(), "--dry-run=false must win over dryRun: true");
     assert!(
-        s.lease.is_none(),
+        s.lease().is_none(),
         "--leader-elect=false must win over leaderElect: true"
     );
-    assert!(!s.k8s_events, "--k8s-events=no must win over k8sEvents: true");
+    assert!(!s.k8s_events(), "--k8s-events=no must win over k8sEvents: true");
 }
 
 #[test]
@@ -77,12 +78,12 @@ fn a_bare_flag_still_turns_a_setting_on() {
         "--leader-elect",
         "--k8s-events",
     ])
-    .resolve()
+    .load()
     .expect("settings");
-    assert!(s.dry_run && s.lease.is_some() && s.k8s_events);
-    let s = parse(&["--cloud", "prod"]).resolve().expect("settings");
+    assert!(s.dry_run() && s.lease().is_some() && s.k8s_events());
+    let s = parse(&["--cloud", "prod"]).load().expect("settings");
     assert!(
-        !s.dry_run && s.lease.is_none() && !s.k8s_events,
+        !s.dry_run() && s.lease().is_none() && !s.k8s_events(),
         "all three are off by default"
     );
 }
@@ -90,7 +91,7 @@ fn a_bare_flag_still_turns_a_setting_on() {
 #[test]
 fn config_help_lists_every_key_the_file_accepts() {
     // serde names every accepted key when it refuses an unknown one.
-    let err = serde_saphyr::from_str::<super::FileConfig>("notAKey: 1\n")
+    let err = serde_saphyr::from_str::<super::RunConfig>("notAKey: 1\n")
         .expect_err("an unknown key is refused")
         .to_string();
     let expected = err.split("expected one of").nth(1).expect("serde lists the keys");
@@ -103,7 +104,7 @@ fn config_help_lists_every_key_the_file_accepts() {
         .filter(|k| !k.is_empty())
         .collect();
     assert!(keys.len() >= 20, "keys parsed from `{err}`: {keys:?}");
-    let cmd = RunArgs::augment_args(Command::new("run"));
+    let cmd = RunConfig::augment_args(Command::new("run"));
     let help = cmd
         .get_arguments()
         .find(|a| a.get_id() == "config")
@@ -124,8 +125,71 @@ fn config_help_lists_every_key_the_file_accepts() {
 #[test]
 fn the_simulator_without_a_scenario_does_not_start() {
     // The chart's default once rendered `sloop run` without --cloud: a crash loop.
-    let err = parse(&[]).resolve().expect_err("sim without a scenario");
+    let err = parse(&[]).load().expect_err("sim without a scenario");
     assert!(err.contains("--scenario"), "{err}");
-    let ok = parse(&["--cloud", "sim", "--scenario", "night.yaml"]).resolve();
+    let ok = parse(&["--cloud", "sim", "--scenario", "night.yaml"]).load();
     assert!(ok.is_ok(), "{ok:?}");
+}
+
+#[test]
+fn an_unknown_key_in_the_config_file_is_an_error_naming_the_file_and_the_key() {
+    let file = ConfigFile::new("unknown", "cloud: prod\ndryRn: true\n");
+    let err = parse(&["--config", &file.arg()])
+        .load()
+        .expect_err("an unknown key");
+    assert!(err.contains(&file.arg()), "names the file: {err}");
+    assert!(err.contains("dryRn"), "names the key: {err}");
+}
+
+#[test]
+fn flag_only_settings_are_not_file_keys() {
+    for key in ["config: other.yaml", "checkConfig: true"] {
+        let file = ConfigFile::new("flag-only", &format!("cloud: prod\n{key}\n"));
+        let err = parse(&["--config", &file.arg()]).load().expect_err(key);
+        assert!(err.contains("unknown field"), "{key}: {err}");
+    }
+}
+
+#[test]
+fn the_file_gives_what_flags_do_not_and_its_paths_are_relative_to_it() {
+    let file = ConfigFile::new(
+        "layers",
+        "cloud: prod\nlisten: 127.0.0.1:9999\njournal: j\npollInterval: 5s\nskip: 1h\n",
+    );
+    let s = parse(&["--config", &file.arg(), "--listen", "[::1]:9091"])
+        .load()
+        .expect("settings");
+    assert_eq!(s.listen().to_string(), "[::1]:9091", "the flag wins");
+    assert_eq!(s.cloud(), "prod");
+    let dir = file.0.parent().expect("dir");
+    assert_eq!(s.journal(), dir.join("j"));
+    assert_eq!(s.poll(), std::time::Duration::from_secs(5));
+    assert_eq!(s.skip(), 3600.0);
+    let defaults = parse(&["--cloud", "prod"]).load().expect("settings");
+    assert_eq!(defaults.listen().to_string(), "127.0.0.1:9090");
+    assert_eq!(defaults.journal(), std::path::PathBuf::from("journal"));
+    assert_eq!(defaults.poll(), std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn a_bad_address_or_duration_is_refused_with_the_form_to_write() {
+    let cmd = RunConfig::augment_args(Command::new("run"));
+    let err = cmd
+        .try_get_matches_from(["run", "--listen", "nowhere"])
+        .expect_err("not an address")
+        .to_string();
+    assert!(err.contains("127.0.0.1:9090"), "{err}");
+    let file = ConfigFile::new("bad-duration", "cloud: prod\npollInterval: 5 sec\n");
+    let err = parse(&["--config", &file.arg()])
+        .load()
+        .expect_err("not a duration");
+    assert!(err.contains(&file.arg()) && err.contains("5s"), "{err}");
+    let file = ConfigFile::new("bad-address", "cloud: prod\nlisten: nowhere\n");
+    let err = parse(&["--config", &file.arg()])
+        .load()
+        .expect_err("not an address");
+    assert!(
+        err.contains(&file.arg()) && err.contains("127.0.0.1:9090"),
+        "{err}"
+    );
 }

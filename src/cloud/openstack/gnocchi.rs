@@ -33,10 +33,10 @@ pub fn operation(spec: &MetricSpec) -> String {
 /// start of its period; we stamp it with the end, when the value was complete.
 pub fn latest(points: &Value) -> Option<(Time, f64)> {
     points.as_array()?.iter().rev().find_map(|p| {
-        let start = parse_time(p.get(0)?.as_str()?);
+        let start = parse_time(p.get(0)?.as_str()?).ok()?;
         let granularity = p.get(1)?.as_f64()?;
         let value = p.get(2)?.as_f64()?;
-        (value.is_finite() && start > 0.0).then_some((start + granularity, value))
+        value.is_finite().then_some((start + granularity, value))
     })
 }
 
@@ -170,7 +170,7 @@ mod tests {
         ]);
         let (at, v) = latest(&pts).unwrap();
         assert_eq!(v, 2.0);
-        assert_eq!(at, parse_time("2026-11-26T15:20:00Z"));
+        assert_eq!(Ok(at), parse_time("2026-11-26T15:20:00Z"));
         assert!(latest(&json!([])).is_none(), "no points: missing, not zero");
     }
 

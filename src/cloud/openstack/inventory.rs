@@ -4,7 +4,7 @@
 //! from server metadata and task states. Pure functions of the API answers.
 
 use super::{
-    nova::{ServerView, parse_time},
+    nova::ServerView,
     octavia::{MemberView, member_of},
 };
 use crate::{
@@ -66,10 +66,10 @@ pub fn instance_of(s: &ServerView, members: &[MemberView], member_port: Option<u
         status,
         host: s.host.clone(),
         addresses,
-        created_at: parse_time(&s.created),
+        created_at: s.created.unix(),
         // Nova's `updated` moves with every state change: for an idle ACTIVE server it is when
         // it last became ACTIVE (boot, reboot, rebuild or migration).
-        active_since: (status == InstanceStatus::Active).then(|| parse_time(&s.updated)),
+        active_since: (status == InstanceStatus::Active).then(|| s.updated.unix()),
         member,
         created_by: s.metadata.get(ACTION_KEY).cloned(),
         stamps: crate::act::stamp::read(&s.metadata),
@@ -130,10 +130,10 @@ pub fn in_flight_of(s: &ServerView) -> Option<InFlight> {
         _ => return None,
     };
     let (id, started_at) = match (kind, s.metadata.get(ACTION_KEY)) {
-        (ActionKind::ScaleOut, Some(key)) => (key.clone(), parse_time(&s.created)),
+        (ActionKind::ScaleOut, Some(key)) => (key.clone(), s.created.unix()),
         _ => (
             format!("{}:{}:{}", kind.label(), s.id, s.updated),
-            parse_time(&s.updated),
+            s.updated.unix(),
         ),
     };
     Some(InFlight {
@@ -331,7 +331,7 @@ mod tests {
     fn instances_carry_their_creator_key_and_active_time() {
         let i = instance_of(&server("ACTIVE", None, 1), &[], None);
         assert_eq!(i.created_by.as_deref(), Some("abc/0"));
-        assert_eq!(i.active_since, Some(parse_time("2026-11-26T15:01:00Z")));
+        assert_eq!(i.active_since, Some(1_795_705_260.0));
         assert!(i.member.is_none());
         assert_eq!(i.stamps, None);
         let mut s = server("ACTIVE", None, 1);

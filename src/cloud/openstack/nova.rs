@@ -7,7 +7,10 @@ use super::{
     errors::{ApiError, ErrorClass},
     session::{Api, Request, Service},
 };
-use crate::{act::ServerAction, snapshot::IpFamily};
+use crate::{
+    act::ServerAction,
+    snapshot::{IpFamily, Time},
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::{collections::BTreeMap, time::Duration};
@@ -37,12 +40,10 @@ pub struct ServerView {
     /// Flavor (embedded since 2.47).
     #[serde(default)]
     pub flavor: FlavorView,
-    /// Creation time, RFC 3339.
-    #[serde(default)]
-    pub created: String,
-    /// Last change, RFC 3339.
-    #[serde(default)]
-    pub updated: String,
+    /// Creation time.
+    pub created: NovaTime,
+    /// Last change.
+    pub updated: NovaTime,
     /// Metadata.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
@@ -122,18 +123,47 @@ impl ServerView {
     }
 }
 
-/// RFC 3339 in UTC (`Z` or `+00:00`, as Nova and Gnocchi send it) to seconds since the epoch
-/// (0 when unreadable).
-pub fn parse_time(s: &str) -> f64 {
-    let s = s.trim();
-    let s = s
-        .strip_suffix('Z')
-        .or_else(|| s.strip_suffix("+00:00"))
-        .unwrap_or(s);
-    humantime::parse_rfc3339_weak(s)
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0.0, |d| d.as_secs_f64())
+/// An RFC 3339 time as Nova and Gnocchi send it, to seconds since the epoch: with an offset
+/// (`Z`, `+00:00`), or without one, as Nova's instance actions write it (UTC).
+pub fn parse_time(s: &str) -> Result<Time, String> {
+    let t = s.trim();
+    let at = match t.parse::<jiff::Timestamp>() {
+        Ok(at) => Ok(at),
+        Err(_) => t
+            .parse::<jiff::civil::DateTime>()
+            .and_then(|local| jiff::tz::Offset::UTC.to_timestamp(local)),
+    };
+    at.map(|at| at.as_second() as f64 + f64::from(at.subsec_nanosecond()) / 1e9)
+        .map_err(|e| format!("`{t}` is not an RFC 3339 time: {e}"))
+}
+
+/// A time in a server's record: the text Nova sent (action ids carry it verbatim) and the
+/// instant it names. A server whose time cannot be read is refused with the rest of its page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NovaTime {
+    text: String,
+    unix: Time,
+}
+
+impl NovaTime {
+    /// Seconds since the epoch.
+    pub fn unix(&self) -> Time {
+        self.unix
+    }
+}
+
+impl std::fmt::Display for NovaTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for NovaTime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let unix = parse_time(&text).map_err(serde::de::Error::custom)?;
+        Ok(Self { text, unix })
+    }
 }
 
 #[derive(Deserialize)]
@@ -353,10 +383,9 @@ pub fn parse_instance_actions(body: Value) -> Result<Vec<ServerAction>, String> 
     let mut out: Vec<ServerAction> = list
         .iter()
         .filter_map(|a| {
-            let started = parse_time(a.get("start_time")?.as_str()?);
             Some(ServerAction {
                 action: a.get("action")?.as_str()?.to_owned(),
-                started: (started > 0.0).then_some(started)?,
+                started: parse_time(a.get("start_time")?.as_str()?).ok()?,
                 request_id: a.get("request_id").and_then(Value::as_str).map(str::to_owned),
             })
         })
@@ -408,20 +437,8 @@ pub async fn wait_for(
 
 /// Standard base64 (RFC 4648 with padding), as Nova wants `user_data`.
 pub fn base64(data: &[u8]) -> String {
-    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 #[cfg(test)]
@@ -496,8 +513,11 @@ mod tests {
     #[test]
     fn an_error_server_under_repair_is_not_yet_failed() {
         let view = |task: Option<&str>| {
-            parse_server(json!({"server": {"id": "s1", "status": "ERROR", "OS-EXT-STS:task_state": task}}))
-                .expect("parses")
+            parse_server(
+                json!({"server": {"id": "s1", "status": "ERROR", "OS-EXT-STS:task_state": task,
+                "created": "2026-11-26T15:00:00Z", "updated": "2026-11-26T15:01:00Z"}}),
+            )
+            .expect("parses")
         };
         assert!(
             view(Some("rebooting_hard")).failure().is_none(),
@@ -526,14 +546,36 @@ mod tests {
             "OS-EXT-STS:power_state": 1, "OS-EXT-SRV-ATTR:host": "compute1",
             "addresses": {"lab-net": [{"addr": "10.0.0.5", "version": 4}, {"addr": "fd00::5", "version": 6}]},
             "flavor": {"original_name": "m1.tiny", "vcpus": 2}, "created": "2026-11-26T15:00:00Z",
-            "metadata": {"sloop.group": "web"}
+            "updated": "2026-11-26T15:01:00Z", "metadata": {"sloop.group": "web"}
         });
         let s: ServerView = serde_json::from_value(v).unwrap();
         assert_eq!(s.host.as_deref(), Some("compute1"));
         assert!(!s.is_idle());
         assert_eq!(s.addresses_by_family()[0], (IpFamily::V6, "fd00::5".into()));
         assert_eq!(s.flavor.vcpus, Some(2));
-        assert_eq!(parse_time(&s.created), 1_795_705_200.0);
-        assert_eq!(parse_time("2026-11-26T15:00:00+00:00"), 1_795_705_200.0);
+        assert_eq!(s.created.unix(), 1_795_705_200.0);
+        assert_eq!(s.created.to_string(), "2026-11-26T15:00:00Z");
+        assert_eq!(parse_time("2026-11-26T15:00:00+00:00"), Ok(1_795_705_200.0));
+        assert_eq!(parse_time("2026-11-26T16:00:00.5+01:00"), Ok(1_795_705_200.5));
+        assert_eq!(
+            parse_time("2026-11-26T15:00:00.000000"),
+            Ok(1_795_705_200.0),
+            "no offset: UTC"
+        );
+        assert!(parse_time("").is_err() && parse_time("soon").is_err());
+    }
+
+    #[test]
+    fn a_server_whose_times_cannot_be_read_is_refused_not_dated_1970() {
+        let page = |created: &str| {
+            json!({"servers": [{"id": "s1", "name": "web", "status": "ACTIVE",
+                "created": created, "updated": "2026-11-26T15:01:00Z"}]})
+        };
+        assert!(parse_servers(page("2026-11-26T15:00:00Z")).is_ok());
+        let err = parse_servers(page("yesterday")).expect_err("unreadable");
+        assert!(err.contains("yesterday"), "{err}");
+        let missing = json!({"servers": [{"id": "s1", "name": "web", "status": "ACTIVE"}]});
+        let err = parse_servers(missing).expect_err("no times");
+        assert!(err.contains("created"), "{err}");
     }
 }

@@ -63,7 +63,7 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 fn parse_time(s: &str, utc_time: bool) -> Option<Time> {
     let s = s.strip_suffix('Z')?;
     let (year, rest) = if utc_time {
-        let yy: i64 = s.get(..2)?.parse().ok()?;
+        let yy: i16 = s.get(..2)?.parse().ok()?;
         (if yy >= 50 { 1900 + yy } else { 2000 + yy }, s.get(2..)?)
     } else {
         (s.get(..4)?.parse().ok()?, s.get(4..)?)
@@ -71,23 +71,13 @@ fn parse_time(s: &str, utc_time: bool) -> Option<Time> {
     if rest.len() != 10 || !rest.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let field = |i: usize| rest[i..i + 2].parse::<i64>().ok();
+    let field = |i: usize| rest[i..i + 2].parse::<i8>().ok();
     let (month, day, hour, min, sec) = (field(0)?, field(2)?, field(4)?, field(6)?, field(8)?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || min > 59 || sec > 60 {
-        return None;
-    }
-    let days = days_from_civil(year, month, day);
-    Some((days * 86_400 + hour * 3600 + min * 60 + sec) as f64)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    // jiff checks the calendar (a 30 February is no date). It has no leap seconds: `:60` is
+    // counted as the second after `:59`.
+    let at = jiff::civil::DateTime::new(year, month, day, hour, min, sec.min(59), 0).ok()?;
+    let at = jiff::tz::Offset::UTC.to_timestamp(at).ok()?;
+    (sec <= 60).then(|| (at.as_second() + i64::from(sec - sec.min(59))) as f64)
 }
 
 #[cfg(test)]
@@ -100,6 +90,7 @@ mod tests {
         assert_eq!(parse_time("491231235959Z", true), Some(2_524_607_999.0));
         assert_eq!(parse_time("20380119031408Z", false), Some(2_147_483_648.0));
         assert_eq!(parse_time("2038011903140Z", false), None);
+        assert_eq!(parse_time("260230120000Z", true), None, "no 30 February");
     }
 
     #[test]

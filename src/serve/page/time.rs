@@ -42,13 +42,9 @@ pub(super) fn zone(offset: f64) -> String {
     if offset == 0.0 {
         return "UTC".into();
     }
-    let m = (offset.abs() / 60.0).round() as i64;
-    format!(
-        "UTC{}{:02}:{:02}",
-        if offset < 0.0 { '-' } else { '+' },
-        m / 60,
-        m % 60
-    )
+    let minutes = (offset.abs() / 60.0).round() as i64;
+    let minutes = if offset < 0.0 { -minutes } else { minutes };
+    format!("UTC{}", crate::policy::units::offset_text(minutes))
 }
 
 pub(super) fn ago(now: Time, t: Option<Time>) -> String {

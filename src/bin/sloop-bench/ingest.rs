@@ -1,19 +1,19 @@
-//! `sloop bench ingest`: does a flood of agent results delay the reconcile loop? A real
+//! `sloop-bench ingest`: does a flood of agent results delay the reconcile loop? A real
 //! controller (the `sloop run` machinery: supervisor, reconcile task, HTTP server with the
 //! ingest routes, bearer tokens) manages the shipped election policy against the simulator on
 //! the wall clock, with `--agents` remote locations added to its probes. The reconcile pass's
 //! start lateness and duration are measured while nothing is sent (baseline), then while a
-//! separate process (`sloop bench ingest-load`) posts `--rate` results per second over
+//! separate process (`sloop-bench ingest-load`) posts `--rate` results per second over
 //! loopback HTTP for `--seconds`; the two alternate `--rounds` times, since the machine is
 //! shared. Figures are printed, never asserted.
 
-use super::{
-    bench_ingest_cloud::{AgentFedFactory, bench_policy},
-    bench_ingest_load::LoadCounts,
-    bench_probes_load::quantile,
-    bench_stats::{cpu_seconds, machine, peak_rss_mib, rss_mib},
-};
 use crate::{
+    ingest_load::LoadCounts,
+    probes_load::quantile,
+    stats::{cpu_seconds, machine, peak_rss_mib, rss_mib},
+    testkit::agent_fed::{AgentFedFactory, bench_policy},
+};
+use sloop::{
     clock::{Clock, SystemClock},
     ingest::{IngestLimits, Token, TokenBook},
     policy::units::Timestamp,
@@ -27,7 +27,7 @@ use std::{
     time::Duration,
 };
 
-/// `sloop bench ingest` options.
+/// `sloop-bench ingest` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct IngestArgs {
     /// Agent results per second during the load phases (over every agent).
@@ -77,7 +77,7 @@ pub struct IngestArgs {
 /// Simulated history before the first pass (longer than the policy's 300 s windows).
 const WARMUP: f64 = 600.0;
 
-const SCENARIO: &str = include_str!("../../policies/scenarios/steady-day.yaml");
+const SCENARIO: &str = include_str!("../../../policies/scenarios/steady-day.yaml");
 
 /// One figure of a phase.
 type Figure = fn(&Phase) -> f64;
@@ -116,7 +116,7 @@ struct Phase {
 
 /// Runs the benchmark and prints its figures.
 pub fn run(args: &IngestArgs) -> ExitCode {
-    super::block_on("bench ingest", bench(args))
+    sloop::cli::block_on("bench ingest", bench(args))
 }
 
 async fn bench(args: &IngestArgs) -> Result<(), String> {
@@ -124,7 +124,7 @@ async fn bench(args: &IngestArgs) -> Result<(), String> {
         .map(|i| format!("bench-{i:02}"))
         .collect();
     let text = bench_policy(&names, &args.tick)?;
-    let mut scenario = crate::sim::parse_scenario("steady-day.yaml", SCENARIO.as_bytes())
+    let mut scenario = sloop::sim::parse_scenario("steady-day.yaml", SCENARIO.as_bytes())
         .map_err(|e| format!("steady-day.yaml: {e:?}"))?;
     // The simulated world starts WARMUP ago, so the first observation steps through that much
     // history and every probe window is full before anything is measured.
@@ -306,7 +306,7 @@ async fn generate(
         None => std::process::Command::new(exe),
     };
     let mut child = command
-        .args(["bench", "ingest-load", "--url", url])
+        .args(["ingest-load", "--url", url])
         .args(["--rate", &args.rate.to_string()])
         .args(["--seconds", &seconds.to_string()])
         .args(["--batch-interval", &args.batch_interval.to_string()])

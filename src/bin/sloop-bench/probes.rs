@@ -1,4 +1,4 @@
-//! `sloop bench probes`: the probe engine at a fixed rate against a loopback target, printing
+//! `sloop-bench probes`: the probe engine at a fixed rate against a loopback target, printing
 //! CPU-seconds per 1000 probes (this process, from /proc/self/stat), RSS (/proc/self/status)
 //! and schedule jitter (how late each run started after its tick, p50/p99); then many targets
 //! at 1 s for memory. Figures are printed, never asserted.
@@ -7,8 +7,8 @@
 //! With `--port`, the target is an external server (nginx in `tests/bench/probes-vs-blackbox.sh`)
 //! so its CPU is not counted; without it an in-process server answers and its CPU is included.
 
-use super::{bench_probes_load as load, bench_stats::cpu_seconds};
-use crate::{
+use crate::{probes_load as load, stats::cpu_seconds};
+use sloop::{
     clock::{Clock, SystemClock, timer_now},
     observe::{
         metrics::ProbeMetrics,
@@ -29,7 +29,7 @@ use std::{
     time::Duration,
 };
 
-/// `sloop bench probes` options.
+/// `sloop-bench probes` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ProbesArgs {
     /// Port of an HTTP server on 127.0.0.1 and ::1 to probe (also the TCP target); without it an
@@ -321,14 +321,14 @@ async fn measure(prober: Arc<LocalProber>, jobs: Vec<Job>, secs: f64, prefill_s:
     tokio::time::sleep(Duration::from_secs(2)).await;
     let cpu0 = cpu_seconds();
     let (probes0, failures0) = *tally.0.lock().unwrap_or_else(|e| e.into_inner());
-    let overruns0 = crate::observe::probe::schedule::Counters::get(&counters.overruns);
+    let overruns0 = sloop::observe::probe::schedule::Counters::get(&counters.overruns);
     timed.lateness.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let noise = load::NoiseMeter::start();
     tokio::time::sleep(Duration::from_secs_f64(secs.max(1.0))).await;
     let noise = noise.finish();
     let cpu1 = cpu_seconds();
     let (probes1, failures1) = *tally.0.lock().unwrap_or_else(|e| e.into_inner());
-    let overruns1 = crate::observe::probe::schedule::Counters::get(&counters.overruns);
+    let overruns1 = sloop::observe::probe::schedule::Counters::get(&counters.overruns);
     let mut late = std::mem::take(&mut *timed.lateness.lock().unwrap_or_else(|e| e.into_inner()));
     let (rss_mb, hwm_mb) = load::memory_mb();
     let _ = stop.send(());

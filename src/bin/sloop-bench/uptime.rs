@@ -1,4 +1,4 @@
-//! `sloop bench uptime`: does the reconcile pass grow with the controller's uptime? Two figures,
+//! `sloop-bench uptime`: does the reconcile pass grow with the controller's uptime? Two figures,
 //! printed, never asserted:
 //!
 //! 1. **Evaluation vs filled history**: one service series of the bench policy's probe store
@@ -6,18 +6,18 @@
 //!    days of samples; at each, the time of the snapshot's evaluation of that series (latency
 //!    window plus every count window) against summing the per-minute counts over each window,
 //!    which is what a pass would cost if the store kept plain minute buckets.
-//! 2. **Pass vs uptime**: the `sloop bench ingest` controller (supervisor, reconcile task,
+//! 2. **Pass vs uptime**: the `sloop-bench ingest` controller (supervisor, reconcile task,
 //!    agents' ingest read by the observe stage, nothing sent) on simulated time
 //!    walked in 1 s steps as fast as the machine allows, so `--hours` of uptime at a 1 s tick
 //!    take seconds; the pass duration per slice of uptime, and the simulated world's stepping
 //!    (which the wall-clock bench counts inside each pass) beside it.
 
-use super::{
-    bench_ingest_cloud::{AgentFedFactory, bench_policy},
-    bench_probes_load::quantile,
-    bench_stats::machine,
-};
 use crate::{
+    probes_load::quantile,
+    stats::machine,
+    testkit::agent_fed::{AgentFedFactory, bench_policy},
+};
+use sloop::{
     clock::Stopwatch,
     ingest::{Token, TokenBook},
     observe::{
@@ -30,7 +30,7 @@ use crate::{
 };
 use std::{process::ExitCode, sync::Arc};
 
-/// `sloop bench uptime` options.
+/// `sloop-bench uptime` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct UptimeArgs {
     /// Simulated uptime of the controller (hours, at most 23).
@@ -44,7 +44,7 @@ pub struct UptimeArgs {
     slice: f64,
 }
 
-const SCENARIO: &str = include_str!("../../policies/scenarios/steady-day.yaml");
+const SCENARIO: &str = include_str!("../../../policies/scenarios/steady-day.yaml");
 
 /// Runs both figures.
 pub fn run(args: &UptimeArgs) -> ExitCode {
@@ -53,12 +53,12 @@ pub fn run(args: &UptimeArgs) -> ExitCode {
         eprintln!("bench uptime: {e}");
         return ExitCode::from(1);
     }
-    super::block_on("bench uptime", pass_vs_uptime(args))
+    sloop::cli::block_on("bench uptime", pass_vs_uptime(args))
 }
 
 /// Figure 1: the cost of evaluating one series as its history fills.
 fn evaluation_vs_history() -> Result<(), String> {
-    let policy = crate::policy::parse("bench", bench_policy(&[], "1s")?.as_bytes())
+    let policy = sloop::policy::parse("bench", bench_policy(&[], "1s")?.as_bytes())
         .map_err(|_| "the bench policy is invalid".to_string())?;
     let (latency, counts) = windows(&policy);
     let mut store = ProbeStore::for_policy(&policy);
@@ -175,7 +175,7 @@ async fn pass_vs_uptime(args: &UptimeArgs) -> Result<(), String> {
         .map(|i| format!("bench-{i:02}"))
         .collect();
     let text = bench_policy(&names, "1s")?;
-    let mut scenario = crate::sim::parse_scenario("steady-day.yaml", SCENARIO.as_bytes())
+    let mut scenario = sloop::sim::parse_scenario("steady-day.yaml", SCENARIO.as_bytes())
         .map_err(|e| format!("steady-day.yaml: {e:?}"))?;
     scenario.duration = Duration::from_secs(24.0 * 3600.0);
     let mut book = TokenBook::default();
@@ -230,7 +230,7 @@ async fn pass_vs_uptime(args: &UptimeArgs) -> Result<(), String> {
     let slice = args.slice.max(1.0) * 60.0;
     let mut from = 0.0;
     while from < hours * 3600.0 {
-        let pick = |v: &[crate::run::ticklog::TickTiming]| {
+        let pick = |v: &[sloop::run::ticklog::TickTiming]| {
             let mut d: Vec<f64> = v
                 .iter()
                 .filter(|t| t.at - first >= from && t.at - first < from + slice)

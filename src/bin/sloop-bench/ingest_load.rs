@@ -1,5 +1,5 @@
-//! The load generator of `sloop bench ingest`, run in its own process (the same binary
-//! re-executed as the hidden `sloop bench ingest-load`) so its CPU is not the controller's.
+//! The load generator of `sloop-bench ingest`, run in its own process (the same binary
+//! re-executed as the hidden `sloop-bench ingest-load`) so its CPU is not the controller's.
 //!
 //! Each agent reads its name and token from stdin (`NAME TOKEN` lines: tokens never go on the
 //! command line, where `ps` shows them), fetches its assignments like `sloop agent` does, then
@@ -7,18 +7,15 @@
 //! its assigned series, stamped across the interval. A 429 is honoured (its Retry-After is
 //! slept) and counted. At the end one JSON line of counts goes to stdout.
 
-use crate::{
-    clock::{Clock, Stopwatch, SystemClock},
-    ingest::wire::{
-        AGENT_HEADER, ASSIGNMENTS_PATH, AssignedJob, Assignments, Batch, BatchReply, BatchSample,
-        BatchSeries, RESULTS_PATH,
-    },
-    snapshot::Phases,
-};
+use crate::testkit::batch::{batch, scheduled};
 use serde::{Deserialize, Serialize};
+use sloop::{
+    clock::{Clock, Stopwatch, SystemClock},
+    ingest::wire::{AGENT_HEADER, ASSIGNMENTS_PATH, AssignedJob, Assignments, BatchReply, RESULTS_PATH},
+};
 use std::{io::BufRead, process::ExitCode, time::Duration};
 
-/// `sloop bench ingest-load` options (hidden; `sloop bench ingest` starts it).
+/// `sloop-bench ingest-load` options (hidden; `sloop-bench ingest` starts it).
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadArgs {
     /// The controller's base URL (`http://127.0.0.1:PORT`).
@@ -153,82 +150,6 @@ async fn assignments(
         .await
         .map_err(|e| format!("GET {ASSIGNMENTS_PATH} as `{name}`: {e}"))?;
     Ok(a.jobs)
-}
-
-/// `n` results spread over `jobs` and stamped across the `interval` before `now`: mostly fast
-/// successes, a few slow ones and about one failure in a hundred.
-pub fn batch(jobs: &[AssignedJob], n: usize, now: f64, interval: f64, seq: u64) -> Batch {
-    let mut series = empty_series(jobs, n / jobs.len().max(1) + 1);
-    let len = series.len().max(1);
-    for i in 0..n {
-        let x = (seq.wrapping_mul(7919).wrapping_add(i as u64 * 104_729)) % 1000;
-        let at = now - interval + interval * i as f64 / n.max(1) as f64;
-        series[i % len].samples.push(result(x, at));
-    }
-    Batch {
-        sent_at: now,
-        dropped_total: 0,
-        series,
-    }
-}
-
-/// What a real agent sends for the `interval` before `now` (its `seq`th batch): one result
-/// per job at each multiple of its probe's interval, drawn from the same spread of latencies
-/// as [`batch`]'s, so a flood and a working agent leave windows of the same kind (a window of
-/// one repeated value sorts in linear time and would flatter the baseline).
-pub fn scheduled(jobs: &[AssignedJob], now: f64, interval: f64, seq: u64) -> Batch {
-    let mut series = empty_series(jobs, 1);
-    for (j, (job, s)) in jobs.iter().zip(series.iter_mut()).enumerate() {
-        let every = job.probe.interval.secs().max(0.1);
-        let mut t = ((now - interval) / every).floor() * every + every;
-        let mut k = 0u64;
-        while t <= now {
-            let draw = seq
-                .wrapping_mul(7919)
-                .wrapping_add(j as u64 * 104_729)
-                .wrapping_add(k * 3571);
-            s.samples.push(result(draw % 1000, t));
-            t += every;
-            k += 1;
-        }
-    }
-    series.retain(|s| !s.samples.is_empty());
-    Batch {
-        sent_at: now,
-        dropped_total: 0,
-        series,
-    }
-}
-
-/// One series per job, without samples yet.
-fn empty_series(jobs: &[AssignedJob], capacity: usize) -> Vec<BatchSeries> {
-    jobs.iter()
-        .map(|j| BatchSeries {
-            policy: j.policy.clone(),
-            probe: j.probe.name.clone(),
-            family: j.family,
-            instance: j.instance.clone(),
-            samples: Vec::with_capacity(capacity),
-        })
-        .collect()
-}
-
-/// The result drawn as `x` in 0..1000 at `at`: TTFB 4–14 ms, a failure for 7.
-fn result(x: u64, at: f64) -> BatchSample {
-    let phases = Phases {
-        dns: 0.000_3,
-        connect: 0.002,
-        tls: 0.003,
-        ttfb: 0.004 + x as f64 * 1e-5,
-        transfer: 0.000_5,
-    };
-    BatchSample {
-        at,
-        latency: phases.dns + phases.connect + phases.tls + phases.ttfb + phases.transfer,
-        ok: x != 7,
-        phases: Some(phases),
-        failure: None,
-    }
 }
 
 #[allow(clippy::too_many_arguments)]

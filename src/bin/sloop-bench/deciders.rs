@@ -1,12 +1,13 @@
-//! `sloop bench deciders`: decision quality, every shipped scenario × every decider × several
+//! `sloop-bench deciders`: decision quality, every shipped scenario × every decider × several
 //! seeds, scored by the simulator's ground truth. Prints per scenario the SLO-violation
 //! minutes, error budget spent, time to detect and to mitigate each fault, actions, false
 //! healing actions and VM-hours (min/median/max over seeds), and states the goal per
 //! scenario: sloop's violation minutes ≤ 0.2 × the best peer's at ≤ 1.1 × its VM-hours, with
 //! no false healing. The oracle is shown as a bound and is never the "best peer".
 
-use super::bench_stats::{Spread, machine};
-use crate::{
+use crate::stats::{Spread, machine};
+use serde::Serialize;
+use sloop::{
     clock::Stopwatch,
     policy::{self, Policy},
     sim::{
@@ -16,7 +17,6 @@ use crate::{
         report::Report,
     },
 };
-use serde::Serialize;
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,
@@ -33,7 +33,7 @@ pub enum TableFormat {
     Json,
 }
 
-/// Arguments of `sloop bench deciders`.
+/// Arguments of `sloop-bench deciders`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DecidersArgs {
     /// Seeds per scenario and decider (the scenario's seed, then +1, +2, …).
@@ -192,7 +192,7 @@ pub fn load_scenarios(dir: &Path) -> Result<Vec<Scenario>, String> {
         .iter()
         .map(|p| {
             sim::load_scenario(p).map_err(|errs| {
-                let msgs: Vec<String> = errs.iter().map(super::check::render).collect();
+                let msgs: Vec<String> = errs.iter().map(sloop::cli::render_diagnostic).collect();
                 msgs.join("\n")
             })
         })
@@ -390,7 +390,7 @@ pub fn run(args: &DecidersArgs) -> ExitCode {
         Ok(l) => l.policy,
         Err(errs) => {
             for e in errs {
-                eprintln!("{}", super::check::render(&e));
+                eprintln!("{}", sloop::cli::render_diagnostic(&e));
             }
             return ExitCode::from(1);
         }
@@ -432,7 +432,7 @@ pub fn run(args: &DecidersArgs) -> ExitCode {
         TableFormat::Json => outln!("{json}"),
         TableFormat::Md => {
             outln!(
-                "<!-- sloop bench deciders --seeds {}: {} rehearsals on {threads} thread(s) in {wall:.1} s; {} -->\n",
+                "<!-- sloop-bench deciders --seeds {}: {} rehearsals on {threads} thread(s) in {wall:.1} s; {} -->\n",
                 args.seeds,
                 runs.len(),
                 machine()

@@ -1,10 +1,10 @@
-//! The cloud `sloop bench ingest` runs the controller against: the built-in simulator, ticking
+//! The cloud `sloop-bench ingest` runs the controller against: the built-in simulator, ticking
 //! on the wall clock like a real cloud (so a pass's lateness is a real scheduling delay), with
 //! the agents' ingest wired the way `sloop run --cloud NAME` wires it: the run loop publishes the
 //! policy and its instances to the ingest with its probe store, and the observe stage reads the
 //! agents' series from that store beside the simulated locations' own.
 
-use crate::{
+use sloop::{
     clock::{Clock, ScaledClock, SystemClock},
     policy::Policy,
     run::{CloudFactory, cloud::ProbeWiring},
@@ -28,7 +28,7 @@ pub fn bench_policy(agents: &[String], tick: &str) -> Result<String, String> {
     text = text
         .replacen("interval: 10s", &format!("interval: {tick}"), 1)
         .replacen("timeout: 2s", &format!("timeout: {tick}"), 1);
-    crate::policy::parse("election-web.yaml (bench)", text.as_bytes()).map_err(|errors| {
+    sloop::policy::parse("election-web.yaml (bench)", text.as_bytes()).map_err(|errors| {
         let lines: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         format!("the bench policy is invalid:\n{}", lines.join("\n"))
     })?;
@@ -40,7 +40,7 @@ pub struct AgentFedFactory {
     /// The scenario (its start moved to the wall clock's now).
     pub scenario: Scenario,
     /// `Some(speed)`: simulated time at `speed` × real time from the scenario's start, walked in
-    /// 1 s steps like `sloop run --cloud sim` (for `sloop bench uptime`, which needs hours of
+    /// 1 s steps like `sloop run --cloud sim` (for `sloop-bench uptime`, which needs hours of
     /// uptime in seconds); the world's stepping then happens between passes (the controller's
     /// `world_log` times it). `None`: the wall clock.
     pub simulated: Option<f64>,

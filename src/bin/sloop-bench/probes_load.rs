@@ -1,9 +1,9 @@
-//! Helpers of `sloop bench probes` that make its figures honest on a shared machine: a store
+//! Helpers of `sloop-bench probes` that make its figures honest on a shared machine: a store
 //! prefilled to steady state (so RSS is read with every series' window full, not after 15 s),
 //! and a meter of the machine's own scheduling noise (a plain thread asking to sleep 1 ms), so a
 //! jitter tail can be told apart from the operating system descheduling the process.
 
-use crate::{
+use sloop::{
     clock::Stopwatch,
     observe::{probe::schedule::Job, store::ProbeStore},
     snapshot::{Phases, Sample, Time},
