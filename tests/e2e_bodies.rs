@@ -11,19 +11,11 @@
 //!   settled, it serves again after the drain, is re-admitted, and no server is added.
 //!
 //! Each case is bounded (its deadlines below) and removes its servers, load balancer,
-//! namespaces and processes, also on failure. `cargo test --features e2e --test e2e_bodies --
-//! --nocapture --test-threads 1` prints the figures.
-#![cfg(feature = "e2e")]
+//! namespaces and processes, also on failure. `cargo test --features e2e --test e2e
+//! e2e_bodies:: -- --nocapture --test-threads 1` prints the figures.
 
-#[path = "e2e_support/bodies.rs"]
-mod bodies;
-#[path = "e2e_support/controller.rs"]
-mod controller;
-#[path = "e2e_support/lab.rs"]
-mod lab;
-#[path = "e2e_support/rig.rs"]
-mod rig;
-
+use crate::{bodies, lab, rig};
+use bodies::Net;
 use rig::{Rig, now};
 use sloop::decision::ActionKind;
 use std::time::Duration;
@@ -37,15 +29,32 @@ const DEADLINE: f64 = 240.0;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crashed_body_is_detected_drained_restarted_and_readmitted() {
+    crash_case(Net::Dual, "lab-bodies.yaml", 19181).await;
+}
+
+/// The crash case on the IPv6-only variant (`tests/lab/up.sh ipv6`): servers, VIP and agents'
+/// places on lab-net6 (no IPv4 address anywhere), the controller's cloud reaching Keystone and
+/// every API on [::1], every probe over IPv6. The same figures, goals and assertions; and the
+/// controller's API traffic went through the [::1] relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_only_crashed_body_is_detected_drained_restarted_and_readmitted() {
+    let relayed = bodies::relay_sessions();
+    crash_case(Net::V6Only, "lab-bodies-v6.yaml", 19191).await;
+    let through = bodies::relay_sessions() - relayed;
+    println!("IPv6 only: the lab's APIs took {through} connections on [::1] during the case");
+    assert!(through > 0, "the controller never reached the APIs on [::1]");
+}
+
+async fn crash_case(net: Net, policy: &str, port: u16) {
     // one policy, load balancer and /etc/hosts name for every case: one case at a time
     let _lab = lab::LAB.write().await;
-    let mut rig = Rig::start("bodies-crash", "lab-bodies.yaml", 19181, |t| t).await;
+    let mut rig = Rig::start_on(net, &format!("bodies-crash-{}", net.name()), policy, port, |t| t).await;
     let servers = rig.wait_serving(2, Duration::from_secs(600)).await;
     // let the probes of every location see both bodies healthy
     tokio::time::sleep(Duration::from_secs(4)).await;
     let victim = servers[0]["id"].as_str().expect("id").to_owned();
     let addrs = Rig::addresses(&servers[0]);
-    let v4 = addrs.iter().find(|a| a.contains('.')).cloned().expect("IPv4");
+    let host = net.url_host(&addrs).expect("an address in the rig's network");
     let pool = rig.lb().pool.clone();
     let before = rig.journal().len();
 
@@ -81,7 +90,7 @@ async fn a_crashed_body_is_detected_drained_restarted_and_readmitted() {
                 last_drained = Some((t, total));
             }
         }
-        if serving.is_none() && bodies::get(&client, &format!("http://{v4}:8080/")).await == Ok(200) {
+        if serving.is_none() && bodies::get(&client, &format!("http://{host}:8080/")).await == Ok(200) {
             serving = Some(t);
         }
         if drained.is_some() && serving.is_some() && weight > 0 {
@@ -107,9 +116,10 @@ async fn a_crashed_body_is_detected_drained_restarted_and_readmitted() {
         _ => None,
     };
     println!(
-        "crash figures (from the kill): detect {} ({:?}; goal <= {:.0} s: {}), drained {} (goal <= detect + 2 s: {}), \
+        "crash figures on {} (from the kill): detect {} ({:?}; goal <= {:.0} s: {}), drained {} (goal <= detect + 2 s: {}), \
          serving again {} (goal <= 10 s: {}), re-admitted {}; victim's new sessions while drained: {}; \
          journal for it: {kinds:?}; VIP traffic {} sent, {} failed",
+        net.name(),
         f(detect_s),
         detect.map(|d| d.1),
         3.0 * PROBE_INTERVAL,

@@ -17,16 +17,9 @@
 //!
 //! Bounded for CI: `SLOOP_CRASH_KILLS` kills per phase (default 2), each phase's convergence
 //! within 150 s. A longer run: `SLOOP_CRASH_KILLS=10 SLOOP_CRASH_SEED=7 cargo test --features e2e
-//! --test e2e_crash -- --nocapture`.
-#![cfg(feature = "e2e")]
+//! --test e2e e2e_crash:: -- --nocapture`.
 
-#[path = "e2e_support/controller.rs"]
-mod controller;
-#[path = "e2e_support/lab.rs"]
-mod lab;
-#[path = "e2e_support/crash_world.rs"]
-mod world;
-
+use crate::{controller, lab, world};
 use controller::{Controller, Dice, env_num};
 use sloop::clock::Stopwatch;
 use std::{path::Path, time::Duration};

@@ -21,21 +21,8 @@
 //! host), every server ACTIVE and idle, every member back at weight 1.
 //!
 //! A longer run: `SLOOP_CRASH_KILLS=6 SLOOP_CRASH_SEED=9 cargo test --features e2e --test
-//! e2e_heal_crash -- --nocapture`.
-#![cfg(feature = "e2e")]
-
-#[path = "e2e_support/fake_agents.rs"]
-mod agents;
-#[path = "e2e_support/controller.rs"]
-mod controller;
-#[path = "e2e_support/lab.rs"]
-mod lab;
-#[path = "e2e_support/repairs.rs"]
-mod repairs;
-#[allow(dead_code)]
-#[path = "e2e_support/crash_world.rs"]
-mod world;
-
+//! e2e e2e_heal_crash:: -- --nocapture`.
+use crate::{agents, controller, lab, repairs, world};
 use controller::{Controller, Dice, Staged, env_num};
 use repairs::{Journalled, host, times};
 use serde_json::Value;

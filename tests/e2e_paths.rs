@@ -5,18 +5,9 @@
 //! healing, no scaling, the same servers ACTIVE. Loss is made with iptables `statistic` in the
 //! agent's namespace (the kernel has no netem), sparing the controller's ingest address so the
 //! agents' reports still arrive. Needs `tests/lab/up.sh`; bounded (60 s per fault to alert).
-//! `cargo test --features e2e --test e2e_paths -- --nocapture`.
-#![cfg(feature = "e2e")]
+//! `cargo test --features e2e --test e2e e2e_paths:: -- --nocapture`.
 
-#[path = "e2e_support/bodies.rs"]
-mod bodies;
-#[path = "e2e_support/controller.rs"]
-mod controller;
-#[path = "e2e_support/lab.rs"]
-mod lab;
-#[path = "e2e_support/rig.rs"]
-mod rig;
-
+use crate::{bodies, lab, rig};
 use rig::{Rig, now};
 use std::time::Duration;
 

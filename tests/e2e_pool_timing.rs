@@ -19,16 +19,9 @@
 //! 200 ms) → in the pool (an Octavia member with weight > 0), against the goals:
 //! ACTIVE ≤ 14 s and in the pool ≤ 20 s after the signal.
 //!
-//! Run: `tests/lab/up.sh && cargo test --features e2e --test e2e_pool_timing -- --nocapture`.
-#![cfg(feature = "e2e")]
+//! Run: `tests/lab/up.sh && cargo test --features e2e --test e2e e2e_pool_timing:: -- --nocapture`.
 
-#[path = "e2e_support/fake_agents.rs"]
-mod agents;
-#[path = "e2e_support/controller.rs"]
-mod controller;
-#[path = "e2e_support/lab.rs"]
-mod lab;
-
+use crate::{agents, controller, lab};
 use controller::{Controller, Staged};
 use serde_json::Value;
 use sloop::{

@@ -16,12 +16,9 @@
 //! Each case has its own group, load balancer and pool (`cloud-repair`, `cloud-deadhost`,
 //! `cloud-quota`), so they run side by side.
 //!
-//! Run: `tests/lab/up.sh && cargo test --features e2e --test e2e_repair -- --nocapture`.
-#![cfg(feature = "e2e")]
+//! Run: `tests/lab/up.sh && cargo test --features e2e --test e2e e2e_repair:: -- --nocapture`.
 
-#[path = "e2e_support/lab.rs"]
-mod lab;
-
+use crate::lab;
 use serde_json::{Value, json};
 use sloop::{
     clock::Stopwatch,

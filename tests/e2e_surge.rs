@@ -14,18 +14,9 @@
 //! Bounded: the generator's curve is 10 + 60 + 150 + 10 s (the hold is long because a pass of
 //! the controller takes 20-40 s on a loaded lab, a create as long), capped at 200 requests/s
 //! and 240 s; the case gives up 250 s after the generator started.
-//! `cargo test --features e2e --test e2e_surge -- --nocapture`.
-#![cfg(feature = "e2e")]
+//! `cargo test --features e2e --test e2e e2e_surge:: -- --nocapture`.
 
-#[path = "e2e_support/bodies.rs"]
-mod bodies;
-#[path = "e2e_support/controller.rs"]
-mod controller;
-#[path = "e2e_support/lab.rs"]
-mod lab;
-#[path = "e2e_support/rig.rs"]
-mod rig;
-
+use crate::{bodies, lab, rig};
 use rig::{Rig, now};
 use serde_json::Value;
 use sloop::decision::ActionKind;

@@ -47,7 +47,7 @@ mod sim_world;
 fn every_test_file_belongs_to_a_test_binary() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut declared = std::fs::read_to_string(root.join("Cargo.toml")).expect("Cargo.toml");
-    for binary in ["decisions", "daemon"] {
+    for binary in ["decisions", "daemon", "e2e"] {
         declared += &std::fs::read_to_string(root.join(format!("tests/{binary}/main.rs"))).expect("main.rs");
     }
     let mut missing = Vec::new();
@@ -62,6 +62,6 @@ fn every_test_file_belongs_to_a_test_binary() {
     }
     assert!(
         missing.is_empty(),
-        "tests/ files no test binary runs (add them to tests/decisions/main.rs, tests/daemon/main.rs or a [[test]] in Cargo.toml): {missing:?}"
+        "tests/ files no test binary runs (add them to tests/decisions/main.rs, tests/daemon/main.rs, tests/e2e/main.rs or a [[test]] in Cargo.toml): {missing:?}"
     );
 }

@@ -19,9 +19,61 @@ use std::{
 /// The host's address on the lab bridge (lab-net's IPv4 gateway): where the controller's
 /// HTTPS ingest listens for the agents in their namespaces.
 pub const BRIDGE_V4: &str = "10.77.0.1";
+/// The host's address on the bridge in lab-net6 (its gateway), the IPv6-only network.
+pub const BRIDGE_V6: &str = "fd00:5eed:6::1";
+
+/// The lab network a rig's servers, VIP and places are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Net {
+    /// lab-net: IPv4 and IPv6, the APIs on 127.0.0.1.
+    Dual,
+    /// lab-net6 (`tests/lab/up.sh ipv6`): IPv6 only; its policy's cloud reaches Keystone and
+    /// every API on [::1].
+    V6Only,
+}
+
+impl Net {
+    pub fn name(self) -> &'static str {
+        match self {
+            Net::Dual => "lab-net",
+            Net::V6Only => "lab-net6",
+        }
+    }
+
+    /// `host:port` of the host on the bridge in this network: where the controller's HTTPS
+    /// ingest listens for the agents.
+    pub fn bridge_at(self, port: u16) -> String {
+        match self {
+            Net::Dual => format!("{BRIDGE_V4}:{port}"),
+            Net::V6Only => format!("[{BRIDGE_V6}]:{port}"),
+        }
+    }
+
+    /// The name the policy probes (an /etc/hosts entry for the VIP's addresses).
+    pub fn service_name(self) -> &'static str {
+        match self {
+            Net::Dual => SERVICE_NAME,
+            Net::V6Only => "sloop-bodies6-vip.lab.test",
+        }
+    }
+
+    /// The URL host (`10.77.0.5`, `[fd00:5eed:6::5]`) to reach a server or VIP with these
+    /// addresses on: its IPv4 address on lab-net, its IPv6 one on lab-net6.
+    pub fn url_host(self, addrs: &[String]) -> Option<String> {
+        match self {
+            Net::Dual => addrs.iter().find(|a| a.contains('.')).cloned(),
+            Net::V6Only => addrs.iter().find(|a| a.contains(':')).map(|a| format!("[{a}]")),
+        }
+    }
+}
 
 /// Runs `tests/lab/bodies/<script> args…`; its stdout.
 pub fn lab_py(script: &str, args: &[&str]) -> String {
+    lab_py_on(Net::Dual, script, args)
+}
+
+/// `lab_py` for the places of network `net` (places.py reads `LAB_NET`).
+pub fn lab_py_on(net: Net, script: &str, args: &[&str]) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/lab/bodies")
         .join(script);
@@ -29,6 +81,7 @@ pub fn lab_py(script: &str, args: &[&str]) -> String {
         .arg(&path)
         .args(args)
         .env("LAB_DIR", lab::lab_dir())
+        .env("LAB_NET", net.name())
         .output()
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(
@@ -71,8 +124,22 @@ pub struct Stat {
 
 /// HAProxy's stats, through its admin socket.
 pub fn haproxy_stats() -> Vec<Stat> {
-    let sock = lab::lab_dir().join("run/haproxy.sock");
-    let Ok(mut s) = UnixStream::connect(&sock) else {
+    stats_of(&lab::lab_dir().join("run/haproxy.sock"))
+}
+
+/// Connections the [::1] relay of the IPv6-only variant (`lab-v6relay`) has taken so far,
+/// every API's together.
+pub fn relay_sessions() -> u64 {
+    stats_of(&lab::lab_dir().join("run/v6relay.sock"))
+        .iter()
+        .filter(|s| s.server == "FRONTEND")
+        .map(|s| s.total)
+        .sum()
+}
+
+/// `show stat` of the HAProxy whose admin socket is `sock` (empty if it does not answer).
+fn stats_of(sock: &Path) -> Vec<Stat> {
+    let Ok(mut s) = UnixStream::connect(sock) else {
         return Vec::new();
     };
     s.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
@@ -138,12 +205,29 @@ pub struct Balancer {
 }
 
 impl Balancer {
-    /// Creates load balancer `name` (listener on `listener_port`, pool `pool`) on a new VIP.
-    pub async fn create(name: &str, pool: &str, listener_port: u16) -> Self {
+    /// The VIP as a URL host: its IPv4 address, or `[IPv6]` where it has none.
+    pub fn vip_host(&self) -> String {
+        if self.vip4.is_empty() {
+            format!("[{}]", self.vip6)
+        } else {
+            self.vip4.clone()
+        }
+    }
+
+    /// Creates load balancer `name` (listener on `listener_port`, pool `pool`) on a new VIP in
+    /// `net` (both families on lab-net, IPv6 only on lab-net6).
+    pub async fn create(net: Net, name: &str, pool: &str, listener_port: u16) -> Self {
         let mut api = lab::api("oslab-admin-demo").await;
         Self::delete_named(&mut api, name).await;
-        let env = lab::lab_env();
-        let net = &env["OSLAB_NETWORK_ID"];
+        let nets = api
+            .call(&Request::get(Service::Network, &["networks"]).param("name", net.name()))
+            .await
+            .expect("list networks");
+        let net_id = nets["networks"][0]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no network {} (tests/lab/up.sh ipv6)", net.name()))
+            .to_owned();
+        let net = &net_id;
         let v = api
             .call(&Request::post(
                 Service::Network,
@@ -168,13 +252,21 @@ impl Balancer {
             .iter()
             .find(|(a, _)| a.contains('.'))
             .cloned()
-            .expect("IPv4 VIP");
-        let vip6 = ips
+            .unwrap_or_default();
+        let (vip6, subnet6) = ips
             .iter()
             .find(|(a, _)| a.contains(':'))
-            .map(|(a, _)| a.clone())
+            .cloned()
             .unwrap_or_default();
-        let body = json!({"loadbalancer": {"name": name, "vip_subnet_id": subnet4, "vip_address": vip4,
+        // Octavia's VIP: the IPv4 address where there is one (HAProxy also binds the port's
+        // IPv6 address), else the IPv6 one.
+        let (vip, subnet) = if vip4.is_empty() {
+            (&vip6, &subnet6)
+        } else {
+            (&vip4, &subnet4)
+        };
+        assert!(!vip.is_empty(), "the VIP port has no address: {ips:?}");
+        let body = json!({"loadbalancer": {"name": name, "vip_subnet_id": subnet, "vip_address": vip,
             "provider": "amphora"}});
         let v = api
             .call(&Request::post(
@@ -313,8 +405,13 @@ pub struct Places {
 
 impl Places {
     pub fn up(names: &[&str]) -> Self {
-        let _ = lab_py("places.py", &[&["down"], names].concat());
-        let out = lab_py("places.py", &[&["up"], names].concat());
+        Self::up_on(Net::Dual, names)
+    }
+
+    /// Places with an address in `net` only (IPv6 only on lab-net6).
+    pub fn up_on(net: Net, names: &[&str]) -> Self {
+        let _ = lab_py_on(net, "places.py", &[&["down"], names].concat());
+        let out = lab_py_on(net, "places.py", &[&["up"], names].concat());
         let addrs = out
             .lines()
             .filter_map(|l| {
@@ -386,7 +483,8 @@ pub fn ingest_pki(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let ca = ca_params.self_signed(&ca_key).expect("CA");
     let issuer = rcgen::Issuer::new(ca_params, ca_key);
     let key = rcgen::KeyPair::generate().expect("key");
-    let params = rcgen::CertificateParams::new(vec![BRIDGE_V4.into(), "127.0.0.1".into()]).expect("params");
+    let params = rcgen::CertificateParams::new(vec![BRIDGE_V4.into(), BRIDGE_V6.into(), "127.0.0.1".into()])
+        .expect("params");
     let cert = params.signed_by(&key, &issuer).expect("certificate");
     let files = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&files.0, ca.pem()).expect("ca.pem");
@@ -471,12 +569,13 @@ pub struct HostsEntry {
 pub const SERVICE_NAME: &str = "sloop-bodies-vip.lab.test";
 
 impl HostsEntry {
-    pub fn add(addrs: &[&str]) -> Self {
-        let marker = format!("# sloop-e2e {SERVICE_NAME}");
+    /// `name` resolving to `addrs` (the empty ones left out).
+    pub fn add(name: &str, addrs: &[&str]) -> Self {
+        let marker = format!("# sloop-e2e {name}");
         Self::remove(&marker);
         let mut text = std::fs::read_to_string("/etc/hosts").expect("/etc/hosts");
         for a in addrs.iter().filter(|a| !a.is_empty()) {
-            text.push_str(&format!("{a} {SERVICE_NAME} {marker}\n"));
+            text.push_str(&format!("{a} {name} {marker}\n"));
         }
         // in place: /etc/hosts is often a bind mount that cannot be replaced by a rename
         std::fs::write("/etc/hosts", text).expect("write /etc/hosts");

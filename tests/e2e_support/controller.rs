@@ -1,4 +1,4 @@
-//! `sloop run --cloud oslab-admin-appcred` as a child process the crash tests kill with SIGKILL,
+//! `sloop run --cloud oslab-admin-appcred` (or another lab cloud) as a child process the crash tests kill with SIGKILL,
 //! and the seeded dice that choose when.
 
 #![allow(dead_code)]
@@ -18,6 +18,8 @@ pub struct Controller {
     pub starts: u32,
     listen: String,
     extra: Vec<OsString>,
+    /// `--cloud`: the clouds.yaml entry it acts through.
+    cloud: String,
 }
 
 impl Controller {
@@ -30,7 +32,14 @@ impl Controller {
             starts: 0,
             listen: listen.to_owned(),
             extra,
+            cloud: "oslab-admin-appcred".to_owned(),
         }
+    }
+
+    /// Acts through clouds.yaml entry `cloud` instead of `oslab-admin-appcred`.
+    pub fn cloud(mut self, cloud: &str) -> Self {
+        self.cloud = cloud.to_owned();
+        self
     }
 
     /// The journal directory (outlives every run).
@@ -48,7 +57,7 @@ impl Controller {
         let err = log.try_clone().expect("log handle");
         let child = Command::new(env!("CARGO_BIN_EXE_sloop"))
             .arg("run")
-            .args(["--cloud", "oslab-admin-appcred"])
+            .args(["--cloud", &self.cloud])
             .arg("--policies")
             .arg(self.dir.join("policies"))
             .args(["--listen", &self.listen])

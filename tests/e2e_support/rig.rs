@@ -43,6 +43,8 @@ pub struct Rig {
     pub api: Api,
     pub policy: policy::Policy,
     pub traffic: Arc<Traffic>,
+    /// The network of its servers, VIP and places.
+    pub net: bodies::Net,
     stop: Arc<std::sync::atomic::AtomicBool>,
     hosts: bodies::HostsEntry,
     port: u16,
@@ -53,6 +55,18 @@ impl Rig {
     /// and `edit` applied to its text; the controller listens on `port` (HTTP, loopback) and
     /// `port + 1` (HTTPS, bridge). Waits until the group is ACTIVE, admitted and serving.
     pub async fn start(name: &str, file: &str, port: u16, edit: impl Fn(String) -> String) -> Self {
+        Self::start_on(bodies::Net::Dual, name, file, port, edit).await
+    }
+
+    /// `start` on network `net`: the policy `file` must put its servers there; the VIP, the
+    /// agents' places and the controller's ingest are in `net` too.
+    pub async fn start_on(
+        net: bodies::Net,
+        name: &str,
+        file: &str,
+        port: u16,
+        edit: impl Fn(String) -> String,
+    ) -> Self {
         assert!(
             bodies::bodies_running(),
             "the lab's bodies are not running: tests/lab/up.sh bodies"
@@ -66,8 +80,8 @@ impl Rig {
         let pol = policy::load_file(&src).expect("policy").policy;
         lab::clean(&mut api, &pol, None).await;
         let t = pol.spec.traffic.as_ref().expect("traffic");
-        let lb = bodies::Balancer::create(&t.load_balancer, &t.pool, t.listener_port).await;
-        let hosts = bodies::HostsEntry::add(&[&lb.vip4, &lb.vip6]);
+        let lb = bodies::Balancer::create(net, &t.load_balancer, &t.pool, t.listener_port).await;
+        let hosts = bodies::HostsEntry::add(net.service_name(), &[&lb.vip4, &lb.vip6]);
         let text = edit(text);
         std::fs::write(dir.join("policies/bodies.yaml"), text).expect("policy");
         std::fs::copy(src.with_file_name("boot.sh"), dir.join("policies/boot.sh")).expect("boot.sh");
@@ -75,10 +89,10 @@ impl Rig {
             .expect("written policy")
             .policy;
 
-        let mut places = bodies::Places::up(&["fra", "nyc"]);
+        let mut places = bodies::Places::up_on(net, &["fra", "nyc"]);
         let tokens = bodies::agent_tokens(&dir, &["fra", "nyc"]);
         let (ca, cert, key) = bodies::ingest_pki(&dir);
-        let tls = format!("{}:{}", bodies::BRIDGE_V4, port + 1);
+        let tls = net.bridge_at(port + 1);
         let extra: Vec<OsString> = vec![
             "--agent-tokens".into(),
             tokens.into(),
@@ -89,7 +103,9 @@ impl Rig {
             "--tls-key".into(),
             key.into(),
         ];
-        let mut ctl = Controller::new(dir.clone(), &format!("127.0.0.1:{port}"), extra);
+        // the policy's cloud, so that on lab-net6 the controller acts over IPv6 only too
+        let mut ctl =
+            Controller::new(dir.clone(), &format!("127.0.0.1:{port}"), extra).cloud(&policy.spec.group.cloud);
         ctl.start();
         bodies::start_agents(&mut places, &dir, &format!("https://{tls}"), &ca);
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -102,6 +118,7 @@ impl Rig {
             api,
             policy,
             traffic,
+            net,
             stop,
             hosts,
             port,
@@ -116,7 +133,7 @@ impl Rig {
 
     /// `rps` requests a second to the VIP from the host, each on a new connection.
     fn steady_traffic(&self, rps: u64) {
-        let url = format!("http://{}/", self.lb().vip4);
+        let url = format!("http://{}/", self.lb().vip_host());
         let (traffic, stop) = (self.traffic.clone(), self.stop.clone());
         tokio::spawn(async move {
             let client = bodies::client(Duration::from_secs(2));
@@ -188,12 +205,8 @@ impl Rig {
                 let addrs = Self::addresses(s);
                 let lb_ok = bodies::backend_of(&stats, &self.lb().pool, &addrs)
                     .is_some_and(|b| b.weight.unwrap_or(0) > 0);
-                let v4 = addrs
-                    .iter()
-                    .find(|a| a.contains('.'))
-                    .cloned()
-                    .unwrap_or_default();
-                let body_ok = bodies::get(&client, &format!("http://{v4}:8080/")).await == Ok(200);
+                let host = self.net.url_host(&addrs).unwrap_or_default();
+                let body_ok = bodies::get(&client, &format!("http://{host}:8080/")).await == Ok(200);
                 if lb_ok && body_ok {
                     ready += 1;
                 }

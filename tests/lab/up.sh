@@ -4,6 +4,7 @@
 # waits for them, prints endpoints/credentials.  Everything lives in $LAB_DIR (default /tmp/sloop-lab).
 #   usage: up.sh [phase...]   (default: all phases)
 #   phases: install infra keystone (with keystone-short, :5001, 30 s tokens) placement neutron glance nova gnocchi octavia bootstrap
+#   ipv6 (the IPv6-only variant: the APIs on [::1] as region lab-v6, network lab-net6)
 #   and, on request only, bodies (servers that serve, HAProxy on lab-net VIPs: tests/lab/README.md); nova-api (restart only the compute API). Derived from the verified ../shared/openstack-lab scripts; Senlin dropped.
 set -euo pipefail
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin   # no pyenv shims
@@ -479,6 +480,23 @@ phase_bootstrap() {
   cat $L/env.sh
 }
 
+# ---------------------------------------------------------------- IPv6-only variant (tests/lab/README.md, "IPv6 only")
+# lab-v6relay: HAProxy (TCP) on [::1]:PORT for every API on 127.0.0.1:PORT, so the region lab-v6 of
+# Keystone's catalog (ipv6_setup.py) has its endpoints on [::1]; network lab-net6, IPv6 only.
+V6_PORTS="5000 8774 8778 9696 9292 8041 9876"
+phase_ipv6() {
+  command -v haproxy >/dev/null || { apt-get install -y -q --no-install-recommends haproxy >$LOGS/apt-haproxy.log 2>&1; log "haproxy installed"; }
+  { printf 'global\n  maxconn 2000\n  stats socket %s mode 600 level admin\ndefaults\n' "$RUN/v6relay.sock"
+    printf '  mode tcp\n  timeout connect 5s\n  timeout client 10m\n  timeout server 10m\n'
+    local p; for p in $V6_PORTS; do printf 'listen api-%s\n  bind [::1]:%s v6only\n  server s 127.0.0.1:%s\n' $p $p $p; done
+  } >$ETC/v6relay.cfg
+  start lab-v6relay haproxy -db -f $ETC/v6relay.cfg
+  local i; for i in $(seq 1 60); do curl -gs -o /dev/null --max-time 2 'http://[::1]:5000/' && break; sleep 0.5; done
+  curl -gs -o /dev/null --max-time 5 'http://[::1]:5000/' || { tail -20 $LOGS/lab-v6relay.log; return 1; }
+  $PY $HERE/ipv6_setup.py >$LOGS/ipv6_setup.log 2>&1 || { cat $LOGS/ipv6_setup.log; return 1; }
+  cat $LOGS/ipv6_setup.log
+}
+
 # ---------------------------------------------------------------- bodies + load balancer (tests/lab/README.md)
 # watcher.py gives every server on lab-net a network namespace with a small web service that follows Nova;
 # lbsync.py runs HAProxy on the VIPs of load balancers created inside lab-net, members and weights from Octavia.
@@ -499,6 +517,6 @@ phase_nova-api() {
   wait_http http://127.0.0.1:8774/ 120
 }
 
-PHASES=${*:-install infra keystone placement neutron glance nova gnocchi octavia bootstrap}
+PHASES=${*:-install infra keystone placement neutron glance nova gnocchi octavia bootstrap ipv6}
 for p in $PHASES; do log "== phase $p"; phase_$p; done
 log "done in $(( $(date +%s) - T0 ))s"

@@ -151,12 +151,15 @@ class Balancer:
         self.idle = False        # no load balancer on lab-net, and their VIPs released
 
     def lab_net(self):
+        """The subnets of lab-net and (where `up.sh ipv6` made it) lab-net6, IPv6 only; each
+        subnet's network ID in self.net_of."""
         if not self.subnets:
-            net = self.api.get("network", "/networks", params={"name": os.environ.get("LAB_NET", "lab-net")})
-            nid = net["networks"][0]["id"]
-            self.net_id = nid
-            self.subnets = [ipaddress.ip_network(s["cidr"]) for s in
-                            self.api.get("network", "/subnets", params={"network_id": nid})["subnets"]]
+            self.net_of = {}
+            for name in os.environ.get("LAB_NETS", "lab-net lab-net6").split():
+                for net in self.api.get("network", "/networks", params={"name": name})["networks"]:
+                    for s in self.api.get("network", "/subnets", params={"network_id": net["id"]})["subnets"]:
+                        self.net_of[ipaddress.ip_network(s["cidr"])] = net["id"]
+            self.subnets = list(self.net_of)
         return self.subnets
 
     def desired(self):
@@ -167,11 +170,12 @@ class Balancer:
         lbs = []
         for lb in self.db.load_balancers():
             vip = lb.get("vip_address")
-            if not vip or not any(ipaddress.ip_address(vip) in n for n in nets if
-                                  n.version == ipaddress.ip_address(vip).version):
+            subnet = next((n for n in nets if n.version == ipaddress.ip_address(vip).version
+                           and ipaddress.ip_address(vip) in n), None) if vip else None
+            if subnet is None:
                 continue
             if vip not in self.vip_ports:
-                self.vip_ports[vip] = sorted(set([vip] + self.db.port_addresses(self.net_id, vip)))
+                self.vip_ports[vip] = sorted(set([vip] + self.db.port_addresses(self.net_of[subnet], vip)))
             lb["vips"] = self.vip_ports[vip]
             lb["listeners"].sort(key=lambda x: x["id"])
             lb["pools"].sort(key=lambda x: x["id"])

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The lab's bodies: one network namespace with a small web service (body.py) for every Nova
-server on lab-net, following what Nova says about it.
+server on lab-net or lab-net6, following what Nova says about it.
 
 - A server's namespace (its Neutron port's addresses and MAC, joined to the lab bridge) exists
   from the first poll that sees the server with a port; the service in it starts the
@@ -269,13 +269,17 @@ def main():
         cleanup()
         return
     api = labapi.Api()
-    net_name = os.environ.get("LAB_NET", "lab-net")
-    net = api.get("network", "/networks", params={"name": net_name})["networks"][0]
-    subnets = {s["id"]: s for s in api.get("network", "/subnets", params={"network_id": net["id"]})["subnets"]}
+    # lab-net (both families) and, where `up.sh ipv6` made it, lab-net6 (IPv6 only): one bridge
+    # carries every subnet of them and holds their gateways.
+    net_names = os.environ.get("LAB_NETS", "lab-net lab-net6").split()
+    nets = [n for name in net_names for n in api.get("network", "/networks", params={"name": name})["networks"]]
+    subnets = {s["id"]: s for n in nets
+               for s in api.get("network", "/subnets", params={"network_id": n["id"]})["subnets"]}
     gws = [netns.prefixed(s["gateway_ip"], s["cidr"]) for s in subnets.values() if s.get("gateway_ip")]
     os.makedirs(STATE, exist_ok=True)
     netns.ensure_bridge(gws)
-    log(f"watching {net_name} ({' '.join(s['cidr'] for s in subnets.values())}), bridge {netns.BRIDGE}")
+    log(f"watching {' '.join(n['name'] for n in nets)} ({' '.join(s['cidr'] for s in subnets.values())}), "
+        f"bridge {netns.BRIDGE}")
     bodies, ports, ports_at = adopt(), {}, 0.0
     servers = {}
     db = novadb.NovaDb()
@@ -290,7 +294,7 @@ def main():
             # from the controller under test.
             servers = db.servers()
             if now - ports_at > 5 or any(sid not in ports and sid not in bodies for sid in servers):
-                ports, ports_at = db.ports(net["id"]), now
+                ports, ports_at = {sid: p for n in nets for sid, p in db.ports(n["id"]).items()}, now
             for sid, s in servers.items():
                 if sid not in bodies:
                     if sid not in ports:
