@@ -24,6 +24,7 @@ const STAMP_SLACK: f64 = 5.0;
 pub(super) fn follow_remedies(policy: &Policy, snap: &Snapshot, probe: Option<&str>, b: &mut Builder<'_>) {
     let ladder = &policy.spec.healing.ladder;
     let pass_needed = policy.spec.healing.unhealthy_after.failures.max(1) as usize;
+    let rung_timeout = policy.spec.healing.rung_timeout.secs();
     let history = &mut *b.history;
     let waiting: Vec<(String, Rung, f64)> = history
         .ladders
@@ -71,6 +72,13 @@ pub(super) fn follow_remedies(policy: &Policy, snap: &Snapshot, probe: Option<&s
             && (record.seen_running || active - decided > STAMP_SLACK)
         {
             record.completed = Some(active);
+        }
+        // A restart (or a pass interval longer than the remedy) can miss the server rebooting,
+        // and a quick restart keeps its ACTIVE time within the stamp's slack. Once the rung's
+        // whole time has passed with nothing in flight and the server ACTIVE, the cloud is done
+        // with it: the probes taken since decide whether it serves again.
+        if record.completed.is_none() && snap.observed_at - decided >= rung_timeout {
+            record.completed = Some(inst.active_since.unwrap_or(decided).max(decided));
         }
         let Some(completed) = record.completed else {
             continue;

@@ -195,6 +195,26 @@ fn cases() -> Vec<GrayCase> {
             },
         },
         GrayCase {
+            name: "a_restart_that_missed_the_reboot_readmits_once_the_rung_time_has_passed",
+            why: "sloop was killed while the soft reboot ran and came back after it: no pass saw the server rebooting, and a \
+                  quick reboot left its ACTIVE time within the stamp's slack of the decision; 200 s on (past the 3 min \
+                  rungTimeout), ACTIVE, nothing in flight and every probe since passing, it serves again instead of \
+                  waiting for ever",
+            fixture: Fixture::healthy(6).drained("vm-1"),
+            tweak: |s| restarted(s, "vm-1", 199.0),
+            history: |now| {
+                let mut h = on_ladder(now, 1, 200.0, true);
+                h.shifts.clear();
+                h
+            },
+            expect: |d| {
+                check(
+                    has(d, &admit("vm-1")),
+                    format!("actions: {:?}, refusals: {:?}", kinds(d), d.refusals),
+                )
+            },
+        },
+        GrayCase {
             name: "a_relapse_in_rotation_is_drained_before_the_next_remedy",
             why: "the issue's 'soft-rebooted it while it was back in rotation': a server that is slow again after its remedy \
                   is taken out first, and the ladder keeps its place to escalate",
