@@ -27,6 +27,7 @@ pub fn decide(policy: &Policy, snap: &Snapshot, history: &History, now: Time) ->
     if let Some(load) = snap.load {
         history.loads.push_back((now, load.requests));
     }
+    history.forecast.observe(policy, snap, now);
     let judgement = judge::judge(policy, snap, &history, now);
     for d in &judgement.diagnoses {
         if let crate::decision::Diagnosis::HostFault { host, .. } = d {

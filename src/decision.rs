@@ -326,6 +326,9 @@ pub enum Cause {
     Capacity,
     /// A scheduled peak's floor (pre-warm).
     ScheduledPeak,
+    /// The load forecast one boot time ahead needs more than the servers serving and booting
+    /// (the present load does not, yet).
+    Forecast,
     /// Below the group's minimum size.
     BelowMinimum,
     /// More capacity than the load needs.
@@ -427,6 +430,10 @@ pub struct Evidence {
     /// The signal the group's size was computed from (scaling actions and refusals).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sized_by: Option<SizingSignal>,
+    /// The load forecast that asked for more than the present load, when it shaped the size:
+    /// what was forecast, from what, and how sure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<Box<crate::judge::forecast::Forecast>>,
     /// One sentence for humans.
     pub summary: String,
 }

@@ -17,6 +17,7 @@ pub use stamped::kind_of;
 
 use crate::{
     decision::{Action, ActionKind},
+    judge::forecast::ForecastState,
     snapshot::{InstanceId, Time},
 };
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,10 @@ pub struct History {
     /// with when that was first seen: each is counted as one failure of the scale-out once.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failed_creates: BTreeMap<InstanceId, Time>,
+    /// The load forecast's memory: the last load reports, the learned daily and weekly
+    /// profile, and the group's boot times (bounded, see [`crate::judge::forecast`]).
+    #[serde(default, skip_serializing_if = "ForecastState::is_empty")]
+    pub forecast: ForecastState,
 }
 
 /// What one decided action changed in the history, to put back if it never happened: the

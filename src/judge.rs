@@ -2,6 +2,7 @@
 //! per-instance health, and a diagnosis of what is wrong.
 
 pub mod diagnose;
+pub mod forecast;
 pub mod health;
 pub mod queueing;
 pub mod sizing;
@@ -34,7 +35,7 @@ pub struct Judgement {
 pub fn judge(policy: &Policy, snap: &Snapshot, history: &History, now: Time) -> Judgement {
     let verdicts = slo::verdicts(policy, snap, now);
     let health = health::judge_instances(policy, snap, now);
-    let capacity = diagnose::capacity(policy, snap, &health, history);
+    let capacity = diagnose::capacity(policy, snap, &health, history, now);
     let diagnoses = diagnose::diagnose(policy, snap, &verdicts, &health, &capacity, history, now);
     Judgement {
         verdicts,

@@ -53,6 +53,29 @@ pub struct Capacity {
     /// The signal `needed` came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sizing: Option<SizingSignal>,
+    /// Instances the load forecast one horizon ahead needs, when more than `needed` (the
+    /// present load's figure): the share of the size a forecast asks for, which scale-in may
+    /// release once the forecast no longer asks for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast_servers: Option<u32>,
+    /// The forecast behind `forecast_servers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forecast: Option<super::forecast::Forecast>,
+}
+
+impl Capacity {
+    /// Instances the present load needs (`needed`), without the forecast.
+    pub fn present_servers(&self) -> Option<u32> {
+        self.needed
+    }
+
+    /// Instances to size for: the present load's figure or the forecast's, whichever is higher.
+    pub fn sized_for(&self) -> Option<u32> {
+        match (self.needed, self.forecast_servers) {
+            (Some(n), Some(f)) => Some(n.max(f)),
+            (n, f) => n.or(f),
+        }
+    }
 }
 
 /// Whether an instance takes traffic.
@@ -137,7 +160,13 @@ fn cpu_of(snap: &Snapshot, id: &str) -> Option<f64> {
 }
 
 /// Estimates load, utilisation and the capacity needed.
-pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], history: &History) -> Capacity {
+pub fn capacity(
+    policy: &Policy,
+    snap: &Snapshot,
+    health: &[InstanceHealth],
+    history: &History,
+    now: Time,
+) -> Capacity {
     // When more of the group looks unhealthy than the freeze threshold, the per-instance verdicts
     // are not trusted (a probe or network fault is likelier), so they do not remove capacity.
     let judged = health.iter().filter(|h| h.health != Health::Starting).count();
@@ -254,7 +283,35 @@ pub fn capacity(policy: &Policy, snap: &Snapshot, health: &[InstanceHealth], his
             sizing = Some(SizingSignal::Latency);
         }
     }
+    // The forecast sizes like the present load, without the tolerance band: it only counts when
+    // it is above the present by more than the band (`ForecastState::forecast`).
+    let forecast = load
+        .filter(|_| needed.is_some())
+        .and_then(|l| history.forecast.forecast(policy, l, now));
+    let forecast_servers = forecast.as_ref().and_then(|f| {
+        let present = needed?;
+        let target = policy
+            .spec
+            .scaling
+            .target_utilization
+            .map(|t| t.fraction().max(0.01));
+        let mut n = match (service_rate, target) {
+            (Some(mu), Some(t)) => (f.rps / (mu * t)).ceil() as u32,
+            // No per-server rate learned: scale the present figure by the load's growth.
+            _ if f.present_rps > 0.0 => (f64::from(present) * f.rps / f.present_rps).ceil() as u32,
+            _ => present,
+        };
+        if let (Some(mu), Some(name)) = (service_rate, &policy.spec.scaling.latency_objective)
+            && let Some(by_latency) = latency_needed(policy, snap, name, f.rps, mu)
+        {
+            n = n.max(by_latency);
+        }
+        (n > present).then_some(n)
+    });
+    let forecast = forecast.filter(|_| forecast_servers.is_some());
     Capacity {
+        forecast_servers,
+        forecast,
         sizing,
         load_utilization,
         serving: serving.len() as u32,

@@ -10,6 +10,7 @@ use crate::{
     policy::{Policy, VictimOrder},
     snapshot::{Instance, InstanceStatus, Snapshot, Time},
 };
+use std::fmt::Write as _;
 
 /// The scheduled peak floor in force at `now` (pre-warm included), and whether scale-in is
 /// forbidden by it.
@@ -63,6 +64,20 @@ fn evidence(j: &Judgement, policy: &Policy, summary: String) -> Evidence {
         .iter()
         .flat_map(|v| v.burn_rates.iter().filter(|b| b.firing).cloned())
         .collect();
+    // A forecast that asks for more than the present load shapes the size: say so, with its
+    // figures, whichever rule the action came from.
+    let forecast = c.forecast.as_ref().filter(|_| c.forecast_servers.is_some());
+    let mut summary = summary;
+    if let (Some(f), Some(n)) = (forecast, c.forecast_servers) {
+        metrics.push(("forecast_rps".into(), f.rps));
+        metrics.push(("forecast_servers".into(), f64::from(n)));
+        metrics.push(("horizon_s".into(), f.horizon_s));
+        if let Some(t) = &f.trend {
+            metrics.push(("trend_rps_per_s".into(), t.slope));
+            metrics.push(("trend_spread_rps".into(), t.spread));
+        }
+        let _ = write!(summary, "; {} → {n} servers", f.describe());
+    }
     Evidence {
         objective,
         burn_rates,
@@ -70,6 +85,7 @@ fn evidence(j: &Judgement, policy: &Policy, summary: String) -> Evidence {
         families,
         metrics,
         sized_by: c.sizing,
+        forecast: forecast.cloned().map(Box::new),
         summary,
     }
 }
@@ -96,21 +112,24 @@ pub(super) fn scale(
         || flood;
 
     let needed = c.needed.unwrap_or(c.serving + c.pending);
-    let desired = needed.max(floor).min(c.allowed);
+    // The forecast's share: servers the load one boot time ahead needs beyond the present's.
+    let forecast_servers = c.forecast_servers.unwrap_or(0);
+    let desired = needed.max(forecast_servers).max(floor).min(c.allowed);
     b.history.recommendations.push_back((now, desired));
 
     let provisioned = c.serving + c.pending;
     // === out ===
     let below_floor = provisioned < floor;
-    if desired > provisioned && (capacity_short || below_floor) {
-        let cause = if below_floor && !capacity_short {
-            if peak_floor > size.min {
-                Cause::ScheduledPeak
-            } else {
-                Cause::BelowMinimum
-            }
-        } else {
+    let forecast_short = forecast_servers > provisioned && !flood;
+    if desired > provisioned && (capacity_short || below_floor || forecast_short) {
+        let cause = if capacity_short {
             Cause::Capacity
+        } else if forecast_short && forecast_servers >= floor {
+            Cause::Forecast
+        } else if peak_floor > size.min {
+            Cause::ScheduledPeak
+        } else {
+            Cause::BelowMinimum
         };
         // Scale-out stabilisation: act on the lowest recommendation over the window.
         let window = sc.out.stabilization.secs();
@@ -230,7 +249,12 @@ pub(super) fn scale(
     let Some(over_needed) = over.or(above_max.then_some(c.allowed)) else {
         return;
     };
-    let target = over_needed.max(floor).max(policy.spec.limits.min_healthy);
+    // Scale-in keeps what the forecast still asks for; once it no longer does, the servers it
+    // bought are released like any other surplus.
+    let target = over_needed
+        .max(floor)
+        .max(policy.spec.limits.min_healthy)
+        .max(forecast_servers.min(c.allowed));
     if target >= c.serving && !above_max {
         return;
     }

@@ -401,6 +401,7 @@ fn scale_out(t: &mut Text, s: &Spec) {
         t.item("Nothing drives scaling on load (neither targetUtilization nor latencyObjective is set): the group only follows size.min and the scheduled peaks.");
     } else {
         load_source(t, s);
+        forecast(t, s);
     }
     let out = &sc.out;
     let step = match out.max_step_percent {
@@ -417,6 +418,32 @@ fn scale_out(t: &mut Text, s: &Spec) {
         human(out.cooldown)
     ));
     t.item(&format!("It never grows beyond {}.", ceiling(s)));
+}
+
+fn forecast(t: &mut Text, s: &Spec) {
+    let f = &s.scaling.forecast;
+    if !f.enabled() {
+        t.item("It sizes for the present load only (forecast.trend and forecast.seasonal are off): servers ordered now serve the load of one boot time later.");
+        return;
+    }
+    let horizon = match f.horizon {
+        Some(h) => human(h),
+        None => format!(
+            "the group's learned boot-to-serve time (90th percentile of its last 16 new servers; {} until three have booted)",
+            human(s.healing.grace_period)
+        ),
+    };
+    let mut parts = Vec::new();
+    if f.trend {
+        parts.push("a rising request rate, extrapolated from a robust line through the last two minutes of load reports (only a rise above 10 % of the load and twice the reports' noise, with three in four report pairs rising)");
+    }
+    if f.seasonal {
+        parts.push("the rate usually seen at that time of day or week, once seen on two days or weeks (learned per 10 minutes, recent days weighing most)");
+    }
+    t.item(&format!(
+        "Scale-out is sized for the higher of the present load and its forecast {horizon} ahead: {}. Each such scale-out carries the forecast as evidence; scale-in keeps those servers while the forecast asks for them and releases them once it no longer does.",
+        parts.join("; and ")
+    ));
 }
 
 fn scale_in(t: &mut Text, s: &Spec) {

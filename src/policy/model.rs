@@ -94,12 +94,14 @@ pub enum Mode {
     DryRun,
 }
 
+mod forecast;
 mod group;
 mod healing;
 mod measure;
 mod objective;
 mod scaling;
 
+pub use forecast::*;
 pub use group::*;
 pub use healing::*;
 pub use measure::*;

@@ -1,5 +1,6 @@
 //! How the group grows and shrinks.
 
+use super::ForecastSpec;
 use crate::policy::units::{Duration, Percent, Timestamp};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,10 @@ pub struct Scaling {
     /// from utilisation (`targetUtilization`) and from probe latency (`latencyObjective`).
     #[serde(default, skip_serializing_if = "LoadSpec::is_default")]
     pub load: LoadSpec,
+    /// Size scale-out for the load one boot time ahead: the trend of a surge and the learned
+    /// daily and weekly profile. On by default.
+    #[serde(default, skip_serializing_if = "ForecastSpec::is_default")]
+    pub forecast: ForecastSpec,
 }
 
 impl Default for Scaling {
@@ -43,6 +48,7 @@ impl Default for Scaling {
             victims: VictimOrder::default(),
             schedule: Vec::new(),
             load: LoadSpec::default(),
+            forecast: ForecastSpec::default(),
         }
     }
 }

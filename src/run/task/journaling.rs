@@ -112,9 +112,10 @@ fn cause_label(e: &JournalEntry) -> &'static str {
     }
 }
 
-const CAUSES: [&str; 10] = [
+const CAUSES: [&str; 11] = [
     "capacity",
     "scheduled-peak",
+    "forecast",
     "below-minimum",
     "over-provisioned",
     "instance-fault",
