@@ -94,8 +94,12 @@ impl Forecast {
     pub fn describe(&self) -> String {
         let horizon = match self.horizon_from {
             HorizonBasis::Policy => "the policy's horizon".to_owned(),
-            HorizonBasis::LearnedBoot(n) => format!("the learned boot time of {n} servers"),
-            HorizonBasis::GracePeriod => "the grace period (no boot time learned yet)".to_owned(),
+            HorizonBasis::LearnedBoot(n) => {
+                format!("the learned boot time of {n} servers plus the scale-out cooldown")
+            }
+            HorizonBasis::GracePeriod => {
+                "the grace period plus the scale-out cooldown (no boot time learned yet)".to_owned()
+            }
         };
         let from = match (self.basis, &self.trend, &self.seasonal) {
             (Basis::Trend, Some(t), _) => format!(
@@ -165,14 +169,20 @@ impl ForecastState {
         }
     }
 
-    /// How far ahead to look, and why.
+    /// How far ahead to look, and why: the servers ordered now serve one boot time from now,
+    /// and the next step may be ordered one scale-out cooldown from now, so what is ordered now
+    /// must carry the load until that next step's servers serve: boot time plus cooldown.
     pub fn horizon(&self, policy: &Policy) -> (f64, HorizonBasis) {
         if let Some(h) = policy.spec.scaling.forecast.horizon {
             return (h.secs(), HorizonBasis::Policy);
         }
+        let cooldown = policy.spec.scaling.out.cooldown.secs();
         match self.boot.estimate() {
-            Some((secs, n)) => (secs, HorizonBasis::LearnedBoot(n)),
-            None => (policy.spec.healing.grace_period.secs(), HorizonBasis::GracePeriod),
+            Some((secs, n)) => (secs + cooldown, HorizonBasis::LearnedBoot(n)),
+            None => (
+                policy.spec.healing.grace_period.secs() + cooldown,
+                HorizonBasis::GracePeriod,
+            ),
         }
     }
 
@@ -190,7 +200,7 @@ impl ForecastState {
             None
         };
         let by_trend = fitted
-            .filter(|t| t.rises(now, horizon, UTILIZATION_TOLERANCE))
+            .filter(trend::Trend::rises)
             .map(|t| t.at_time(now + horizon));
         let expected = if spec.seasonal {
             self.profile.expected(now, now + horizon)

@@ -429,19 +429,20 @@ fn forecast(t: &mut Text, s: &Spec) {
     let horizon = match f.horizon {
         Some(h) => human(h),
         None => format!(
-            "the group's learned boot-to-serve time (90th percentile of its last 16 new servers; {} until three have booted)",
-            human(s.healing.grace_period)
+            "boot-to-serve time plus the {1} scale-out cooldown (the boot time is learned as the 90th percentile of the group's last 16 new servers; {0} until three have booted)",
+            human(s.healing.grace_period),
+            human(s.scaling.out.cooldown)
         ),
     };
     let mut parts = Vec::new();
     if f.trend {
-        parts.push("a rising request rate, extrapolated from a robust line through the last two minutes of load reports (only a rise above 10 % of the load and twice the reports' noise, with three in four report pairs rising)");
+        parts.push("a rising request rate, extrapolated from a robust line through the last two minutes of load reports (only once the load has risen within them by more than 10 % and twice the reports' noise, and a 1 % trend test agrees)");
     }
     if f.seasonal {
         parts.push("the rate usually seen at that time of day or week, once seen on two days or weeks (learned per 10 minutes, recent days weighing most)");
     }
     t.item(&format!(
-        "Scale-out is sized for the higher of the present load and its forecast {horizon} ahead: {}. Each such scale-out carries the forecast as evidence; scale-in keeps those servers while the forecast asks for them and releases them once it no longer does.",
+        "Scale-out is sized for the higher of the present load and the load forecast for the coming {horizon}, from {}. Each such scale-out carries the forecast as evidence; scale-in keeps those servers while the forecast asks for them and releases them once it no longer does.",
         parts.join("; and ")
     ));
 }

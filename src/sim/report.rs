@@ -131,6 +131,26 @@ pub struct Report {
     pub ticks: u32,
     /// Expected ranges from the scenario and whether they held.
     pub expectations: Vec<ExpectationResult>,
+    /// Scaling actions a load forecast shaped, with its evidence.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forecasts: Vec<ForecastAction>,
+}
+
+/// A scaling action whose size the load forecast shaped (a forecast above the present load).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ForecastAction {
+    /// Seconds after the start.
+    pub at_s: f64,
+    /// The action (`scale-out`).
+    pub kind: String,
+    /// Servers added.
+    pub count: u32,
+    /// Why (`forecast`, or `capacity` when the present load was short too).
+    pub cause: String,
+    /// The forecast with its evidence.
+    pub forecast: crate::judge::forecast::Forecast,
+    /// The forecast in one sentence.
+    pub summary: String,
 }
 
 /// One objective over the run.

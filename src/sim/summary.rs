@@ -4,6 +4,9 @@ use super::report::Report;
 use crate::policy::units::Duration;
 use std::fmt::Write;
 
+/// Forecast-driven actions listed in the text report (all are in the JSON).
+const FORECASTS_SHOWN: usize = 10;
+
 fn dur(secs: f64) -> String {
     if !secs.is_finite() {
         return "never".into();
@@ -91,6 +94,25 @@ pub fn render(r: &Report, wall_secs: f64) -> String {
         "  healing actions {}, of which on instances no fault touched: {}\n",
         r.healing_actions, r.false_healing_actions
     );
+    if !r.forecasts.is_empty() {
+        let _ = writeln!(
+            s,
+            "Forecast-driven scale-outs ({}; the first {})",
+            r.forecasts.len(),
+            r.forecasts.len().min(FORECASTS_SHOWN)
+        );
+        for f in r.forecasts.iter().take(FORECASTS_SHOWN) {
+            let _ = writeln!(
+                s,
+                "  at {:<8} +{:<3} ({}) {}",
+                dur(f.at_s),
+                f.count,
+                f.cause,
+                f.summary
+            );
+        }
+        let _ = writeln!(s);
+    }
     if !r.refusals.is_empty() {
         let _ = writeln!(s, "Refusals (ticks on which an action was held back, by reason)");
         for (reason, n) in &r.refusals {

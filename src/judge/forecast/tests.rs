@@ -43,10 +43,11 @@ fn a_surge_is_forecast_one_horizon_ahead_with_its_evidence() {
     let s = fed(&p, 0.0, 1100.0, |t| 300.0 + 5.0 * (t - 1000.0).max(0.0));
     let f = s.forecast(&p, 800.0, 1100.0).expect("a rise is forecast");
     assert_eq!(f.basis, Basis::Trend);
-    // No boot time learned: the grace period (5 min in election-web) is the horizon.
+    // No boot time learned: the grace period (5 min in election-web) and the scale-out
+    // cooldown (1 min) are the horizon.
     assert_eq!(f.horizon_from, HorizonBasis::GracePeriod);
-    assert_eq!(f.horizon_s, 300.0);
-    assert!((f.rps - 2300.0).abs() < 50.0, "800 + 5 × 300: {}", f.rps);
+    assert_eq!(f.horizon_s, 360.0);
+    assert!((f.rps - 2600.0).abs() < 50.0, "800 + 5 × 360: {}", f.rps);
     let text = f.describe();
     assert!(text.contains("trend +5.00 rps/s"), "{text}");
 }

@@ -137,3 +137,18 @@ fn explanation_is_deterministic_and_wrapped() {
 fn election_web_snapshot() {
     insta::assert_snapshot!(explain(&election()));
 }
+
+#[test]
+fn the_forecast_is_explained_with_its_horizon_and_can_be_off() {
+    let mut p = election();
+    let text = flat(&p);
+    assert!(
+        text.contains(
+            "the load forecast for the coming boot-to-serve time plus the 1 minute scale-out cooldown"
+        ),
+        "{text}"
+    );
+    p.spec.scaling.forecast.trend = false;
+    p.spec.scaling.forecast.seasonal = false;
+    assert!(flat(&p).contains("It sizes for the present load only"));
+}

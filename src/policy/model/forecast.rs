@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ForecastSpec {
     /// Extrapolate a rising request rate one horizon ahead (a robust line through the last two
-    /// minutes of load reports; a rise counts when it is above 10 % of the load, above twice
-    /// the reports' spread, and three in four report pairs agree).
+    /// minutes of load reports; a rise counts once it has moved the load by more than 10 % and
+    /// by more than twice the reports' spread within those two minutes, and the share of
+    /// rising report pairs passes a 1 % Mann–Kendall test).
     #[serde(default = "yes")]
     pub trend: bool,
     /// Learn the request rate per 10 minutes of the day and of the week, and pre-warm for the
@@ -20,7 +21,9 @@ pub struct ForecastSpec {
     #[serde(default = "yes")]
     pub seasonal: bool,
     /// How far ahead to look. Omitted: the group's learned boot-to-serve time (90th percentile
-    /// of its last 16 new servers, from the third on), and `healing.gracePeriod` until then.
+    /// of its last 16 new servers, from the third on; `healing.gracePeriod` until then) plus
+    /// `out.cooldown`, since what is ordered now must carry the load until the servers of the
+    /// next step, one cooldown later, serve.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub horizon: Option<Duration>,
 }

@@ -104,13 +104,22 @@ pub fn build(
     let mut healing = 0;
     let mut false_healing = 0;
     let mut churn = 0;
+    let mut forecasts = Vec::new();
     for t in ticks {
         for a in &t.decision.actions {
+            if let (Some(f), crate::decision::Action::ScaleOut { count }) = (&a.evidence.forecast, &a.action)
+            {
+                forecasts.push(super::ForecastAction {
+                    at_s: t.decision.now - start,
+                    kind: a.action.kind().label().into(),
+                    count: *count,
+                    cause: label_of(a.cause),
+                    forecast: (**f).clone(),
+                    summary: f.describe(),
+                });
+            }
             *actions.entry(a.action.kind().label().into()).or_default() += 1;
-            let cause = serde_json::to_value(a.cause)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
+            let cause = label_of(a.cause);
             *action_causes
                 .entry(a.action.kind().label().into())
                 .or_default()
@@ -170,6 +179,7 @@ pub fn build(
         peak_instances: minutes.iter().map(|m| m.instances).max().unwrap_or(0),
         ticks: ticks.len() as u32,
         expectations: Vec::new(),
+        forecasts,
     };
     report.expectations = check_expectations(&scenario.expect, &report);
     report
@@ -219,6 +229,14 @@ fn budget_spent(policy: &Policy, a: &crate::policy::AvailabilityObjective, truth
         }
     }
     worst / (1.0 - a.target.fraction()) * run / a.period.secs().max(1.0)
+}
+
+/// A cause in its kebab-case form, as in the decision log.
+fn label_of(cause: crate::decision::Cause) -> String {
+    serde_json::to_value(cause)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn fault_report(f: &InjectedFault, ticks: &[TickRecord], start: Time) -> FaultReport {

@@ -112,6 +112,7 @@ fn report(duration_s: f64) -> Report {
         vm_hours: 3.0,
         peak_instances: 6,
         ticks: 1,
+        forecasts: Vec::new(),
         expectations: vec![
             ExpectationResult {
                 name: "peakInstances".into(),
