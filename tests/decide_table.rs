@@ -1,6 +1,8 @@
 //! Table tests for the decision core: each row is a situation an operator would recognise, why
 //! the row exists, and what sloop must (and must not) do.
 
+#[path = "decide_table/forecast.rs"]
+mod forecast;
 #[path = "decide_table/repair.rs"]
 mod repair;
 mod support;
@@ -681,7 +683,11 @@ fn cases() -> Vec<Case> {
 #[test]
 fn decision_table() {
     let mut failures = Vec::new();
-    for case in cases().into_iter().chain(repair::cases()) {
+    for case in cases()
+        .into_iter()
+        .chain(repair::cases())
+        .chain(forecast::cases())
+    {
         let policy = (case.policy)(election_policy());
         let snap = case.fixture.build();
         let now = case.fixture.now;
