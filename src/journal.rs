@@ -9,6 +9,7 @@
 //! IO (files), no clock reads: entries carry the decision time they were made for.
 
 mod disk;
+mod learned;
 
 use crate::{
     decision::{Action, ActionKind, Cause, Evidence, RefusalReason},

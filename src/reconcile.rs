@@ -100,6 +100,15 @@ impl Reconciler {
         self
     }
 
+    /// What the load forecast learned in an earlier run (`Journal::learned_forecast`): the
+    /// daily and weekly profile and the boot times carry over a restart.
+    pub fn with_forecast(mut self, learned: Option<crate::judge::forecast::ForecastState>) -> Self {
+        if let Some(state) = learned {
+            self.history.forecast = state;
+        }
+        self
+    }
+
     /// Records every tick to a decision log (for `sloop replay`).
     pub fn with_decision_log(mut self, log: LogWriter) -> Self {
         self.log = Some(log);

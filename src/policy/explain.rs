@@ -436,7 +436,7 @@ fn forecast(t: &mut Text, s: &Spec) {
     };
     let mut parts = Vec::new();
     if f.trend {
-        parts.push("a rising request rate, extrapolated from a robust line through the last two minutes of load reports (only once the load has risen within them by more than 10 % and twice the reports' noise, and a 1 % trend test agrees)");
+        parts.push("a rising request rate, extrapolated from a robust line through the last two minutes of load reports (only once the load has risen within them by more than 20 % and twice the reports' noise, and a 1 % trend test agrees)");
     }
     if f.seasonal {
         parts.push("the rate usually seen at that time of day or week, once seen on two days or weeks (learned per 10 minutes, recent days weighing most)");

@@ -82,6 +82,8 @@ struct Task<C: LiveCloud> {
     trend: Trend,
     /// When a copy of `trend` was last published.
     trend_published: Time,
+    /// The profile bucket open when the learned forecast was last saved.
+    forecast_saved: Option<i64>,
     /// Refusals in force, so a refusal is journalled when it starts and when it ends, not
     /// every pass.
     refusals: refusals::RefusalBook,
@@ -158,12 +160,14 @@ pub async fn run<C: LiveCloud>(
         probes,
         rec: Reconciler::new((*first.policy).clone())
             .with_charges(shared.journal.persisted_charges(&first.policy.metadata.name))
-            .with_open_intents(shared.journal.open_intents(&first.policy.metadata.name)),
+            .with_open_intents(shared.journal.open_intents(&first.policy.metadata.name))
+            .with_forecast(shared.journal.learned_forecast(&first.policy.metadata.name)),
         view: PolicyView::new(&first.policy, &first.source, 0.0),
         policy: first.policy,
         source: first.source,
         trend: Trend::default(),
         trend_published: f64::NEG_INFINITY,
+        forecast_saved: None,
         refusals: refusals::RefusalBook::default(),
         following: false,
         creations: Creations::default(),
@@ -399,6 +403,7 @@ impl<C: LiveCloud> Task<C> {
             self.record(e);
         }
         self.rec.settle(&without_effect);
+        self.save_forecast();
         self.journal_refusals(&decision, now, may_act);
         let latency: Vec<&str> = self
             .view
@@ -426,6 +431,24 @@ impl<C: LiveCloud> Task<C> {
         self.fill_view(snap, decision, now);
         self.publish();
         judged
+    }
+
+    /// Saves what the forecast learned each time a profile bucket closes (every 10 minutes of
+    /// load reports), so a restart loses at most that.
+    fn save_forecast(&mut self) {
+        let slot = self.rec.history().forecast.profile.open.map(|o| o.slot);
+        if slot == self.forecast_saved {
+            return;
+        }
+        self.forecast_saved = slot;
+        let forecast = &self.rec.history().forecast;
+        if let Err(e) = self
+            .shared
+            .journal
+            .save_forecast(&self.policy.metadata.name, forecast)
+        {
+            tracing::warn!(policy = %self.policy.metadata.name, error = %e, "Learned forecast not saved.");
+        }
     }
 
     fn fill_view(&mut self, snap: Snapshot, decision: Decision, now: Time) {

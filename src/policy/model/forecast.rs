@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ForecastSpec {
     /// Extrapolate a rising request rate one horizon ahead (a robust line through the last two
-    /// minutes of load reports; a rise counts once it has moved the load by more than 10 % and
+    /// minutes of load reports; a rise counts once it has moved the load by more than 20 % and
     /// by more than twice the reports' spread within those two minutes, and the share of
     /// rising report pairs passes a 1 % Mann–Kendall test).
     #[serde(default = "yes")]
